@@ -1,0 +1,47 @@
+# Helpers that build attn libraries and export them in the project's own
+# AttnTargets export set (add_mlir_dialect_library would register them in
+# MLIR's set instead). Modelled on CIRCT's AddCIRCT.cmake.
+include(CMakePackageConfigHelpers)
+include(GNUInstallDirs)
+
+set_property(GLOBAL PROPERTY ATTN_EXPORTED_LIBS "")
+
+# attn_add_library(name SRCS... [DEPENDS tgts...] [LINK_LIBS libs...])
+function(attn_add_library name)
+  cmake_parse_arguments(ARG "" "" "DEPENDS;LINK_LIBS" ${ARGN})
+  add_library(${name} STATIC ${ARG_UNPARSED_ARGUMENTS})
+  if(ARG_DEPENDS)
+    add_dependencies(${name} ${ARG_DEPENDS})
+  endif()
+  target_link_libraries(${name} PUBLIC ${ARG_LINK_LIBS} MLIR LLVM)
+  target_include_directories(${name} PUBLIC
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  install(TARGETS ${name} EXPORT AttnTargets
+          ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  set_property(GLOBAL APPEND PROPERTY ATTN_EXPORTED_LIBS ${name})
+endfunction()
+
+function(attn_install_package)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/dialects/attn
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+          FILES_MATCHING PATTERN "*.h" PATTERN "*.td")
+  install(DIRECTORY ${PROJECT_BINARY_DIR}/dialects/attn
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+          FILES_MATCHING PATTERN "*.inc" PATTERN "*.h")
+  set(ATTN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/attn)
+  install(EXPORT AttnTargets NAMESPACE Attn::
+          DESTINATION ${ATTN_CMAKE_DIR})
+  configure_package_config_file(
+    ${PROJECT_SOURCE_DIR}/cmake/AttnConfig.cmake.in
+    ${PROJECT_BINARY_DIR}/AttnConfig.cmake
+    INSTALL_DESTINATION ${ATTN_CMAKE_DIR})
+  write_basic_package_version_file(
+    ${PROJECT_BINARY_DIR}/AttnConfigVersion.cmake
+    VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
+  install(FILES ${PROJECT_BINARY_DIR}/AttnConfig.cmake
+                ${PROJECT_BINARY_DIR}/AttnConfigVersion.cmake
+          DESTINATION ${ATTN_CMAKE_DIR})
+  install(TARGETS attn-opt attn-translate attn-run
+          RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endfunction()

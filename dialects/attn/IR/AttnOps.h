@@ -1,0 +1,16 @@
+//===- AttnOps.h - attn ops -------------------------------------*- C++ -*-===//
+#ifndef ATTN_IR_ATTNOPS_H
+#define ATTN_IR_ATTNOPS_H
+
+#include "attn/IR/AttnAttrs.h"
+#include "attn/IR/AttnDialect.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#define GET_OP_CLASSES
+#include "attn/IR/AttnOps.h.inc"
+
+#endif // ATTN_IR_ATTNOPS_H

@@ -1,0 +1,316 @@
+//===- AttnDialect.cpp - attn dialect, attributes and ops -----------------===//
+
+#include "attn/IR/AttnDialect.h"
+#include "attn/IR/AttnOps.h"
+#include "attn/IR/AttnShapes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+#include "attn/IR/AttnDialect.cpp.inc"
+#include "attn/IR/AttnEnums.cpp.inc"
+#include "attn/IR/AttnAttrInterfaces.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "attn/IR/AttnAttrs.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "attn/IR/AttnOps.cpp.inc"
+
+void AttnDialect::initialize() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "attn/IR/AttnAttrs.cpp.inc"
+      >();
+  addOperations<
+#define GET_OP_LIST
+#include "attn/IR/AttnOps.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// Attributes
+//===----------------------------------------------------------------------===//
+
+/// Parses one window span: an integer, or a bracketed list of integers.
+static ParseResult parseSpan(AsmParser &parser, SmallVectorImpl<int64_t> &vals,
+                             bool &perHead) {
+  perHead = succeeded(parser.parseOptionalLSquare());
+  if (!perHead)
+    return parser.parseInteger(vals.emplace_back());
+  if (succeeded(parser.parseOptionalRSquare()))
+    return success();
+  if (parser.parseCommaSeparatedList(
+          [&]() { return parser.parseInteger(vals.emplace_back()); }))
+    return failure();
+  return parser.parseRSquare();
+}
+
+static void printSpan(AsmPrinter &printer, ArrayRef<int64_t> vals,
+                      bool perHead) {
+  if (!perHead) {
+    printer << vals.front();
+    return;
+  }
+  printer << "[";
+  llvm::interleaveComma(vals, printer);
+  printer << "]";
+}
+
+Attribute WindowAttr::parse(AsmParser &parser, Type) {
+  SmallVector<int64_t> left, right;
+  bool leftPerHead = false, rightPerHead = false;
+  SMLoc loc = parser.getCurrentLocation();
+  if (parser.parseLess() || parser.parseKeyword("left") ||
+      parser.parseEqual() || parseSpan(parser, left, leftPerHead) ||
+      parser.parseComma() || parser.parseKeyword("right") ||
+      parser.parseEqual() || parseSpan(parser, right, rightPerHead) ||
+      parser.parseGreater())
+    return {};
+  return WindowAttr::getChecked([&]() { return parser.emitError(loc); },
+                                parser.getContext(), left, right, leftPerHead,
+                                rightPerHead);
+}
+
+void WindowAttr::print(AsmPrinter &printer) const {
+  printer << "<left = ";
+  printSpan(printer, getLeft(), getLeftPerHead());
+  printer << ", right = ";
+  printSpan(printer, getRight(), getRightPerHead());
+  printer << ">";
+}
+
+LogicalResult
+WindowAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                   ArrayRef<int64_t> left, ArrayRef<int64_t> right,
+                   bool leftPerHead, bool rightPerHead) {
+  for (auto [name, vals, perHead] :
+       {std::make_tuple("left", left, leftPerHead),
+        std::make_tuple("right", right, rightPerHead)}) {
+    if (vals.empty())
+      return emitError() << "#attn.window " << name
+                         << " needs at least one value";
+    if (!perHead && vals.size() != 1)
+      return emitError() << "#attn.window " << name
+                         << " must be one value or a list";
+    for (int64_t v : vals)
+      if (v < 0)
+        return emitError() << "#attn.window " << name
+                           << " must be non-negative, got " << v;
+  }
+  return success();
+}
+
+static LogicalResult
+requirePositive(function_ref<InFlightDiagnostic()> emitError, StringRef attr,
+                StringRef param, int64_t value) {
+  if (value > 0)
+    return success();
+  return emitError() << "#attn." << attr << " " << param
+                     << " must be positive, got " << value;
+}
+
+LogicalResult ChunkAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                int64_t size) {
+  return requirePositive(emitError, "chunk", "size", size);
+}
+
+LogicalResult SinkAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                               int64_t count) {
+  return requirePositive(emitError, "sink", "count", count);
+}
+
+LogicalResult PrefixAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 int64_t length) {
+  if (length < 0)
+    return emitError() << "#attn.prefix length must be non-negative, got "
+                       << length;
+  return success();
+}
+
+LogicalResult
+BlockLocalAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                       int64_t block, int64_t halo) {
+  if (failed(requirePositive(emitError, "block_local", "block", block)))
+    return failure();
+  if (halo < 0)
+    return emitError() << "#attn.block_local halo must be non-negative, got "
+                       << halo;
+  return success();
+}
+
+LogicalResult
+BlockMaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                      int64_t blockQ, int64_t blockKv) {
+  if (failed(requirePositive(emitError, "block_mask", "block_q", blockQ)))
+    return failure();
+  return requirePositive(emitError, "block_mask", "block_kv", blockKv);
+}
+
+LogicalResult AnyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                              ArrayAttr patterns) {
+  if (patterns.empty())
+    return emitError() << "#attn.any needs at least one pattern";
+  for (Attribute p : patterns)
+    if (!isa<MaskPatternAttrInterface>(p))
+      return emitError() << "#attn.any element " << p
+                         << " is not a mask pattern";
+  return success();
+}
+
+unsigned AnyAttr::getNumMaskOperands() const {
+  unsigned n = 0;
+  for (Attribute p : getPatterns())
+    n += cast<MaskPatternAttrInterface>(p).getNumMaskOperands();
+  return n;
+}
+
+//===----------------------------------------------------------------------===//
+// Shared verification
+//===----------------------------------------------------------------------===//
+
+/// Runs the shape rules on the static types and checks the declared result
+/// types against the inferred result shapes.
+static LogicalResult verifyShapes(Operation *op) {
+  auto staticShape = [](Value v) -> Shape {
+    auto t = dyn_cast<RankedTensorType>(v.getType());
+    return t ? Shape(t.getShape()) : Shape();
+  };
+  SmallVector<Shape> inferred;
+  std::string error;
+  if (!checkAttnOpShapes(op, staticShape, inferred, error))
+    return op->emitOpError(error);
+  for (auto [idx, result] : llvm::enumerate(op->getResults())) {
+    if (idx >= inferred.size())
+      break;
+    Shape declared = staticShape(result);
+    const Shape &expected = inferred[idx];
+    bool compatible = declared.size() == expected.size();
+    for (unsigned d = 0; compatible && d < declared.size(); ++d)
+      compatible = ShapedType::isDynamic(declared[d]) ||
+                   ShapedType::isDynamic(expected[d]) ||
+                   declared[d] == expected[d];
+    if (!compatible)
+      return op->emitOpError() << "result #" << idx << " has shape "
+                               << formatShape(declared) << " but "
+                               << formatShape(expected) << " is expected";
+  }
+  return success();
+}
+
+/// Checks that `region` has one block with the given argument types and ends
+/// in an attn.yield of `yieldType`.
+static LogicalResult verifyBodyRegion(Operation *op, Region &region,
+                                      StringRef name, TypeRange argTypes,
+                                      Type yieldType, StringRef signature) {
+  if (!region.hasOneBlock())
+    return op->emitOpError() << name << " region must have one block";
+  Block &block = region.front();
+  if (block.getArgumentTypes() != argTypes)
+    return op->emitOpError()
+           << name << " region must take arguments " << signature;
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  if (!yield)
+    return op->emitOpError() << name << " region must end in attn.yield";
+  if (yield.getValue().getType() != yieldType)
+    return op->emitOpError()
+           << name << " region must yield " << yieldType << ", got "
+           << yield.getValue().getType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Ops
+//===----------------------------------------------------------------------===//
+
+double ScoreOp::getEffectiveScale() {
+  if (auto scale = getScaleAttr())
+    return scale.getValueAsDouble();
+  int64_t d = cast<ShapedType>(getQuery().getType()).getShape().back();
+  return 1.0 / std::sqrt(static_cast<double>(d));
+}
+
+LogicalResult ScoreOp::verify() { return verifyShapes(*this); }
+
+LogicalResult ScoreModOp::verifyRegions() {
+  Builder b(getContext());
+  Type idx = b.getIndexType();
+  SmallVector<Type> args = {b.getF32Type(), idx, idx, idx, idx};
+  return verifyBodyRegion(*this, getBody(), "score_mod", args, b.getF32Type(),
+                          "(f32, index, index, index, index)");
+}
+
+LogicalResult MaskOp::verify() { return verifyShapes(*this); }
+
+LogicalResult MaskOp::verifyRegions() {
+  if (getPredicate().empty())
+    return success();
+  Builder b(getContext());
+  Type idx = b.getIndexType();
+  SmallVector<Type> args = {idx, idx, idx, idx};
+  return verifyBodyRegion(*this, getPredicate(), "predicate", args,
+                          b.getI1Type(), "(index, index, index, index)");
+}
+
+SmallVector<OperandRange> MaskOp::getOperandsPerPattern() {
+  SmallVector<OperandRange> ranges;
+  OperandRange rest = getMaskOperands();
+  unsigned offset = 0;
+  for (Attribute p : getPatterns()) {
+    unsigned n = cast<MaskPatternAttrInterface>(p).getNumMaskOperands();
+    ranges.push_back(rest.slice(offset, n));
+    offset += n;
+  }
+  return ranges;
+}
+
+namespace {
+/// Drops repeated operand-free patterns (intersection is idempotent) and
+/// folds a mask with nothing left to the scores themselves.
+struct SimplifyMaskPatterns : OpRewritePattern<MaskOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MaskOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op.getPatterns().empty() && op.getPredicate().empty()) {
+      rewriter.replaceOp(op, op.getScores());
+      return success();
+    }
+    llvm::SetVector<Attribute> unique;
+    SmallVector<Attribute> kept;
+    for (Attribute p : op.getPatterns()) {
+      bool hasOperands =
+          cast<MaskPatternAttrInterface>(p).getNumMaskOperands() != 0;
+      if (hasOperands || unique.insert(p))
+        kept.push_back(p);
+    }
+    if (kept.size() == op.getPatterns().size())
+      return failure();
+    rewriter.modifyOpInPlace(
+        op, [&]() { op.setPatternsAttr(rewriter.getArrayAttr(kept)); });
+    return success();
+  }
+};
+} // namespace
+
+void MaskOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                         MLIRContext *context) {
+  results.add<SimplifyMaskPatterns>(context);
+}
+
+LogicalResult AggregateOp::verify() { return verifyShapes(*this); }
+LogicalResult MergeOp::verify() { return verifyShapes(*this); }
+LogicalResult FeatureMapOp::verify() { return verifyShapes(*this); }
+LogicalResult LinearAggregateOp::verify() { return verifyShapes(*this); }
+LogicalResult SelectBlocksOp::verify() { return verifyShapes(*this); }
+LogicalResult SelectTopkOp::verify() { return verifyShapes(*this); }
+LogicalResult ClusterOp::verify() { return verifyShapes(*this); }
+LogicalResult LshOp::verify() { return verifyShapes(*this); }

@@ -1,0 +1,411 @@
+//===- AttnShapes.cpp - shape rules of attn ops ---------------------------===//
+
+#include "attn/IR/AttnShapes.h"
+#include "attn/IR/AttnOps.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+std::string mlir::attn::formatShape(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  llvm::raw_string_ostream os(s);
+  llvm::interleave(
+      shape, os,
+      [&](int64_t d) {
+        if (ShapedType::isDynamic(d))
+          os << "?";
+        else
+          os << d;
+      },
+      ", ");
+  os << "]";
+  return s;
+}
+
+namespace {
+constexpr int64_t kDyn = ShapedType::kDynamic;
+
+bool isDyn(int64_t d) { return ShapedType::isDynamic(d); }
+
+int64_t ceilDiv(int64_t a, int64_t b) {
+  return isDyn(a) ? kDyn : (a + b - 1) / b;
+}
+
+/// Accumulates the first error; every check is a no-op once one failed.
+class Checker {
+public:
+  Checker(ShapeFn shapeOf, std::string &error)
+      : shapeOf(shapeOf), error(error) {}
+
+  bool ok() const { return !failed; }
+
+  bool fail(const Twine &msg) {
+    if (!failed)
+      error = msg.str();
+    failed = true;
+    return false;
+  }
+
+  /// Shape of `v` after checking its rank; empty on failure.
+  Shape ranked(Value v, unsigned rank, StringRef name) {
+    if (failed)
+      return Shape(rank, kDyn);
+    Shape s = shapeOf(v);
+    if (s.size() != rank) {
+      fail(llvm::formatv("{0} must have rank {1}, got {2}", name, rank,
+                         s.size()));
+      return Shape(rank, kDyn);
+    }
+    return s;
+  }
+
+  void elementType(Value v, llvm::function_ref<bool(Type)> pred,
+                   StringRef name, StringRef expected) {
+    if (failed)
+      return;
+    auto t = dyn_cast<ShapedType>(v.getType());
+    if (!t || !pred(t.getElementType()))
+      fail(llvm::formatv("{0} must be a tensor of {1}", name, expected));
+  }
+
+  /// a == b unless one is unknown.
+  void equal(int64_t a, int64_t b, const Twine &what) {
+    if (failed || isDyn(a) || isDyn(b) || a == b)
+      return;
+    fail(what + " (" + Twine(a) + " vs " + Twine(b) + ")");
+  }
+
+  /// a == b or a == 1 (broadcast).
+  void equalOrOne(int64_t a, int64_t b, const Twine &what) {
+    if (failed || isDyn(a) || isDyn(b) || a == b || a == 1)
+      return;
+    fail(what + " must be 1 or " + Twine(b) + ", got " + Twine(a));
+  }
+
+  void divides(int64_t kvHeads, int64_t qHeads, StringRef what) {
+    if (failed || isDyn(kvHeads) || isDyn(qHeads))
+      return;
+    if (kvHeads <= 0 || qHeads % kvHeads != 0)
+      fail(llvm::formatv("{0} heads ({1}) must divide query heads ({2})", what,
+                         kvHeads, qHeads));
+  }
+
+  void isStatic(int64_t d, StringRef what) {
+    if (!failed && isDyn(d))
+      fail(Twine(what) + " must be static");
+  }
+
+  void positive(int64_t v, StringRef what) {
+    if (!failed && v <= 0)
+      fail(llvm::formatv("{0} must be positive, got {1}", what, v));
+  }
+
+  ShapeFn shapeOf;
+
+private:
+  std::string &error;
+  bool failed = false;
+};
+
+bool isFloatTy(Type t) { return isa<Float32Type, Float16Type, BFloat16Type>(t); }
+bool isF32(Type t) { return t.isF32(); }
+bool isI1(Type t) { return t.isInteger(1); }
+bool isI32(Type t) { return t.isInteger(32); }
+
+/// Checks the operands of one mask pattern against scores [B, H, Sq, Skv].
+void checkPattern(Checker &c, Attribute pattern, ArrayRef<int64_t> scores,
+                  ValueRange &operands) {
+  int64_t b = scores[0], h = scores[1], sq = scores[2], skv = scores[3];
+  auto take = [&]() {
+    Value v = operands.front();
+    operands = operands.drop_front();
+    return v;
+  };
+  llvm::TypeSwitch<Attribute>(pattern)
+      .Case<WindowAttr>([&](WindowAttr w) {
+        if (w.getLeftPerHead())
+          c.equal(w.getLeft().size(), h,
+                  "#attn.window left list needs one entry per query head");
+        if (w.getRightPerHead())
+          c.equal(w.getRight().size(), h,
+                  "#attn.window right list needs one entry per query head");
+      })
+      .Case<AnyAttr>([&](AnyAttr any) {
+        for (Attribute inner : any.getPatterns())
+          checkPattern(c, inner, scores, operands);
+      })
+      .Case<BlockMaskAttr>([&](BlockMaskAttr bm) {
+        Value v = take();
+        c.elementType(v, isI1, "#attn.block_mask operand", "i1");
+        Shape s = c.ranked(v, 4, "#attn.block_mask operand");
+        c.equalOrOne(s[0], b, "#attn.block_mask batch size");
+        c.equalOrOne(s[1], h, "#attn.block_mask head count");
+        c.equal(s[2], ceilDiv(sq, bm.getBlockQ()),
+                "#attn.block_mask query blocks must be ceil(Sq/block_q)");
+        c.equal(s[3], ceilDiv(skv, bm.getBlockKv()),
+                "#attn.block_mask key blocks must be ceil(Skv/block_kv)");
+      })
+      .Case<SegmentsAttr>([&](SegmentsAttr) {
+        Value qs = take(), ks = take();
+        c.elementType(qs, isI32, "#attn.segments query ids", "i32");
+        c.elementType(ks, isI32, "#attn.segments key ids", "i32");
+        Shape qShape = c.shapeOf(qs), kShape = c.shapeOf(ks);
+        if (qShape.size() != kShape.size() ||
+            (qShape.size() != 2 && qShape.size() != 3)) {
+          c.fail("#attn.segments ids must both be [B, S] or both [B, H, S]");
+          return;
+        }
+        c.equal(qShape[0], b, "#attn.segments query ids batch size");
+        c.equal(kShape[0], b, "#attn.segments key ids batch size");
+        if (qShape.size() == 3) {
+          c.equalOrOne(qShape[1], h, "#attn.segments query ids head count");
+          c.equalOrOne(kShape[1], h, "#attn.segments key ids head count");
+        }
+        c.equal(qShape.back(), sq, "#attn.segments query ids length != Sq");
+        c.equal(kShape.back(), skv, "#attn.segments key ids length != Skv");
+      })
+      .Case<CsrAttr>([&](CsrAttr) {
+        Value rowPtr = take(), cols = take();
+        c.elementType(rowPtr, isI32, "#attn.csr row pointers", "i32");
+        c.elementType(cols, isI32, "#attn.csr column indices", "i32");
+        Shape r = c.ranked(rowPtr, 1, "#attn.csr row pointers");
+        c.ranked(cols, 1, "#attn.csr column indices");
+        c.equal(r[0], isDyn(sq) ? kDyn : sq + 1,
+                "#attn.csr row pointers must have Sq+1 entries");
+      })
+      .Case<IndicesAttr>([&](IndicesAttr) {
+        Value v = take();
+        c.elementType(v, isI32, "#attn.indices operand", "i32");
+        Shape s = c.ranked(v, 4, "#attn.indices operand");
+        c.equal(s[0], b, "#attn.indices batch size");
+        c.equal(s[1], h, "#attn.indices head count");
+        c.equal(s[2], sq, "#attn.indices rows != Sq");
+      })
+      .Case<RowsAttr>([&](RowsAttr) {
+        Value v = take();
+        c.elementType(v, isI1, "#attn.rows operand", "i1");
+        Shape s = c.ranked(v, 3, "#attn.rows operand");
+        c.equal(s[0], b, "#attn.rows batch size");
+        c.equal(s[1], h, "#attn.rows head count");
+        c.equal(s[2], sq, "#attn.rows length != Sq");
+      })
+      .Case<DenseAttr>([&](DenseAttr) {
+        Value v = take();
+        c.elementType(v, isI1, "#attn.dense operand", "i1");
+        Shape s = c.ranked(v, 4, "#attn.dense operand");
+        c.equalOrOne(s[0], b, "#attn.dense batch size");
+        c.equalOrOne(s[1], h, "#attn.dense head count");
+        c.equal(s[2], sq, "#attn.dense rows != Sq");
+        c.equal(s[3], skv, "#attn.dense columns != Skv");
+      })
+      .Default([](Attribute) {});
+}
+
+} // namespace
+
+bool mlir::attn::checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
+                                   SmallVectorImpl<Shape> &results,
+                                   std::string &error) {
+  Checker c(shapeOf, error);
+  results.clear();
+  llvm::TypeSwitch<Operation *>(op)
+      .Case<ScoreOp>([&](ScoreOp s) {
+        c.elementType(s.getQuery(), isFloatTy, "query", "f32, f16 or bf16");
+        c.elementType(s.getKey(), isFloatTy, "key", "f32, f16 or bf16");
+        Shape q = c.ranked(s.getQuery(), 4, "query");
+        Shape k = c.ranked(s.getKey(), 4, "key");
+        c.equal(q[0], k[0], "query and key batch sizes differ");
+        c.isStatic(q[3], "head dimension D of the query");
+        c.equal(q[3], k[3], "query and key head dimensions differ");
+        c.divides(k[1], q[1], "key");
+        results.push_back({q[0], q[1], q[2], k[2]});
+      })
+      .Case<ScoreModOp>([&](ScoreModOp s) {
+        results.push_back(c.ranked(s.getScores(), 4, "scores"));
+      })
+      .Case<NormalizeOp>([&](NormalizeOp s) {
+        results.push_back(c.ranked(s.getScores(), 4, "scores"));
+      })
+      .Case<MaskOp>([&](MaskOp m) {
+        Shape s = c.ranked(m.getScores(), 4, "scores");
+        ValueRange operands = m.getMaskOperands();
+        unsigned needed = 0;
+        for (Attribute p : m.getPatterns()) {
+          auto pattern = dyn_cast<MaskPatternAttrInterface>(p);
+          if (!pattern) {
+            c.fail("mask pattern must be an #attn pattern attribute");
+            return;
+          }
+          needed += pattern.getNumMaskOperands();
+        }
+        if (needed != operands.size()) {
+          c.fail(llvm::formatv("mask patterns consume {0} operand(s), but {1} "
+                               "given",
+                               needed, operands.size()));
+          return;
+        }
+        for (Attribute p : m.getPatterns())
+          checkPattern(c, p, s, operands);
+        results.push_back(s);
+      })
+      .Case<AggregateOp>([&](AggregateOp a) {
+        Shape s = c.ranked(a.getScores(), 4, "scores");
+        c.elementType(a.getValue(), isFloatTy, "value", "f32, f16 or bf16");
+        Shape v = c.ranked(a.getValue(), 4, "value");
+        c.equal(s[0], v[0], "scores and value batch sizes differ");
+        c.divides(v[1], s[1], "value");
+        c.equal(s[3], v[2], "scores key length and value length differ");
+        c.isStatic(v[3], "value head dimension Dv");
+        bool softmax = a.getKind() == AggregationKind::softmax;
+        if (a.getSinks()) {
+          if (!softmax)
+            c.fail("sinks require softmax aggregation");
+          Shape sk = c.ranked(a.getSinks(), 1, "sinks");
+          c.equal(sk[0], s[1], "sinks need one logit per query head");
+        }
+        if (a.getLse() && !softmax)
+          c.fail("an lse result requires softmax aggregation");
+        if (c.ok()) {
+          auto outTy = cast<ShapedType>(a.getOutput().getType());
+          auto vTy = cast<ShapedType>(a.getValue().getType());
+          if (outTy.getElementType() != vTy.getElementType())
+            c.fail("output element type must be the value element type");
+        }
+        results.push_back({s[0], s[1], s[2], v[3]});
+        if (a.getLse())
+          results.push_back({s[0], s[1], s[2]});
+      })
+      .Case<MergeOp>([&](MergeOp m) {
+        ValueRange parts = m.getPartials();
+        if (parts.size() < 2 || parts.size() % 2 != 0) {
+          c.fail("expects (output, lse) operand pairs");
+          return;
+        }
+        Type outElt =
+            cast<ShapedType>(m.getOutput().getType()).getElementType();
+        Shape o0 = c.ranked(parts[0], 4, "partial output #0");
+        for (unsigned i = 0; i < parts.size() / 2 && c.ok(); ++i) {
+          Value o = parts[2 * i], lse = parts[2 * i + 1];
+          std::string on = llvm::formatv("partial output #{0}", i).str();
+          std::string ln = llvm::formatv("partial lse #{0}", i).str();
+          c.elementType(o, [&](Type t) { return t == outElt; }, on,
+                        "the result's element type");
+          c.elementType(lse, isF32, ln, "f32");
+          Shape os = c.ranked(o, 4, on);
+          Shape ls = c.ranked(lse, 3, ln);
+          for (unsigned d = 0; d < 4; ++d)
+            c.equal(os[d], o0[d], on + " shape differs from partial #0");
+          for (unsigned d = 0; d < 3; ++d)
+            c.equal(ls[d], os[d], ln + " must be the output shape without Dv");
+        }
+        results.push_back(o0);
+        results.push_back({o0[0], o0[1], o0[2]});
+      })
+      .Case<FeatureMapOp>([&](FeatureMapOp f) {
+        Shape x = c.shapeOf(f.getInput());
+        if (x.empty()) {
+          c.fail("input must have rank >= 1");
+          return;
+        }
+        int64_t d = x.back();
+        c.isStatic(d, "feature dimension of the input");
+        Shape r = x;
+        bool random = f.getKind() == FeatureMapKind::random_features;
+        if (random != static_cast<bool>(f.getWeights())) {
+          c.fail(random ? "random_features requires a weight operand W [D, F]"
+                        : "only random_features takes a weight operand");
+          return;
+        }
+        if (random) {
+          Shape w = c.ranked(f.getWeights(), 2, "weights");
+          c.equal(w[0], d, "weights rows must equal the input dimension D");
+          c.isStatic(w[1], "feature count F of the weights");
+          r.back() = w[1];
+        } else if (f.getKind() == FeatureMapKind::taylor2 && !isDyn(d)) {
+          r.back() = 1 + d + d * d;
+        }
+        results.push_back(r);
+      })
+      .Case<LinearAggregateOp>([&](LinearAggregateOp l) {
+        Shape q = c.ranked(l.getQuery(), 4, "query features");
+        Shape k = c.ranked(l.getKey(), 4, "key features");
+        Shape v = c.ranked(l.getValue(), 4, "value");
+        c.equal(q[0], k[0], "query and key batch sizes differ");
+        c.equal(k[0], v[0], "key and value batch sizes differ");
+        c.equal(q[3], k[3], "query and key feature dimensions differ");
+        c.equal(k[1], v[1], "key and value head counts differ");
+        c.equal(k[2], v[2], "key and value lengths differ");
+        c.divides(k[1], q[1], "key");
+        c.isStatic(v[3], "value head dimension Dv");
+        if (l.getDecay()) {
+          if (!l.getCausal())
+            c.fail("decay requires causal");
+          Shape d = c.ranked(l.getDecay(), 1, "decay");
+          c.equal(d[0], q[1], "decay needs one value per query head");
+        }
+        if (c.ok() && l.getEps().convertToDouble() < 0)
+          c.fail("eps must be non-negative");
+        results.push_back({q[0], q[1], q[2], v[3]});
+      })
+      .Case<SelectBlocksOp>([&](SelectBlocksOp sb) {
+        c.positive(sb.getBlockQ(), "block_q");
+        c.positive(sb.getBlockKv(), "block_kv");
+        c.positive(sb.getTopK(), "top_k");
+        if (c.ok() && sb.getPool() != "mean" && sb.getPool() != "max")
+          c.fail("pool must be \"mean\" or \"max\", got \"" + sb.getPool() +
+                 "\"");
+        Shape q = c.ranked(sb.getQuery(), 4, "query");
+        Shape k = c.ranked(sb.getKey(), 4, "key");
+        c.equal(q[0], k[0], "query and key batch sizes differ");
+        c.divides(k[1], q[1], "key");
+        int64_t nqb = ceilDiv(q[2], sb.getBlockQ());
+        int64_t nkb = ceilDiv(k[2], sb.getBlockKv());
+        int64_t repDim = kDyn;
+        if (Value reps = sb.getReps()) {
+          Shape r = c.ranked(reps, 4, "reps");
+          c.equal(r[0], q[0], "reps batch size differs from the query's");
+          c.divides(r[1], q[1], "reps");
+          c.equal(r[2], nkb, "reps need one row per key block");
+          repDim = r[3];
+        }
+        if (Value qreps = sb.getQreps()) {
+          Shape r = c.ranked(qreps, 4, "qreps");
+          c.equal(r[0], q[0], "qreps batch size differs from the query's");
+          c.equal(r[1], q[1], "qreps need one head per query head");
+          c.equal(r[2], nqb, "qreps need one row per query block");
+          c.equal(r[3], sb.getReps() ? repDim : k[3],
+                  "qreps dimension differs from the key representatives'");
+        } else {
+          c.equal(q[3], sb.getReps() ? repDim : k[3],
+                  "query dimension differs from the key representatives'");
+        }
+        results.push_back({q[0], q[1], nqb, nkb});
+      })
+      .Case<SelectTopkOp>([&](SelectTopkOp t) {
+        c.positive(t.getTopK(), "top_k");
+        Shape s = c.ranked(t.getScores(), 4, "scores");
+        results.push_back({s[0], s[1], s[2], static_cast<int64_t>(t.getTopK())});
+      })
+      .Case<ClusterOp>([&](ClusterOp cl) {
+        Shape x = c.ranked(cl.getInput(), 4, "input");
+        Shape ct = c.ranked(cl.getCentroids(), 3, "centroids");
+        c.equalOrOne(ct[0], x[1], "centroids head count");
+        c.equal(ct[2], x[3], "centroid and input dimensions differ");
+        results.push_back({x[0], x[1], x[2]});
+      })
+      .Case<LshOp>([&](LshOp l) {
+        Shape x = c.ranked(l.getInput(), 4, "input");
+        Shape p = c.ranked(l.getPlanes(), 2, "planes");
+        c.equal(p[0], x[3], "planes rows must equal the input dimension D");
+        if (c.ok() && !isDyn(p[1]) && (p[1] < 1 || p[1] > 31))
+          c.fail(llvm::formatv("lsh needs 1 to 31 planes, got {0}", p[1]));
+        results.push_back({x[0], x[1], x[2]});
+      })
+      .Default([&](Operation *) {});
+  return c.ok();
+}

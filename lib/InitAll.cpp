@@ -1,0 +1,29 @@
+//===- InitAll.cpp - register everything attn provides --------------------===//
+
+#include "attn/InitAll.h"
+#include "attn/IR/AttnDialect.h"
+#include "attn/Pipelines/Pipelines.h"
+#include "attn/Transforms/Passes.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/InitAllTranslations.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+
+void mlir::attn::registerAllDialects(DialectRegistry &registry) {
+  registry.insert<AttnDialect>();
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  mlir::registerAllToLLVMIRTranslations(registry);
+}
+
+void mlir::attn::registerAllPasses() {
+  mlir::registerAllPasses();
+  registerAttnPasses();
+}
+
+void mlir::attn::registerAllPipelines() { registerPipelines(); }
+
+void mlir::attn::registerAllTranslations() { mlir::registerAllTranslations(); }

@@ -1,0 +1,1125 @@
+//===- Decompose.cpp - naive lowering of attn ops to linalg ---------------===//
+//
+// Every attn op becomes linalg.generic ops on tensors (plus tensor/arith/math
+// and, inside generic bodies, scf loops for the data-dependent patterns).
+// The full score matrix is materialised: this is the slow, obviously-correct
+// baseline the tiled/sparse/linear forms are measured against. Statistics and
+// accumulators are f32 throughout, as DESIGN.md section 2 requires.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Transforms/Decompose.h"
+#include "attn/IR/AttnOps.h"
+#include "attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNDECOMPOSE
+#include "attn/Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+using utils::IteratorType;
+constexpr IteratorType kPar = IteratorType::parallel;
+constexpr IteratorType kRed = IteratorType::reduction;
+using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+/// Small builder for the linalg.generic ops of the naive form.
+class Builder {
+public:
+  Builder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+
+  MLIRContext *ctx() { return b.getContext(); }
+  AffineExpr d(unsigned i) { return getAffineDimExpr(i, ctx()); }
+  AffineMap map(unsigned numDims, ArrayRef<AffineExpr> exprs) {
+    return AffineMap::get(numDims, 0, exprs, ctx());
+  }
+  /// (d0, d1, ...) -> (d_positions...)
+  AffineMap pick(unsigned numDims, ArrayRef<unsigned> positions) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned p : positions)
+      exprs.push_back(d(p));
+    return map(numDims, exprs);
+  }
+
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  Value negInf() { return f32(-std::numeric_limits<double>::infinity()); }
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value i32(int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+  }
+
+  OpFoldResult size(Value t, int64_t dim) {
+    return tensor::getMixedSize(b, loc, t, dim);
+  }
+  Value sizeValue(Value t, int64_t dim) {
+    return getValueOrCreateConstantIndexOp(b, loc, size(t, dim));
+  }
+
+  Value empty(ArrayRef<OpFoldResult> shape, Type elt) {
+    return tensor::EmptyOp::create(b, loc, shape, elt);
+  }
+  Value filled(ArrayRef<OpFoldResult> shape, Type elt, Value fill) {
+    return linalg::FillOp::create(b, loc, ValueRange{fill},
+                                  ValueRange{empty(shape, elt)})
+        .getResult(0);
+  }
+
+  /// One-result linalg.generic; `body` returns the value to yield.
+  Value generic(ValueRange ins, ArrayRef<AffineMap> inMaps, Value init,
+                AffineMap outMap, ArrayRef<IteratorType> iters, BodyFn body) {
+    SmallVector<AffineMap> maps(inMaps);
+    maps.push_back(outMap);
+    auto op = linalg::GenericOp::create(
+        b, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps, iters,
+        [&](OpBuilder &nb, Location nl, ValueRange args) {
+          Value v = body(nb, nl, args);
+          linalg::YieldOp::create(nb, nl, v);
+        });
+    return op.getResult(0);
+  }
+
+  OpBuilder &b;
+  Location loc;
+};
+
+/// Converts a floating-point scalar to f32.
+Value toF32(OpBuilder &b, Location loc, Value v) {
+  if (v.getType().isF32())
+    return v;
+  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+}
+
+/// Converts an f32 scalar to `type`.
+Value fromF32(OpBuilder &b, Location loc, Value v, Type type) {
+  if (type.isF32())
+    return v;
+  return arith::TruncFOp::create(b, loc, type, v);
+}
+
+Value idx(OpBuilder &b, Location loc, unsigned dim) {
+  return linalg::IndexOp::create(b, loc, dim);
+}
+
+Value castTo(OpBuilder &b, Location loc, Value t, Type type) {
+  if (t.getType() == type)
+    return t;
+  return tensor::CastOp::create(b, loc, type, t);
+}
+
+int64_t staticDim(Value t, unsigned d) {
+  return cast<ShapedType>(t.getType()).getDimSize(d);
+}
+
+/// The GQA group size Hq / Hkv, or failure when a head count is dynamic.
+FailureOr<int64_t> groupSize(Value q, unsigned qHeadDim, Value kv,
+                             unsigned kvHeadDim) {
+  int64_t hq = staticDim(q, qHeadDim), hkv = staticDim(kv, kvHeadDim);
+  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv) || hkv == 0)
+    return failure();
+  return hq / hkv;
+}
+
+/// out[b, h, i, j] = Σ_d x[b, h, i, d] * y[b, h / group, j, d] (f32).
+Value batchedDot(Builder &g, Value x, Value y, int64_t group) {
+  SmallVector<OpFoldResult> shape = {g.size(x, 0), g.size(x, 1), g.size(x, 2),
+                                     g.size(y, 2)};
+  Value init = g.filled(shape, g.b.getF32Type(), g.f32(0.0));
+  AffineMap xMap = g.pick(5, {0, 1, 2, 4});
+  AffineMap yMap = g.map(5, {g.d(0), g.d(1).floorDiv(group), g.d(3), g.d(4)});
+  return g.generic({x, y}, {xMap, yMap}, init, g.pick(5, {0, 1, 2, 3}),
+                   {kPar, kPar, kPar, kPar, kRed},
+                   [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                     Value p = arith::MulFOp::create(b, loc, toF32(b, loc, a[0]),
+                                                     toF32(b, loc, a[1]));
+                     return arith::AddFOp::create(b, loc, a[2], p);
+                   });
+}
+
+/// out[b, h, i, e] = Σ_j w[b, h, i, j] * v[b, h / group, j, e] (f32).
+Value weightedSum(Builder &g, Value w, Value v, int64_t group) {
+  SmallVector<OpFoldResult> shape = {g.size(w, 0), g.size(w, 1), g.size(w, 2),
+                                     g.size(v, 3)};
+  Value init = g.filled(shape, g.b.getF32Type(), g.f32(0.0));
+  AffineMap wMap = g.pick(5, {0, 1, 2, 4});
+  AffineMap vMap = g.map(5, {g.d(0), g.d(1).floorDiv(group), g.d(4), g.d(3)});
+  return g.generic({w, v}, {wMap, vMap}, init, g.pick(5, {0, 1, 2, 3}),
+                   {kPar, kPar, kPar, kPar, kRed},
+                   [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                     Value p = arith::MulFOp::create(b, loc, a[0],
+                                                     toF32(b, loc, a[1]));
+                     return arith::AddFOp::create(b, loc, a[2], p);
+                   });
+}
+
+/// Applies `fn` to every element of rank-`rank` tensor `x`, producing a tensor
+/// of `elt` with the same shape.
+Value elementwise(Builder &g, ValueRange xs, Type elt,
+                  function_ref<Value(OpBuilder &, Location, ValueRange)> fn) {
+  Value x = xs.front();
+  unsigned rank = cast<ShapedType>(x.getType()).getRank();
+  SmallVector<OpFoldResult> shape;
+  for (unsigned i = 0; i < rank; ++i)
+    shape.push_back(g.size(x, i));
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, g.ctx());
+  SmallVector<AffineMap> maps(xs.size(), id);
+  SmallVector<IteratorType> iters(rank, kPar);
+  return g.generic(xs, maps, g.empty(shape, elt), id, iters,
+                   [&](OpBuilder &b, Location loc, ValueRange a) {
+                     return fn(b, loc, a.drop_back());
+                   });
+}
+
+/// Row reduction over the last axis of a rank-4 tensor.
+Value reduceRows(Builder &g, Value x, Value init, BodyFn combine) {
+  AffineMap in = g.pick(4, {0, 1, 2, 3}), out = g.pick(4, {0, 1, 2});
+  return g.generic({x}, {in}, init, out, {kPar, kPar, kPar, kRed}, combine);
+}
+
+SmallVector<OpFoldResult> rowShape(Builder &g, Value s) {
+  return {g.size(s, 0), g.size(s, 1), g.size(s, 2)};
+}
+
+/// Softmax statistics of masked scores: the safe row maximum (0 for a fully
+/// masked row, so exp never sees -inf - -inf) and the row sum of exp(s - m),
+/// both including the optional per-head sink logit.
+struct SoftmaxStats {
+  Value weights; // exp(s - m)
+  Value rowMax;  // safe maximum
+  Value rowSum;  // Σ weights (+ exp(sink - m))
+};
+
+SoftmaxStats softmaxStats(Builder &g, Value s, Value sinks) {
+  Type f32 = g.b.getF32Type();
+  Value ninf = g.negInf();
+  Value zero = g.f32(0.0);
+  Value m = reduceRows(g, s, g.filled(rowShape(g, s), f32, ninf),
+                       [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                         return arith::MaximumFOp::create(b, loc, a[0], a[1]);
+                       });
+  auto makeSafe = [&](OpBuilder &b, Location loc, Value mx) -> Value {
+    Value isInf =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, mx, ninf);
+    return arith::SelectOp::create(b, loc, isInf, zero, mx);
+  };
+  AffineMap row = g.pick(3, {0, 1, 2});
+  if (sinks) {
+    m = g.generic({m, sinks}, {row, g.pick(3, {1})}, g.empty(rowShape(g, s), f32),
+                  row, {kPar, kPar, kPar},
+                  [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                    Value mx = arith::MaximumFOp::create(b, loc, a[0], a[1]);
+                    return makeSafe(b, loc, mx);
+                  });
+  } else {
+    m = elementwise(g, {m}, f32, [&](OpBuilder &b, Location loc, ValueRange a) {
+      return makeSafe(b, loc, a[0]);
+    });
+  }
+  Value p = g.generic({s, m}, {g.pick(4, {0, 1, 2, 3}), g.pick(4, {0, 1, 2})},
+                      g.empty({g.size(s, 0), g.size(s, 1), g.size(s, 2),
+                               g.size(s, 3)},
+                              f32),
+                      g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+                      [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                        Value x = arith::SubFOp::create(b, loc, a[0], a[1]);
+                        return math::ExpOp::create(b, loc, x);
+                      });
+  Value l = reduceRows(g, p, g.filled(rowShape(g, s), f32, zero),
+                       [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                         return arith::AddFOp::create(b, loc, a[0], a[1]);
+                       });
+  if (sinks) {
+    l = g.generic({l, m, sinks}, {row, row, g.pick(3, {1})},
+                  g.empty(rowShape(g, s), f32), row, {kPar, kPar, kPar},
+                  [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                    Value x = arith::SubFOp::create(b, loc, a[2], a[1]);
+                    Value e = math::ExpOp::create(b, loc, x);
+                    return arith::AddFOp::create(b, loc, a[0], e);
+                  });
+  }
+  return {p, m, l};
+}
+
+/// x / l, or 0 where l == 0 (a fully masked row).
+Value safeDivide(OpBuilder &b, Location loc, Value x, Value l) {
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+  Value isZero =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, l, zero);
+  Value q = arith::DivFOp::create(b, loc, x, l);
+  return arith::SelectOp::create(b, loc, isZero, zero, q);
+}
+
+/// Non-softmax weights: sigmoid(s), or s with masked (-inf) entries as 0.
+Value pointwiseWeights(Builder &g, Value s, AggregationKind kind) {
+  Value ninf = g.negInf(), zero = g.f32(0.0), one = g.f32(1.0);
+  return elementwise(
+      g, {s}, g.b.getF32Type(), [&](OpBuilder &b, Location loc, ValueRange a) {
+        if (kind == AggregationKind::sigmoid) {
+          Value neg = arith::NegFOp::create(b, loc, a[0]);
+          Value e = math::ExpOp::create(b, loc, neg);
+          Value den = arith::AddFOp::create(b, loc, one, e);
+          return arith::DivFOp::create(b, loc, one, den).getResult();
+        }
+        Value masked =
+            arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, a[0], ninf);
+        return arith::SelectOp::create(b, loc, masked, zero, a[0]).getResult();
+      });
+}
+
+//===----------------------------------------------------------------------===//
+// Score family
+//===----------------------------------------------------------------------===//
+
+FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, ScoreOp op) {
+  FailureOr<int64_t> group = groupSize(op.getQuery(), 1, op.getKey(), 1);
+  if (failed(group))
+    return rw.notifyMatchFailure(op, "dynamic head counts");
+  Builder g(rw, op.getLoc());
+  Value dots = batchedDot(g, op.getQuery(), op.getKey(), *group);
+  Value scale = g.f32(op.getEffectiveScale());
+  Value s = elementwise(g, {dots}, rw.getF32Type(),
+                        [&](OpBuilder &b, Location loc, ValueRange a) {
+                          return arith::MulFOp::create(b, loc, a[0], scale)
+                              .getResult();
+                        });
+  return SmallVector<Value>{castTo(rw, op.getLoc(), s, op.getType())};
+}
+
+/// Clones the single block of `region` at the builder's insertion point with
+/// its arguments replaced by `args`; returns the yielded value.
+Value inlineRegion(OpBuilder &b, Region &region, ValueRange args) {
+  Block &block = region.front();
+  IRMapping mapping;
+  mapping.map(block.getArguments(), args);
+  for (Operation &op : block.without_terminator())
+    b.clone(op, mapping);
+  return mapping.lookupOrDefault(
+      cast<YieldOp>(block.getTerminator()).getValue());
+}
+
+FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, ScoreModOp op) {
+  Builder g(rw, op.getLoc());
+  Value s = elementwise(
+      g, {op.getScores()}, rw.getF32Type(),
+      [&](OpBuilder &b, Location loc, ValueRange a) {
+        SmallVector<Value> args = {a[0], idx(b, loc, 0), idx(b, loc, 1),
+                                   idx(b, loc, 2), idx(b, loc, 3)};
+        return inlineRegion(b, op.getBody(), args);
+      });
+  return SmallVector<Value>{castTo(rw, op.getLoc(), s, op.getType())};
+}
+
+//===----------------------------------------------------------------------===//
+// Mask family
+//===----------------------------------------------------------------------===//
+
+/// Builds the keep-predicate of mask patterns inside a generic body.
+class MaskPredicateBuilder {
+public:
+  MaskPredicateBuilder(OpBuilder &b, Location loc, Value sq, Value skv)
+      : b(b), loc(loc), sq(sq), skv(skv) {}
+
+  /// Sets the indices of the current element (call inside the body).
+  void setIndices(Value bi, Value hi, Value ii, Value ji) {
+    this->bi = bi;
+    this->hi = hi;
+    this->ii = ii;
+    this->ji = ji;
+    Value offset = arith::SubIOp::create(b, loc, skv, sq);
+    aligned = arith::AddIOp::create(b, loc, ii, offset);
+  }
+
+  Value build(Attribute pattern, ValueRange &operands) {
+    return llvm::TypeSwitch<Attribute, Value>(pattern)
+        .Case<CausalAttr>([&](auto) { return cmp(arith::CmpIPredicate::sle, ji, aligned); })
+        .Case<WindowAttr>([&](WindowAttr w) {
+          Value left = span(w.getLeft(), w.getLeftPerHead());
+          Value right = span(w.getRight(), w.getRightPerHead());
+          Value lo = arith::SubIOp::create(b, loc, aligned, left);
+          Value hi = arith::AddIOp::create(b, loc, aligned, right);
+          return both(cmp(arith::CmpIPredicate::sle, lo, ji),
+                      cmp(arith::CmpIPredicate::sle, ji, hi));
+        })
+        .Case<ChunkAttr>([&](ChunkAttr c) {
+          Value size = cst(c.getSize());
+          Value qc = arith::FloorDivSIOp::create(b, loc, aligned, size);
+          Value kc = arith::FloorDivSIOp::create(b, loc, ji, size);
+          return cmp(arith::CmpIPredicate::eq, qc, kc);
+        })
+        .Case<SinkAttr>([&](SinkAttr s) {
+          return cmp(arith::CmpIPredicate::slt, ji, cst(s.getCount()));
+        })
+        .Case<PrefixAttr>([&](PrefixAttr p) {
+          return either(cmp(arith::CmpIPredicate::slt, ji, cst(p.getLength())),
+                        cmp(arith::CmpIPredicate::sle, ji, aligned));
+        })
+        .Case<BlockLocalAttr>([&](BlockLocalAttr bl) {
+          Value blk = cst(bl.getBlock()), halo = cst(bl.getHalo());
+          Value q = arith::FloorDivSIOp::create(b, loc, aligned, blk);
+          Value start = arith::MulIOp::create(b, loc, q, blk);
+          Value lo = arith::SubIOp::create(b, loc, start, halo);
+          Value end = arith::AddIOp::create(b, loc, start, blk);
+          Value hi = arith::AddIOp::create(b, loc, end, halo);
+          return both(cmp(arith::CmpIPredicate::sle, lo, ji),
+                      cmp(arith::CmpIPredicate::slt, ji, hi));
+        })
+        .Case<AnyAttr>([&](AnyAttr any) {
+          Value acc;
+          for (Attribute inner : any.getPatterns()) {
+            Value v = build(inner, operands);
+            acc = acc ? either(acc, v) : v;
+          }
+          return acc;
+        })
+        .Case<BlockMaskAttr>([&](BlockMaskAttr bm) {
+          Value m = take(operands);
+          Value qb = arith::DivUIOp::create(b, loc, ii, cst(bm.getBlockQ()));
+          Value kb = arith::DivUIOp::create(b, loc, ji, cst(bm.getBlockKv()));
+          return extract(m, {broadcastIndex(m, 0, bi), broadcastIndex(m, 1, hi),
+                             qb, kb});
+        })
+        .Case<SegmentsAttr>([&](SegmentsAttr) {
+          Value qs = take(operands), ks = take(operands);
+          auto ids = [&](Value t, Value pos) {
+            if (cast<ShapedType>(t.getType()).getRank() == 2)
+              return extract(t, {bi, pos});
+            return extract(t, {bi, broadcastIndex(t, 1, hi), pos});
+          };
+          return cmp(arith::CmpIPredicate::eq, ids(qs, ii), ids(ks, ji));
+        })
+        .Case<CsrAttr>([&](CsrAttr) {
+          Value rowPtr = take(operands), cols = take(operands);
+          Value one = cst(1);
+          Value lo = toIndex(extract(rowPtr, {ii}));
+          Value hi = toIndex(extract(rowPtr, {arith::AddIOp::create(b, loc, ii, one)}));
+          return anyOf(lo, hi, [&](Value p) {
+            return cmp(arith::CmpIPredicate::eq, toIndex(extract(cols, {p})), ji);
+          });
+        })
+        .Case<IndicesAttr>([&](IndicesAttr) {
+          Value ind = take(operands);
+          Value k = getValueOrCreateConstantIndexOp(
+              b, loc, tensor::getMixedSize(b, loc, ind, 3));
+          return anyOf(cst(0), k, [&](Value t) {
+            Value sel = toIndex(extract(ind, {bi, hi, ii, t}));
+            return cmp(arith::CmpIPredicate::eq, sel, ji);
+          });
+        })
+        .Case<RowsAttr>([&](RowsAttr) {
+          return extract(take(operands), {bi, hi, ii});
+        })
+        .Case<DenseAttr>([&](DenseAttr) {
+          Value m = take(operands);
+          return extract(m, {broadcastIndex(m, 0, bi), broadcastIndex(m, 1, hi),
+                             ii, ji});
+        })
+        .Default([&](Attribute) { return Value(); });
+  }
+
+  Value both(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+  Value either(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
+
+  Value bi, hi, ii, ji, aligned;
+
+private:
+  Value cst(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  }
+  Value toIndex(Value v) {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  }
+  Value take(ValueRange &operands) {
+    Value v = operands.front();
+    operands = operands.drop_front();
+    return v;
+  }
+  Value extract(Value t, ArrayRef<Value> indices) {
+    return tensor::ExtractOp::create(b, loc, t, indices);
+  }
+  /// Index into a dimension that may be broadcast (size 1).
+  Value broadcastIndex(Value t, unsigned dim, Value i) {
+    Value size = getValueOrCreateConstantIndexOp(
+        b, loc, tensor::getMixedSize(b, loc, t, dim));
+    Value isOne = cmp(arith::CmpIPredicate::eq, size, cst(1));
+    return arith::SelectOp::create(b, loc, isOne, cst(0), i);
+  }
+  /// A window span: one constant, or the query head's entry of a table.
+  Value span(ArrayRef<int64_t> vals, bool perHead) {
+    if (!perHead)
+      return cst(vals.front());
+    auto type = RankedTensorType::get({(int64_t)vals.size()}, b.getI64Type());
+    Value table = arith::ConstantOp::create(
+        b, loc, DenseIntElementsAttr::get(type, vals));
+    return toIndex(extract(table, {hi}));
+  }
+  /// OR of pred(p) for p in [lo, hi).
+  Value anyOf(Value lo, Value hi, function_ref<Value(Value)> pred) {
+    Value init = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
+    auto loop = scf::ForOp::create(
+        b, loc, lo, hi, cst(1), ValueRange{init},
+        [&](OpBuilder &nb, Location nl, Value iv, ValueRange acc) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value hit = pred(iv);
+          Value r = either(acc[0], hit);
+          scf::YieldOp::create(b, nl, r);
+        });
+    return loop.getResult(0);
+  }
+
+  OpBuilder &b;
+  Location loc;
+  Value sq, skv;
+};
+
+FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, MaskOp op) {
+  Builder g(rw, op.getLoc());
+  Value s = op.getScores();
+  Value sq = g.sizeValue(s, 2), skv = g.sizeValue(s, 3);
+  Value ninf = g.negInf();
+  Value masked = elementwise(
+      g, {s}, rw.getF32Type(), [&](OpBuilder &b, Location loc, ValueRange a) {
+        MaskPredicateBuilder pb(b, loc, sq, skv);
+        pb.setIndices(idx(b, loc, 0), idx(b, loc, 1), idx(b, loc, 2),
+                      idx(b, loc, 3));
+        Value keep = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
+        ValueRange operands = op.getMaskOperands();
+        for (Attribute p : op.getPatterns())
+          keep = pb.both(keep, pb.build(p, operands));
+        if (!op.getPredicate().empty())
+          keep = pb.both(keep, inlineRegion(b, op.getPredicate(),
+                                            {pb.bi, pb.hi, pb.ii, pb.ji}));
+        return arith::SelectOp::create(b, loc, keep, a[0], ninf).getResult();
+      });
+  return SmallVector<Value>{castTo(rw, op.getLoc(), masked, op.getType())};
+}
+
+//===----------------------------------------------------------------------===//
+// Aggregation family
+//===----------------------------------------------------------------------===//
+
+FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, AggregateOp op) {
+  FailureOr<int64_t> group = groupSize(op.getScores(), 1, op.getValue(), 1);
+  if (failed(group))
+    return rw.notifyMatchFailure(op, "dynamic head counts");
+  Builder g(rw, op.getLoc());
+  Value s = op.getScores(), v = op.getValue();
+  Type outElt = cast<ShapedType>(op.getOutput().getType()).getElementType();
+  SmallVector<Value> results;
+  if (op.getKind() != AggregationKind::softmax) {
+    Value w = pointwiseWeights(g, s, op.getKind());
+    Value acc = weightedSum(g, w, v, *group);
+    Value o = elementwise(g, {acc}, outElt,
+                          [&](OpBuilder &b, Location loc, ValueRange a) {
+                            return fromF32(b, loc, a[0], outElt);
+                          });
+    results.push_back(castTo(rw, op.getLoc(), o, op.getOutput().getType()));
+    return results;
+  }
+  SoftmaxStats st = softmaxStats(g, s, op.getSinks());
+  Value acc = weightedSum(g, st.weights, v, *group);
+  Value o = g.generic(
+      {acc, st.rowSum}, {g.pick(4, {0, 1, 2, 3}), g.pick(4, {0, 1, 2})},
+      g.empty({g.size(acc, 0), g.size(acc, 1), g.size(acc, 2), g.size(acc, 3)},
+              outElt),
+      g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+      [&](OpBuilder &b, Location loc, ValueRange a) {
+        return fromF32(b, loc, safeDivide(b, loc, a[0], a[1]), outElt);
+      });
+  results.push_back(castTo(rw, op.getLoc(), o, op.getOutput().getType()));
+  if (op.getLse()) {
+    Value lse = elementwise(g, {st.rowMax, st.rowSum}, rw.getF32Type(),
+                            [](OpBuilder &b, Location loc, ValueRange a) {
+                              Value lg = math::LogOp::create(b, loc, a[1]);
+                              return arith::AddFOp::create(b, loc, a[0], lg)
+                                  .getResult();
+                            });
+    results.push_back(castTo(rw, op.getLoc(), lse, op.getLse().getType()));
+  }
+  return results;
+}
+
+FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, NormalizeOp op) {
+  Builder g(rw, op.getLoc());
+  Value s = op.getScores(), p;
+  if (op.getKind() == AggregationKind::softmax) {
+    SoftmaxStats st = softmaxStats(g, s, Value());
+    p = g.generic({st.weights, st.rowSum},
+                  {g.pick(4, {0, 1, 2, 3}), g.pick(4, {0, 1, 2})},
+                  g.empty({g.size(s, 0), g.size(s, 1), g.size(s, 2),
+                           g.size(s, 3)},
+                          rw.getF32Type()),
+                  g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+                  [](OpBuilder &b, Location loc, ValueRange a) {
+                    return safeDivide(b, loc, a[0], a[1]);
+                  });
+  } else {
+    p = pointwiseWeights(g, s, op.getKind());
+  }
+  return SmallVector<Value>{castTo(rw, op.getLoc(), p, op.getType())};
+}
+
+FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, MergeOp op) {
+  Builder g(rw, op.getLoc());
+  ValueRange parts = op.getPartials();
+  unsigned n = parts.size() / 2;
+  SmallVector<Value> outs, lses;
+  for (unsigned i = 0; i < n; ++i) {
+    outs.push_back(parts[2 * i]);
+    lses.push_back(parts[2 * i + 1]);
+  }
+  Value ninf = g.negInf(), zero = g.f32(0.0);
+  // Per element: safe max of the lses, the weights exp(lse_k - m) and their sum.
+  auto combine = [&](OpBuilder &b, Location loc, ValueRange l,
+                     SmallVectorImpl<Value> &w) -> std::pair<Value, Value> {
+    Value m = l[0];
+    for (Value x : l.drop_front())
+      m = arith::MaximumFOp::create(b, loc, m, x);
+    Value isInf =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, m, ninf);
+    m = arith::SelectOp::create(b, loc, isInf, zero, m);
+    Value sum = zero;
+    for (Value x : l) {
+      Value e = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, x, m));
+      w.push_back(e);
+      sum = arith::AddFOp::create(b, loc, sum, e);
+    }
+    return {m, sum};
+  };
+  Type outElt = cast<ShapedType>(op.getOutput().getType()).getElementType();
+  Value o0 = outs.front();
+  SmallVector<Value> ins(outs);
+  ins.append(lses);
+  SmallVector<AffineMap> maps(n, g.pick(4, {0, 1, 2, 3}));
+  maps.append(n, g.pick(4, {0, 1, 2}));
+  Value o = g.generic(
+      ins, maps,
+      g.empty({g.size(o0, 0), g.size(o0, 1), g.size(o0, 2), g.size(o0, 3)},
+              outElt),
+      g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+      [&](OpBuilder &b, Location loc, ValueRange a) {
+        SmallVector<Value> w;
+        auto [m, sum] = combine(b, loc, a.slice(n, n), w);
+        (void)m;
+        Value acc = zero;
+        for (unsigned k = 0; k < n; ++k)
+          acc = arith::AddFOp::create(
+              b, loc, acc,
+              arith::MulFOp::create(b, loc, w[k], toF32(b, loc, a[k])));
+        return fromF32(b, loc, safeDivide(b, loc, acc, sum), outElt);
+      });
+  Value lse = elementwise(g, lses, rw.getF32Type(), [&](OpBuilder &b, Location loc,
+                                                ValueRange a) {
+    SmallVector<Value> w;
+    auto [m, sum] = combine(b, loc, a, w);
+    return arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, sum))
+        .getResult();
+  });
+  return SmallVector<Value>{
+      castTo(rw, op.getLoc(), o, op.getOutput().getType()),
+      castTo(rw, op.getLoc(), lse, op.getLse().getType())};
+}
+
+//===----------------------------------------------------------------------===//
+// Linear family
+//===----------------------------------------------------------------------===//
+
+FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, FeatureMapOp op) {
+  Builder g(rw, op.getLoc());
+  Value x = op.getInput();
+  auto xTy = cast<RankedTensorType>(x.getType());
+  auto resTy = cast<RankedTensorType>(op.getType());
+  Type outElt = resTy.getElementType();
+  unsigned rank = xTy.getRank();
+  int64_t d = xTy.getShape().back();
+  Value zero = g.f32(0.0), one = g.f32(1.0);
+  auto pointwise = [&](function_ref<Value(OpBuilder &, Location, Value)> fn) {
+    return elementwise(g, {x}, outElt,
+                       [&](OpBuilder &b, Location loc, ValueRange a) {
+                         return fromF32(b, loc, fn(b, loc, toF32(b, loc, a[0])),
+                                        outElt);
+                       });
+  };
+  SmallVector<OpFoldResult> lead;
+  for (unsigned i = 0; i + 1 < rank; ++i)
+    lead.push_back(g.size(x, i));
+  Value result;
+  switch (op.getKind()) {
+  case FeatureMapKind::identity:
+    result = pointwise([](OpBuilder &, Location, Value v) { return v; });
+    break;
+  case FeatureMapKind::elu_plus_one:
+    result = pointwise([&](OpBuilder &b, Location loc, Value v) -> Value {
+      Value pos = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, v, zero);
+      Value plus = arith::AddFOp::create(b, loc, v, one);
+      Value e = math::ExpOp::create(b, loc, v);
+      return arith::SelectOp::create(b, loc, pos, plus, e);
+    });
+    break;
+  case FeatureMapKind::relu:
+    result = pointwise([&](OpBuilder &b, Location loc, Value v) -> Value {
+      return arith::MaximumFOp::create(b, loc, v, zero);
+    });
+    break;
+  case FeatureMapKind::exp:
+    result = pointwise([](OpBuilder &b, Location loc, Value v) -> Value {
+      return math::ExpOp::create(b, loc, v);
+    });
+    break;
+  case FeatureMapKind::sigmoid:
+    result = pointwise([&](OpBuilder &b, Location loc, Value v) -> Value {
+      Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, v));
+      return arith::DivFOp::create(b, loc, one,
+                                   arith::AddFOp::create(b, loc, one, e));
+    });
+    break;
+  case FeatureMapKind::taylor2: {
+    // phi(x)[f] = 1 (f = 0), x[f-1] (f <= D), x[a] x[c] / sqrt(2) otherwise,
+    // with f - 1 - D = a * D + c.
+    SmallVector<OpFoldResult> shape(lead);
+    shape.push_back(rw.getIndexAttr(1 + d + d * d));
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, g.ctx());
+    SmallVector<IteratorType> iters(rank, kPar);
+    Value invSqrt2 = g.f32(1.0 / std::sqrt(2.0));
+    result = g.generic({}, {}, g.empty(shape, outElt), id, iters,
+                       [&](OpBuilder &b, Location loc, ValueRange) {
+      SmallVector<Value> at;
+      for (unsigned i = 0; i + 1 < rank; ++i)
+        at.push_back(idx(b, loc, i));
+      Value f = idx(b, loc, rank - 1);
+      auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
+      auto load = [&](Value k) {
+        SmallVector<Value> pos(at);
+        pos.push_back(k);
+        return toF32(b, loc, tensor::ExtractOp::create(b, loc, x, pos));
+      };
+      Value zeroIdx = c(0), dim = c(d);
+      Value linearIdx = arith::MaxSIOp::create(
+          b, loc, arith::SubIOp::create(b, loc, f, c(1)), zeroIdx);
+      Value lin = load(arith::MinSIOp::create(b, loc, linearIdx, c(d - 1)));
+      Value t = arith::MaxSIOp::create(
+          b, loc, arith::SubIOp::create(b, loc, f, c(1 + d)), zeroIdx);
+      Value quad = arith::MulFOp::create(
+          b, loc,
+          arith::MulFOp::create(b, loc,
+                                load(arith::DivUIOp::create(b, loc, t, dim)),
+                                load(arith::RemUIOp::create(b, loc, t, dim))),
+          invSqrt2);
+      Value isConst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, f, zeroIdx);
+      Value isLin = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, f, dim);
+      Value v = arith::SelectOp::create(b, loc, isLin, lin, quad);
+      v = arith::SelectOp::create(b, loc, isConst, one, v);
+      return fromF32(b, loc, v, outElt);
+    });
+    break;
+  }
+  case FeatureMapKind::random_features: {
+    Value w = op.getWeights();
+    int64_t numFeatures = cast<ShapedType>(w.getType()).getShape()[1];
+    SmallVector<OpFoldResult> projShape(lead);
+    projShape.push_back(rw.getIndexAttr(numFeatures));
+    // proj[..., f] = Σ_d x[..., d] W[d, f]; norm[...] = Σ_d x[..., d]^2.
+    unsigned n = rank + 1; // lead dims, f, d
+    SmallVector<unsigned> xDims, outDims;
+    for (unsigned i = 0; i + 1 < rank; ++i)
+      xDims.push_back(i);
+    outDims = xDims;
+    outDims.push_back(rank - 1);
+    xDims.push_back(rank);
+    SmallVector<IteratorType> iters(rank, kPar);
+    iters.push_back(kRed);
+    Value proj = g.generic(
+        {x, w}, {g.pick(n, xDims), g.pick(n, {rank, rank - 1})},
+        g.filled(projShape, rw.getF32Type(), zero), g.pick(n, outDims), iters,
+        [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+          Value p = arith::MulFOp::create(b, loc, toF32(b, loc, a[0]),
+                                          toF32(b, loc, a[1]));
+          return arith::AddFOp::create(b, loc, a[2], p);
+        });
+    SmallVector<unsigned> normIn, normOut;
+    for (unsigned i = 0; i < rank; ++i)
+      normIn.push_back(i);
+    normOut.assign(normIn.begin(), normIn.end() - 1);
+    SmallVector<IteratorType> normIters(rank - 1, kPar);
+    normIters.push_back(kRed);
+    Value norm = g.generic(
+        {x}, {g.pick(rank, normIn)}, g.filled(lead, rw.getF32Type(), zero),
+        g.pick(rank, normOut), normIters,
+        [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+          Value v = toF32(b, loc, a[0]);
+          return arith::AddFOp::create(b, loc, a[1],
+                                       arith::MulFOp::create(b, loc, v, v));
+        });
+    Value half = g.f32(0.5);
+    Value invSqrtF = g.f32(1.0 / std::sqrt(static_cast<double>(numFeatures)));
+    SmallVector<unsigned> all;
+    for (unsigned i = 0; i < rank; ++i)
+      all.push_back(i);
+    SmallVector<unsigned> leadDims(all.begin(), all.end() - 1);
+    result = g.generic(
+        {proj, norm}, {g.pick(rank, all), g.pick(rank, leadDims)},
+        g.empty(projShape, outElt), g.pick(rank, all),
+        SmallVector<IteratorType>(rank, kPar),
+        [&](OpBuilder &b, Location loc, ValueRange a) {
+          Value arg = arith::SubFOp::create(
+              b, loc, a[0], arith::MulFOp::create(b, loc, a[1], half));
+          Value e = math::ExpOp::create(b, loc, arg);
+          return fromF32(b, loc, arith::MulFOp::create(b, loc, e, invSqrtF),
+                         outElt);
+        });
+    break;
+  }
+  }
+  return SmallVector<Value>{castTo(rw, op.getLoc(), result, resTy)};
+}
+
+FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, LinearAggregateOp op) {
+  FailureOr<int64_t> group = groupSize(op.getQuery(), 1, op.getKey(), 1);
+  if (failed(group))
+    return rw.notifyMatchFailure(op, "dynamic head counts");
+  Builder g(rw, op.getLoc());
+  Value a = batchedDot(g, op.getQuery(), op.getKey(), *group);
+  Value w = a;
+  if (op.getCausal()) {
+    Value sq = g.sizeValue(op.getQuery(), 2), skv = g.sizeValue(op.getKey(), 2);
+    Value decay = op.getDecay();
+    Value zero = g.f32(0.0);
+    SmallVector<Value> ins = {a};
+    SmallVector<AffineMap> maps = {g.pick(4, {0, 1, 2, 3})};
+    if (decay) {
+      ins.push_back(decay);
+      maps.push_back(g.pick(4, {1}));
+    }
+    w = g.generic(ins, maps,
+                  g.empty({g.size(a, 0), g.size(a, 1), g.size(a, 2), g.size(a, 3)},
+                          rw.getF32Type()),
+                  g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+                  [&](OpBuilder &b, Location loc, ValueRange args) {
+      Value i = idx(b, loc, 2), j = idx(b, loc, 3);
+      Value aligned =
+          arith::AddIOp::create(b, loc, i, arith::SubIOp::create(b, loc, skv, sq));
+      Value visible =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, j, aligned);
+      Value v = args[0];
+      if (decay) {
+        Value dist = arith::SubIOp::create(b, loc, aligned, j);
+        Value distF = arith::SIToFPOp::create(
+            b, loc, b.getF32Type(),
+            arith::IndexCastOp::create(b, loc, b.getI64Type(), dist));
+        Value factor = math::PowFOp::create(b, loc, args[1], distF);
+        v = arith::MulFOp::create(b, loc, v, factor);
+      }
+      return arith::SelectOp::create(b, loc, visible, v, zero).getResult();
+    });
+  }
+  Value num = weightedSum(g, w, op.getValue(), *group);
+  Type outElt = cast<ShapedType>(op.getType()).getElementType();
+  Value out;
+  if (op.getNormalize()) {
+    Value den = reduceRows(g, w,
+                           g.filled(rowShape(g, w), rw.getF32Type(), g.f32(0.0)),
+                           [](OpBuilder &b, Location loc, ValueRange x) -> Value {
+                             return arith::AddFOp::create(b, loc, x[0], x[1]);
+                           });
+    Value eps = g.f32(op.getEps().convertToDouble());
+    out = g.generic({num, den}, {g.pick(4, {0, 1, 2, 3}), g.pick(4, {0, 1, 2})},
+                    g.empty({g.size(num, 0), g.size(num, 1), g.size(num, 2),
+                             g.size(num, 3)},
+                            outElt),
+                    g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+                    [&](OpBuilder &b, Location loc, ValueRange x) {
+                      Value d = arith::AddFOp::create(b, loc, x[1], eps);
+                      return fromF32(b, loc, arith::DivFOp::create(b, loc, x[0], d),
+                                     outElt);
+                    });
+  } else {
+    out = elementwise(g, {num}, outElt,
+                      [&](OpBuilder &b, Location loc, ValueRange x) {
+                        return fromF32(b, loc, x[0], outElt);
+                      });
+  }
+  return SmallVector<Value>{castTo(rw, op.getLoc(), out, op.getType())};
+}
+
+//===----------------------------------------------------------------------===//
+// Selection family
+//===----------------------------------------------------------------------===//
+
+/// Pools rows of x [B, H, S, D] in blocks of `block` rows: [B, H, ceil(S/block), D].
+/// A partial last block pools the rows it has.
+Value poolBlocks(Builder &g, Value x, int64_t block, bool useMax) {
+  Value s = g.sizeValue(x, 2);
+  Value blk = g.index(block);
+  Value nb = arith::CeilDivUIOp::create(g.b, g.loc, s, blk);
+  SmallVector<OpFoldResult> shape = {g.size(x, 0), g.size(x, 1), nb,
+                                     g.size(x, 3)};
+  Value init = useMax ? g.negInf() : g.f32(0.0);
+  return g.generic({}, {}, g.empty(shape, g.b.getF32Type()),
+                   g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+                   [&](OpBuilder &b, Location loc, ValueRange) {
+    Value bi = idx(b, loc, 0), hi = idx(b, loc, 1), r = idx(b, loc, 2),
+          di = idx(b, loc, 3);
+    Value lo = arith::MulIOp::create(b, loc, r, blk);
+    Value hi2 = arith::MinSIOp::create(b, loc, arith::AddIOp::create(b, loc, lo, blk), s);
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    auto loop = scf::ForOp::create(
+        b, loc, lo, hi2, one, ValueRange{init},
+        [&](OpBuilder &nb2, Location nl, Value iv, ValueRange acc) {
+          Value v = toF32(nb2, nl,
+                          tensor::ExtractOp::create(nb2, nl, x,
+                                                    ValueRange{bi, hi, iv, di}));
+          Value r2 = useMax ? arith::MaximumFOp::create(nb2, nl, acc[0], v).getResult()
+                            : arith::AddFOp::create(nb2, nl, acc[0], v).getResult();
+          scf::YieldOp::create(nb2, nl, r2);
+        });
+    Value v = loop.getResult(0);
+    if (useMax)
+      return v;
+    Value count = arith::UIToFPOp::create(
+        b, loc, b.getF32Type(),
+        arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                   arith::SubIOp::create(b, loc, hi2, lo)));
+    return arith::DivFOp::create(b, loc, v, count).getResult();
+  });
+}
+
+/// rank[b, h, r, c] = #{c' candidate : x[c'] > x[c] or (x[c'] == x[c] and
+/// c' < c)}: the position of c in a stable descending sort of row r.
+Value rankInRow(Builder &g, Value x,
+                function_ref<Value(OpBuilder &, Location, Value r, Value c,
+                                   Value score)>
+                    candidate) {
+  SmallVector<OpFoldResult> shape = {g.size(x, 0), g.size(x, 1), g.size(x, 2),
+                                     g.size(x, 3)};
+  Value init = g.filled(shape, g.b.getI32Type(), g.i32(0));
+  return g.generic(
+      {x, x}, {g.pick(5, {0, 1, 2, 4}), g.pick(5, {0, 1, 2, 3})}, init,
+      g.pick(5, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar, kRed},
+      [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+        Value other = a[0], mine = a[1];
+        Value r = idx(b, loc, 2), c = idx(b, loc, 3), c2 = idx(b, loc, 4);
+        Value gt = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                         other, mine);
+        Value eq = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
+                                         other, mine);
+        Value before =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, c2, c);
+        Value beats = arith::OrIOp::create(
+            b, loc, gt, arith::AndIOp::create(b, loc, eq, before));
+        beats = arith::AndIOp::create(b, loc, beats, candidate(b, loc, r, c2, other));
+        Value inc = arith::ExtUIOp::create(b, loc, b.getI32Type(), beats);
+        return arith::AddIOp::create(b, loc, a[2], inc);
+      });
+}
+
+FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, SelectBlocksOp op) {
+  Value reps = op.getReps(), qreps = op.getQreps();
+  Value keyLike = reps ? reps : op.getKey();
+  FailureOr<int64_t> group = groupSize(op.getQuery(), 1, keyLike, 1);
+  if (failed(group))
+    return rw.notifyMatchFailure(op, "dynamic head counts");
+  Builder g(rw, op.getLoc());
+  bool useMax = op.getPool() == "max";
+  Value pq = qreps ? qreps : poolBlocks(g, op.getQuery(), op.getBlockQ(), useMax);
+  Value pk = reps ? reps : poolBlocks(g, op.getKey(), op.getBlockKv(), useMax);
+  Value scores = batchedDot(g, pq, pk, *group);
+  Value sq = g.sizeValue(op.getQuery(), 2), skv = g.sizeValue(op.getKey(), 2);
+  Value bq = g.index(op.getBlockQ()), bkv = g.index(op.getBlockKv());
+  bool causal = op.getCausal();
+  // Key block c is a candidate for query block r iff its first key is visible
+  // to the block's last query (aligned causal).
+  auto candidate = [&](OpBuilder &b, Location loc, Value r, Value c,
+                       Value) -> Value {
+    if (!causal)
+      return arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
+    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    Value end = arith::MinSIOp::create(
+        b, loc,
+        arith::MulIOp::create(b, loc, arith::AddIOp::create(b, loc, r, one), bq),
+        sq);
+    Value last = arith::AddIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, end, one),
+        arith::SubIOp::create(b, loc, skv, sq));
+    Value first = arith::MulIOp::create(b, loc, c, bkv);
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, first, last);
+  };
+  Value rank = rankInRow(g, scores, candidate);
+  Value topK = g.i32(op.getTopK());
+  Value out = g.generic(
+      {rank}, {g.pick(4, {0, 1, 2, 3})},
+      g.empty({g.size(rank, 0), g.size(rank, 1), g.size(rank, 2), g.size(rank, 3)},
+              rw.getI1Type()),
+      g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+      [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+        Value inTop =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, a[0], topK);
+        Value cand = candidate(b, loc, idx(b, loc, 2), idx(b, loc, 3), Value());
+        return arith::AndIOp::create(b, loc, inTop, cand);
+      });
+  return SmallVector<Value>{castTo(rw, op.getLoc(), out, op.getType())};
+}
+
+FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, SelectTopkOp op) {
+  Builder g(rw, op.getLoc());
+  Value s = op.getScores();
+  Value ninf = g.negInf();
+  // Masked (-inf) and NaN scores are never selected.
+  auto candidate = [&](OpBuilder &b, Location loc, Value, Value,
+                       Value score) -> Value {
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, score, ninf);
+  };
+  Value rank = rankInRow(g, s, candidate);
+  SmallVector<OpFoldResult> shape = {g.size(s, 0), g.size(s, 1), g.size(s, 2),
+                                     rw.getIndexAttr(op.getTopK())};
+  Value init = g.filled(shape, rw.getI32Type(), g.i32(-1));
+  // out[b, h, i, r] = the candidate j whose rank is r, else -1.
+  Value out = g.generic(
+      {rank, s}, {g.pick(5, {0, 1, 2, 4}), g.pick(5, {0, 1, 2, 4})}, init,
+      g.pick(5, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar, kRed},
+      [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+        Value r = arith::IndexCastOp::create(b, loc, b.getI32Type(), idx(b, loc, 3));
+        Value j = arith::IndexCastOp::create(b, loc, b.getI32Type(), idx(b, loc, 4));
+        Value hit = arith::AndIOp::create(
+            b, loc,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, a[0], r),
+            candidate(b, loc, Value(), Value(), a[1]));
+        return arith::SelectOp::create(b, loc, hit, j, a[2]);
+      });
+  return SmallVector<Value>{castTo(rw, op.getLoc(), out, op.getType())};
+}
+
+FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, ClusterOp op) {
+  Builder g(rw, op.getLoc());
+  Value x = op.getInput(), cent = op.getCentroids();
+  int64_t centHeads = staticDim(cent, 0);
+  if (ShapedType::isDynamic(centHeads))
+    return rw.notifyMatchFailure(op, "dynamic centroid head count");
+  AffineExpr headExpr = centHeads == 1 ? getAffineConstantExpr(0, g.ctx()) : g.d(1);
+  // dist[b, h, s, c] = Σ_d (x[b, h, s, d] - cent[h, c, d])^2
+  SmallVector<OpFoldResult> distShape = {g.size(x, 0), g.size(x, 1), g.size(x, 2),
+                                         g.size(cent, 1)};
+  Value dist = g.generic(
+      {x, cent}, {g.pick(5, {0, 1, 2, 4}), g.map(5, {headExpr, g.d(3), g.d(4)})},
+      g.filled(distShape, rw.getF32Type(), g.f32(0.0)), g.pick(5, {0, 1, 2, 3}),
+      {kPar, kPar, kPar, kPar, kRed},
+      [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+        Value diff = arith::SubFOp::create(b, loc, toF32(b, loc, a[0]),
+                                           toF32(b, loc, a[1]));
+        return arith::AddFOp::create(b, loc, a[2],
+                                     arith::MulFOp::create(b, loc, diff, diff));
+      });
+  SmallVector<OpFoldResult> outShape = rowShape(g, x);
+  Value best = g.filled(outShape, rw.getF32Type(),
+                        g.f32(std::numeric_limits<double>::infinity()));
+  Value arg = g.filled(outShape, rw.getI32Type(), g.i32(0));
+  AffineMap in = g.pick(4, {0, 1, 2, 3}), out = g.pick(4, {0, 1, 2});
+  auto argmin = linalg::GenericOp::create(
+      rw, op.getLoc(), TypeRange{best.getType(), arg.getType()}, ValueRange{dist},
+      ValueRange{best, arg}, ArrayRef<AffineMap>{in, out, out},
+      ArrayRef<IteratorType>{kPar, kPar, kPar, kRed},
+      [](OpBuilder &b, Location loc, ValueRange a) {
+        Value c = arith::IndexCastOp::create(b, loc, b.getI32Type(), idx(b, loc, 3));
+        // Strictly smaller wins, so ties keep the smaller index.
+        Value lt = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, a[0], a[1]);
+        Value v = arith::SelectOp::create(b, loc, lt, a[0], a[1]);
+        Value i = arith::SelectOp::create(b, loc, lt, c, a[2]);
+        linalg::YieldOp::create(b, loc, ValueRange{v, i});
+      });
+  return SmallVector<Value>{castTo(rw, op.getLoc(), argmin.getResult(1), op.getType())};
+}
+
+FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, LshOp op) {
+  Builder g(rw, op.getLoc());
+  Value x = op.getInput(), planes = op.getPlanes();
+  SmallVector<OpFoldResult> projShape = {g.size(x, 0), g.size(x, 1), g.size(x, 2),
+                                         g.size(planes, 1)};
+  Value proj = g.generic(
+      {x, planes}, {g.pick(5, {0, 1, 2, 4}), g.pick(5, {4, 3})},
+      g.filled(projShape, rw.getF32Type(), g.f32(0.0)), g.pick(5, {0, 1, 2, 3}),
+      {kPar, kPar, kPar, kPar, kRed},
+      [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+        Value p = arith::MulFOp::create(b, loc, toF32(b, loc, a[0]),
+                                        toF32(b, loc, a[1]));
+        return arith::AddFOp::create(b, loc, a[2], p);
+      });
+  Value zero = g.f32(0.0);
+  Value out = reduceRows(
+      g, proj, g.filled(rowShape(g, x), rw.getI32Type(), g.i32(0)),
+      [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+        Value p = arith::IndexCastOp::create(b, loc, b.getI32Type(), idx(b, loc, 3));
+        Value one = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1));
+        Value bit = arith::ShLIOp::create(b, loc, one, p);
+        Value pos = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, a[0], zero);
+        Value set = arith::SelectOp::create(
+            b, loc, pos, bit, arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)));
+        return arith::OrIOp::create(b, loc, a[1], set);
+      });
+  return SmallVector<Value>{castTo(rw, op.getLoc(), out, op.getType())};
+}
+
+template <typename OpTy>
+struct DecomposePattern : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpTy op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<SmallVector<Value>> replacements = decompose(rewriter, op);
+    if (failed(replacements))
+      return failure();
+    rewriter.replaceOp(op, *replacements);
+    return success();
+  }
+};
+
+struct AttnDecomposePass
+    : attn::impl::AttnDecomposeBase<AttnDecomposePass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateDecomposePatterns(patterns);
+    // Ops are rewritten producer-first so consumers see decomposed operands;
+    // no pattern creates attn ops, so a single walk suffices.
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns)))) {
+      getOperation()->emitError("attn-decompose did not converge");
+      return signalPassFailure();
+    }
+    WalkResult left = getOperation()->walk([](Operation *op) {
+      if (isa<AttnDialect>(op->getDialect()) && !isa<YieldOp>(op)) {
+        op->emitOpError("could not be decomposed (dynamic head count?)");
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (left.wasInterrupted())
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+void mlir::attn::populateDecomposePatterns(RewritePatternSet &patterns) {
+  patterns.add<DecomposePattern<ScoreOp>, DecomposePattern<ScoreModOp>,
+               DecomposePattern<MaskOp>, DecomposePattern<AggregateOp>,
+               DecomposePattern<NormalizeOp>, DecomposePattern<MergeOp>,
+               DecomposePattern<FeatureMapOp>,
+               DecomposePattern<LinearAggregateOp>,
+               DecomposePattern<SelectBlocksOp>,
+               DecomposePattern<SelectTopkOp>, DecomposePattern<ClusterOp>,
+               DecomposePattern<LshOp>>(patterns.getContext());
+}
