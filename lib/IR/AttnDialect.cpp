@@ -23,6 +23,29 @@ using namespace mlir::attn;
 #define GET_ATTRDEF_CLASSES
 #include "attn/IR/AttnAttrs.cpp.inc"
 
+/// The types of select_blocks' optional reps/qreps operands: one `, type`
+/// for each operand that is present (both optional groups look alike, so the
+/// generated parser could not tell which one a lone type belongs to).
+static ParseResult
+parseRepTypes(OpAsmParser &parser,
+              std::optional<OpAsmParser::UnresolvedOperand> reps,
+              std::optional<OpAsmParser::UnresolvedOperand> qreps,
+              Type &repsType, Type &qrepsType) {
+  if (reps && (parser.parseComma() || parser.parseType(repsType)))
+    return failure();
+  if (qreps && (parser.parseComma() || parser.parseType(qrepsType)))
+    return failure();
+  return success();
+}
+
+static void printRepTypes(OpAsmPrinter &printer, Operation *, Value reps,
+                          Value qreps, Type repsType, Type qrepsType) {
+  if (reps)
+    printer << ", " << repsType;
+  if (qreps)
+    printer << ", " << qrepsType;
+}
+
 #define GET_OP_CLASSES
 #include "attn/IR/AttnOps.cpp.inc"
 

@@ -1,1 +1,775 @@
-int main(){return 0;}
+//===- attn-run.cpp - compile and run an attn function --------------------===//
+//
+// attn-run FILE.mlir [--entry=NAME] [--pipeline=cpu|naive|reference]
+//          [--arg=X.npy ...] [--random-args [--seed=N]] [--out=Y.npy ...]
+//          [--check] [--bench=N] [--threads=N] [--device=cpu|cuda]
+//
+// Exit codes: 0 success, 1 --check outside tolerance, 2 invalid program or
+// input (the first stderr line names the file or flag and the problem).
+//
+//===----------------------------------------------------------------------===//
+
+#include "HostTensor.h"
+#include "Npy.h"
+
+#include "attn/IR/AttnOps.h"
+#include "attn/IR/AttnShapes.h"
+#include "attn/InitAll.h"
+#include "attn/Pipelines/Pipelines.h"
+#include "attn/Reference/Interpreter.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <set>
+
+using namespace mlir;
+using namespace attn_run;
+
+namespace {
+
+struct Options {
+  std::string file;
+  std::string entry;
+  std::string pipeline = "cpu";
+  std::vector<std::string> args;
+  std::vector<std::string> outs;
+  bool randomArgs = false;
+  uint64_t seed = 0;
+  bool check = false;
+  int64_t bench = 0;
+  int64_t threads = 1;
+  std::string device = "cpu";
+};
+
+/// Reports an invalid program or input and exits with status 2.
+[[noreturn]] void fail(const std::string &subject, const std::string &msg) {
+  llvm::errs() << subject << ": " << msg << "\n";
+  std::exit(2);
+}
+
+bool parseInt(const std::string &s, int64_t &v) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos ||
+      s.size() > 18)
+    return false;
+  v = std::stoll(s);
+  return true;
+}
+
+Options parseOptions(int argc, char **argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const std::string &flag) -> std::optional<std::string> {
+      if (a.rfind(flag + "=", 0) == 0)
+        return a.substr(flag.size() + 1);
+      return std::nullopt;
+    };
+    auto intValue = [&](const std::string &flag, const std::string &v) {
+      int64_t n;
+      if (!parseInt(v, n))
+        fail(flag, "expects a non-negative integer, got '" + v + "'");
+      return n;
+    };
+    if (a == "--help" || a == "-h") {
+      llvm::outs()
+          << "usage: attn-run FILE.mlir [--entry=NAME] "
+             "[--pipeline=cpu|naive|reference] [--arg=X.npy]... "
+             "[--random-args] [--seed=N] [--out=Y.npy]... [--check] "
+             "[--bench=N] [--threads=N] [--device=cpu|cuda]\n";
+      std::exit(0);
+    }
+    if (auto v = value("--entry"))
+      o.entry = *v;
+    else if (auto v = value("--pipeline")) {
+      if (*v != "cpu" && *v != "naive" && *v != "reference")
+        fail("--pipeline", "unknown pipeline '" + *v +
+                               "' (expected cpu, naive or reference)");
+      o.pipeline = *v;
+    } else if (auto v = value("--arg"))
+      o.args.push_back(*v);
+    else if (auto v = value("--out"))
+      o.outs.push_back(*v);
+    else if (a == "--random-args")
+      o.randomArgs = true;
+    else if (auto v = value("--seed"))
+      o.seed = intValue("--seed", *v);
+    else if (a == "--check")
+      o.check = true;
+    else if (auto v = value("--bench")) {
+      o.bench = intValue("--bench", *v);
+      if (o.bench < 1)
+        fail("--bench", "needs at least 1 iteration");
+    } else if (auto v = value("--threads")) {
+      o.threads = intValue("--threads", *v);
+      if (o.threads < 1)
+        fail("--threads", "needs at least 1 thread");
+    } else if (auto v = value("--device")) {
+      if (*v != "cpu" && *v != "cuda")
+        fail("--device", "unknown device '" + *v + "' (expected cpu or cuda)");
+      o.device = *v;
+    } else if (a.rfind("-", 0) == 0)
+      fail(a, "unknown flag");
+    else if (o.file.empty())
+      o.file = a;
+    else
+      fail(a, "unexpected extra positional argument (one input file only)");
+  }
+  if (o.file.empty())
+    fail("attn-run", "no input file (usage: attn-run FILE.mlir [flags])");
+  if (o.randomArgs && !o.args.empty())
+    fail("--random-args", "cannot be combined with --arg");
+  if (o.device == "cuda")
+    fail("--device=cuda",
+         "GPU execution is not available yet in this build of attn-run");
+  return o;
+}
+
+//===----------------------------------------------------------------------===//
+// Dynamic-size consistency and mask-data validation
+//===----------------------------------------------------------------------===//
+
+/// The role of a mask operand: the dynamic pattern that consumes it and the
+/// operand's position within that pattern.
+struct MaskRole {
+  Attribute pattern;
+  unsigned position; // within the pattern's operands
+  unsigned first;    // index of the pattern's first mask operand
+};
+
+void collectRoles(Attribute pattern, SmallVectorImpl<MaskRole> &roles) {
+  if (auto any = dyn_cast<attn::AnyAttr>(pattern)) {
+    for (Attribute inner : any.getPatterns())
+      collectRoles(inner, roles);
+    return;
+  }
+  unsigned n = cast<attn::MaskPatternAttrInterface>(pattern).getNumMaskOperands();
+  unsigned first = roles.size();
+  for (unsigned i = 0; i < n; ++i)
+    roles.push_back({pattern, i, first});
+}
+
+SmallVector<MaskRole> maskRoles(attn::MaskOp op) {
+  SmallVector<MaskRole> roles;
+  for (Attribute p : op.getPatterns())
+    collectRoles(p, roles);
+  return roles;
+}
+
+std::string locString(Operation *op) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  if (auto loc = dyn_cast<FileLineColLoc>(op->getLoc()))
+    os << loc.getFilename() << ":" << loc.getLine() << ":" << loc.getColumn();
+  else
+    os << op->getName();
+  return s;
+}
+
+/// Propagates the concrete argument shapes through the attn ops of `func`
+/// and checks every shape rule with them. Returns the known shapes.
+llvm::DenseMap<Value, attn::Shape>
+checkConcreteShapes(func::FuncOp func, ArrayRef<HostTensor> args) {
+  llvm::DenseMap<Value, attn::Shape> known;
+  for (auto [arg, tensor] : llvm::zip(func.getArguments(), args))
+    known[arg] = attn::Shape(tensor.shape.begin(), tensor.shape.end());
+  auto shapeOf = [&](Value v) -> attn::Shape {
+    auto it = known.find(v);
+    if (it != known.end())
+      return it->second;
+    if (auto t = dyn_cast<RankedTensorType>(v.getType()))
+      return attn::Shape(t.getShape());
+    return {};
+  };
+  func.walk([&](Operation *op) {
+    if (!isa<attn::AttnDialect>(op->getDialect()) || isa<attn::YieldOp>(op))
+      return;
+    SmallVector<attn::Shape> results;
+    std::string error;
+    if (!attn::checkAttnOpShapes(op, shapeOf, results, error))
+      fail(locString(op), "'" + op->getName().getStringRef().str() +
+                              "' with the given argument sizes: " + error);
+    for (auto [result, shape] : llvm::zip(op->getResults(), results)) {
+      // A declared static size must agree with the propagated one.
+      auto type = cast<RankedTensorType>(result.getType());
+      for (unsigned d = 0; d < shape.size(); ++d)
+        if (!type.isDynamicDim(d) && !ShapedType::isDynamic(shape[d]) &&
+            type.getDimSize(d) != shape[d])
+          fail(locString(op), "result type " + attn::formatShape(type.getShape()) +
+                                  " does not match the argument sizes, which "
+                                  "give " + attn::formatShape(shape));
+      known[result] = shape;
+    }
+  });
+  return known;
+}
+
+/// Validates data-carrying mask operands that come straight from arguments
+/// (CSR structure, index ranges); compiled code trusts them.
+void validateMaskData(func::FuncOp func, ArrayRef<HostTensor> args,
+                      ArrayRef<std::string> argNames,
+                      const llvm::DenseMap<Value, attn::Shape> &known) {
+  auto argIndex = [&](Value v) -> int {
+    auto ba = dyn_cast<BlockArgument>(v);
+    if (!ba || ba.getOwner() != &func.getBody().front())
+      return -1;
+    return ba.getArgNumber();
+  };
+  func.walk([&](attn::MaskOp op) {
+    attn::Shape s = known.lookup(op.getScores());
+    int64_t sq = s[2], skv = s[3];
+    SmallVector<MaskRole> roles = maskRoles(op);
+    ValueRange operands = op.getMaskOperands();
+    for (unsigned i = 0; i < roles.size(); ++i) {
+      if (isa<attn::IndicesAttr>(roles[i].pattern)) {
+        int a = argIndex(operands[i]);
+        if (a < 0)
+          continue;
+        const HostTensor &t = args[a];
+        for (int64_t e = 0; e < t.numElements(); ++e) {
+          double v = t.get(e);
+          if (v < -1 || v >= skv)
+            fail(argNames[a], "#attn.indices entry " + std::to_string((int64_t)v) +
+                                  " at flat index " + std::to_string(e) +
+                                  " is outside [-1, " + std::to_string(skv) + ")");
+        }
+      }
+      if (isa<attn::CsrAttr>(roles[i].pattern) && roles[i].position == 0) {
+        int ra = argIndex(operands[i]), ca = argIndex(operands[i + 1]);
+        if (ra < 0 || ca < 0)
+          continue;
+        const HostTensor &rp = args[ra], &cols = args[ca];
+        const std::string &name = argNames[ra];
+        int64_t nnz = cols.numElements();
+        if (rp.get(0) != 0)
+          fail(name, "invalid CSR: row_ptr[0] must be 0");
+        for (int64_t r = 0; r < sq; ++r) {
+          int64_t lo = rp.get(r), hi = rp.get(r + 1);
+          if (hi < lo)
+            fail(name, "invalid CSR: row_ptr decreases at row " + std::to_string(r));
+          if (hi > nnz)
+            fail(name, "invalid CSR: row_ptr[" + std::to_string(r + 1) +
+                           "] exceeds the " + std::to_string(nnz) + " column indices");
+          for (int64_t p = lo; p < hi; ++p) {
+            int64_t c = cols.get(p);
+            if (c < 0 || c >= skv)
+              fail(argNames[ca], "invalid CSR: column index " + std::to_string(c) +
+                                     " in row " + std::to_string(r) +
+                                     " is outside [0, " + std::to_string(skv) + ")");
+            if (p > lo && c <= (int64_t)cols.get(p - 1))
+              fail(argNames[ca], "invalid CSR: column indices of row " +
+                                     std::to_string(r) +
+                                     " are not sorted and unique");
+          }
+        }
+        if (rp.get(sq) != nnz)
+          fail(name, "invalid CSR: row_ptr[Sq] = " +
+                         std::to_string((int64_t)rp.get(sq)) + " but there are " +
+                         std::to_string(nnz) + " column indices");
+      }
+    }
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Arguments
+//===----------------------------------------------------------------------===//
+
+/// Random data for argument `index`, aware of the mask role it plays so that
+/// structured operands (CSR, indices, segment ids) are valid.
+HostTensor randomArgument(func::FuncOp func, unsigned index,
+                          RankedTensorType type, std::mt19937_64 &rng) {
+  HostTensor t;
+  t.elementType = type.getElementType();
+  t.shape.assign(type.getShape().begin(), type.getShape().end());
+  t.storage.assign(t.numElements() * t.elementSize(), 0);
+  // Find the role of this argument in a mask, if any.
+  std::optional<MaskRole> role;
+  attn::MaskOp roleOp;
+  Value arg = func.getArgument(index);
+  for (Operation *user : arg.getUsers())
+    if (auto mask = dyn_cast<attn::MaskOp>(user)) {
+      SmallVector<MaskRole> roles = maskRoles(mask);
+      for (auto [i, operand] : llvm::enumerate(mask.getMaskOperands()))
+        if (operand == arg) {
+          role = roles[i];
+          roleOp = mask;
+        }
+    }
+  std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+  int64_t n = t.numElements();
+  if (role && isa<attn::CsrAttr>(role->pattern)) {
+    auto scores = cast<RankedTensorType>(roleOp.getScores().getType());
+    int64_t sq = scores.getDimSize(2), skv = scores.getDimSize(3);
+    if (ShapedType::isDynamic(sq) || ShapedType::isDynamic(skv))
+      fail("--random-args", "cannot generate CSR data for scores of dynamic "
+                            "shape; pass --arg files");
+    int64_t nnz = cast<RankedTensorType>(
+                      roleOp.getMaskOperands()[role->first + 1].getType())
+                      .getDimSize(0);
+    // Row pointers and columns draw the same adjacency from a fixed seed.
+    std::mt19937_64 local(42 + nnz);
+    std::vector<int64_t> cells(sq * skv);
+    for (int64_t c = 0; c < sq * skv; ++c)
+      cells[c] = c;
+    std::shuffle(cells.begin(), cells.end(), local);
+    cells.resize(std::min<int64_t>(nnz, sq * skv));
+    std::sort(cells.begin(), cells.end());
+    if (role->position == 0) {
+      int64_t p = 0;
+      for (int64_t r = 0; r <= sq; ++r) {
+        while (p < (int64_t)cells.size() && cells[p] / skv < r)
+          ++p;
+        t.set(r, p);
+      }
+    } else {
+      for (int64_t c = 0; c < n; ++c)
+        t.set(c, c < (int64_t)cells.size() ? cells[c] % skv : 0);
+    }
+    return t;
+  }
+  if (role && isa<attn::IndicesAttr>(role->pattern)) {
+    int64_t skv =
+        cast<RankedTensorType>(roleOp.getScores().getType()).getDimSize(3);
+    if (ShapedType::isDynamic(skv))
+      fail("--random-args", "cannot generate #attn.indices data for scores "
+                            "of dynamic shape; pass --arg files");
+    std::uniform_int_distribution<int64_t> pick(-1, skv - 1);
+    for (int64_t i = 0; i < n; ++i)
+      t.set(i, pick(rng));
+    return t;
+  }
+  if (role && isa<attn::SegmentsAttr>(role->pattern)) {
+    // Packed documents: non-decreasing ids along the sequence.
+    int64_t len = t.shape.back();
+    std::uniform_int_distribution<int> step(0, 7);
+    for (int64_t row = 0; row < n / std::max<int64_t>(len, 1); ++row) {
+      int64_t id = 0;
+      for (int64_t i = 0; i < len; ++i) {
+        if (i > 0 && step(rng) == 0)
+          ++id;
+        t.set(row * len + i, id);
+      }
+    }
+    return t;
+  }
+  Type elt = t.elementType;
+  if (elt.isInteger(1)) {
+    std::bernoulli_distribution coin(0.75);
+    for (int64_t i = 0; i < n; ++i)
+      t.set(i, coin(rng));
+  } else if (isa<IntegerType>(elt) || elt.isIndex()) {
+    std::uniform_int_distribution<int64_t> small(0, 3);
+    for (int64_t i = 0; i < n; ++i)
+      t.set(i, small(rng));
+  } else {
+    for (int64_t i = 0; i < n; ++i)
+      t.set(i, uniform(rng));
+  }
+  return t;
+}
+
+//===----------------------------------------------------------------------===//
+// JIT execution
+//===----------------------------------------------------------------------===//
+
+/// A ranked memref descriptor: {allocated, aligned, offset, sizes, strides}.
+std::vector<int64_t> makeDescriptor(HostTensor &t) {
+  std::vector<int64_t> d;
+  auto ptr = reinterpret_cast<int64_t>(t.storage.data());
+  d.push_back(ptr);
+  d.push_back(ptr);
+  d.push_back(0);
+  for (int64_t s : t.shape)
+    d.push_back(s);
+  int64_t stride = 1;
+  std::vector<int64_t> strides(t.shape.size());
+  for (int64_t i = (int64_t)t.shape.size() - 1; i >= 0; --i) {
+    strides[i] = stride;
+    stride *= t.shape[i];
+  }
+  d.insert(d.end(), strides.begin(), strides.end());
+  return d;
+}
+
+class CompiledFunction {
+public:
+  CompiledFunction(std::unique_ptr<ExecutionEngine> engine, std::string name,
+                   SmallVector<RankedTensorType> resultTypes)
+      : engine(std::move(engine)), name(std::move(name)),
+        resultTypes(std::move(resultTypes)) {}
+
+  /// Runs the function; copies the results out and frees their buffers.
+  llvm::Error run(std::vector<HostTensor> &args,
+                  std::vector<HostTensor> &results) {
+    std::vector<std::vector<int64_t>> descs;
+    std::set<int64_t> argBuffers;
+    for (HostTensor &a : args) {
+      descs.push_back(makeDescriptor(a));
+      argBuffers.insert(descs.back()[0]);
+    }
+    size_t resultWords = 0;
+    for (RankedTensorType t : resultTypes)
+      resultWords += 3 + 2 * t.getRank();
+    std::vector<int64_t> resultBuf(std::max<size_t>(resultWords, 1));
+    void *resultPtr = resultBuf.data();
+    std::vector<void *> descPtrs;
+    for (auto &d : descs)
+      descPtrs.push_back(d.data());
+    SmallVector<void *> packed;
+    if (!resultTypes.empty())
+      packed.push_back(&resultPtr);
+    for (void *&p : descPtrs)
+      packed.push_back(&p);
+    if (llvm::Error err = engine->invokePacked("_mlir_ciface_" + name, packed))
+      return err;
+    results.clear();
+    std::set<int64_t> freed;
+    size_t w = 0;
+    for (RankedTensorType t : resultTypes) {
+      int64_t rank = t.getRank();
+      int64_t allocated = resultBuf[w], aligned = resultBuf[w + 1],
+              offset = resultBuf[w + 2];
+      HostTensor r;
+      r.elementType = t.getElementType();
+      r.shape.assign(resultBuf.begin() + w + 3,
+                     resultBuf.begin() + w + 3 + rank);
+      std::vector<int64_t> strides(resultBuf.begin() + w + 3 + rank,
+                                   resultBuf.begin() + w + 3 + 2 * rank);
+      size_t es = r.elementSize();
+      r.storage.assign(r.numElements() * es, 0);
+      const uint8_t *base = reinterpret_cast<const uint8_t *>(aligned);
+      for (int64_t i = 0, n = r.numElements(); i < n; ++i) {
+        int64_t rem = i, pos = offset;
+        for (int64_t d = rank - 1; d >= 0; --d) {
+          pos += (rem % r.shape[d]) * strides[d];
+          rem /= r.shape[d];
+        }
+        std::memcpy(r.storage.data() + i * es, base + pos * es, es);
+      }
+      results.push_back(std::move(r));
+      // Results own fresh buffers unless they alias an argument or another
+      // result.
+      if (!argBuffers.count(allocated) && freed.insert(allocated).second)
+        std::free(reinterpret_cast<void *>(allocated));
+      w += 3 + 2 * rank;
+    }
+    return llvm::Error::success();
+  }
+
+private:
+  std::unique_ptr<ExecutionEngine> engine;
+  std::string name;
+  SmallVector<RankedTensorType> resultTypes;
+};
+
+std::unique_ptr<CompiledFunction> compile(ModuleOp module, func::FuncOp func,
+                                          const Options &o) {
+  std::string name = func.getName().str();
+  SmallVector<RankedTensorType> resultTypes;
+  for (Type t : func.getResultTypes())
+    resultTypes.push_back(cast<RankedTensorType>(t));
+  func->setAttr("llvm.emit_c_interface", UnitAttr::get(module.getContext()));
+  PassManager pm(module.getContext());
+  attn::buildNaiveToLLVMPipeline(pm, attn::NaiveToLLVMOptions());
+  if (failed(pm.run(module)))
+    fail(o.file, "lowering through the " + o.pipeline + " pipeline failed");
+  ExecutionEngineOptions eo;
+  eo.transformer = makeOptimizingTransformer(3, 0, nullptr);
+  eo.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  auto engine = ExecutionEngine::create(module, eo);
+  if (!engine)
+    fail(o.file, "JIT compilation failed: " + llvm::toString(engine.takeError()));
+  return std::make_unique<CompiledFunction>(std::move(*engine), name,
+                                            resultTypes);
+}
+
+//===----------------------------------------------------------------------===//
+// Checking and benchmarking
+//===----------------------------------------------------------------------===//
+
+struct Tolerance {
+  double atol, rtol;
+};
+
+/// Documented tolerances (docs/attn-run.md): by the element type of the
+/// compiled result; integer and boolean results must match exactly.
+Tolerance toleranceFor(Type t) {
+  if (t.isF32() || t.isF64())
+    return {1e-4, 1e-4};
+  if (t.isF16())
+    return {2e-3, 2e-3};
+  if (t.isBF16())
+    return {1e-2, 1e-2};
+  return {0.0, 0.0};
+}
+
+/// Compares results; prints max_abs_err/max_rel_err. Returns true if within
+/// tolerance.
+bool compareResults(ArrayRef<HostTensor> actual,
+                    ArrayRef<attn::reference::Tensor> expected) {
+  double maxAbs = 0, maxRel = 0;
+  bool ok = actual.size() == expected.size();
+  for (size_t r = 0; r < actual.size() && r < expected.size(); ++r) {
+    const HostTensor &a = actual[r];
+    const attn::reference::Tensor &e = expected[r];
+    if (a.numElements() != e.numElements() ||
+        !std::equal(a.shape.begin(), a.shape.end(), e.shape.begin(),
+                    e.shape.end())) {
+      llvm::errs() << "result #" << r << ": shape "
+                   << attn::formatShape(SmallVector<int64_t>(a.shape.begin(), a.shape.end()))
+                   << " differs from the reference's "
+                   << attn::formatShape(e.shape) << "\n";
+      ok = false;
+      continue;
+    }
+    Tolerance tol = toleranceFor(a.elementType);
+    int64_t bad = 0, firstBad = -1;
+    for (int64_t i = 0, n = a.numElements(); i < n; ++i) {
+      double x = a.get(i), y = e.data[i];
+      double abs;
+      if (std::isnan(x) || std::isnan(y))
+        abs = (std::isnan(x) && std::isnan(y)) ? 0
+                                               : std::numeric_limits<double>::infinity();
+      else if (std::isinf(x) || std::isinf(y))
+        abs = x == y ? 0 : std::numeric_limits<double>::infinity();
+      else
+        abs = std::fabs(x - y);
+      double rel = std::fabs(y) > tol.atol && std::isfinite(y) ? abs / std::fabs(y)
+                                                               : 0.0;
+      if (std::isinf(abs))
+        rel = abs;
+      maxAbs = std::max(maxAbs, abs);
+      maxRel = std::max(maxRel, rel);
+      if (!(abs <= tol.atol + tol.rtol * (std::isfinite(y) ? std::fabs(y) : 0))) {
+        if (firstBad < 0)
+          firstBad = i;
+        ++bad;
+      }
+    }
+    if (bad) {
+      llvm::errs() << "result #" << r << ": " << bad
+                   << " element(s) outside tolerance (atol=" << tol.atol
+                   << ", rtol=" << tol.rtol << "); first at flat index "
+                   << firstBad << ": got " << a.get(firstBad) << ", expected "
+                   << e.data[firstBad] << "\n";
+      ok = false;
+    }
+  }
+  llvm::outs() << llvm::format("max_abs_err=%.3e max_rel_err=%.3e\n", maxAbs,
+                               maxRel);
+  return ok;
+}
+
+/// Nominal FLOPs of the score and aggregation contractions (masked pairs
+/// included), from the propagated concrete shapes.
+double countFlops(func::FuncOp func,
+                  const llvm::DenseMap<Value, attn::Shape> &known) {
+  double flops = 0;
+  auto prod = [](const attn::Shape &s) {
+    double p = 1;
+    for (int64_t d : s)
+      p *= d;
+    return p;
+  };
+  func.walk([&](Operation *op) {
+    llvm::TypeSwitch<Operation *>(op)
+        .Case<attn::ScoreOp>([&](attn::ScoreOp s) {
+          flops += 2 * prod(known.lookup(s.getResult())) *
+                   known.lookup(s.getQuery())[3];
+        })
+        .Case<attn::AggregateOp>([&](attn::AggregateOp a) {
+          flops += 2 * prod(known.lookup(a.getScores())) *
+                   known.lookup(a.getValue())[3];
+        })
+        .Case<attn::LinearAggregateOp>([&](attn::LinearAggregateOp l) {
+          attn::Shape q = known.lookup(l.getQuery());
+          attn::Shape v = known.lookup(l.getValue());
+          flops += 2 * q[0] * q[1] * q[2] * v[2] * (q[3] + v[3]);
+        });
+  });
+  return flops;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o = parseOptions(argc, argv);
+
+  DialectRegistry registry;
+  attn::registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  // Keep the first diagnostic: it becomes the one-line error message.
+  std::string firstDiag;
+  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
+    if (diag.getSeverity() != DiagnosticSeverity::Error || !firstDiag.empty())
+      return success();
+    std::string loc;
+    llvm::raw_string_ostream os(loc);
+    if (auto fl = dyn_cast<FileLineColLoc>(diag.getLocation()))
+      os << fl.getFilename() << ":" << fl.getLine() << ":" << fl.getColumn();
+    else
+      os << o.file;
+    firstDiag = loc + ": error: " + diag.str();
+    return success();
+  });
+
+  llvm::SourceMgr sourceMgr;
+  auto buffer = llvm::MemoryBuffer::getFile(o.file);
+  if (!buffer)
+    fail(o.file, "cannot read file: " + buffer.getError().message());
+  sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module) {
+    llvm::errs() << (firstDiag.empty() ? o.file + ": parse error" : firstDiag)
+                 << "\n";
+    return 2;
+  }
+
+  // The entry function.
+  func::FuncOp func;
+  SmallVector<func::FuncOp> publics;
+  module->walk([&](func::FuncOp f) {
+    if (f.isPublic() && !f.isExternal())
+      publics.push_back(f);
+  });
+  if (!o.entry.empty()) {
+    func = module->lookupSymbol<func::FuncOp>(o.entry);
+    if (!func || func.isExternal())
+      fail(o.file, "no function named '" + o.entry + "'");
+  } else if (publics.size() == 1) {
+    func = publics.front();
+  } else {
+    fail(o.file, publics.empty()
+                     ? "no public function to run"
+                     : "several public functions; choose one with --entry=NAME");
+  }
+  for (auto [i, t] : llvm::enumerate(func.getArgumentTypes())) {
+    auto rt = dyn_cast<RankedTensorType>(t);
+    if (!rt || storageSize(rt.getElementType()) == 0)
+      fail(o.file, "argument #" + std::to_string(i) + " of @" +
+                       func.getName().str() +
+                       " must be a ranked tensor of f32, f16, bf16, f64, i1, "
+                       "i8, i16, i32, i64 or index");
+  }
+  for (auto [i, t] : llvm::enumerate(func.getResultTypes())) {
+    auto rt = dyn_cast<RankedTensorType>(t);
+    if (!rt || storageSize(rt.getElementType()) == 0)
+      fail(o.file, "result #" + std::to_string(i) + " of @" +
+                       func.getName().str() + " must be a ranked tensor");
+  }
+  if (o.outs.size() > func.getNumResults())
+    fail("--out", std::to_string(o.outs.size()) + " outputs given but @" +
+                      func.getName().str() + " has " +
+                      std::to_string(func.getNumResults()) + " result(s)");
+
+  // Arguments.
+  std::vector<HostTensor> args;
+  std::vector<std::string> argNames;
+  unsigned numArgs = func.getNumArguments();
+  if (o.randomArgs) {
+    std::mt19937_64 rng(o.seed);
+    for (unsigned i = 0; i < numArgs; ++i) {
+      auto type = cast<RankedTensorType>(func.getArgumentTypes()[i]);
+      if (!type.hasStaticShape())
+        fail("--random-args", "argument #" + std::to_string(i) +
+                                  " has a dynamic shape; pass --arg files");
+      args.push_back(randomArgument(func, i, type, rng));
+      argNames.push_back("argument #" + std::to_string(i));
+    }
+  } else {
+    if (o.args.size() != numArgs)
+      fail(o.file, "@" + func.getName().str() + " takes " +
+                       std::to_string(numArgs) + " argument(s) but " +
+                       std::to_string(o.args.size()) + " --arg given");
+    for (unsigned i = 0; i < numArgs; ++i) {
+      NpyArray array;
+      std::string error;
+      if (!readNpy(o.args[i], array, error))
+        fail(o.args[i], error);
+      HostTensor t;
+      auto type = cast<RankedTensorType>(func.getArgumentTypes()[i]);
+      if (!fromNpy(array, type, t, error))
+        fail(o.args[i], "argument #" + std::to_string(i) + ": " + error);
+      args.push_back(std::move(t));
+      argNames.push_back(o.args[i]);
+    }
+  }
+
+  llvm::DenseMap<Value, attn::Shape> known = checkConcreteShapes(func, args);
+  validateMaskData(func, args, argNames, known);
+  double flops = countFlops(func, known);
+
+  // The reference result, when asked for or needed by --check.
+  SmallVector<attn::reference::Tensor> reference;
+  bool needReference = o.check || o.pipeline == "reference";
+  if (needReference) {
+    SmallVector<attn::reference::Tensor> refArgs;
+    for (const HostTensor &a : args)
+      refArgs.push_back(toReference(a));
+    std::string error;
+    if (!attn::reference::evaluate(func, refArgs, reference, error))
+      fail(o.file, "reference interpreter: " + error);
+  }
+
+  std::vector<HostTensor> results;
+  if (o.pipeline == "reference") {
+    for (const attn::reference::Tensor &t : reference)
+      results.push_back(fromReference(t));
+    if (o.bench)
+      fail("--bench", "cannot time the reference interpreter");
+  } else {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    OwningOpRef<ModuleOp> lowered = module->clone();
+    func::FuncOp loweredFunc =
+        lowered->lookupSymbol<func::FuncOp>(func.getName());
+    std::unique_ptr<CompiledFunction> compiled = compile(*lowered, loweredFunc, o);
+    if (llvm::Error err = compiled->run(args, results))
+      fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
+    if (o.bench) {
+      std::vector<double> times;
+      std::vector<HostTensor> scratch;
+      for (int64_t i = 0; i < o.bench; ++i) {
+        auto start = std::chrono::steady_clock::now();
+        if (llvm::Error err = compiled->run(args, scratch))
+          fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
+        auto end = std::chrono::steady_clock::now();
+        times.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+      }
+      std::sort(times.begin(), times.end());
+      double median = times.size() % 2
+                          ? times[times.size() / 2]
+                          : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
+      llvm::outs() << llvm::format("median_ms=%.4f gflops=%.3f\n", median,
+                                   flops / (median * 1e-3) / 1e9);
+    }
+  }
+
+  for (size_t i = 0; i < o.outs.size(); ++i) {
+    std::string error;
+    if (!writeNpy(o.outs[i], toNpy(results[i]), error))
+      fail(o.outs[i], error);
+  }
+
+  if (o.check && !compareResults(results, reference))
+    return 1;
+  return 0;
+}

@@ -97,7 +97,7 @@ def Attn_MaskOp : Attn_Op<"mask", [Pure, AllTypesMatch<["scores", "result"]>]> {
   let results = (outs Attn_F32Tensor:$result);
   let regions = (region AnyRegion:$predicate);
   let assemblyFormat = [{
-    $scores $patterns (`(` $maskOperands^ `)`)? attr-dict `:` type($scores)
+    $scores $patterns (` ` `(` $maskOperands^ `)`)? attr-dict `:` type($scores)
     (`,` type($maskOperands)^)? ($predicate^)?
   }];
   let hasVerifier = 1;
@@ -257,8 +257,9 @@ def Attn_SelectBlocksOp : Attn_Op<"select_blocks", [Pure, AttrSizedOperandSegmen
   let results = (outs Attn_I1Tensor:$blocks);
   let assemblyFormat = [{
     $query `,` $key (`reps` `(` $reps^ `)`)? (`qreps` `(` $qreps^ `)`)?
-    attr-dict `:` type($query) `,` type($key) (`,` type($reps)^)?
-    (`,` type($qreps)^)? `->` type($blocks)
+    attr-dict `:` type($query) `,` type($key)
+    custom<RepTypes>(ref($reps), ref($qreps), type($reps), type($qreps))
+    `->` type($blocks)
   }];
   let hasVerifier = 1;
 }

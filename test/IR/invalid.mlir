@@ -1,0 +1,519 @@
+// Every verifier error of the attn dialect.
+// RUN: attn-opt %s -split-input-file -verify-diagnostics
+
+// expected-error @+1 {{#attn.window left must be non-negative, got -1}}
+func.func @f(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> { %m = attn.mask %s [#attn.window<left = -1, right = 0>] : tensor<1x1x4x4xf32> return %m : tensor<1x1x4x4xf32> }
+
+// -----
+
+// expected-error @+1 {{#attn.window right needs at least one value}}
+func.func @f(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> { %m = attn.mask %s [#attn.window<left = 1, right = []>] : tensor<1x1x4x4xf32> return %m : tensor<1x1x4x4xf32> }
+
+// -----
+
+// expected-error @+1 {{#attn.chunk size must be positive, got 0}}
+func.func @f(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> { %m = attn.mask %s [#attn.chunk<size = 0>] : tensor<1x1x4x4xf32> return %m : tensor<1x1x4x4xf32> }
+
+// -----
+
+// expected-error @+1 {{#attn.sink count must be positive, got -2}}
+func.func @f(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> { %m = attn.mask %s [#attn.sink<count = -2>] : tensor<1x1x4x4xf32> return %m : tensor<1x1x4x4xf32> }
+
+// -----
+
+// expected-error @+1 {{#attn.prefix length must be non-negative, got -1}}
+func.func @f(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> { %m = attn.mask %s [#attn.prefix<length = -1>] : tensor<1x1x4x4xf32> return %m : tensor<1x1x4x4xf32> }
+
+// -----
+
+// expected-error @+1 {{#attn.block_local block must be positive, got 0}}
+func.func @f(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> { %m = attn.mask %s [#attn.block_local<block = 0, halo = 1>] : tensor<1x1x4x4xf32> return %m : tensor<1x1x4x4xf32> }
+
+// -----
+
+// expected-error @+1 {{#attn.block_local halo must be non-negative, got -3}}
+func.func @f(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> { %m = attn.mask %s [#attn.block_local<block = 2, halo = -3>] : tensor<1x1x4x4xf32> return %m : tensor<1x1x4x4xf32> }
+
+// -----
+
+// expected-error @+1 {{#attn.block_mask block_kv must be positive, got 0}}
+func.func @f(%s: tensor<1x1x4x4xf32>, %bm: tensor<1x1x2x2xi1>) -> tensor<1x1x4x4xf32> { %m = attn.mask %s [#attn.block_mask<block_q = 2, block_kv = 0>] (%bm) : tensor<1x1x4x4xf32>, tensor<1x1x2x2xi1> return %m : tensor<1x1x4x4xf32> }
+
+// -----
+
+// expected-error @+1 {{#attn.any needs at least one pattern}}
+func.func @f(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> { %m = attn.mask %s [#attn.any<[]>] : tensor<1x1x4x4xf32> return %m : tensor<1x1x4x4xf32> }
+
+// -----
+
+// expected-error @+1 {{#attn.any element 3 : i64 is not a mask pattern}}
+func.func @f(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> { %m = attn.mask %s [#attn.any<[3]>] : tensor<1x1x4x4xf32> return %m : tensor<1x1x4x4xf32> }
+
+// -----
+
+func.func @score_rank(%q: tensor<8x4x16xf32>, %k: tensor<1x2x4x16xf32>) -> tensor<1x8x4x4xf32> {
+  // expected-error @+1 {{'attn.score' op query must have rank 4, got 3}}
+  %s = attn.score %q, %k : tensor<8x4x16xf32>, tensor<1x2x4x16xf32> -> tensor<1x8x4x4xf32>
+  return %s : tensor<1x8x4x4xf32>
+}
+
+// -----
+
+func.func @score_elt(%q: tensor<1x8x4x16xi32>, %k: tensor<1x2x4x16xf32>) -> tensor<1x8x4x4xf32> {
+  // expected-error @+1 {{'attn.score' op operand #0 must be ranked tensor of 32-bit float or 16-bit float or bfloat16 type values}}
+  %s = attn.score %q, %k : tensor<1x8x4x16xi32>, tensor<1x2x4x16xf32> -> tensor<1x8x4x4xf32>
+  return %s : tensor<1x8x4x4xf32>
+}
+
+// -----
+
+func.func @score_batch(%q: tensor<1x8x4x16xf32>, %k: tensor<2x2x4x16xf32>) -> tensor<1x8x4x4xf32> {
+  // expected-error @+1 {{'attn.score' op query and key batch sizes differ (1 vs 2)}}
+  %s = attn.score %q, %k : tensor<1x8x4x16xf32>, tensor<2x2x4x16xf32> -> tensor<1x8x4x4xf32>
+  return %s : tensor<1x8x4x4xf32>
+}
+
+// -----
+
+func.func @score_dim(%q: tensor<1x8x4x16xf32>, %k: tensor<1x2x4x32xf32>) -> tensor<1x8x4x4xf32> {
+  // expected-error @+1 {{'attn.score' op query and key head dimensions differ (16 vs 32)}}
+  %s = attn.score %q, %k : tensor<1x8x4x16xf32>, tensor<1x2x4x32xf32> -> tensor<1x8x4x4xf32>
+  return %s : tensor<1x8x4x4xf32>
+}
+
+// -----
+
+func.func @score_dynamic_d(%q: tensor<1x8x4x?xf32>, %k: tensor<1x2x4x?xf32>) -> tensor<1x8x4x4xf32> {
+  // expected-error @+1 {{'attn.score' op head dimension D of the query must be static}}
+  %s = attn.score %q, %k : tensor<1x8x4x?xf32>, tensor<1x2x4x?xf32> -> tensor<1x8x4x4xf32>
+  return %s : tensor<1x8x4x4xf32>
+}
+
+// -----
+
+func.func @score_gqa(%q: tensor<1x8x4x16xf32>, %k: tensor<1x3x4x16xf32>) -> tensor<1x8x4x4xf32> {
+  // expected-error @+1 {{'attn.score' op key heads (3) must divide query heads (8)}}
+  %s = attn.score %q, %k : tensor<1x8x4x16xf32>, tensor<1x3x4x16xf32> -> tensor<1x8x4x4xf32>
+  return %s : tensor<1x8x4x4xf32>
+}
+
+// -----
+
+func.func @score_result(%q: tensor<1x8x4x16xf32>, %k: tensor<1x2x5x16xf32>) -> tensor<1x8x4x4xf32> {
+  // expected-error @+1 {{'attn.score' op result #0 has shape [1, 8, 4, 4] but [1, 8, 4, 5] is expected}}
+  %s = attn.score %q, %k : tensor<1x8x4x16xf32>, tensor<1x2x5x16xf32> -> tensor<1x8x4x4xf32>
+  return %s : tensor<1x8x4x4xf32>
+}
+
+// -----
+
+func.func @score_mod_args(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.score_mod' op score_mod region must take arguments (f32, index, index, index, index)}}
+  %t = attn.score_mod %s : tensor<1x1x4x4xf32> {
+  ^bb0(%x: f32, %b: index):
+    attn.yield %x : f32
+  }
+  return %t : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @score_mod_yield(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.score_mod' op score_mod region must yield 'f32', got 'index'}}
+  %t = attn.score_mod %s : tensor<1x1x4x4xf32> {
+  ^bb0(%x: f32, %b: index, %h: index, %i: index, %j: index):
+    attn.yield %i : index
+  }
+  return %t : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_not_pattern(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op mask pattern must be an #attn pattern attribute}}
+  %m = attn.mask %s [1 : i64] : tensor<1x1x4x4xf32>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_count(%s: tensor<1x1x4x4xf32>, %a: tensor<1x4xi32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op mask patterns consume 2 operand(s), but 1 given}}
+  %m = attn.mask %s [#attn.segments] (%a) : tensor<1x1x4x4xf32>, tensor<1x4xi32>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_window_heads(%s: tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.window left list needs one entry per query head (3 vs 2)}}
+  %m = attn.mask %s [#attn.window<left = [1, 2, 3], right = 0>] : tensor<1x2x4x4xf32>
+  return %m : tensor<1x2x4x4xf32>
+}
+
+// -----
+
+func.func @mask_bm_type(%s: tensor<1x1x4x4xf32>, %bm: tensor<1x1x2x2xi32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.block_mask operand must be a tensor of i1}}
+  %m = attn.mask %s [#attn.block_mask<block_q = 2, block_kv = 2>] (%bm) : tensor<1x1x4x4xf32>, tensor<1x1x2x2xi32>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_bm_rank(%s: tensor<1x1x4x4xf32>, %bm: tensor<2x2xi1>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.block_mask operand must have rank 4, got 2}}
+  %m = attn.mask %s [#attn.block_mask<block_q = 2, block_kv = 2>] (%bm) : tensor<1x1x4x4xf32>, tensor<2x2xi1>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_bm_heads(%s: tensor<1x4x4x4xf32>, %bm: tensor<1x2x2x2xi1>) -> tensor<1x4x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.block_mask head count must be 1 or 4, got 2}}
+  %m = attn.mask %s [#attn.block_mask<block_q = 2, block_kv = 2>] (%bm) : tensor<1x4x4x4xf32>, tensor<1x2x2x2xi1>
+  return %m : tensor<1x4x4x4xf32>
+}
+
+// -----
+
+func.func @mask_bm_blocks(%s: tensor<1x1x5x4xf32>, %bm: tensor<1x1x2x2xi1>) -> tensor<1x1x5x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.block_mask query blocks must be ceil(Sq/block_q) (2 vs 3)}}
+  %m = attn.mask %s [#attn.block_mask<block_q = 2, block_kv = 2>] (%bm) : tensor<1x1x5x4xf32>, tensor<1x1x2x2xi1>
+  return %m : tensor<1x1x5x4xf32>
+}
+
+// -----
+
+func.func @mask_bm_kblocks(%s: tensor<1x1x4x7xf32>, %bm: tensor<1x1x2x3xi1>) -> tensor<1x1x4x7xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.block_mask key blocks must be ceil(Skv/block_kv) (3 vs 4)}}
+  %m = attn.mask %s [#attn.block_mask<block_q = 2, block_kv = 2>] (%bm) : tensor<1x1x4x7xf32>, tensor<1x1x2x3xi1>
+  return %m : tensor<1x1x4x7xf32>
+}
+
+// -----
+
+func.func @mask_seg_rank(%s: tensor<1x1x4x4xf32>, %a: tensor<1x4xi32>, %b: tensor<1x1x4xi32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.segments ids must both be [B, S] or both [B, H, S]}}
+  %m = attn.mask %s [#attn.segments] (%a, %b) : tensor<1x1x4x4xf32>, tensor<1x4xi32>, tensor<1x1x4xi32>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_seg_len(%s: tensor<1x1x4x6xf32>, %a: tensor<1x4xi32>, %b: tensor<1x4xi32>) -> tensor<1x1x4x6xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.segments key ids length != Skv (4 vs 6)}}
+  %m = attn.mask %s [#attn.segments] (%a, %b) : tensor<1x1x4x6xf32>, tensor<1x4xi32>, tensor<1x4xi32>
+  return %m : tensor<1x1x4x6xf32>
+}
+
+// -----
+
+func.func @mask_seg_type(%s: tensor<1x1x4x4xf32>, %a: tensor<1x4xi64>, %b: tensor<1x4xi32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.segments query ids must be a tensor of i32}}
+  %m = attn.mask %s [#attn.segments] (%a, %b) : tensor<1x1x4x4xf32>, tensor<1x4xi64>, tensor<1x4xi32>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_csr(%s: tensor<1x1x4x4xf32>, %rp: tensor<4xi32>, %c: tensor<6xi32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.csr row pointers must have Sq+1 entries (4 vs 5)}}
+  %m = attn.mask %s [#attn.csr] (%rp, %c) : tensor<1x1x4x4xf32>, tensor<4xi32>, tensor<6xi32>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_indices(%s: tensor<1x2x4x4xf32>, %idx: tensor<1x1x4x2xi32>) -> tensor<1x2x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.indices head count (1 vs 2)}}
+  %m = attn.mask %s [#attn.indices] (%idx) : tensor<1x2x4x4xf32>, tensor<1x1x4x2xi32>
+  return %m : tensor<1x2x4x4xf32>
+}
+
+// -----
+
+func.func @mask_rows(%s: tensor<1x1x4x4xf32>, %r: tensor<1x1x5xi1>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.rows length != Sq (5 vs 4)}}
+  %m = attn.mask %s [#attn.rows] (%r) : tensor<1x1x4x4xf32>, tensor<1x1x5xi1>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_dense(%s: tensor<1x1x4x4xf32>, %d: tensor<1x1x4x3xi1>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.dense columns != Skv (3 vs 4)}}
+  %m = attn.mask %s [#attn.dense] (%d) : tensor<1x1x4x4xf32>, tensor<1x1x4x3xi1>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_predicate_args(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op predicate region must take arguments (index, index, index, index)}}
+  %m = attn.mask %s [] : tensor<1x1x4x4xf32> {
+  ^bb0(%i: index, %j: index):
+    %keep = arith.cmpi uge, %i, %j : index
+    attn.yield %keep : i1
+  }
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_predicate_yield(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op predicate region must yield 'i1', got 'index'}}
+  %m = attn.mask %s [] : tensor<1x1x4x4xf32> {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    attn.yield %i : index
+  }
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @agg_len(%s: tensor<1x2x4x5xf32>, %v: tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.aggregate' op scores key length and value length differ (5 vs 4)}}
+  %o = attn.aggregate softmax %s, %v : tensor<1x2x4x5xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @agg_heads(%s: tensor<1x4x4x4xf32>, %v: tensor<1x3x4x8xf32>) -> tensor<1x4x4x8xf32> {
+  // expected-error @+1 {{'attn.aggregate' op value heads (3) must divide query heads (4)}}
+  %o = attn.aggregate softmax %s, %v : tensor<1x4x4x4xf32>, tensor<1x3x4x8xf32> -> tensor<1x4x4x8xf32>
+  return %o : tensor<1x4x4x8xf32>
+}
+
+// -----
+
+func.func @agg_batch(%s: tensor<2x2x4x4xf32>, %v: tensor<1x2x4x8xf32>) -> tensor<2x2x4x8xf32> {
+  // expected-error @+1 {{'attn.aggregate' op scores and value batch sizes differ (2 vs 1)}}
+  %o = attn.aggregate softmax %s, %v : tensor<2x2x4x4xf32>, tensor<1x2x4x8xf32> -> tensor<2x2x4x8xf32>
+  return %o : tensor<2x2x4x8xf32>
+}
+
+// -----
+
+func.func @agg_sinks_kind(%s: tensor<1x2x4x4xf32>, %v: tensor<1x2x4x8xf32>, %sk: tensor<2xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.aggregate' op sinks require softmax aggregation}}
+  %o = attn.aggregate sigmoid %s, %v sinks(%sk) : tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>, tensor<2xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @agg_sinks_len(%s: tensor<1x2x4x4xf32>, %v: tensor<1x2x4x8xf32>, %sk: tensor<3xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.aggregate' op sinks need one logit per query head (3 vs 2)}}
+  %o = attn.aggregate softmax %s, %v sinks(%sk) : tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>, tensor<3xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @agg_lse_kind(%s: tensor<1x2x4x4xf32>, %v: tensor<1x2x4x8xf32>) -> (tensor<1x2x4x8xf32>, tensor<1x2x4xf32>) {
+  // expected-error @+1 {{'attn.aggregate' op an lse result requires softmax aggregation}}
+  %o, %l = attn.aggregate none %s, %v : tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+  return %o, %l : tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+}
+
+// -----
+
+func.func @agg_out_type(%s: tensor<1x2x4x4xf32>, %v: tensor<1x2x4x8xf16>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.aggregate' op output element type must be the value element type}}
+  %o = attn.aggregate softmax %s, %v : tensor<1x2x4x4xf32>, tensor<1x2x4x8xf16> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @agg_out_shape(%s: tensor<1x2x4x4xf32>, %v: tensor<1x2x4x8xf32>) -> tensor<1x2x4x4xf32> {
+  // expected-error @+1 {{'attn.aggregate' op result #0 has shape [1, 2, 4, 4] but [1, 2, 4, 8] is expected}}
+  %o = attn.aggregate softmax %s, %v : tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x4xf32>
+  return %o : tensor<1x2x4x4xf32>
+}
+
+// -----
+
+func.func @merge_odd(%o: tensor<1x2x4x8xf32>, %l: tensor<1x2x4xf32>) -> (tensor<1x2x4x8xf32>, tensor<1x2x4xf32>) {
+  // expected-error @+1 {{'attn.merge' op expects (output, lse) operand pairs}}
+  %r, %rl = attn.merge %o, %l, %o : tensor<1x2x4x8xf32>, tensor<1x2x4xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+  return %r, %rl : tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+}
+
+// -----
+
+func.func @merge_shape(%o: tensor<1x2x4x8xf32>, %l: tensor<1x2x4xf32>, %o2: tensor<1x2x5x8xf32>, %l2: tensor<1x2x5xf32>) -> (tensor<1x2x4x8xf32>, tensor<1x2x4xf32>) {
+  // expected-error @+1 {{'attn.merge' op partial output #1 shape differs from partial #0 (5 vs 4)}}
+  %r, %rl = attn.merge %o, %l, %o2, %l2 : tensor<1x2x4x8xf32>, tensor<1x2x4xf32>, tensor<1x2x5x8xf32>, tensor<1x2x5xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+  return %r, %rl : tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+}
+
+// -----
+
+func.func @merge_lse(%o: tensor<1x2x4x8xf32>, %l: tensor<1x2x3xf32>) -> (tensor<1x2x4x8xf32>, tensor<1x2x4xf32>) {
+  // expected-error @+1 {{'attn.merge' op partial lse #0 must be the output shape without Dv (3 vs 4)}}
+  %r, %rl = attn.merge %o, %l : tensor<1x2x4x8xf32>, tensor<1x2x3xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+  return %r, %rl : tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+}
+
+// -----
+
+func.func @fm_weights(%x: tensor<1x2x4x8xf32>) -> tensor<1x2x4x16xf32> {
+  // expected-error @+1 {{'attn.feature_map' op random_features requires a weight operand W [D, F]}}
+  %f = attn.feature_map random_features %x : tensor<1x2x4x8xf32> -> tensor<1x2x4x16xf32>
+  return %f : tensor<1x2x4x16xf32>
+}
+
+// -----
+
+func.func @fm_extra(%x: tensor<1x2x4x8xf32>, %w: tensor<8x16xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.feature_map' op only random_features takes a weight operand}}
+  %f = attn.feature_map relu %x, %w : tensor<1x2x4x8xf32>, tensor<8x16xf32> -> tensor<1x2x4x8xf32>
+  return %f : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @fm_rows(%x: tensor<1x2x4x8xf32>, %w: tensor<4x16xf32>) -> tensor<1x2x4x16xf32> {
+  // expected-error @+1 {{'attn.feature_map' op weights rows must equal the input dimension D (4 vs 8)}}
+  %f = attn.feature_map random_features %x, %w : tensor<1x2x4x8xf32>, tensor<4x16xf32> -> tensor<1x2x4x16xf32>
+  return %f : tensor<1x2x4x16xf32>
+}
+
+// -----
+
+func.func @fm_taylor(%x: tensor<1x2x4x3xf32>) -> tensor<1x2x4x9xf32> {
+  // expected-error @+1 {{'attn.feature_map' op result #0 has shape [1, 2, 4, 9] but [1, 2, 4, 13] is expected}}
+  %f = attn.feature_map taylor2 %x : tensor<1x2x4x3xf32> -> tensor<1x2x4x9xf32>
+  return %f : tensor<1x2x4x9xf32>
+}
+
+// -----
+
+func.func @la_decay(%q: tensor<1x2x4x8xf32>, %l: tensor<2xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op decay requires causal}}
+  %o = attn.linear_aggregate %q, %q, %q decay(%l) : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<2xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_decay_len(%q: tensor<1x2x4x8xf32>, %l: tensor<4xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op decay needs one value per query head (4 vs 2)}}
+  %o = attn.linear_aggregate %q, %q, %q decay(%l) {causal} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<4xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_eps(%q: tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op eps must be non-negative}}
+  %o = attn.linear_aggregate %q, %q, %q {normalize, eps = -1.0 : f32} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_feat(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x6xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op query and key feature dimensions differ (8 vs 6)}}
+  %o = attn.linear_aggregate %q, %k, %q : tensor<1x2x4x8xf32>, tensor<1x2x4x6xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @sb_block(%q: tensor<1x2x8x4xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op block_q must be positive, got 0}}
+  %b = attn.select_blocks %q, %q {block_q = 0, block_kv = 4, top_k = 1} : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @sb_topk(%q: tensor<1x2x8x4xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op top_k must be positive, got 0}}
+  %b = attn.select_blocks %q, %q {block_q = 4, block_kv = 4, top_k = 0} : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @sb_pool(%q: tensor<1x2x8x4xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op pool must be "mean" or "max", got "min"}}
+  %b = attn.select_blocks %q, %q {block_q = 4, block_kv = 4, top_k = 1, pool = "min"} : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @sb_reps(%q: tensor<1x2x8x4xf32>, %r: tensor<1x2x3x4xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op reps need one row per key block (3 vs 2)}}
+  %b = attn.select_blocks %q, %q reps(%r) {block_q = 4, block_kv = 4, top_k = 1} : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x3x4xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @sb_qreps(%q: tensor<1x2x8x4xf32>, %p: tensor<1x2x2x5xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op qreps dimension differs from the key representatives' (5 vs 4)}}
+  %b = attn.select_blocks %q, %q qreps(%p) {block_q = 4, block_kv = 4, top_k = 1} : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x2x5xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @sb_result(%q: tensor<1x2x9x4xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op result #0 has shape [1, 2, 2, 2] but [1, 2, 3, 3] is expected}}
+  %b = attn.select_blocks %q, %q {block_q = 4, block_kv = 4, top_k = 1} : tensor<1x2x9x4xf32>, tensor<1x2x9x4xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @topk_k(%s: tensor<1x2x4x4xf32>) -> tensor<1x2x4x0xi32> {
+  // expected-error @+1 {{'attn.select_topk' op top_k must be positive, got 0}}
+  %i = attn.select_topk %s {top_k = 0} : tensor<1x2x4x4xf32> -> tensor<1x2x4x0xi32>
+  return %i : tensor<1x2x4x0xi32>
+}
+
+// -----
+
+func.func @topk_result(%s: tensor<1x2x4x4xf32>) -> tensor<1x2x4x3xi32> {
+  // expected-error @+1 {{'attn.select_topk' op result #0 has shape [1, 2, 4, 3] but [1, 2, 4, 2] is expected}}
+  %i = attn.select_topk %s {top_k = 2} : tensor<1x2x4x4xf32> -> tensor<1x2x4x3xi32>
+  return %i : tensor<1x2x4x3xi32>
+}
+
+// -----
+
+func.func @cluster_dim(%x: tensor<1x2x4x8xf32>, %c: tensor<2x3x4xf32>) -> tensor<1x2x4xi32> {
+  // expected-error @+1 {{'attn.cluster' op centroid and input dimensions differ (4 vs 8)}}
+  %i = attn.cluster %x, %c : tensor<1x2x4x8xf32>, tensor<2x3x4xf32> -> tensor<1x2x4xi32>
+  return %i : tensor<1x2x4xi32>
+}
+
+// -----
+
+func.func @cluster_heads(%x: tensor<1x2x4x8xf32>, %c: tensor<3x3x8xf32>) -> tensor<1x2x4xi32> {
+  // expected-error @+1 {{'attn.cluster' op centroids head count must be 1 or 2, got 3}}
+  %i = attn.cluster %x, %c : tensor<1x2x4x8xf32>, tensor<3x3x8xf32> -> tensor<1x2x4xi32>
+  return %i : tensor<1x2x4xi32>
+}
+
+// -----
+
+func.func @lsh_rows(%x: tensor<1x2x4x8xf32>, %p: tensor<4x3xf32>) -> tensor<1x2x4xi32> {
+  // expected-error @+1 {{'attn.lsh' op planes rows must equal the input dimension D (4 vs 8)}}
+  %i = attn.lsh %x, %p : tensor<1x2x4x8xf32>, tensor<4x3xf32> -> tensor<1x2x4xi32>
+  return %i : tensor<1x2x4xi32>
+}
+
+// -----
+
+func.func @lsh_planes(%x: tensor<1x2x4x8xf32>, %p: tensor<8x32xf32>) -> tensor<1x2x4xi32> {
+  // expected-error @+1 {{'attn.lsh' op lsh needs 1 to 31 planes, got 32}}
+  %i = attn.lsh %x, %p : tensor<1x2x4x8xf32>, tensor<8x32xf32> -> tensor<1x2x4xi32>
+  return %i : tensor<1x2x4xi32>
+}

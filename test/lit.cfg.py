@@ -1,0 +1,40 @@
+# -*- Python -*-
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "ATTN"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs",
+                   "consumer"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.attn_obj_root, "test")
+
+# FileCheck variables do not leak across CHECK-LABEL blocks.
+config.environment["FILECHECK_OPTS"] = "-enable-var-scope"
+
+llvm_config.use_default_substitutions()
+
+# Project tools first: a tool lit cannot find would silently fall back to
+# /usr/lib/llvm-22/bin.
+llvm_config.with_environment("PATH", config.attn_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+tools = [
+    ToolSubst("attn-opt", unresolved="fatal"),
+    ToolSubst("attn-translate", unresolved="fatal"),
+    ToolSubst("attn-run", unresolved="fatal"),
+]
+llvm_config.add_tool_substitutions(tools, [config.attn_tools_dir])
+
+# Debian's python3 carries numpy (the pyenv python3 on PATH may not).
+config.substitutions.append(("%python", "/usr/bin/python3"))
+config.substitutions.append(("%attn_src", config.attn_src_root))
+config.substitutions.append(("%attn_build", config.attn_obj_root))
+config.substitutions.append(("%cmake", config.cmake_command))
+config.substitutions.append(("%mlir_dir", config.mlir_dir))
+config.substitutions.append(("%cxx", config.cxx_compiler))
+config.substitutions.append(("%cc", config.c_compiler))
