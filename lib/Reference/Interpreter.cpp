@@ -1308,12 +1308,17 @@ bool Interpreter::buildPattern(Attribute attr, ValueRange &operands,
       })
       .Case<IndicesAttr>([&](IndicesAttr) {
         const Tensor &t = *out.operands[0];
-        for (auto [e, v] : llvm::enumerate(t.data))
-          if (v < -1 || v >= g.skv || v != std::trunc(v))
-            return fail(llvm::formatv("invalid indices: entry {0} (flat "
-                                      "position {1}) is outside [-1, {2})",
-                                      v, e, g.skv)
-                            .str());
+        for (auto [e, v] : llvm::enumerate(t.data)) {
+          if (v >= -1 && v < g.skv)
+            continue;
+          int64_t k = t.shape[3], row = k ? e / k : 0;
+          return fail(llvm::formatv("invalid indices: entry {0} at [{1}, {2}, "
+                                    "{3}, {4}] is outside [-1, {5})",
+                                    toInt(v), row / (g.sq * g.heads),
+                                    row / g.sq % g.heads, row % g.sq,
+                                    k ? e % k : 0, g.skv)
+                          .str());
+        }
         return true;
       })
       .Default([&](Attribute a) {

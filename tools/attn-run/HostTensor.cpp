@@ -2,6 +2,8 @@
 
 #include "HostTensor.h"
 
+#include "llvm/Support/raw_ostream.h"
+
 #include <cmath>
 #include <cstring>
 
@@ -204,9 +206,11 @@ bool attn_run::fromNpy(const NpyArray &array, RankedTensorType type,
     return false;
   }
   if (!descrMatches(array.descr, elt)) {
-    error = "dtype '" + array.descr + "' does not match " +
-            expectedDescr(elt) + " expected for an element type of the "
-            "function argument";
+    std::string eltName;
+    llvm::raw_string_ostream os(eltName);
+    os << elt;
+    error = "dtype '" + array.descr + "' but element type " + eltName +
+            " needs " + expectedDescr(elt);
     return false;
   }
   if (array.shape.size() != static_cast<size_t>(type.getRank())) {

@@ -175,7 +175,7 @@ std::string locString(Operation *op) {
   std::string s;
   llvm::raw_string_ostream os(s);
   if (auto loc = dyn_cast<FileLineColLoc>(op->getLoc()))
-    os << loc.getFilename() << ":" << loc.getLine() << ":" << loc.getColumn();
+    os << loc.getFilename().getValue() << ":" << loc.getLine() << ":" << loc.getColumn();
   else
     os << op->getName();
   return s;
@@ -623,7 +623,7 @@ int main(int argc, char **argv) {
     std::string loc;
     llvm::raw_string_ostream os(loc);
     if (auto fl = dyn_cast<FileLineColLoc>(diag.getLocation()))
-      os << fl.getFilename() << ":" << fl.getLine() << ":" << fl.getColumn();
+      os << fl.getFilename().getValue() << ":" << fl.getLine() << ":" << fl.getColumn();
     else
       os << o.file;
     firstDiag = loc + ": error: " + diag.str();
