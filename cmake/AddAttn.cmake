@@ -35,7 +35,8 @@ function(attn_install_package)
   configure_package_config_file(
     ${PROJECT_SOURCE_DIR}/cmake/AttnConfig.cmake.in
     ${PROJECT_BINARY_DIR}/AttnConfig.cmake
-    INSTALL_DESTINATION ${ATTN_CMAKE_DIR})
+    INSTALL_DESTINATION ${ATTN_CMAKE_DIR}
+    PATH_VARS CMAKE_INSTALL_INCLUDEDIR)
   write_basic_package_version_file(
     ${PROJECT_BINARY_DIR}/AttnConfigVersion.cmake
     VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)

@@ -30,4 +30,4 @@ if [ ! -f "$build/build.ninja" ]; then
     -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
     -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit >/dev/null
 fi
-ninja -C "$build" attn-opt attn-translate attn-run
+ninja -C "$build" attn-opt attn-translate attn-run attn-doc

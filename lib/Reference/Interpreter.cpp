@@ -207,7 +207,8 @@ struct MaskGeometry {
 
 class Interpreter {
 public:
-  Interpreter(std::string &error, unsigned depth) : error(error), depth(depth) {}
+  Interpreter(std::string &error, unsigned depth)
+      : error(error), depth(depth) {}
 
   bool run(func::FuncOp fn, ArrayRef<RtValue> args,
            SmallVectorImpl<RtValue> &results);
@@ -278,10 +279,10 @@ private:
   bool execAttn(SelectTopkOp op);
   bool execAttn(ClusterOp op);
   bool execAttn(LshOp op);
-  bool buildPattern(Attribute attr, ValueRange &operands,
-                    const MaskGeometry &g, MaskPattern &out);
-  bool keeps(const MaskPattern &p, const MaskGeometry &g, int64_t b,
-             int64_t h, int64_t i, int64_t j) const;
+  bool buildPattern(Attribute attr, ValueRange &operands, const MaskGeometry &g,
+                    MaskPattern &out);
+  bool keeps(const MaskPattern &p, const MaskGeometry &g, int64_t b, int64_t h,
+             int64_t i, int64_t j) const;
 
   DenseMap<Value, double> scalars;
   DenseMap<Value, TensorRef> tensors;
@@ -294,8 +295,8 @@ private:
 bool Interpreter::bind(Value v, const RtValue &r) {
   if (auto type = dyn_cast<RankedTensorType>(v.getType())) {
     if (!r.tensor)
-      return fail("expected a tensor value for " + Twine(formatShape(
-                                                        type.getShape())));
+      return fail("expected a tensor value for " +
+                  Twine(formatShape(type.getShape())));
     ArrayRef<int64_t> shape = r.tensor->shape;
     bool ok = shape.size() == static_cast<size_t>(type.getRank());
     for (unsigned d = 0; ok && d < shape.size(); ++d)
@@ -390,14 +391,15 @@ bool Interpreter::exec(Operation &op) {
       .Case<linalg::IndexOp>([&](linalg::IndexOp i) {
         if (!loopIndices || i.getDim() >= loopIndices->size())
           return failOp(i, "used outside a linalg op body");
-        scalars[i.getResult()] = static_cast<double>((*loopIndices)[i.getDim()]);
+        scalars[i.getResult()] =
+            static_cast<double>((*loopIndices)[i.getDim()]);
         return true;
       })
       .Case<tensor::ExtractOp, tensor::DimOp, tensor::EmptyOp,
             tensor::FromElementsOp, tensor::CastOp, tensor::InsertOp,
             tensor::SplatOp, tensor::CollapseShapeOp, tensor::ExpandShapeOp,
-            tensor::ExtractSliceOp, tensor::InsertSliceOp,
-            tensor::GenerateOp>([&](Operation *t) { return execTensorOp(t); })
+            tensor::ExtractSliceOp, tensor::InsertSliceOp, tensor::GenerateOp>(
+          [&](Operation *t) { return execTensorOp(t); })
       .Case<ScoreOp, ScoreModOp, MaskOp, AggregateOp, NormalizeOp, MergeOp,
             FeatureMapOp, LinearAggregateOp, SelectBlocksOp, SelectTopkOp,
             ClusterOp, LshOp>(
@@ -465,8 +467,9 @@ bool Interpreter::execElementwise(Operation *op) {
     if (!t)
       continue;
     if (shapeOf && shapeOf->shape != t->shape)
-      return failOp(op, "operand shapes differ: " + formatShape(shapeOf->shape) +
-                            " vs " + formatShape(t->shape));
+      return failOp(op,
+                    "operand shapes differ: " + formatShape(shapeOf->shape) +
+                        " vs " + formatShape(t->shape));
     if (!shapeOf)
       shapeOf = t;
   }
@@ -548,27 +551,10 @@ FailureOr<double> Interpreter::evalScalar(Operation *op, ArrayRef<double> a) {
       .Case<arith::MaxNumFOp>([&](auto) -> R { return std::fmax(a[0], a[1]); })
       .Case<arith::MinNumFOp>([&](auto) -> R { return std::fmin(a[0], a[1]); })
       .Case<arith::CmpFOp>([&](arith::CmpFOp c) -> R {
-        bool ord = isOrdered(), r = false;
-        double x = a[0], y = a[1];
-        switch (c.getPredicate()) {
-        case arith::CmpFPredicate::AlwaysFalse: r = false; break;
-        case arith::CmpFPredicate::OEQ: r = ord && x == y; break;
-        case arith::CmpFPredicate::OGT: r = ord && x > y; break;
-        case arith::CmpFPredicate::OGE: r = ord && x >= y; break;
-        case arith::CmpFPredicate::OLT: r = ord && x < y; break;
-        case arith::CmpFPredicate::OLE: r = ord && x <= y; break;
-        case arith::CmpFPredicate::ONE: r = ord && x != y; break;
-        case arith::CmpFPredicate::ORD: r = ord; break;
-        case arith::CmpFPredicate::UEQ: r = !ord || x == y; break;
-        case arith::CmpFPredicate::UGT: r = !ord || x > y; break;
-        case arith::CmpFPredicate::UGE: r = !ord || x >= y; break;
-        case arith::CmpFPredicate::ULT: r = !ord || x < y; break;
-        case arith::CmpFPredicate::ULE: r = !ord || x <= y; break;
-        case arith::CmpFPredicate::UNE: r = !ord || x != y; break;
-        case arith::CmpFPredicate::UNO: r = !ord; break;
-        case arith::CmpFPredicate::AlwaysTrue: r = true; break;
-        }
-        return r ? 1.0 : 0.0;
+        return arith::applyCmpPredicate(c.getPredicate(), APFloat(a[0]),
+                                        APFloat(a[1]))
+                   ? 1.0
+                   : 0.0;
       })
       .Case<arith::SelectOp>([&](auto) -> R { return a[0] != 0 ? a[1] : a[2]; })
       // Float types are not rounded: this is the f64 oracle.
@@ -634,20 +620,10 @@ FailureOr<double> Interpreter::evalScalar(Operation *op, ArrayRef<double> a) {
       .Case<arith::MaxUIOp>([&](auto) { return out(std::max(u(0), u(1))); })
       .Case<arith::MinUIOp>([&](auto) { return out(std::min(u(0), u(1))); })
       .Case<arith::CmpIOp>([&](arith::CmpIOp c) -> R {
-        bool r = false;
-        switch (c.getPredicate()) {
-        case arith::CmpIPredicate::eq: r = u(0) == u(1); break;
-        case arith::CmpIPredicate::ne: r = u(0) != u(1); break;
-        case arith::CmpIPredicate::slt: r = s(0) < s(1); break;
-        case arith::CmpIPredicate::sle: r = s(0) <= s(1); break;
-        case arith::CmpIPredicate::sgt: r = s(0) > s(1); break;
-        case arith::CmpIPredicate::sge: r = s(0) >= s(1); break;
-        case arith::CmpIPredicate::ult: r = u(0) < u(1); break;
-        case arith::CmpIPredicate::ule: r = u(0) <= u(1); break;
-        case arith::CmpIPredicate::ugt: r = u(0) > u(1); break;
-        case arith::CmpIPredicate::uge: r = u(0) >= u(1); break;
-        }
-        return r ? 1.0 : 0.0;
+        return arith::applyCmpPredicate(c.getPredicate(), APInt(wi, u(0)),
+                                        APInt(wi, u(1)))
+                   ? 1.0
+                   : 0.0;
       })
       .Case<arith::ExtSIOp, arith::IndexCastOp>(
           [&](auto) { return outS(s(0)); })
@@ -668,13 +644,13 @@ FailureOr<double> Interpreter::evalScalar(Operation *op, ArrayRef<double> a) {
       .Case<math::CbrtOp>([&](auto) -> R { return std::cbrt(a[0]); })
       .Case<math::PowFOp>([&](auto) -> R { return std::pow(a[0], a[1]); })
       .Case<math::FPowIOp>([&](auto) -> R {
-        return std::pow(a[0], static_cast<double>(asSigned(
-                                  a[1], intWidth(op->getOperand(1).getType()))));
+        return std::pow(
+            a[0], static_cast<double>(
+                      asSigned(a[1], intWidth(op->getOperand(1).getType()))));
       })
       .Case<math::AbsFOp>([&](auto) -> R { return std::fabs(a[0]); })
-      .Case<math::AbsIOp>([&](auto) {
-        return out(s(0) < 0 ? uint64_t(0) - bits(0) : bits(0));
-      })
+      .Case<math::AbsIOp>(
+          [&](auto) { return out(s(0) < 0 ? uint64_t(0) - bits(0) : bits(0)); })
       .Case<math::CopySignOp>(
           [&](auto) -> R { return std::copysign(a[0], a[1]); })
       .Case<math::ErfOp>([&](auto) -> R { return std::erf(a[0]); })
@@ -710,8 +686,8 @@ FailureOr<double> Interpreter::evalScalar(Operation *op, ArrayRef<double> a) {
 //===----------------------------------------------------------------------===//
 
 bool Interpreter::execCall(func::CallOp op) {
-  auto callee =
-      SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(op, op.getCalleeAttr());
+  auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+      op, op.getCalleeAttr());
   if (!callee)
     return failOp(op, "callee '" + op.getCallee() + "' not found");
   if (depth + 1 >= kMaxCallDepth)
@@ -765,8 +741,8 @@ bool Interpreter::execFor(scf::ForOp op) {
 }
 
 bool Interpreter::execIf(scf::IfOp op) {
-  Region &region = scalar(op.getCondition()) != 0 ? op.getThenRegion()
-                                                   : op.getElseRegion();
+  Region &region =
+      scalar(op.getCondition()) != 0 ? op.getThenRegion() : op.getElseRegion();
   SmallVector<RtValue> yielded;
   if (region.empty())
     return op.getNumResults() == 0 || failOp(op, "missing else region");
@@ -857,8 +833,8 @@ bool Interpreter::execLinalg(linalg::LinalgOp op) {
       } else {
         std::optional<int64_t> v = evalAffine(e, idx);
         if (!v || *v < 0 || *v >= t.shape[d])
-          return failOp(o, "operand #" + Twine(n) +
-                               " is accessed out of bounds");
+          return failOp(o,
+                        "operand #" + Twine(n) + " is accessed out of bounds");
         c = *v;
       }
       off += c * strides[n][d];
@@ -883,8 +859,8 @@ bool Interpreter::execLinalg(linalg::LinalgOp op) {
       int64_t off;
       if (!offsetOf(n, off))
         return false;
-      const Tensor &src = n >= numInputs ? outs[n - numInputs]
-                                         : *operands[n].tensor;
+      const Tensor &src =
+          n >= numInputs ? outs[n - numInputs] : *operands[n].tensor;
       args[k].scalar = src.data[off];
     }
     if (!runBlock(*body, args, yielded))
@@ -895,10 +871,10 @@ bool Interpreter::execLinalg(linalg::LinalgOp op) {
       int64_t off;
       if (!offsetOf(numInputs + k, off))
         return false;
-      out.data[off] = roundTo(
-          cast<ShapedType>(o->getOperand(numInputs + k).getType())
-              .getElementType(),
-          yielded[k].scalar);
+      out.data[off] =
+          roundTo(cast<ShapedType>(o->getOperand(numInputs + k).getType())
+                      .getElementType(),
+                  yielded[k].scalar);
     }
     for (int64_t d = static_cast<int64_t>(numLoops) - 1; d >= 0; --d) {
       if (++idx[d] < bounds[d])
@@ -951,12 +927,12 @@ bool Interpreter::sliceIndices(Operation *op, ArrayRef<int64_t> srcShape,
     int64_t last = off[d] + (size[d] - 1) * stride[d];
     if (size[d] > 0 && (off[d] < 0 || off[d] >= srcShape[d] || last < 0 ||
                         last >= srcShape[d]))
-      return failOp(op, llvm::formatv("slice [offset {0}, size {1}, stride "
-                                      "{2}] is out of bounds of dim {3} "
-                                      "(size {4})",
-                                      off[d], size[d], stride[d], d,
-                                      srcShape[d])
-                            .str());
+      return failOp(op,
+                    llvm::formatv("slice [offset {0}, size {1}, stride "
+                                  "{2}] is out of bounds of dim {3} "
+                                  "(size {4})",
+                                  off[d], size[d], stride[d], d, srcShape[d])
+                        .str());
     total *= size[d];
   }
   if (total > kMaxElements)
@@ -1031,8 +1007,8 @@ bool Interpreter::execTensorOp(Operation *op) {
       .Case<tensor::EmptyOp>([&](tensor::EmptyOp e) {
         SmallVector<int64_t> shape;
         Tensor t;
-        return resultShape(e.getDynamicSizes(), shape) &&
-               alloc(op, shape, t) && setTensor(e.getResult(), std::move(t));
+        return resultShape(e.getDynamicSizes(), shape) && alloc(op, shape, t) &&
+               setTensor(e.getResult(), std::move(t));
       })
       .Case<tensor::SplatOp>([&](tensor::SplatOp s) {
         SmallVector<int64_t> shape;
@@ -1107,9 +1083,8 @@ bool Interpreter::execTensorOp(Operation *op) {
       .Case<tensor::ExtractSliceOp>([&](tensor::ExtractSliceOp s) {
         const Tensor &src = tensor(s.getSource());
         SmallVector<int64_t> positions, sliceShape;
-        if (!sliceIndices(op, src.shape, s.getMixedOffsets(),
-                          s.getMixedSizes(), s.getMixedStrides(), positions,
-                          sliceShape))
+        if (!sliceIndices(op, src.shape, s.getMixedOffsets(), s.getMixedSizes(),
+                          s.getMixedStrides(), positions, sliceShape))
           return false;
         llvm::SmallBitVector dropped = s.getDroppedDims();
         SmallVector<int64_t> shape;
@@ -1330,8 +1305,8 @@ bool Interpreter::buildPattern(Attribute attr, ValueRange &operands,
       });
 }
 
-bool Interpreter::keeps(const MaskPattern &p, const MaskGeometry &g,
-                        int64_t b, int64_t h, int64_t i, int64_t j) const {
+bool Interpreter::keeps(const MaskPattern &p, const MaskGeometry &g, int64_t b,
+                        int64_t h, int64_t i, int64_t j) const {
   // Position patterns see the query at its bottom-right aligned position.
   int64_t ip = i + (g.skv - g.sq);
   // Index into a tensor whose batch/head dims may be broadcast (size 1).
@@ -1705,21 +1680,21 @@ bool Interpreter::execAttn(SelectBlocksOp op) {
     for (int64_t h = 0; h < hq; ++h) {
       for (int64_t kb = 0; kb < nkb; ++kb) {
         if (reps) {
-          const double *r = reps->data.data() +
-                            off4(reps->shape, b, h / (hq / reps->shape[1]), kb,
-                                 0);
+          const double *r =
+              reps->data.data() +
+              off4(reps->shape, b, h / (hq / reps->shape[1]), kb, 0);
           keyReps[kb].assign(r, r + reps->shape[3]);
         } else {
-          poolRows(k.data.data() +
-                       off4(k.shape, b, h / (hq / k.shape[1]), 0, 0),
-                   dk, kb * bkv, std::min((kb + 1) * bkv, skv), useMax,
-                   keyReps[kb]);
+          poolRows(
+              k.data.data() + off4(k.shape, b, h / (hq / k.shape[1]), 0, 0), dk,
+              kb * bkv, std::min((kb + 1) * bkv, skv), useMax, keyReps[kb]);
         }
       }
       for (int64_t qb = 0; qb < nqb; ++qb) {
         int64_t lastQuery = std::min((qb + 1) * bq, sq) - 1;
         if (qreps) {
-          const double *r = qreps->data.data() + off4(qreps->shape, b, h, qb, 0);
+          const double *r =
+              qreps->data.data() + off4(qreps->shape, b, h, qb, 0);
           queryRep.assign(r, r + qreps->shape[3]);
         } else {
           poolRows(q.data.data() + off4(q.shape, b, h, 0, 0), dq, qb * bq,
