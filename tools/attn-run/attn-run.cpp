@@ -439,7 +439,7 @@ public:
     if (llvm::Error err = engine->invokePacked("_mlir_ciface_" + name, packed))
       return err;
     results.clear();
-    std::set<int64_t> freed;
+    std::set<int64_t> toFree;
     size_t w = 0;
     for (RankedTensorType t : resultTypes) {
       int64_t rank = t.getRank();
@@ -463,12 +463,14 @@ public:
         std::memcpy(r.storage.data() + i * es, base + pos * es, es);
       }
       results.push_back(std::move(r));
-      // Results own fresh buffers unless they alias an argument or another
-      // result.
-      if (!argBuffers.count(allocated) && freed.insert(allocated).second)
-        std::free(reinterpret_cast<void *>(allocated));
+      // Results own fresh buffers unless they alias an argument; several
+      // results may share one buffer, so free only after every copy.
+      if (!argBuffers.count(allocated))
+        toFree.insert(allocated);
       w += 3 + 2 * rank;
     }
+    for (int64_t buffer : toFree)
+      std::free(reinterpret_cast<void *>(buffer));
     return llvm::Error::success();
   }
 
@@ -479,7 +481,8 @@ private:
 };
 
 std::unique_ptr<CompiledFunction> compile(ModuleOp module, func::FuncOp func,
-                                          const Options &o) {
+                                          const Options &o,
+                                          const std::string &firstDiag) {
   std::string name = func.getName().str();
   SmallVector<RankedTensorType> resultTypes;
   for (Type t : func.getResultTypes())
@@ -488,7 +491,8 @@ std::unique_ptr<CompiledFunction> compile(ModuleOp module, func::FuncOp func,
   PassManager pm(module.getContext());
   attn::buildNaiveToLLVMPipeline(pm, attn::NaiveToLLVMOptions());
   if (failed(pm.run(module)))
-    fail(o.file, "lowering through the " + o.pipeline + " pipeline failed");
+    fail(o.file, "lowering through the " + o.pipeline + " pipeline failed" +
+                     (firstDiag.empty() ? std::string() : ": " + firstDiag));
   ExecutionEngineOptions eo;
   eo.transformer = makeOptimizingTransformer(3, 0, nullptr);
   eo.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
@@ -690,6 +694,9 @@ int main(int argc, char **argv) {
       if (!type.hasStaticShape())
         fail("--random-args", "argument #" + std::to_string(i) +
                                   " has a dynamic shape; pass --arg files");
+      if (type.getNumElements() > (int64_t(1) << 31))
+        fail("--random-args", "argument #" + std::to_string(i) +
+                                  " has more than 2^31 elements");
       args.push_back(randomArgument(func, i, type, rng));
       argNames.push_back("argument #" + std::to_string(i));
     }
@@ -740,7 +747,7 @@ int main(int argc, char **argv) {
     OwningOpRef<ModuleOp> lowered = module->clone();
     func::FuncOp loweredFunc =
         lowered->lookupSymbol<func::FuncOp>(func.getName());
-    std::unique_ptr<CompiledFunction> compiled = compile(*lowered, loweredFunc, o);
+    std::unique_ptr<CompiledFunction> compiled = compile(*lowered, loweredFunc, o, firstDiag);
     if (llvm::Error err = compiled->run(args, results))
       fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
     if (o.bench) {
