@@ -7,9 +7,10 @@ build=${ATTN_BUILD_DIR:-$root/build}
 log=$(mktemp)
 status=0
 /usr/lib/llvm-22/bin/lit -sv "$build/test" 2>&1 | tee "$log" || status=$?
-passed=$(awk '/^ *Passed *:/ {print $NF}' "$log")
-failed=$(awk '/^ *Failed *:/ {print $NF}' "$log")
-unsupported=$(awk '/^ *Unsupported *:/ {print $NF}' "$log")
+count() { sed -n "s/^ *$1 *: *\([0-9]*\).*/\1/p" "$log" | head -n 1; }
+passed=$(count Passed)
+failed=$(count Failed)
+unsupported=$(count Unsupported)
 rm -f "$log"
 echo "${passed:-0} passed, ${failed:-0} failed, ${unsupported:-0} skipped"
 if [ "${passed:-0}" -eq 0 ]; then

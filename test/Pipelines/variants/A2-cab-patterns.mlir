@@ -1,9 +1,8 @@
-// A2 — the four attention patterns of the CAB benchmark, one result each:
-// non-causal self (Sq = Skv, Q/K/V from one source), causal self
-// (#attn.causal), non-causal cross (Sq != Skv) and causal cross (aligned
-// bottom-right #attn.causal with Sq != Skv). The causal cross case is run
-// both with Sq < Skv and with Sq > Skv (the first Sq - Skv rows see no key:
-// output 0, lse -inf). GQA Hq = 4, Hkv = 2.
+// A2 — the four CAB attention patterns, one result each: non-causal self
+// (Sq = Skv), causal self (#attn.causal), non-causal cross (Sq != Skv) and
+// causal cross (bottom-right aligned #attn.causal), the last both with
+// Sq < Skv and with Sq = 45 > Skv = 29 (rows i < 16 fully masked: 0, lse -inf).
+// GQA Hq = 4, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=11 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=12 --check | FileCheck %s

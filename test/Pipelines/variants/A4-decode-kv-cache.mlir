@@ -1,10 +1,8 @@
-// A4 — decoding with a KV cache: Sq = 1 (and Sq = 3) queries against a long
-// cache (Skv = 301) with aligned (bottom-right) #attn.causal. The KV axis is
-// also split with tensor.extract_slice; each part gives (O, lse) through
-// `attn.aggregate softmax ... -> out, lse` and the parts are combined with
-// attn.merge. Only the last part needs the causal mask (earlier keys are all
-// visible); for Sq = 3 the last part [299, 301) is fully masked for query 0,
-// so that partial has lse = -inf and must contribute nothing to the merge.
+// A4 — decoding with a KV cache: Sq = 1 and Sq = 3 against Skv = 301, aligned
+// #attn.causal. The KV axis is also split with tensor.extract_slice, each part
+// gives (O, lse) via `attn.aggregate softmax ... -> out, lse`, and attn.merge
+// combines them; for Sq = 3 the last part [299, 301) is fully masked for
+// query 0 (lse -inf partial). Direct and merged results are both returned.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=31 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=32 --check | FileCheck %s

@@ -1,12 +1,8 @@
-// A6 — score modifiers (FlexAttention-style score_mod regions):
-//  * ALiBi: s - slope_h * (i' - j), slope_h = 2^(-8 (h+1) / Hq), computed in
-//    the region from the raw indices with arith/math ops (i' = i + Skv - Sq),
-//    combined with #attn.causal;
-//  * tanh soft-capping: c * tanh(s / c) with c = 2;
-//  * a relative-position bias table [Hq, 2M+1] (captured function argument)
-//    read with tensor.extract at clamp(j - i', -M, M) + M;
-//  * an edge-feature bias [B, Hq, Sq, Skv] read with tensor.extract[b, h, i, j].
-// GQA Hq = 6, Hkv = 2, Sq = 29 < Skv = 41.
+// A6 — score_mod regions: ALiBi s - 2^(-8(h+1)/Hq) (i' - j) from index arith
+// (+ #attn.causal); tanh soft-capping 2 tanh(s/2); a relative-position table
+// [Hq, 15] read with tensor.extract at clamp(j - i', -7, 7) + 7; an edge bias
+// [B, Hq, Sq, Skv] read at [b, h, i, j]; and all chained (mask applied last).
+// Sq = 29 < Skv = 41, GQA Hq = 6, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=51 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=52 --check | FileCheck %s

@@ -1,11 +1,8 @@
-// A7 — attention sinks and calibration.
-//  (a) a learned per-head sink logit joins the softmax denominator but carries
-//      no value: `attn.aggregate softmax ... sinks(%sk)` (with lse, and with
-//      causal cross attention Sq > Skv so rows 0..5 have every key masked);
-//  (b) ACT-style calibration: scores of chosen (head, key) columns (an i1
-//      [Hq, Skv] captured tensor) are multiplied by |factor[h, j]| read from a
-//      captured f32 [Hq, Skv] tensor inside an attn.score_mod region.
-// GQA Hq = 6, Hkv = 2.
+// A7 — (a) attention sinks: `attn.aggregate softmax ... sinks(%sk)` (one logit
+// per query head in the denominator, no value), with lse, also with causal
+// Sq = 37 > Skv = 31 (rows i < 6 see no key: output 0, lse = sink logit);
+// (b) ACT calibration: a score_mod multiplies chosen (head, key) columns (i1
+// [Hq, Skv]) by |factor[h, j]| from a captured tensor. GQA Hq = 6, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=61 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=62 --check | FileCheck %s

@@ -1,10 +1,8 @@
-// B2 — sliding-window attention with per-head spans (MoA): key j is kept iff
-// i' - left_h <= j <= i' + right_h with i' = i + (Skv - Sq). Expressed with
-// `#attn.window<left = [...], right = ...>`, one entry per query head (the
-// list has exactly Hq entries), or one value for all heads. Case 1: Sq = 37 <
-// Skv = 45 with per-head left and right lists. Case 2: Sq = 45 > Skv = 29
-// with per-head left and right = 0 (rows i < 16 see no key), plus a uniform
-// window intersected with #attn.causal. GQA Hq = 6, Hkv = 2.
+// B2 — sliding window with per-head spans (MoA): i' - left_h <= j <= i' + right_h
+// via `#attn.window<left = [..6 entries..], right = [..] or R>` (one entry per
+// query head), plus a uniform window intersected with #attn.causal.
+// Sq = 37 < Skv = 45, and Sq = 45 > Skv = 29 with right = 0 (rows i < 16 see
+// no key). GQA Hq = 6, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=111 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=112 --check | FileCheck %s

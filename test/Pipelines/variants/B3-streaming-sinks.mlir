@@ -1,9 +1,8 @@
-// B3 — streaming attention with sink tokens / persistent memory
-// (StreamingLLM, Titans): key j is kept iff it is one of the first `count`
-// keys or inside the causal window. Expressed as
-// `[#attn.any<[#attn.sink<count = 4>, #attn.window<left = 7, right = 0>]>, #attn.causal]`
-// (the union of sink and window, intersected with causal). Sq = 37 < Skv =
-// 45 and Sq = 45 > Skv = 29 (rows i < 16 fully masked). GQA Hq = 6, Hkv = 2.
+// B3 — streaming attention with sink / persistent-memory tokens (StreamingLLM,
+// Titans): `[#attn.any<[#attn.sink<count = 4>, #attn.window<left = 7,
+// right = 0>]>, #attn.causal]` (window union first 4 keys, intersected with
+// causal). Sq = 37 < Skv = 45, and Sq = 45 > Skv = 29 (rows i < 16 fully
+// masked). GQA Hq = 6, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=121 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=122 --check | FileCheck %s
