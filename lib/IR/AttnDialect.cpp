@@ -16,9 +16,9 @@
 using namespace mlir;
 using namespace mlir::attn;
 
+#include "attn/IR/AttnAttrInterfaces.cpp.inc"
 #include "attn/IR/AttnDialect.cpp.inc"
 #include "attn/IR/AttnEnums.cpp.inc"
-#include "attn/IR/AttnAttrInterfaces.cpp.inc"
 
 #define GET_ATTRDEF_CLASSES
 #include "attn/IR/AttnAttrs.cpp.inc"
@@ -112,10 +112,10 @@ void WindowAttr::print(AsmPrinter &printer) const {
   printer << ">";
 }
 
-LogicalResult
-WindowAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                   ArrayRef<int64_t> left, ArrayRef<int64_t> right,
-                   bool leftPerHead, bool rightPerHead) {
+LogicalResult WindowAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 ArrayRef<int64_t> left,
+                                 ArrayRef<int64_t> right, bool leftPerHead,
+                                 bool rightPerHead) {
   for (auto [name, vals, perHead] :
        {std::make_tuple("left", left, leftPerHead),
         std::make_tuple("right", right, rightPerHead)}) {
@@ -223,9 +223,9 @@ static LogicalResult verifyShapes(Operation *op) {
                    ShapedType::isDynamic(expected[d]) ||
                    declared[d] == expected[d];
     if (!compatible)
-      return op->emitOpError() << "result #" << idx << " has shape "
-                               << formatShape(declared) << " but "
-                               << formatShape(expected) << " is expected";
+      return op->emitOpError()
+             << "result #" << idx << " has shape " << formatShape(declared)
+             << " but " << formatShape(expected) << " is expected";
   }
   return success();
 }
@@ -245,9 +245,8 @@ static LogicalResult verifyBodyRegion(Operation *op, Region &region,
   if (!yield)
     return op->emitOpError() << name << " region must end in attn.yield";
   if (yield.getValue().getType() != yieldType)
-    return op->emitOpError()
-           << name << " region must yield " << yieldType << ", got "
-           << yield.getValue().getType();
+    return op->emitOpError() << name << " region must yield " << yieldType
+                             << ", got " << yield.getValue().getType();
   return success();
 }
 

@@ -64,8 +64,8 @@ public:
     return s;
   }
 
-  void elementType(Value v, llvm::function_ref<bool(Type)> pred,
-                   StringRef name, StringRef expected) {
+  void elementType(Value v, llvm::function_ref<bool(Type)> pred, StringRef name,
+                   StringRef expected) {
     if (failed)
       return;
     auto t = dyn_cast<ShapedType>(v.getType());
@@ -112,7 +112,9 @@ private:
   bool failed = false;
 };
 
-bool isFloatTy(Type t) { return isa<Float32Type, Float16Type, BFloat16Type>(t); }
+bool isFloatTy(Type t) {
+  return isa<Float32Type, Float16Type, BFloat16Type>(t);
+}
 bool isF32(Type t) { return t.isF32(); }
 bool isI1(Type t) { return t.isInteger(1); }
 bool isI32(Type t) { return t.isInteger(32); }
@@ -293,8 +295,9 @@ bool mlir::attn::checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
           Value o = parts[2 * i], lse = parts[2 * i + 1];
           std::string on = llvm::formatv("partial output #{0}", i).str();
           std::string ln = llvm::formatv("partial lse #{0}", i).str();
-          c.elementType(o, [&](Type t) { return t == outElt; }, on,
-                        "the result's element type");
+          c.elementType(
+              o, [&](Type t) { return t == outElt; }, on,
+              "the result's element type");
           c.elementType(lse, isF32, ln, "f32");
           Shape os = c.ranked(o, 4, on);
           Shape ls = c.ranked(lse, 3, ln);
@@ -389,7 +392,8 @@ bool mlir::attn::checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
       .Case<SelectTopkOp>([&](SelectTopkOp t) {
         c.positive(t.getTopK(), "top_k");
         Shape s = c.ranked(t.getScores(), 4, "scores");
-        results.push_back({s[0], s[1], s[2], static_cast<int64_t>(t.getTopK())});
+        results.push_back(
+            {s[0], s[1], s[2], static_cast<int64_t>(t.getTopK())});
       })
       .Case<ClusterOp>([&](ClusterOp cl) {
         Shape x = c.ranked(cl.getInput(), 4, "input");

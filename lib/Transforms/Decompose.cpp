@@ -147,8 +147,8 @@ Value batchedDot(Builder &g, Value x, Value y, int64_t group) {
   return g.generic({x, y}, {xMap, yMap}, init, g.pick(5, {0, 1, 2, 3}),
                    {kPar, kPar, kPar, kPar, kRed},
                    [](OpBuilder &b, Location loc, ValueRange a) -> Value {
-                     Value p = arith::MulFOp::create(b, loc, toF32(b, loc, a[0]),
-                                                     toF32(b, loc, a[1]));
+                     Value p = arith::MulFOp::create(
+                         b, loc, toF32(b, loc, a[0]), toF32(b, loc, a[1]));
                      return arith::AddFOp::create(b, loc, a[2], p);
                    });
 }
@@ -221,8 +221,8 @@ SoftmaxStats softmaxStats(Builder &g, Value s, Value sinks) {
   };
   AffineMap row = g.pick(3, {0, 1, 2});
   if (sinks) {
-    m = g.generic({m, sinks}, {row, g.pick(3, {1})}, g.empty(rowShape(g, s), f32),
-                  row, {kPar, kPar, kPar},
+    m = g.generic({m, sinks}, {row, g.pick(3, {1})},
+                  g.empty(rowShape(g, s), f32), row, {kPar, kPar, kPar},
                   [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
                     Value mx = arith::MaximumFOp::create(b, loc, a[0], a[1]);
                     return makeSafe(b, loc, mx);
@@ -232,15 +232,14 @@ SoftmaxStats softmaxStats(Builder &g, Value s, Value sinks) {
       return makeSafe(b, loc, a[0]);
     });
   }
-  Value p = g.generic({s, m}, {g.pick(4, {0, 1, 2, 3}), g.pick(4, {0, 1, 2})},
-                      g.empty({g.size(s, 0), g.size(s, 1), g.size(s, 2),
-                               g.size(s, 3)},
-                              f32),
-                      g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
-                      [](OpBuilder &b, Location loc, ValueRange a) -> Value {
-                        Value x = arith::SubFOp::create(b, loc, a[0], a[1]);
-                        return math::ExpOp::create(b, loc, x);
-                      });
+  Value p = g.generic(
+      {s, m}, {g.pick(4, {0, 1, 2, 3}), g.pick(4, {0, 1, 2})},
+      g.empty({g.size(s, 0), g.size(s, 1), g.size(s, 2), g.size(s, 3)}, f32),
+      g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+      [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+        Value x = arith::SubFOp::create(b, loc, a[0], a[1]);
+        return math::ExpOp::create(b, loc, x);
+      });
   Value l = reduceRows(g, p, g.filled(rowShape(g, s), f32, zero),
                        [](OpBuilder &b, Location loc, ValueRange a) -> Value {
                          return arith::AddFOp::create(b, loc, a[0], a[1]);
@@ -277,8 +276,8 @@ Value pointwiseWeights(Builder &g, Value s, AggregationKind kind) {
           Value den = arith::AddFOp::create(b, loc, one, e);
           return arith::DivFOp::create(b, loc, one, den).getResult();
         }
-        Value masked =
-            arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, a[0], ninf);
+        Value masked = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
+                                             a[0], ninf);
         return arith::SelectOp::create(b, loc, masked, zero, a[0]).getResult();
       });
 }
@@ -294,11 +293,11 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, ScoreOp op) {
   Builder g(rw, op.getLoc());
   Value dots = batchedDot(g, op.getQuery(), op.getKey(), *group);
   Value scale = g.f32(op.getEffectiveScale());
-  Value s = elementwise(g, {dots}, rw.getF32Type(),
-                        [&](OpBuilder &b, Location loc, ValueRange a) {
-                          return arith::MulFOp::create(b, loc, a[0], scale)
-                              .getResult();
-                        });
+  Value s = elementwise(
+      g, {dots}, rw.getF32Type(),
+      [&](OpBuilder &b, Location loc, ValueRange a) {
+        return arith::MulFOp::create(b, loc, a[0], scale).getResult();
+      });
   return SmallVector<Value>{castTo(rw, op.getLoc(), s, op.getType())};
 }
 
@@ -316,13 +315,13 @@ Value inlineRegion(OpBuilder &b, Region &region, ValueRange args) {
 
 FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, ScoreModOp op) {
   Builder g(rw, op.getLoc());
-  Value s = elementwise(
-      g, {op.getScores()}, rw.getF32Type(),
-      [&](OpBuilder &b, Location loc, ValueRange a) {
-        SmallVector<Value> args = {a[0], idx(b, loc, 0), idx(b, loc, 1),
-                                   idx(b, loc, 2), idx(b, loc, 3)};
-        return inlineRegion(b, op.getBody(), args);
-      });
+  Value s = elementwise(g, {op.getScores()}, rw.getF32Type(),
+                        [&](OpBuilder &b, Location loc, ValueRange a) {
+                          SmallVector<Value> args = {
+                              a[0], idx(b, loc, 0), idx(b, loc, 1),
+                              idx(b, loc, 2), idx(b, loc, 3)};
+                          return inlineRegion(b, op.getBody(), args);
+                        });
   return SmallVector<Value>{castTo(rw, op.getLoc(), s, op.getType())};
 }
 
@@ -348,7 +347,8 @@ public:
 
   Value build(Attribute pattern, ValueRange &operands) {
     return llvm::TypeSwitch<Attribute, Value>(pattern)
-        .Case<CausalAttr>([&](auto) { return cmp(arith::CmpIPredicate::sle, ji, aligned); })
+        .Case<CausalAttr>(
+            [&](auto) { return cmp(arith::CmpIPredicate::sle, ji, aligned); })
         .Case<WindowAttr>([&](WindowAttr w) {
           Value left = span(w.getLeft(), w.getLeftPerHead());
           Value right = span(w.getRight(), w.getRightPerHead());
@@ -392,8 +392,8 @@ public:
           Value m = take(operands);
           Value qb = arith::DivUIOp::create(b, loc, ii, cst(bm.getBlockQ()));
           Value kb = arith::DivUIOp::create(b, loc, ji, cst(bm.getBlockKv()));
-          return extract(m, {broadcastIndex(m, 0, bi), broadcastIndex(m, 1, hi),
-                             qb, kb});
+          return extract(
+              m, {broadcastIndex(m, 0, bi), broadcastIndex(m, 1, hi), qb, kb});
         })
         .Case<SegmentsAttr>([&](SegmentsAttr) {
           Value qs = take(operands), ks = take(operands);
@@ -408,9 +408,11 @@ public:
           Value rowPtr = take(operands), cols = take(operands);
           Value one = cst(1);
           Value lo = toIndex(extract(rowPtr, {ii}));
-          Value hi = toIndex(extract(rowPtr, {arith::AddIOp::create(b, loc, ii, one)}));
+          Value hi = toIndex(
+              extract(rowPtr, {arith::AddIOp::create(b, loc, ii, one)}));
           return anyOf(lo, hi, [&](Value p) {
-            return cmp(arith::CmpIPredicate::eq, toIndex(extract(cols, {p})), ji);
+            return cmp(arith::CmpIPredicate::eq, toIndex(extract(cols, {p})),
+                       ji);
           });
         })
         .Case<IndicesAttr>([&](IndicesAttr) {
@@ -422,13 +424,12 @@ public:
             return cmp(arith::CmpIPredicate::eq, sel, ji);
           });
         })
-        .Case<RowsAttr>([&](RowsAttr) {
-          return extract(take(operands), {bi, hi, ii});
-        })
+        .Case<RowsAttr>(
+            [&](RowsAttr) { return extract(take(operands), {bi, hi, ii}); })
         .Case<DenseAttr>([&](DenseAttr) {
           Value m = take(operands);
-          return extract(m, {broadcastIndex(m, 0, bi), broadcastIndex(m, 1, hi),
-                             ii, ji});
+          return extract(
+              m, {broadcastIndex(m, 0, bi), broadcastIndex(m, 1, hi), ii, ji});
         })
         .Default([&](Attribute) { return Value(); });
   }
@@ -546,12 +547,12 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, AggregateOp op) {
       });
   results.push_back(castTo(rw, op.getLoc(), o, op.getOutput().getType()));
   if (op.getLse()) {
-    Value lse = elementwise(g, {st.rowMax, st.rowSum}, rw.getF32Type(),
-                            [](OpBuilder &b, Location loc, ValueRange a) {
-                              Value lg = math::LogOp::create(b, loc, a[1]);
-                              return arith::AddFOp::create(b, loc, a[0], lg)
-                                  .getResult();
-                            });
+    Value lse = elementwise(
+        g, {st.rowMax, st.rowSum}, rw.getF32Type(),
+        [](OpBuilder &b, Location loc, ValueRange a) {
+          Value lg = math::LogOp::create(b, loc, a[1]);
+          return arith::AddFOp::create(b, loc, a[0], lg).getResult();
+        });
     results.push_back(castTo(rw, op.getLoc(), lse, op.getLse().getType()));
   }
   return results;
@@ -562,15 +563,15 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, NormalizeOp op) {
   Value s = op.getScores(), p;
   if (op.getKind() == AggregationKind::softmax) {
     SoftmaxStats st = softmaxStats(g, s, Value());
-    p = g.generic({st.weights, st.rowSum},
-                  {g.pick(4, {0, 1, 2, 3}), g.pick(4, {0, 1, 2})},
-                  g.empty({g.size(s, 0), g.size(s, 1), g.size(s, 2),
-                           g.size(s, 3)},
-                          rw.getF32Type()),
-                  g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
-                  [](OpBuilder &b, Location loc, ValueRange a) {
-                    return safeDivide(b, loc, a[0], a[1]);
-                  });
+    p = g.generic(
+        {st.weights, st.rowSum},
+        {g.pick(4, {0, 1, 2, 3}), g.pick(4, {0, 1, 2})},
+        g.empty({g.size(s, 0), g.size(s, 1), g.size(s, 2), g.size(s, 3)},
+                rw.getF32Type()),
+        g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+        [](OpBuilder &b, Location loc, ValueRange a) {
+          return safeDivide(b, loc, a[0], a[1]);
+        });
   } else {
     p = pointwiseWeights(g, s, op.getKind());
   }
@@ -587,7 +588,8 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, MergeOp op) {
     lses.push_back(parts[2 * i + 1]);
   }
   Value ninf = g.negInf(), zero = g.f32(0.0);
-  // Per element: safe max of the lses, the weights exp(lse_k - m) and their sum.
+  // Per element: safe max of the lses, the weights exp(lse_k - m) and their
+  // sum.
   auto combine = [&](OpBuilder &b, Location loc, ValueRange l,
                      SmallVectorImpl<Value> &w) -> std::pair<Value, Value> {
     Value m = l[0];
@@ -598,7 +600,8 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, MergeOp op) {
     m = arith::SelectOp::create(b, loc, isInf, zero, m);
     Value sum = zero;
     for (Value x : l) {
-      Value e = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, x, m));
+      Value e =
+          math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, x, m));
       w.push_back(e);
       sum = arith::AddFOp::create(b, loc, sum, e);
     }
@@ -626,13 +629,14 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, MergeOp op) {
               arith::MulFOp::create(b, loc, w[k], toF32(b, loc, a[k])));
         return fromF32(b, loc, safeDivide(b, loc, acc, sum), outElt);
       });
-  Value lse = elementwise(g, lses, rw.getF32Type(), [&](OpBuilder &b, Location loc,
-                                                ValueRange a) {
-    SmallVector<Value> w;
-    auto [m, sum] = combine(b, loc, a, w);
-    return arith::AddFOp::create(b, loc, m, math::LogOp::create(b, loc, sum))
-        .getResult();
-  });
+  Value lse = elementwise(
+      g, lses, rw.getF32Type(), [&](OpBuilder &b, Location loc, ValueRange a) {
+        SmallVector<Value> w;
+        auto [m, sum] = combine(b, loc, a, w);
+        return arith::AddFOp::create(b, loc, m,
+                                     math::LogOp::create(b, loc, sum))
+            .getResult();
+      });
   return SmallVector<Value>{
       castTo(rw, op.getLoc(), o, op.getOutput().getType()),
       castTo(rw, op.getLoc(), lse, op.getLse().getType())};
@@ -652,11 +656,10 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, FeatureMapOp op) {
   int64_t d = xTy.getShape().back();
   Value zero = g.f32(0.0), one = g.f32(1.0);
   auto pointwise = [&](function_ref<Value(OpBuilder &, Location, Value)> fn) {
-    return elementwise(g, {x}, outElt,
-                       [&](OpBuilder &b, Location loc, ValueRange a) {
-                         return fromF32(b, loc, fn(b, loc, toF32(b, loc, a[0])),
-                                        outElt);
-                       });
+    return elementwise(
+        g, {x}, outElt, [&](OpBuilder &b, Location loc, ValueRange a) {
+          return fromF32(b, loc, fn(b, loc, toF32(b, loc, a[0])), outElt);
+        });
   };
   SmallVector<OpFoldResult> lead;
   for (unsigned i = 0; i + 1 < rank; ++i)
@@ -668,7 +671,8 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, FeatureMapOp op) {
     break;
   case FeatureMapKind::elu_plus_one:
     result = pointwise([&](OpBuilder &b, Location loc, Value v) -> Value {
-      Value pos = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, v, zero);
+      Value pos =
+          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, v, zero);
       Value plus = arith::AddFOp::create(b, loc, v, one);
       Value e = math::ExpOp::create(b, loc, v);
       return arith::SelectOp::create(b, loc, pos, plus, e);
@@ -699,36 +703,41 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, FeatureMapOp op) {
     AffineMap id = AffineMap::getMultiDimIdentityMap(rank, g.ctx());
     SmallVector<IteratorType> iters(rank, kPar);
     Value invSqrt2 = g.f32(1.0 / std::sqrt(2.0));
-    result = g.generic({}, {}, g.empty(shape, outElt), id, iters,
-                       [&](OpBuilder &b, Location loc, ValueRange) {
-      SmallVector<Value> at;
-      for (unsigned i = 0; i + 1 < rank; ++i)
-        at.push_back(idx(b, loc, i));
-      Value f = idx(b, loc, rank - 1);
-      auto c = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
-      auto load = [&](Value k) {
-        SmallVector<Value> pos(at);
-        pos.push_back(k);
-        return toF32(b, loc, tensor::ExtractOp::create(b, loc, x, pos));
-      };
-      Value zeroIdx = c(0), dim = c(d);
-      Value linearIdx = arith::MaxSIOp::create(
-          b, loc, arith::SubIOp::create(b, loc, f, c(1)), zeroIdx);
-      Value lin = load(arith::MinSIOp::create(b, loc, linearIdx, c(d - 1)));
-      Value t = arith::MaxSIOp::create(
-          b, loc, arith::SubIOp::create(b, loc, f, c(1 + d)), zeroIdx);
-      Value quad = arith::MulFOp::create(
-          b, loc,
-          arith::MulFOp::create(b, loc,
-                                load(arith::DivUIOp::create(b, loc, t, dim)),
-                                load(arith::RemUIOp::create(b, loc, t, dim))),
-          invSqrt2);
-      Value isConst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, f, zeroIdx);
-      Value isLin = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, f, dim);
-      Value v = arith::SelectOp::create(b, loc, isLin, lin, quad);
-      v = arith::SelectOp::create(b, loc, isConst, one, v);
-      return fromF32(b, loc, v, outElt);
-    });
+    result = g.generic(
+        {}, {}, g.empty(shape, outElt), id, iters,
+        [&](OpBuilder &b, Location loc, ValueRange) {
+          SmallVector<Value> at;
+          for (unsigned i = 0; i + 1 < rank; ++i)
+            at.push_back(idx(b, loc, i));
+          Value f = idx(b, loc, rank - 1);
+          auto c = [&](int64_t v) {
+            return arith::ConstantIndexOp::create(b, loc, v);
+          };
+          auto load = [&](Value k) {
+            SmallVector<Value> pos(at);
+            pos.push_back(k);
+            return toF32(b, loc, tensor::ExtractOp::create(b, loc, x, pos));
+          };
+          Value zeroIdx = c(0), dim = c(d);
+          Value linearIdx = arith::MaxSIOp::create(
+              b, loc, arith::SubIOp::create(b, loc, f, c(1)), zeroIdx);
+          Value lin = load(arith::MinSIOp::create(b, loc, linearIdx, c(d - 1)));
+          Value t = arith::MaxSIOp::create(
+              b, loc, arith::SubIOp::create(b, loc, f, c(1 + d)), zeroIdx);
+          Value quad = arith::MulFOp::create(
+              b, loc,
+              arith::MulFOp::create(
+                  b, loc, load(arith::DivUIOp::create(b, loc, t, dim)),
+                  load(arith::RemUIOp::create(b, loc, t, dim))),
+              invSqrt2);
+          Value isConst = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::eq, f, zeroIdx);
+          Value isLin =
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, f, dim);
+          Value v = arith::SelectOp::create(b, loc, isLin, lin, quad);
+          v = arith::SelectOp::create(b, loc, isConst, one, v);
+          return fromF32(b, loc, v, outElt);
+        });
     break;
   }
   case FeatureMapKind::random_features: {
@@ -791,7 +800,8 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, FeatureMapOp op) {
   return SmallVector<Value>{castTo(rw, op.getLoc(), result, resTy)};
 }
 
-FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, LinearAggregateOp op) {
+FailureOr<SmallVector<Value>> decompose(RewriterBase &rw,
+                                        LinearAggregateOp op) {
   FailureOr<int64_t> group = groupSize(op.getQuery(), 1, op.getKey(), 1);
   if (failed(group))
     return rw.notifyMatchFailure(op, "dynamic head counts");
@@ -808,37 +818,38 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, LinearAggregateOp op) 
       ins.push_back(decay);
       maps.push_back(g.pick(4, {1}));
     }
-    w = g.generic(ins, maps,
-                  g.empty({g.size(a, 0), g.size(a, 1), g.size(a, 2), g.size(a, 3)},
-                          rw.getF32Type()),
-                  g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
-                  [&](OpBuilder &b, Location loc, ValueRange args) {
-      Value i = idx(b, loc, 2), j = idx(b, loc, 3);
-      Value aligned =
-          arith::AddIOp::create(b, loc, i, arith::SubIOp::create(b, loc, skv, sq));
-      Value visible =
-          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, j, aligned);
-      Value v = args[0];
-      if (decay) {
-        Value dist = arith::SubIOp::create(b, loc, aligned, j);
-        Value distF = arith::SIToFPOp::create(
-            b, loc, b.getF32Type(),
-            arith::IndexCastOp::create(b, loc, b.getI64Type(), dist));
-        Value factor = math::PowFOp::create(b, loc, args[1], distF);
-        v = arith::MulFOp::create(b, loc, v, factor);
-      }
-      return arith::SelectOp::create(b, loc, visible, v, zero).getResult();
-    });
+    w = g.generic(
+        ins, maps,
+        g.empty({g.size(a, 0), g.size(a, 1), g.size(a, 2), g.size(a, 3)},
+                rw.getF32Type()),
+        g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+        [&](OpBuilder &b, Location loc, ValueRange args) {
+          Value i = idx(b, loc, 2), j = idx(b, loc, 3);
+          Value aligned = arith::AddIOp::create(
+              b, loc, i, arith::SubIOp::create(b, loc, skv, sq));
+          Value visible = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::sle, j, aligned);
+          Value v = args[0];
+          if (decay) {
+            Value dist = arith::SubIOp::create(b, loc, aligned, j);
+            Value distF = arith::SIToFPOp::create(
+                b, loc, b.getF32Type(),
+                arith::IndexCastOp::create(b, loc, b.getI64Type(), dist));
+            Value factor = math::PowFOp::create(b, loc, args[1], distF);
+            v = arith::MulFOp::create(b, loc, v, factor);
+          }
+          return arith::SelectOp::create(b, loc, visible, v, zero).getResult();
+        });
   }
   Value num = weightedSum(g, w, op.getValue(), *group);
   Type outElt = cast<ShapedType>(op.getType()).getElementType();
   Value out;
   if (op.getNormalize()) {
-    Value den = reduceRows(g, w,
-                           g.filled(rowShape(g, w), rw.getF32Type(), g.f32(0.0)),
-                           [](OpBuilder &b, Location loc, ValueRange x) -> Value {
-                             return arith::AddFOp::create(b, loc, x[0], x[1]);
-                           });
+    Value den =
+        reduceRows(g, w, g.filled(rowShape(g, w), rw.getF32Type(), g.f32(0.0)),
+                   [](OpBuilder &b, Location loc, ValueRange x) -> Value {
+                     return arith::AddFOp::create(b, loc, x[0], x[1]);
+                   });
     Value eps = g.f32(op.getEps().convertToDouble());
     out = g.generic({num, den}, {g.pick(4, {0, 1, 2, 3}), g.pick(4, {0, 1, 2})},
                     g.empty({g.size(num, 0), g.size(num, 1), g.size(num, 2),
@@ -847,7 +858,8 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, LinearAggregateOp op) 
                     g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
                     [&](OpBuilder &b, Location loc, ValueRange x) {
                       Value d = arith::AddFOp::create(b, loc, x[1], eps);
-                      return fromF32(b, loc, arith::DivFOp::create(b, loc, x[0], d),
+                      return fromF32(b, loc,
+                                     arith::DivFOp::create(b, loc, x[0], d),
                                      outElt);
                     });
   } else {
@@ -863,8 +875,8 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, LinearAggregateOp op) 
 // Selection family
 //===----------------------------------------------------------------------===//
 
-/// Pools rows of x [B, H, S, D] in blocks of `block` rows: [B, H, ceil(S/block), D].
-/// A partial last block pools the rows it has.
+/// Pools rows of x [B, H, S, D] in blocks of `block` rows: [B, H,
+/// ceil(S/block), D]. A partial last block pools the rows it has.
 Value poolBlocks(Builder &g, Value x, int64_t block, bool useMax) {
   Value s = g.sizeValue(x, 2);
   Value blk = g.index(block);
@@ -872,41 +884,45 @@ Value poolBlocks(Builder &g, Value x, int64_t block, bool useMax) {
   SmallVector<OpFoldResult> shape = {g.size(x, 0), g.size(x, 1), nb,
                                      g.size(x, 3)};
   Value init = useMax ? g.negInf() : g.f32(0.0);
-  return g.generic({}, {}, g.empty(shape, g.b.getF32Type()),
-                   g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
-                   [&](OpBuilder &b, Location loc, ValueRange) {
-    Value bi = idx(b, loc, 0), hi = idx(b, loc, 1), r = idx(b, loc, 2),
-          di = idx(b, loc, 3);
-    Value lo = arith::MulIOp::create(b, loc, r, blk);
-    Value hi2 = arith::MinSIOp::create(b, loc, arith::AddIOp::create(b, loc, lo, blk), s);
-    Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    auto loop = scf::ForOp::create(
-        b, loc, lo, hi2, one, ValueRange{init},
-        [&](OpBuilder &nb2, Location nl, Value iv, ValueRange acc) {
-          Value v = toF32(nb2, nl,
-                          tensor::ExtractOp::create(nb2, nl, x,
-                                                    ValueRange{bi, hi, iv, di}));
-          Value r2 = useMax ? arith::MaximumFOp::create(nb2, nl, acc[0], v).getResult()
-                            : arith::AddFOp::create(nb2, nl, acc[0], v).getResult();
-          scf::YieldOp::create(nb2, nl, r2);
-        });
-    Value v = loop.getResult(0);
-    if (useMax)
-      return v;
-    Value count = arith::UIToFPOp::create(
-        b, loc, b.getF32Type(),
-        arith::IndexCastOp::create(b, loc, b.getI64Type(),
-                                   arith::SubIOp::create(b, loc, hi2, lo)));
-    return arith::DivFOp::create(b, loc, v, count).getResult();
-  });
+  return g.generic(
+      {}, {}, g.empty(shape, g.b.getF32Type()), g.pick(4, {0, 1, 2, 3}),
+      {kPar, kPar, kPar, kPar}, [&](OpBuilder &b, Location loc, ValueRange) {
+        Value bi = idx(b, loc, 0), hi = idx(b, loc, 1), r = idx(b, loc, 2),
+              di = idx(b, loc, 3);
+        Value lo = arith::MulIOp::create(b, loc, r, blk);
+        Value hi2 = arith::MinSIOp::create(
+            b, loc, arith::AddIOp::create(b, loc, lo, blk), s);
+        Value one = arith::ConstantIndexOp::create(b, loc, 1);
+        auto loop = scf::ForOp::create(
+            b, loc, lo, hi2, one, ValueRange{init},
+            [&](OpBuilder &nb2, Location nl, Value iv, ValueRange acc) {
+              Value v = toF32(nb2, nl,
+                              tensor::ExtractOp::create(
+                                  nb2, nl, x, ValueRange{bi, hi, iv, di}));
+              Value r2 =
+                  useMax
+                      ? arith::MaximumFOp::create(nb2, nl, acc[0], v)
+                            .getResult()
+                      : arith::AddFOp::create(nb2, nl, acc[0], v).getResult();
+              scf::YieldOp::create(nb2, nl, r2);
+            });
+        Value v = loop.getResult(0);
+        if (useMax)
+          return v;
+        Value count = arith::UIToFPOp::create(
+            b, loc, b.getF32Type(),
+            arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                       arith::SubIOp::create(b, loc, hi2, lo)));
+        return arith::DivFOp::create(b, loc, v, count).getResult();
+      });
 }
 
 /// rank[b, h, r, c] = #{c' candidate : x[c'] > x[c] or (x[c'] == x[c] and
 /// c' < c)}: the position of c in a stable descending sort of row r.
-Value rankInRow(Builder &g, Value x,
-                function_ref<Value(OpBuilder &, Location, Value r, Value c,
-                                   Value score)>
-                    candidate) {
+Value rankInRow(
+    Builder &g, Value x,
+    function_ref<Value(OpBuilder &, Location, Value r, Value c, Value score)>
+        candidate) {
   SmallVector<OpFoldResult> shape = {g.size(x, 0), g.size(x, 1), g.size(x, 2),
                                      g.size(x, 3)};
   Value init = g.filled(shape, g.b.getI32Type(), g.i32(0));
@@ -924,7 +940,8 @@ Value rankInRow(Builder &g, Value x,
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, c2, c);
         Value beats = arith::OrIOp::create(
             b, loc, gt, arith::AndIOp::create(b, loc, eq, before));
-        beats = arith::AndIOp::create(b, loc, beats, candidate(b, loc, r, c2, other));
+        beats = arith::AndIOp::create(b, loc, beats,
+                                      candidate(b, loc, r, c2, other));
         Value inc = arith::ExtUIOp::create(b, loc, b.getI32Type(), beats);
         return arith::AddIOp::create(b, loc, a[2], inc);
       });
@@ -938,7 +955,8 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, SelectBlocksOp op) {
     return rw.notifyMatchFailure(op, "dynamic head counts");
   Builder g(rw, op.getLoc());
   bool useMax = op.getPool() == "max";
-  Value pq = qreps ? qreps : poolBlocks(g, op.getQuery(), op.getBlockQ(), useMax);
+  Value pq =
+      qreps ? qreps : poolBlocks(g, op.getQuery(), op.getBlockQ(), useMax);
   Value pk = reps ? reps : poolBlocks(g, op.getKey(), op.getBlockKv(), useMax);
   Value scores = batchedDot(g, pq, pk, *group);
   Value sq = g.sizeValue(op.getQuery(), 2), skv = g.sizeValue(op.getKey(), 2);
@@ -953,24 +971,27 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, SelectBlocksOp op) {
     Value one = arith::ConstantIndexOp::create(b, loc, 1);
     Value end = arith::MinSIOp::create(
         b, loc,
-        arith::MulIOp::create(b, loc, arith::AddIOp::create(b, loc, r, one), bq),
+        arith::MulIOp::create(b, loc, arith::AddIOp::create(b, loc, r, one),
+                              bq),
         sq);
-    Value last = arith::AddIOp::create(
-        b, loc, arith::SubIOp::create(b, loc, end, one),
-        arith::SubIOp::create(b, loc, skv, sq));
+    Value last =
+        arith::AddIOp::create(b, loc, arith::SubIOp::create(b, loc, end, one),
+                              arith::SubIOp::create(b, loc, skv, sq));
     Value first = arith::MulIOp::create(b, loc, c, bkv);
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, first, last);
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, first,
+                                 last);
   };
   Value rank = rankInRow(g, scores, candidate);
   Value topK = g.i32(op.getTopK());
   Value out = g.generic(
       {rank}, {g.pick(4, {0, 1, 2, 3})},
-      g.empty({g.size(rank, 0), g.size(rank, 1), g.size(rank, 2), g.size(rank, 3)},
-              rw.getI1Type()),
+      g.empty(
+          {g.size(rank, 0), g.size(rank, 1), g.size(rank, 2), g.size(rank, 3)},
+          rw.getI1Type()),
       g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
       [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
-        Value inTop =
-            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, a[0], topK);
+        Value inTop = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
+                                            a[0], topK);
         Value cand = candidate(b, loc, idx(b, loc, 2), idx(b, loc, 3), Value());
         return arith::AndIOp::create(b, loc, inTop, cand);
       });
@@ -984,7 +1005,8 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, SelectTopkOp op) {
   // Masked (-inf) and NaN scores are never selected.
   auto candidate = [&](OpBuilder &b, Location loc, Value, Value,
                        Value score) -> Value {
-    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, score, ninf);
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, score,
+                                 ninf);
   };
   Value rank = rankInRow(g, s, candidate);
   SmallVector<OpFoldResult> shape = {g.size(s, 0), g.size(s, 1), g.size(s, 2),
@@ -995,8 +1017,10 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, SelectTopkOp op) {
       {rank, s}, {g.pick(5, {0, 1, 2, 4}), g.pick(5, {0, 1, 2, 4})}, init,
       g.pick(5, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar, kRed},
       [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
-        Value r = arith::IndexCastOp::create(b, loc, b.getI32Type(), idx(b, loc, 3));
-        Value j = arith::IndexCastOp::create(b, loc, b.getI32Type(), idx(b, loc, 4));
+        Value r =
+            arith::IndexCastOp::create(b, loc, b.getI32Type(), idx(b, loc, 3));
+        Value j =
+            arith::IndexCastOp::create(b, loc, b.getI32Type(), idx(b, loc, 4));
         Value hit = arith::AndIOp::create(
             b, loc,
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, a[0], r),
@@ -1012,71 +1036,79 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, ClusterOp op) {
   int64_t centHeads = staticDim(cent, 0);
   if (ShapedType::isDynamic(centHeads))
     return rw.notifyMatchFailure(op, "dynamic centroid head count");
-  AffineExpr headExpr = centHeads == 1 ? getAffineConstantExpr(0, g.ctx()) : g.d(1);
+  AffineExpr headExpr =
+      centHeads == 1 ? getAffineConstantExpr(0, g.ctx()) : g.d(1);
   // dist[b, h, s, c] = Σ_d (x[b, h, s, d] - cent[h, c, d])^2
-  SmallVector<OpFoldResult> distShape = {g.size(x, 0), g.size(x, 1), g.size(x, 2),
-                                         g.size(cent, 1)};
-  Value dist = g.generic(
-      {x, cent}, {g.pick(5, {0, 1, 2, 4}), g.map(5, {headExpr, g.d(3), g.d(4)})},
-      g.filled(distShape, rw.getF32Type(), g.f32(0.0)), g.pick(5, {0, 1, 2, 3}),
-      {kPar, kPar, kPar, kPar, kRed},
-      [](OpBuilder &b, Location loc, ValueRange a) -> Value {
-        Value diff = arith::SubFOp::create(b, loc, toF32(b, loc, a[0]),
-                                           toF32(b, loc, a[1]));
-        return arith::AddFOp::create(b, loc, a[2],
-                                     arith::MulFOp::create(b, loc, diff, diff));
-      });
+  SmallVector<OpFoldResult> distShape = {g.size(x, 0), g.size(x, 1),
+                                         g.size(x, 2), g.size(cent, 1)};
+  Value dist =
+      g.generic({x, cent},
+                {g.pick(5, {0, 1, 2, 4}), g.map(5, {headExpr, g.d(3), g.d(4)})},
+                g.filled(distShape, rw.getF32Type(), g.f32(0.0)),
+                g.pick(5, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar, kRed},
+                [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                  Value diff = arith::SubFOp::create(
+                      b, loc, toF32(b, loc, a[0]), toF32(b, loc, a[1]));
+                  return arith::AddFOp::create(
+                      b, loc, a[2], arith::MulFOp::create(b, loc, diff, diff));
+                });
   SmallVector<OpFoldResult> outShape = rowShape(g, x);
   Value best = g.filled(outShape, rw.getF32Type(),
                         g.f32(std::numeric_limits<double>::infinity()));
   Value arg = g.filled(outShape, rw.getI32Type(), g.i32(0));
   AffineMap in = g.pick(4, {0, 1, 2, 3}), out = g.pick(4, {0, 1, 2});
   auto argmin = linalg::GenericOp::create(
-      rw, op.getLoc(), TypeRange{best.getType(), arg.getType()}, ValueRange{dist},
-      ValueRange{best, arg}, ArrayRef<AffineMap>{in, out, out},
+      rw, op.getLoc(), TypeRange{best.getType(), arg.getType()},
+      ValueRange{dist}, ValueRange{best, arg},
+      ArrayRef<AffineMap>{in, out, out},
       ArrayRef<IteratorType>{kPar, kPar, kPar, kRed},
       [](OpBuilder &b, Location loc, ValueRange a) {
-        Value c = arith::IndexCastOp::create(b, loc, b.getI32Type(), idx(b, loc, 3));
+        Value c =
+            arith::IndexCastOp::create(b, loc, b.getI32Type(), idx(b, loc, 3));
         // Strictly smaller wins, so ties keep the smaller index.
-        Value lt = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, a[0], a[1]);
+        Value lt = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT,
+                                         a[0], a[1]);
         Value v = arith::SelectOp::create(b, loc, lt, a[0], a[1]);
         Value i = arith::SelectOp::create(b, loc, lt, c, a[2]);
         linalg::YieldOp::create(b, loc, ValueRange{v, i});
       });
-  return SmallVector<Value>{castTo(rw, op.getLoc(), argmin.getResult(1), op.getType())};
+  return SmallVector<Value>{
+      castTo(rw, op.getLoc(), argmin.getResult(1), op.getType())};
 }
 
 FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, LshOp op) {
   Builder g(rw, op.getLoc());
   Value x = op.getInput(), planes = op.getPlanes();
-  SmallVector<OpFoldResult> projShape = {g.size(x, 0), g.size(x, 1), g.size(x, 2),
-                                         g.size(planes, 1)};
-  Value proj = g.generic(
-      {x, planes}, {g.pick(5, {0, 1, 2, 4}), g.pick(5, {4, 3})},
-      g.filled(projShape, rw.getF32Type(), g.f32(0.0)), g.pick(5, {0, 1, 2, 3}),
-      {kPar, kPar, kPar, kPar, kRed},
-      [](OpBuilder &b, Location loc, ValueRange a) -> Value {
-        Value p = arith::MulFOp::create(b, loc, toF32(b, loc, a[0]),
-                                        toF32(b, loc, a[1]));
-        return arith::AddFOp::create(b, loc, a[2], p);
-      });
+  SmallVector<OpFoldResult> projShape = {g.size(x, 0), g.size(x, 1),
+                                         g.size(x, 2), g.size(planes, 1)};
+  Value proj =
+      g.generic({x, planes}, {g.pick(5, {0, 1, 2, 4}), g.pick(5, {4, 3})},
+                g.filled(projShape, rw.getF32Type(), g.f32(0.0)),
+                g.pick(5, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar, kRed},
+                [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                  Value p = arith::MulFOp::create(b, loc, toF32(b, loc, a[0]),
+                                                  toF32(b, loc, a[1]));
+                  return arith::AddFOp::create(b, loc, a[2], p);
+                });
   Value zero = g.f32(0.0);
   Value out = reduceRows(
       g, proj, g.filled(rowShape(g, x), rw.getI32Type(), g.i32(0)),
       [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
-        Value p = arith::IndexCastOp::create(b, loc, b.getI32Type(), idx(b, loc, 3));
+        Value p =
+            arith::IndexCastOp::create(b, loc, b.getI32Type(), idx(b, loc, 3));
         Value one = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1));
         Value bit = arith::ShLIOp::create(b, loc, one, p);
-        Value pos = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, a[0], zero);
+        Value pos = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                          a[0], zero);
         Value set = arith::SelectOp::create(
-            b, loc, pos, bit, arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)));
+            b, loc, pos, bit,
+            arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)));
         return arith::OrIOp::create(b, loc, a[1], set);
       });
   return SmallVector<Value>{castTo(rw, op.getLoc(), out, op.getType())};
 }
 
-template <typename OpTy>
-struct DecomposePattern : OpRewritePattern<OpTy> {
+template <typename OpTy> struct DecomposePattern : OpRewritePattern<OpTy> {
   using OpRewritePattern<OpTy>::OpRewritePattern;
   LogicalResult matchAndRewrite(OpTy op,
                                 PatternRewriter &rewriter) const override {
@@ -1088,8 +1120,7 @@ struct DecomposePattern : OpRewritePattern<OpTy> {
   }
 };
 
-struct AttnDecomposePass
-    : attn::impl::AttnDecomposeBase<AttnDecomposePass> {
+struct AttnDecomposePass : attn::impl::AttnDecomposeBase<AttnDecomposePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populateDecomposePatterns(patterns);
@@ -1114,12 +1145,12 @@ struct AttnDecomposePass
 } // namespace
 
 void mlir::attn::populateDecomposePatterns(RewritePatternSet &patterns) {
-  patterns.add<DecomposePattern<ScoreOp>, DecomposePattern<ScoreModOp>,
-               DecomposePattern<MaskOp>, DecomposePattern<AggregateOp>,
-               DecomposePattern<NormalizeOp>, DecomposePattern<MergeOp>,
-               DecomposePattern<FeatureMapOp>,
-               DecomposePattern<LinearAggregateOp>,
-               DecomposePattern<SelectBlocksOp>,
-               DecomposePattern<SelectTopkOp>, DecomposePattern<ClusterOp>,
-               DecomposePattern<LshOp>>(patterns.getContext());
+  patterns
+      .add<DecomposePattern<ScoreOp>, DecomposePattern<ScoreModOp>,
+           DecomposePattern<MaskOp>, DecomposePattern<AggregateOp>,
+           DecomposePattern<NormalizeOp>, DecomposePattern<MergeOp>,
+           DecomposePattern<FeatureMapOp>, DecomposePattern<LinearAggregateOp>,
+           DecomposePattern<SelectBlocksOp>, DecomposePattern<SelectTopkOp>,
+           DecomposePattern<ClusterOp>, DecomposePattern<LshOp>>(
+          patterns.getContext());
 }

@@ -16,7 +16,7 @@ uint16_t floatToBF16(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
   if ((u & 0x7fffffff) > 0x7f800000)
-    return 0x7fc0; // NaN
+    return 0x7fc0;               // NaN
   u += 0x7fff + ((u >> 16) & 1); // round to nearest even
   return static_cast<uint16_t>(u >> 16);
 }
@@ -60,7 +60,7 @@ uint16_t floatToHalf(float f) {
   if (absU > 0x7f800000)
     return sign | 0x7e00; // NaN
   if (absU >= 0x477ff000)
-    return sign | 0x7c00; // overflow to inf (>= 65520 rounds up)
+    return sign | 0x7c00;  // overflow to inf (>= 65520 rounds up)
   if (absU < 0x38800000) { // subnormal or zero in half
     if (absU < 0x33000000)
       return sign;

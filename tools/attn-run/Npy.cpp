@@ -1,7 +1,8 @@
 //===- Npy.cpp - NumPy .npy reading and writing ---------------------------===//
 //
-// Format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
-// A magic string, a version, a header length and a Python dict literal with
+// Format:
+// https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html A
+// magic string, a version, a header length and a Python dict literal with
 // 'descr', 'fortran_order' and 'shape', then the raw data.
 //
 //===----------------------------------------------------------------------===//
@@ -77,9 +78,9 @@ bool attn_run::readNpy(const std::string &path, NpyArray &array,
     }
     headerLen = 0;
     for (int i = 0; i < 4; ++i)
-      headerLen |= static_cast<size_t>(static_cast<unsigned char>(
-                       content[8 + i]))
-                   << (8 * i);
+      headerLen |=
+          static_cast<size_t>(static_cast<unsigned char>(content[8 + i]))
+          << (8 * i);
     headerStart = 12;
   } else {
     error = "unsupported .npy format version " + std::to_string(major);

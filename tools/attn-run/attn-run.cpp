@@ -87,11 +87,10 @@ Options parseOptions(int argc, char **argv) {
       return n;
     };
     if (a == "--help" || a == "-h") {
-      llvm::outs()
-          << "usage: attn-run FILE.mlir [--entry=NAME] "
-             "[--pipeline=cpu|naive|reference] [--arg=X.npy]... "
-             "[--random-args] [--seed=N] [--out=Y.npy]... [--check] "
-             "[--bench=N] [--threads=N] [--device=cpu|cuda]\n";
+      llvm::outs() << "usage: attn-run FILE.mlir [--entry=NAME] "
+                      "[--pipeline=cpu|naive|reference] [--arg=X.npy]... "
+                      "[--random-args] [--seed=N] [--out=Y.npy]... [--check] "
+                      "[--bench=N] [--threads=N] [--device=cpu|cuda]\n";
       std::exit(0);
     }
     if (auto v = value("--entry"))
@@ -134,6 +133,9 @@ Options parseOptions(int argc, char **argv) {
     fail("attn-run", "no input file (usage: attn-run FILE.mlir [flags])");
   if (o.randomArgs && !o.args.empty())
     fail("--random-args", "cannot be combined with --arg");
+  if (o.bench && o.pipeline == "reference")
+    fail("--bench", "cannot time the reference interpreter (use --pipeline=cpu "
+                    "or naive)");
   if (o.device == "cuda")
     fail("--device=cuda",
          "GPU execution is not available yet in this build of attn-run");
@@ -158,7 +160,8 @@ void collectRoles(Attribute pattern, SmallVectorImpl<MaskRole> &roles) {
       collectRoles(inner, roles);
     return;
   }
-  unsigned n = cast<attn::MaskPatternAttrInterface>(pattern).getNumMaskOperands();
+  unsigned n =
+      cast<attn::MaskPatternAttrInterface>(pattern).getNumMaskOperands();
   unsigned first = roles.size();
   for (unsigned i = 0; i < n; ++i)
     roles.push_back({pattern, i, first});
@@ -175,7 +178,8 @@ std::string locString(Operation *op) {
   std::string s;
   llvm::raw_string_ostream os(s);
   if (auto loc = dyn_cast<FileLineColLoc>(op->getLoc()))
-    os << loc.getFilename().getValue() << ":" << loc.getLine() << ":" << loc.getColumn();
+    os << loc.getFilename().getValue() << ":" << loc.getLine() << ":"
+       << loc.getColumn();
   else
     os << op->getName();
   return s;
@@ -210,9 +214,11 @@ checkConcreteShapes(func::FuncOp func, ArrayRef<HostTensor> args) {
       for (unsigned d = 0; d < shape.size(); ++d)
         if (!type.isDynamicDim(d) && !ShapedType::isDynamic(shape[d]) &&
             type.getDimSize(d) != shape[d])
-          fail(locString(op), "result type " + attn::formatShape(type.getShape()) +
+          fail(locString(op), "result type " +
+                                  attn::formatShape(type.getShape()) +
                                   " does not match the argument sizes, which "
-                                  "give " + attn::formatShape(shape));
+                                  "give " +
+                                  attn::formatShape(shape));
       known[result] = shape;
     }
   });
@@ -244,9 +250,10 @@ void validateMaskData(func::FuncOp func, ArrayRef<HostTensor> args,
         for (int64_t e = 0; e < t.numElements(); ++e) {
           double v = t.get(e);
           if (v < -1 || v >= skv)
-            fail(argNames[a], "#attn.indices entry " + std::to_string((int64_t)v) +
-                                  " at flat index " + std::to_string(e) +
-                                  " is outside [-1, " + std::to_string(skv) + ")");
+            fail(argNames[a],
+                 "#attn.indices entry " + std::to_string((int64_t)v) +
+                     " at flat index " + std::to_string(e) +
+                     " is outside [-1, " + std::to_string(skv) + ")");
         }
       }
       if (isa<attn::CsrAttr>(roles[i].pattern) && roles[i].position == 0) {
@@ -261,16 +268,19 @@ void validateMaskData(func::FuncOp func, ArrayRef<HostTensor> args,
         for (int64_t r = 0; r < sq; ++r) {
           int64_t lo = rp.get(r), hi = rp.get(r + 1);
           if (hi < lo)
-            fail(name, "invalid CSR: row_ptr decreases at row " + std::to_string(r));
+            fail(name,
+                 "invalid CSR: row_ptr decreases at row " + std::to_string(r));
           if (hi > nnz)
             fail(name, "invalid CSR: row_ptr[" + std::to_string(r + 1) +
-                           "] exceeds the " + std::to_string(nnz) + " column indices");
+                           "] exceeds the " + std::to_string(nnz) +
+                           " column indices");
           for (int64_t p = lo; p < hi; ++p) {
             int64_t c = cols.get(p);
             if (c < 0 || c >= skv)
-              fail(argNames[ca], "invalid CSR: column index " + std::to_string(c) +
-                                     " in row " + std::to_string(r) +
-                                     " is outside [0, " + std::to_string(skv) + ")");
+              fail(argNames[ca], "invalid CSR: column index " +
+                                     std::to_string(c) + " in row " +
+                                     std::to_string(r) + " is outside [0, " +
+                                     std::to_string(skv) + ")");
             if (p > lo && c <= (int64_t)cols.get(p - 1))
               fail(argNames[ca], "invalid CSR: column indices of row " +
                                      std::to_string(r) +
@@ -279,8 +289,9 @@ void validateMaskData(func::FuncOp func, ArrayRef<HostTensor> args,
         }
         if (rp.get(sq) != nnz)
           fail(name, "invalid CSR: row_ptr[Sq] = " +
-                         std::to_string((int64_t)rp.get(sq)) + " but there are " +
-                         std::to_string(nnz) + " column indices");
+                         std::to_string((int64_t)rp.get(sq)) +
+                         " but there are " + std::to_string(nnz) +
+                         " column indices");
       }
     }
   });
@@ -498,7 +509,8 @@ std::unique_ptr<CompiledFunction> compile(ModuleOp module, func::FuncOp func,
   eo.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   auto engine = ExecutionEngine::create(module, eo);
   if (!engine)
-    fail(o.file, "JIT compilation failed: " + llvm::toString(engine.takeError()));
+    fail(o.file,
+         "JIT compilation failed: " + llvm::toString(engine.takeError()));
   return std::make_unique<CompiledFunction>(std::move(*engine), name,
                                             resultTypes);
 }
@@ -537,7 +549,8 @@ bool compareResults(ArrayRef<HostTensor> actual,
         !std::equal(a.shape.begin(), a.shape.end(), e.shape.begin(),
                     e.shape.end())) {
       llvm::errs() << "result #" << r << ": shape "
-                   << attn::formatShape(SmallVector<int64_t>(a.shape.begin(), a.shape.end()))
+                   << attn::formatShape(
+                          SmallVector<int64_t>(a.shape.begin(), a.shape.end()))
                    << " differs from the reference's "
                    << attn::formatShape(e.shape) << "\n";
       ok = false;
@@ -549,8 +562,9 @@ bool compareResults(ArrayRef<HostTensor> actual,
       double x = a.get(i), y = e.data[i];
       double abs;
       if (std::isnan(x) || std::isnan(y))
-        abs = (std::isnan(x) && std::isnan(y)) ? 0
-                                               : std::numeric_limits<double>::infinity();
+        abs = (std::isnan(x) && std::isnan(y))
+                  ? 0
+                  : std::numeric_limits<double>::infinity();
       else if (std::isinf(x) || std::isinf(y))
         abs = x == y ? 0 : std::numeric_limits<double>::infinity();
       else
@@ -558,7 +572,8 @@ bool compareResults(ArrayRef<HostTensor> actual,
       maxAbs = std::max(maxAbs, abs);
       if (std::isfinite(y))
         maxRef = std::max(maxRef, std::fabs(y));
-      if (!(abs <= tol.atol + tol.rtol * (std::isfinite(y) ? std::fabs(y) : 0))) {
+      if (!(abs <=
+            tol.atol + tol.rtol * (std::isfinite(y) ? std::fabs(y) : 0))) {
         if (firstBad < 0)
           firstBad = i;
         ++bad;
@@ -627,7 +642,8 @@ int main(int argc, char **argv) {
     std::string loc;
     llvm::raw_string_ostream os(loc);
     if (auto fl = dyn_cast<FileLineColLoc>(diag.getLocation()))
-      os << fl.getFilename().getValue() << ":" << fl.getLine() << ":" << fl.getColumn();
+      os << fl.getFilename().getValue() << ":" << fl.getLine() << ":"
+         << fl.getColumn();
     else
       os << o.file;
     firstDiag = loc + ": error: " + diag.str();
@@ -660,9 +676,10 @@ int main(int argc, char **argv) {
   } else if (publics.size() == 1) {
     func = publics.front();
   } else {
-    fail(o.file, publics.empty()
-                     ? "no public function to run"
-                     : "several public functions; choose one with --entry=NAME");
+    fail(o.file,
+         publics.empty()
+             ? "no public function to run"
+             : "several public functions; choose one with --entry=NAME");
   }
   for (auto [i, t] : llvm::enumerate(func.getArgumentTypes())) {
     auto rt = dyn_cast<RankedTensorType>(t);
@@ -695,8 +712,8 @@ int main(int argc, char **argv) {
         fail("--random-args", "argument #" + std::to_string(i) +
                                   " has a dynamic shape; pass --arg files");
       if (type.getNumElements() > (int64_t(1) << 31))
-        fail("--random-args", "argument #" + std::to_string(i) +
-                                  " has more than 2^31 elements");
+        fail("--random-args",
+             "argument #" + std::to_string(i) + " has more than 2^31 elements");
       args.push_back(randomArgument(func, i, type, rng));
       argNames.push_back("argument #" + std::to_string(i));
     }
@@ -736,37 +753,19 @@ int main(int argc, char **argv) {
   }
 
   std::vector<HostTensor> results;
+  std::unique_ptr<CompiledFunction> compiled;
   if (o.pipeline == "reference") {
     for (const attn::reference::Tensor &t : reference)
       results.push_back(fromReference(t));
-    if (o.bench)
-      fail("--bench", "cannot time the reference interpreter");
   } else {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
     OwningOpRef<ModuleOp> lowered = module->clone();
     func::FuncOp loweredFunc =
         lowered->lookupSymbol<func::FuncOp>(func.getName());
-    std::unique_ptr<CompiledFunction> compiled = compile(*lowered, loweredFunc, o, firstDiag);
+    compiled = compile(*lowered, loweredFunc, o, firstDiag);
     if (llvm::Error err = compiled->run(args, results))
       fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
-    if (o.bench) {
-      std::vector<double> times;
-      std::vector<HostTensor> scratch;
-      for (int64_t i = 0; i < o.bench; ++i) {
-        auto start = std::chrono::steady_clock::now();
-        if (llvm::Error err = compiled->run(args, scratch))
-          fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
-        auto end = std::chrono::steady_clock::now();
-        times.push_back(std::chrono::duration<double, std::milli>(end - start).count());
-      }
-      std::sort(times.begin(), times.end());
-      double median = times.size() % 2
-                          ? times[times.size() / 2]
-                          : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
-      llvm::outs() << llvm::format("median_ms=%.4f gflops=%.3f\n", median,
-                                   flops / (median * 1e-3) / 1e9);
-    }
   }
 
   for (size_t i = 0; i < o.outs.size(); ++i) {
@@ -775,7 +774,25 @@ int main(int argc, char **argv) {
       fail(o.outs[i], error);
   }
 
-  if (o.check && !compareResults(results, reference))
-    return 1;
-  return 0;
+  bool agrees = !o.check || compareResults(results, reference);
+
+  if (compiled && o.bench) {
+    std::vector<double> times;
+    std::vector<HostTensor> scratch;
+    for (int64_t i = 0; i < o.bench; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      if (llvm::Error err = compiled->run(args, scratch))
+        fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
+      auto end = std::chrono::steady_clock::now();
+      times.push_back(
+          std::chrono::duration<double, std::milli>(end - start).count());
+    }
+    std::sort(times.begin(), times.end());
+    size_t n = times.size();
+    double median =
+        n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+    llvm::outs() << llvm::format("median_ms=%.4f gflops=%.3f\n", median,
+                                 flops / (median * 1e-3) / 1e9);
+  }
+  return agrees ? 0 : 1;
 }

@@ -6,8 +6,8 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/OpImplementation.h"
 
-#include "attn/IR/AttnEnums.h.inc"
 #include "attn/IR/AttnAttrInterfaces.h.inc"
+#include "attn/IR/AttnEnums.h.inc"
 
 #define GET_ATTRDEF_CLASSES
 #include "attn/IR/AttnAttrs.h.inc"
