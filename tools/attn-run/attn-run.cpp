@@ -749,7 +749,7 @@ int main(int argc, char **argv) {
       refArgs.push_back(toReference(a));
     std::string error;
     if (!attn::reference::evaluate(func, refArgs, reference, error))
-      fail(o.file, "reference interpreter: " + error);
+      fail(o.file, error);
   }
 
   std::vector<HostTensor> results;

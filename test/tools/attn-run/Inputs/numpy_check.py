@@ -158,6 +158,51 @@ func.func @f(%s: tensor<1x2x4x10xf32>) -> tensor<1x2x4x5xi32> {
 }
 """, [expected], 0.0)
 
+# 6. bf16 inputs exchanged as float32 (rounded to nearest even), bf16 output.
+def to_bf16(x):
+    u = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    u = (u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000
+    return u.astype(np.uint32).view(np.float32)
+
+
+q = rng.uniform(-1, 1, (1, 2, 7, 8)).astype(np.float32)
+k = rng.uniform(-1, 1, (1, 1, 10, 8)).astype(np.float32)
+v = rng.uniform(-1, 1, (1, 1, 10, 8)).astype(np.float32)
+i, j = positions(7, 10)
+o, _ = sdpa(to_bf16(q), to_bf16(k), to_bf16(v), 1 / np.sqrt(8), (j <= i)[None, None])
+compare("causal_bf16", [q, k, v], """
+func.func @f(%q: tensor<1x2x7x8xbf16>, %k: tensor<1x1x10x8xbf16>, %v: tensor<1x1x10x8xbf16>) -> tensor<1x2x7x8xbf16> {
+  %s = attn.score %q, %k : tensor<1x2x7x8xbf16>, tensor<1x1x10x8xbf16> -> tensor<1x2x7x10xf32>
+  %m = attn.mask %s [#attn.causal] : tensor<1x2x7x10xf32>
+  %o = attn.aggregate softmax %m, %v : tensor<1x2x7x10xf32>, tensor<1x1x10x8xbf16> -> tensor<1x2x7x8xbf16>
+  return %o : tensor<1x2x7x8xbf16>
+}
+""", [o], 1e-2)
+
+# 7. Block selection (bool output): mean-pooled blocks, partial last blocks,
+# causal candidates, top-2 with ties to the smaller block.
+q = rng.uniform(-1, 1, (1, 2, 11, 4)).astype(np.float32)
+k = rng.uniform(-1, 1, (1, 1, 14, 4)).astype(np.float32)
+bq, bkv, topk = 4, 4, 2
+nqb, nkb = -(-11 // bq), -(-14 // bkv)
+pq = np.stack([q[:, :, r * bq:(r + 1) * bq].astype(np.float64).mean(axis=2) for r in range(nqb)], axis=2)
+pk = np.stack([k[:, :, c * bkv:(c + 1) * bkv].astype(np.float64).mean(axis=2) for c in range(nkb)], axis=2)
+score = np.einsum("bhrd,bhcd->bhrc", pq, np.repeat(pk, 2, axis=1))
+expected = np.zeros((1, 2, nqb, nkb))
+for h in range(2):
+    for r in range(nqb):
+        last = min((r + 1) * bq, 11) - 1 + (14 - 11)
+        cands = [c for c in range(nkb) if c * bkv <= last]
+        cands.sort(key=lambda c: (-score[0, h, r, c], c))
+        for c in cands[:topk]:
+            expected[0, h, r, c] = 1
+compare("select_blocks", [q, k], """
+func.func @f(%q: tensor<1x2x11x4xf32>, %k: tensor<1x1x14x4xf32>) -> tensor<1x2x3x4xi1> {
+  %b = attn.select_blocks %q, %k {block_q = 4, block_kv = 4, top_k = 2, pool = "mean", causal} : tensor<1x2x11x4xf32>, tensor<1x1x14x4xf32> -> tensor<1x2x3x4xi1>
+  return %b : tensor<1x2x3x4xi1>
+}
+""", [expected], 0.0)
+
 if failures:
     sys.exit("\n".join(failures))
 print("numpy check: all agree")
