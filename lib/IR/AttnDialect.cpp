@@ -263,6 +263,8 @@ double ScoreOp::getEffectiveScale() {
 
 LogicalResult ScoreOp::verify() { return verifyShapes(*this); }
 
+LogicalResult ScoreModOp::verify() { return verifyShapes(*this); }
+
 LogicalResult ScoreModOp::verifyRegions() {
   Builder b(getContext());
   Type idx = b.getIndexType();
@@ -329,6 +331,7 @@ void MaskOp::getCanonicalizationPatterns(RewritePatternSet &results,
 }
 
 LogicalResult AggregateOp::verify() { return verifyShapes(*this); }
+LogicalResult NormalizeOp::verify() { return verifyShapes(*this); }
 LogicalResult MergeOp::verify() { return verifyShapes(*this); }
 LogicalResult FeatureMapOp::verify() { return verifyShapes(*this); }
 LogicalResult LinearAggregateOp::verify() { return verifyShapes(*this); }

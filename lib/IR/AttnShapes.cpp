@@ -33,7 +33,8 @@ constexpr int64_t kDyn = ShapedType::kDynamic;
 bool isDyn(int64_t d) { return ShapedType::isDynamic(d); }
 
 int64_t ceilDiv(int64_t a, int64_t b) {
-  return isDyn(a) ? kDyn : (a + b - 1) / b;
+  // Written so that no intermediate overflows for any positive b.
+  return isDyn(a) ? kDyn : a / b + (a % b != 0);
 }
 
 /// Accumulates the first error; every check is a no-op once one failed.
@@ -330,6 +331,11 @@ bool mlir::attn::checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
           c.isStatic(w[1], "feature count F of the weights");
           r.back() = w[1];
         } else if (f.getKind() == FeatureMapKind::taylor2 && !isDyn(d)) {
+          // F = 1 + D + D^2 must fit a tensor dimension.
+          if (d > (int64_t(1) << 30)) {
+            c.fail("taylor2 needs D <= 2^30, got " + Twine(d));
+            return;
+          }
           r.back() = 1 + d + d * d;
         }
         results.push_back(r);

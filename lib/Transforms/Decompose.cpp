@@ -1132,7 +1132,8 @@ struct AttnDecomposePass : attn::impl::AttnDecomposeBase<AttnDecomposePass> {
     }
     WalkResult left = getOperation()->walk([](Operation *op) {
       if (isa<AttnDialect>(op->getDialect()) && !isa<YieldOp>(op)) {
-        op->emitOpError("could not be decomposed (dynamic head count?)");
+        op->emitOpError("could not be decomposed: the naive form needs "
+                        "static head counts");
         return WalkResult::interrupt();
       }
       return WalkResult::advance();

@@ -517,3 +517,636 @@ func.func @lsh_planes(%x: tensor<1x2x4x8xf32>, %p: tensor<8x32xf32>) -> tensor<1
   %i = attn.lsh %x, %p : tensor<1x2x4x8xf32>, tensor<8x32xf32> -> tensor<1x2x4xi32>
   return %i : tensor<1x2x4xi32>
 }
+
+// -----
+
+// expected-error @+1 {{#attn.window left needs at least one value}}
+func.func @f(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> { %m = attn.mask %s [#attn.window<left = [], right = 0>] : tensor<1x1x4x4xf32> return %m : tensor<1x1x4x4xf32> }
+
+// -----
+
+// expected-error @+1 {{#attn.window right must be non-negative, got -2}}
+func.func @f(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> { %m = attn.mask %s [#attn.window<left = 1, right = [0, -2]>] : tensor<1x1x4x4xf32> return %m : tensor<1x1x4x4xf32> }
+
+// -----
+
+// expected-error @+1 {{#attn.block_mask block_q must be positive, got 0}}
+func.func @f(%s: tensor<1x1x4x4xf32>, %bm: tensor<1x1x2x2xi1>) -> tensor<1x1x4x4xf32> { %m = attn.mask %s [#attn.block_mask<block_q = 0, block_kv = 2>] (%bm) : tensor<1x1x4x4xf32>, tensor<1x1x2x2xi1> return %m : tensor<1x1x4x4xf32> }
+
+// -----
+
+func.func @score_key_rank(%q: tensor<1x8x4x16xf32>, %k: tensor<2x4x16xf32>) -> tensor<1x8x4x4xf32> {
+  // expected-error @+1 {{'attn.score' op key must have rank 4, got 3}}
+  %s = attn.score %q, %k : tensor<1x8x4x16xf32>, tensor<2x4x16xf32> -> tensor<1x8x4x4xf32>
+  return %s : tensor<1x8x4x4xf32>
+}
+
+// -----
+
+func.func @mask_predicate_blocks(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op predicate region must have one block}}
+  %m = attn.mask %s [] : tensor<1x1x4x4xf32> {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %t = arith.constant true
+    attn.yield %t : i1
+  ^bb1:
+    %f = arith.constant false
+    attn.yield %f : i1
+  }
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_predicate_terminator(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op predicate region must end in attn.yield}}
+  %m = attn.mask %s [] : tensor<1x1x4x4xf32> {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    llvm.unreachable
+  }
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @score_mod_terminator(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.score_mod' op score_mod region must end in attn.yield}}
+  %t = attn.score_mod %s : tensor<1x1x4x4xf32> {
+  ^bb0(%x: f32, %b: index, %h: index, %i: index, %j: index):
+    llvm.unreachable
+  }
+  return %t : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_scores_rank(%s: tensor<1x4x4xf32>) -> tensor<1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op scores must have rank 4, got 3}}
+  %m = attn.mask %s [#attn.causal] : tensor<1x4x4xf32>
+  return %m : tensor<1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_window_right_heads(%s: tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.window right list needs one entry per query head (1 vs 2)}}
+  %m = attn.mask %s [#attn.window<left = 1, right = [0]>] : tensor<1x2x4x4xf32>
+  return %m : tensor<1x2x4x4xf32>
+}
+
+// -----
+
+func.func @mask_bm_batch(%s: tensor<2x1x4x4xf32>, %bm: tensor<3x1x2x2xi1>) -> tensor<2x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.block_mask batch size must be 1 or 2, got 3}}
+  %m = attn.mask %s [#attn.block_mask<block_q = 2, block_kv = 2>] (%bm) : tensor<2x1x4x4xf32>, tensor<3x1x2x2xi1>
+  return %m : tensor<2x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_seg_key_type(%s: tensor<1x1x4x4xf32>, %a: tensor<1x4xi32>, %b: tensor<1x4xi64>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.segments key ids must be a tensor of i32}}
+  %m = attn.mask %s [#attn.segments] (%a, %b) : tensor<1x1x4x4xf32>, tensor<1x4xi32>, tensor<1x4xi64>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_seg_qbatch(%s: tensor<1x1x4x4xf32>, %a: tensor<2x4xi32>, %b: tensor<1x4xi32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.segments query ids batch size (2 vs 1)}}
+  %m = attn.mask %s [#attn.segments] (%a, %b) : tensor<1x1x4x4xf32>, tensor<2x4xi32>, tensor<1x4xi32>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_seg_kbatch(%s: tensor<1x1x4x4xf32>, %a: tensor<1x4xi32>, %b: tensor<2x4xi32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.segments key ids batch size (2 vs 1)}}
+  %m = attn.mask %s [#attn.segments] (%a, %b) : tensor<1x1x4x4xf32>, tensor<1x4xi32>, tensor<2x4xi32>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_seg_qheads(%s: tensor<1x2x4x4xf32>, %a: tensor<1x3x4xi32>, %b: tensor<1x2x4xi32>) -> tensor<1x2x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.segments query ids head count must be 1 or 2, got 3}}
+  %m = attn.mask %s [#attn.segments] (%a, %b) : tensor<1x2x4x4xf32>, tensor<1x3x4xi32>, tensor<1x2x4xi32>
+  return %m : tensor<1x2x4x4xf32>
+}
+
+// -----
+
+func.func @mask_seg_kheads(%s: tensor<1x2x4x4xf32>, %a: tensor<1x2x4xi32>, %b: tensor<1x3x4xi32>) -> tensor<1x2x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.segments key ids head count must be 1 or 2, got 3}}
+  %m = attn.mask %s [#attn.segments] (%a, %b) : tensor<1x2x4x4xf32>, tensor<1x2x4xi32>, tensor<1x3x4xi32>
+  return %m : tensor<1x2x4x4xf32>
+}
+
+// -----
+
+func.func @mask_seg_qlen(%s: tensor<1x1x4x4xf32>, %a: tensor<1x5xi32>, %b: tensor<1x4xi32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.segments query ids length != Sq (5 vs 4)}}
+  %m = attn.mask %s [#attn.segments] (%a, %b) : tensor<1x1x4x4xf32>, tensor<1x5xi32>, tensor<1x4xi32>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_csr_rp_type(%s: tensor<1x1x4x4xf32>, %rp: tensor<5xi64>, %c: tensor<6xi32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.csr row pointers must be a tensor of i32}}
+  %m = attn.mask %s [#attn.csr] (%rp, %c) : tensor<1x1x4x4xf32>, tensor<5xi64>, tensor<6xi32>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_csr_col_type(%s: tensor<1x1x4x4xf32>, %rp: tensor<5xi32>, %c: tensor<6xi64>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.csr column indices must be a tensor of i32}}
+  %m = attn.mask %s [#attn.csr] (%rp, %c) : tensor<1x1x4x4xf32>, tensor<5xi32>, tensor<6xi64>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_csr_rp_rank(%s: tensor<1x1x4x4xf32>, %rp: tensor<1x5xi32>, %c: tensor<6xi32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.csr row pointers must have rank 1, got 2}}
+  %m = attn.mask %s [#attn.csr] (%rp, %c) : tensor<1x1x4x4xf32>, tensor<1x5xi32>, tensor<6xi32>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_csr_col_rank(%s: tensor<1x1x4x4xf32>, %rp: tensor<5xi32>, %c: tensor<1x6xi32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.csr column indices must have rank 1, got 2}}
+  %m = attn.mask %s [#attn.csr] (%rp, %c) : tensor<1x1x4x4xf32>, tensor<5xi32>, tensor<1x6xi32>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_indices_type(%s: tensor<1x1x4x4xf32>, %idx: tensor<1x1x4x2xi64>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.indices operand must be a tensor of i32}}
+  %m = attn.mask %s [#attn.indices] (%idx) : tensor<1x1x4x4xf32>, tensor<1x1x4x2xi64>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_indices_rank(%s: tensor<1x1x4x4xf32>, %idx: tensor<4x2xi32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.indices operand must have rank 4, got 2}}
+  %m = attn.mask %s [#attn.indices] (%idx) : tensor<1x1x4x4xf32>, tensor<4x2xi32>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_indices_batch(%s: tensor<1x1x4x4xf32>, %idx: tensor<2x1x4x2xi32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.indices batch size (2 vs 1)}}
+  %m = attn.mask %s [#attn.indices] (%idx) : tensor<1x1x4x4xf32>, tensor<2x1x4x2xi32>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_indices_rows(%s: tensor<1x1x4x4xf32>, %idx: tensor<1x1x3x2xi32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.indices rows != Sq (3 vs 4)}}
+  %m = attn.mask %s [#attn.indices] (%idx) : tensor<1x1x4x4xf32>, tensor<1x1x3x2xi32>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_rows_type(%s: tensor<1x1x4x4xf32>, %r: tensor<1x1x4xi32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.rows operand must be a tensor of i1}}
+  %m = attn.mask %s [#attn.rows] (%r) : tensor<1x1x4x4xf32>, tensor<1x1x4xi32>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_rows_rank(%s: tensor<1x1x4x4xf32>, %r: tensor<1x4xi1>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.rows operand must have rank 3, got 2}}
+  %m = attn.mask %s [#attn.rows] (%r) : tensor<1x1x4x4xf32>, tensor<1x4xi1>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_rows_batch(%s: tensor<1x1x4x4xf32>, %r: tensor<2x1x4xi1>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.rows batch size (2 vs 1)}}
+  %m = attn.mask %s [#attn.rows] (%r) : tensor<1x1x4x4xf32>, tensor<2x1x4xi1>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_rows_heads(%s: tensor<1x2x4x4xf32>, %r: tensor<1x1x4xi1>) -> tensor<1x2x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.rows head count (1 vs 2)}}
+  %m = attn.mask %s [#attn.rows] (%r) : tensor<1x2x4x4xf32>, tensor<1x1x4xi1>
+  return %m : tensor<1x2x4x4xf32>
+}
+
+// -----
+
+func.func @mask_dense_type(%s: tensor<1x1x4x4xf32>, %d: tensor<1x1x4x4xi8>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.dense operand must be a tensor of i1}}
+  %m = attn.mask %s [#attn.dense] (%d) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xi8>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_dense_rank(%s: tensor<1x1x4x4xf32>, %d: tensor<4x4xi1>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.dense operand must have rank 4, got 2}}
+  %m = attn.mask %s [#attn.dense] (%d) : tensor<1x1x4x4xf32>, tensor<4x4xi1>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_dense_batch(%s: tensor<2x1x4x4xf32>, %d: tensor<3x1x4x4xi1>) -> tensor<2x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.dense batch size must be 1 or 2, got 3}}
+  %m = attn.mask %s [#attn.dense] (%d) : tensor<2x1x4x4xf32>, tensor<3x1x4x4xi1>
+  return %m : tensor<2x1x4x4xf32>
+}
+
+// -----
+
+func.func @mask_dense_heads(%s: tensor<1x2x4x4xf32>, %d: tensor<1x3x4x4xi1>) -> tensor<1x2x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.dense head count must be 1 or 2, got 3}}
+  %m = attn.mask %s [#attn.dense] (%d) : tensor<1x2x4x4xf32>, tensor<1x3x4x4xi1>
+  return %m : tensor<1x2x4x4xf32>
+}
+
+// -----
+
+func.func @mask_dense_rows(%s: tensor<1x1x4x4xf32>, %d: tensor<1x1x3x4xi1>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.mask' op #attn.dense rows != Sq (3 vs 4)}}
+  %m = attn.mask %s [#attn.dense] (%d) : tensor<1x1x4x4xf32>, tensor<1x1x3x4xi1>
+  return %m : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @agg_scores_rank(%s: tensor<2x4x4xf32>, %v: tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.aggregate' op scores must have rank 4, got 3}}
+  %o = attn.aggregate softmax %s, %v : tensor<2x4x4xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @agg_value_rank(%s: tensor<1x2x4x4xf32>, %v: tensor<2x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.aggregate' op value must have rank 4, got 3}}
+  %o = attn.aggregate softmax %s, %v : tensor<1x2x4x4xf32>, tensor<2x4x8xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @agg_dynamic_dv(%s: tensor<1x2x4x4xf32>, %v: tensor<1x2x4x?xf32>) -> tensor<1x2x4x?xf32> {
+  // expected-error @+1 {{'attn.aggregate' op value head dimension Dv must be static}}
+  %o = attn.aggregate softmax %s, %v : tensor<1x2x4x4xf32>, tensor<1x2x4x?xf32> -> tensor<1x2x4x?xf32>
+  return %o : tensor<1x2x4x?xf32>
+}
+
+// -----
+
+func.func @agg_sinks_rank(%s: tensor<1x2x4x4xf32>, %v: tensor<1x2x4x8xf32>, %sk: tensor<1x2xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.aggregate' op sinks must have rank 1, got 2}}
+  %o = attn.aggregate softmax %s, %v sinks(%sk) : tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>, tensor<1x2xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @merge_out0_rank(%o: tensor<2x4x8xf32>, %l: tensor<1x2x4xf32>) -> (tensor<1x2x4x8xf32>, tensor<1x2x4xf32>) {
+  // expected-error @+1 {{'attn.merge' op partial output #0 must have rank 4, got 3}}
+  %r, %rl = attn.merge %o, %l : tensor<2x4x8xf32>, tensor<1x2x4xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+  return %r, %rl : tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+}
+
+// -----
+
+func.func @merge_out1_rank(%o: tensor<1x2x4x8xf32>, %l: tensor<1x2x4xf32>, %o2: tensor<2x4x8xf32>) -> (tensor<1x2x4x8xf32>, tensor<1x2x4xf32>) {
+  // expected-error @+1 {{'attn.merge' op partial output #1 must have rank 4, got 3}}
+  %r, %rl = attn.merge %o, %l, %o2, %l : tensor<1x2x4x8xf32>, tensor<1x2x4xf32>, tensor<2x4x8xf32>, tensor<1x2x4xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+  return %r, %rl : tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+}
+
+// -----
+
+func.func @merge_out_type(%o: tensor<1x2x4x8xf16>, %l: tensor<1x2x4xf32>) -> (tensor<1x2x4x8xf32>, tensor<1x2x4xf32>) {
+  // expected-error @+1 {{'attn.merge' op partial output #0 must be a tensor of the result's element type}}
+  %r, %rl = attn.merge %o, %l : tensor<1x2x4x8xf16>, tensor<1x2x4xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+  return %r, %rl : tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+}
+
+// -----
+
+func.func @merge_lse_type(%o: tensor<1x2x4x8xf32>, %l: tensor<1x2x4xf16>) -> (tensor<1x2x4x8xf32>, tensor<1x2x4xf32>) {
+  // expected-error @+1 {{'attn.merge' op partial lse #0 must be a tensor of f32}}
+  %r, %rl = attn.merge %o, %l : tensor<1x2x4x8xf32>, tensor<1x2x4xf16> -> tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+  return %r, %rl : tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+}
+
+// -----
+
+func.func @merge_lse_rank(%o: tensor<1x2x4x8xf32>, %l: tensor<2x4xf32>) -> (tensor<1x2x4x8xf32>, tensor<1x2x4xf32>) {
+  // expected-error @+1 {{'attn.merge' op partial lse #0 must have rank 3, got 2}}
+  %r, %rl = attn.merge %o, %l : tensor<1x2x4x8xf32>, tensor<2x4xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+  return %r, %rl : tensor<1x2x4x8xf32>, tensor<1x2x4xf32>
+}
+
+// -----
+
+func.func @fm_rank0(%x: tensor<f32>) -> tensor<f32> {
+  // expected-error @+1 {{'attn.feature_map' op input must have rank >= 1}}
+  %f = attn.feature_map relu %x : tensor<f32> -> tensor<f32>
+  return %f : tensor<f32>
+}
+
+// -----
+
+func.func @fm_dynamic_d(%x: tensor<1x2x4x?xf32>) -> tensor<1x2x4x?xf32> {
+  // expected-error @+1 {{'attn.feature_map' op feature dimension of the input must be static}}
+  %f = attn.feature_map relu %x : tensor<1x2x4x?xf32> -> tensor<1x2x4x?xf32>
+  return %f : tensor<1x2x4x?xf32>
+}
+
+// -----
+
+func.func @fm_weights_rank(%x: tensor<1x2x4x8xf32>, %w: tensor<8xf32>) -> tensor<1x2x4x16xf32> {
+  // expected-error @+1 {{'attn.feature_map' op weights must have rank 2, got 1}}
+  %f = attn.feature_map random_features %x, %w : tensor<1x2x4x8xf32>, tensor<8xf32> -> tensor<1x2x4x16xf32>
+  return %f : tensor<1x2x4x16xf32>
+}
+
+// -----
+
+func.func @fm_dynamic_f(%x: tensor<1x2x4x8xf32>, %w: tensor<8x?xf32>) -> tensor<1x2x4x?xf32> {
+  // expected-error @+1 {{'attn.feature_map' op feature count F of the weights must be static}}
+  %f = attn.feature_map random_features %x, %w : tensor<1x2x4x8xf32>, tensor<8x?xf32> -> tensor<1x2x4x?xf32>
+  return %f : tensor<1x2x4x?xf32>
+}
+
+// -----
+
+func.func @la_q_rank(%q: tensor<2x4x8xf32>, %k: tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op query features must have rank 4, got 3}}
+  %o = attn.linear_aggregate %q, %k, %k : tensor<2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_k_rank(%q: tensor<1x2x4x8xf32>, %k: tensor<2x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op key features must have rank 4, got 3}}
+  %o = attn.linear_aggregate %q, %k, %q : tensor<1x2x4x8xf32>, tensor<2x4x8xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_v_rank(%q: tensor<1x2x4x8xf32>, %v: tensor<2x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op value must have rank 4, got 3}}
+  %o = attn.linear_aggregate %q, %q, %v : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<2x4x8xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_qk_batch(%q: tensor<1x2x4x8xf32>, %k: tensor<2x2x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op query and key batch sizes differ (1 vs 2)}}
+  %o = attn.linear_aggregate %q, %k, %k : tensor<1x2x4x8xf32>, tensor<2x2x4x8xf32>, tensor<2x2x4x8xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_kv_batch(%q: tensor<1x2x4x8xf32>, %v: tensor<2x2x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op key and value batch sizes differ (1 vs 2)}}
+  %o = attn.linear_aggregate %q, %q, %v : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<2x2x4x8xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_kv_heads(%q: tensor<1x2x4x8xf32>, %v: tensor<1x1x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op key and value head counts differ (2 vs 1)}}
+  %o = attn.linear_aggregate %q, %q, %v : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_kv_len(%q: tensor<1x2x4x8xf32>, %v: tensor<1x2x5x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op key and value lengths differ (4 vs 5)}}
+  %o = attn.linear_aggregate %q, %q, %v : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x5x8xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_gqa(%q: tensor<1x4x4x8xf32>, %k: tensor<1x3x4x8xf32>) -> tensor<1x4x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op key heads (3) must divide query heads (4)}}
+  %o = attn.linear_aggregate %q, %k, %k : tensor<1x4x4x8xf32>, tensor<1x3x4x8xf32>, tensor<1x3x4x8xf32> -> tensor<1x4x4x8xf32>
+  return %o : tensor<1x4x4x8xf32>
+}
+
+// -----
+
+func.func @la_dynamic_dv(%q: tensor<1x2x4x8xf32>, %v: tensor<1x2x4x?xf32>) -> tensor<1x2x4x?xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op value head dimension Dv must be static}}
+  %o = attn.linear_aggregate %q, %q, %v : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x?xf32> -> tensor<1x2x4x?xf32>
+  return %o : tensor<1x2x4x?xf32>
+}
+
+// -----
+
+func.func @la_decay_rank(%q: tensor<1x2x4x8xf32>, %l: tensor<1x2xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op decay must have rank 1, got 2}}
+  %o = attn.linear_aggregate %q, %q, %q decay(%l) {causal} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @sb_block_kv(%q: tensor<1x2x8x4xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op block_kv must be positive, got 0}}
+  %b = attn.select_blocks %q, %q {block_q = 4, block_kv = 0, top_k = 1} : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @sb_q_rank(%q: tensor<2x8x4xf32>, %k: tensor<1x2x8x4xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op query must have rank 4, got 3}}
+  %b = attn.select_blocks %q, %k {block_q = 4, block_kv = 4, top_k = 1} : tensor<2x8x4xf32>, tensor<1x2x8x4xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @sb_k_rank(%q: tensor<1x2x8x4xf32>, %k: tensor<2x8x4xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op key must have rank 4, got 3}}
+  %b = attn.select_blocks %q, %k {block_q = 4, block_kv = 4, top_k = 1} : tensor<1x2x8x4xf32>, tensor<2x8x4xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @sb_batch(%q: tensor<1x2x8x4xf32>, %k: tensor<2x2x8x4xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op query and key batch sizes differ (1 vs 2)}}
+  %b = attn.select_blocks %q, %k {block_q = 4, block_kv = 4, top_k = 1} : tensor<1x2x8x4xf32>, tensor<2x2x8x4xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @sb_gqa(%q: tensor<1x4x8x4xf32>, %k: tensor<1x3x8x4xf32>) -> tensor<1x4x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op key heads (3) must divide query heads (4)}}
+  %b = attn.select_blocks %q, %k {block_q = 4, block_kv = 4, top_k = 1} : tensor<1x4x8x4xf32>, tensor<1x3x8x4xf32> -> tensor<1x4x2x2xi1>
+  return %b : tensor<1x4x2x2xi1>
+}
+
+// -----
+
+func.func @sb_reps_rank(%q: tensor<1x2x8x4xf32>, %r: tensor<2x2x4xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op reps must have rank 4, got 3}}
+  %b = attn.select_blocks %q, %q reps(%r) {block_q = 4, block_kv = 4, top_k = 1} : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<2x2x4xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @sb_reps_batch(%q: tensor<1x2x8x4xf32>, %r: tensor<2x2x2x4xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op reps batch size differs from the query's (2 vs 1)}}
+  %b = attn.select_blocks %q, %q reps(%r) {block_q = 4, block_kv = 4, top_k = 1} : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<2x2x2x4xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @sb_reps_heads(%q: tensor<1x4x8x4xf32>, %r: tensor<1x3x2x4xf32>) -> tensor<1x4x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op reps heads (3) must divide query heads (4)}}
+  %b = attn.select_blocks %q, %q reps(%r) {block_q = 4, block_kv = 4, top_k = 1} : tensor<1x4x8x4xf32>, tensor<1x4x8x4xf32>, tensor<1x3x2x4xf32> -> tensor<1x4x2x2xi1>
+  return %b : tensor<1x4x2x2xi1>
+}
+
+// -----
+
+func.func @sb_qreps_rank(%q: tensor<1x2x8x4xf32>, %p: tensor<2x2x4xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op qreps must have rank 4, got 3}}
+  %b = attn.select_blocks %q, %q qreps(%p) {block_q = 4, block_kv = 4, top_k = 1} : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<2x2x4xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @sb_qreps_batch(%q: tensor<1x2x8x4xf32>, %p: tensor<2x2x2x4xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op qreps batch size differs from the query's (2 vs 1)}}
+  %b = attn.select_blocks %q, %q qreps(%p) {block_q = 4, block_kv = 4, top_k = 1} : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<2x2x2x4xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @sb_qreps_heads(%q: tensor<1x2x8x4xf32>, %p: tensor<1x1x2x4xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op qreps need one head per query head (1 vs 2)}}
+  %b = attn.select_blocks %q, %q qreps(%p) {block_q = 4, block_kv = 4, top_k = 1} : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x1x2x4xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @sb_qreps_rows(%q: tensor<1x2x8x4xf32>, %p: tensor<1x2x3x4xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op qreps need one row per query block (3 vs 2)}}
+  %b = attn.select_blocks %q, %q qreps(%p) {block_q = 4, block_kv = 4, top_k = 1} : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x3x4xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @sb_query_dim(%q: tensor<1x2x8x4xf32>, %r: tensor<1x2x2x6xf32>) -> tensor<1x2x2x2xi1> {
+  // expected-error @+1 {{'attn.select_blocks' op query dimension differs from the key representatives' (4 vs 6)}}
+  %b = attn.select_blocks %q, %q reps(%r) {block_q = 4, block_kv = 4, top_k = 1} : tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x2x6xf32> -> tensor<1x2x2x2xi1>
+  return %b : tensor<1x2x2x2xi1>
+}
+
+// -----
+
+func.func @topk_rank(%s: tensor<2x4x4xf32>) -> tensor<1x2x4x2xi32> {
+  // expected-error @+1 {{'attn.select_topk' op scores must have rank 4, got 3}}
+  %i = attn.select_topk %s {top_k = 2} : tensor<2x4x4xf32> -> tensor<1x2x4x2xi32>
+  return %i : tensor<1x2x4x2xi32>
+}
+
+// -----
+
+func.func @cluster_input_rank(%x: tensor<2x4x8xf32>, %c: tensor<2x3x8xf32>) -> tensor<1x2x4xi32> {
+  // expected-error @+1 {{'attn.cluster' op input must have rank 4, got 3}}
+  %i = attn.cluster %x, %c : tensor<2x4x8xf32>, tensor<2x3x8xf32> -> tensor<1x2x4xi32>
+  return %i : tensor<1x2x4xi32>
+}
+
+// -----
+
+func.func @cluster_centroids_rank(%x: tensor<1x2x4x8xf32>, %c: tensor<3x8xf32>) -> tensor<1x2x4xi32> {
+  // expected-error @+1 {{'attn.cluster' op centroids must have rank 3, got 2}}
+  %i = attn.cluster %x, %c : tensor<1x2x4x8xf32>, tensor<3x8xf32> -> tensor<1x2x4xi32>
+  return %i : tensor<1x2x4xi32>
+}
+
+// -----
+
+func.func @lsh_input_rank(%x: tensor<2x4x8xf32>, %p: tensor<8x3xf32>) -> tensor<1x2x4xi32> {
+  // expected-error @+1 {{'attn.lsh' op input must have rank 4, got 3}}
+  %i = attn.lsh %x, %p : tensor<2x4x8xf32>, tensor<8x3xf32> -> tensor<1x2x4xi32>
+  return %i : tensor<1x2x4xi32>
+}
+
+// -----
+
+func.func @lsh_planes_rank(%x: tensor<1x2x4x8xf32>, %p: tensor<8xf32>) -> tensor<1x2x4xi32> {
+  // expected-error @+1 {{'attn.lsh' op planes must have rank 2, got 1}}
+  %i = attn.lsh %x, %p : tensor<1x2x4x8xf32>, tensor<8xf32> -> tensor<1x2x4xi32>
+  return %i : tensor<1x2x4xi32>
+}
+
+// -----
+
+func.func @normalize_rank(%s: tensor<4x4xf32>) -> tensor<4x4xf32> {
+  // expected-error @+1 {{'attn.normalize' op scores must have rank 4, got 2}}
+  %p = attn.normalize softmax %s : tensor<4x4xf32> -> tensor<4x4xf32>
+  return %p : tensor<4x4xf32>
+}
+
+// -----
+
+func.func @score_mod_rank(%s: tensor<4x4xf32>) -> tensor<4x4xf32> {
+  // expected-error @+1 {{'attn.score_mod' op scores must have rank 4, got 2}}
+  %t = attn.score_mod %s : tensor<4x4xf32> {
+  ^bb0(%x: f32, %b: index, %h: index, %i: index, %j: index):
+    attn.yield %x : f32
+  }
+  return %t : tensor<4x4xf32>
+}
+
+// -----
+
+func.func @block_count_overflow(%s: tensor<1x1x4x4xf32>, %bm: tensor<1x1x1x1xi1>, %bm2: tensor<1x1x2x1xi1>) -> tensor<1x1x4x4xf32> {
+  // Huge blocks are valid: one block covers everything, and nothing overflows.
+  %m = attn.mask %s [#attn.block_mask<block_q = 9223372036854775807, block_kv = 9223372036854775807>] (%bm) : tensor<1x1x4x4xf32>, tensor<1x1x1x1xi1>
+  // expected-error @+1 {{'attn.mask' op #attn.block_mask query blocks must be ceil(Sq/block_q) (2 vs 1)}}
+  %n = attn.mask %m [#attn.block_mask<block_q = 9223372036854775807, block_kv = 4>] (%bm2) : tensor<1x1x4x4xf32>, tensor<1x1x2x1xi1>
+  return %n : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @taylor2_too_wide(%x: tensor<1x1x1x2147483648xf32>) -> tensor<1x1x1x?xf32> {
+  // expected-error @+1 {{'attn.feature_map' op taylor2 needs D <= 2^30, got 2147483648}}
+  %f = attn.feature_map taylor2 %x : tensor<1x1x1x2147483648xf32> -> tensor<1x1x1x?xf32>
+  return %f : tensor<1x1x1x?xf32>
+}

@@ -66,6 +66,7 @@ def Attn_ScoreModOp : Attn_Op<"score_mod", [Pure, SingleBlock,
   let results = (outs Attn_F32Tensor:$result);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$scores attr-dict `:` type($scores) $body";
+  let hasVerifier = 1;
   let hasRegionVerifier = 1;
 }
 
@@ -155,6 +156,7 @@ def Attn_NormalizeOp : Attn_Op<"normalize", [Pure, AllTypesMatch<["scores", "res
   let assemblyFormat = [{
     $kind $scores attr-dict `:` type($scores) `->` type($result)
   }];
+  let hasVerifier = 1;
 }
 
 def Attn_MergeOp : Attn_Op<"merge", [Pure]> {
