@@ -5,7 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${ATTN_BUILD_DIR:-$root/build}
 
-packages=(cmake ninja-build ccache clang-22 lld-22 llvm-22-dev llvm-22-tools
+packages=(cmake ninja-build ccache clang-22 lld-22 llvm-22-dev llvm-22-tools libomp-22-dev
           libmlir-22-dev mlir-22-tools python3-numpy)
 missing=()
 for p in "${packages[@]}"; do

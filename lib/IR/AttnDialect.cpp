@@ -254,11 +254,41 @@ static LogicalResult verifyBodyRegion(Operation *op, Region &region,
 // Ops
 //===----------------------------------------------------------------------===//
 
-double ScoreOp::getEffectiveScale() {
-  if (auto scale = getScaleAttr())
+/// The scale attribute, or 1/sqrt(D) from the query type.
+static double effectiveScale(FloatAttr scale, Value query) {
+  if (scale)
     return scale.getValueAsDouble();
-  int64_t d = cast<ShapedType>(getQuery().getType()).getShape().back();
+  int64_t d = cast<ShapedType>(query.getType()).getShape().back();
   return 1.0 / std::sqrt(static_cast<double>(d));
+}
+
+double ScoreOp::getEffectiveScale() {
+  return effectiveScale(getScaleAttr(), getQuery());
+}
+
+double AttentionOp::getEffectiveScale() {
+  return effectiveScale(getScaleAttr(), getQuery());
+}
+
+LogicalResult AttentionOp::verify() { return verifyShapes(*this); }
+
+LogicalResult AttentionOp::verifyRegions() {
+  Builder b(getContext());
+  Type idx = b.getIndexType();
+  if (!getScoreMod().empty()) {
+    SmallVector<Type> args = {b.getF32Type(), idx, idx, idx, idx};
+    if (failed(verifyBodyRegion(*this, getScoreMod(), "score_mod", args,
+                                b.getF32Type(),
+                                "(f32, index, index, index, index)")))
+      return failure();
+  }
+  if (!getPredicate().empty()) {
+    SmallVector<Type> args = {idx, idx, idx, idx};
+    if (failed(verifyBodyRegion(*this, getPredicate(), "predicate", args,
+                                b.getI1Type(), "(index, index, index, index)")))
+      return failure();
+  }
+  return success();
 }
 
 LogicalResult ScoreOp::verify() { return verifyShapes(*this); }

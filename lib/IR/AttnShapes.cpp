@@ -209,6 +209,62 @@ void checkPattern(Checker &c, Attribute pattern, ArrayRef<int64_t> scores,
       .Default([](Attribute) {});
 }
 
+/// Q [B, Hq, Sq, D] and K [B, Hkv, Skv, D]; returns the scores shape.
+Shape checkScoreOperands(Checker &c, Value query, Value key) {
+  c.elementType(query, isFloatTy, "query", "f32, f16 or bf16");
+  c.elementType(key, isFloatTy, "key", "f32, f16 or bf16");
+  Shape q = c.ranked(query, 4, "query");
+  Shape k = c.ranked(key, 4, "key");
+  c.equal(q[0], k[0], "query and key batch sizes differ");
+  c.isStatic(q[3], "head dimension D of the query");
+  c.equal(q[3], k[3], "query and key head dimensions differ");
+  c.divides(k[1], q[1], "key");
+  return {q[0], q[1], q[2], k[2]};
+}
+
+/// The patterns of a mask and the operands they consume.
+void checkMaskOperands(Checker &c, ArrayAttr patterns, ValueRange operands,
+                       ArrayRef<int64_t> scores) {
+  unsigned needed = 0;
+  for (Attribute p : patterns) {
+    auto pattern = dyn_cast<MaskPatternAttrInterface>(p);
+    if (!pattern) {
+      c.fail("mask pattern must be an #attn pattern attribute");
+      return;
+    }
+    needed += pattern.getNumMaskOperands();
+  }
+  if (needed != operands.size()) {
+    c.fail(llvm::formatv("mask patterns consume {0} operand(s), but {1} "
+                         "given",
+                         needed, operands.size()));
+    return;
+  }
+  for (Attribute p : patterns)
+    checkPattern(c, p, scores, operands);
+}
+
+/// V [B, Hkv, Skv, Dv] against scores [B, Hq, Sq, Skv], and the optional
+/// sinks; returns the output shape [B, Hq, Sq, Dv].
+Shape checkValueAndSinks(Checker &c, ArrayRef<int64_t> s, Value value,
+                         Value sinks, bool softmax, Type outputElt) {
+  c.elementType(value, isFloatTy, "value", "f32, f16 or bf16");
+  Shape v = c.ranked(value, 4, "value");
+  c.equal(s[0], v[0], "scores and value batch sizes differ");
+  c.divides(v[1], s[1], "value");
+  c.equal(s[3], v[2], "scores key length and value length differ");
+  c.isStatic(v[3], "value head dimension Dv");
+  if (sinks) {
+    if (!softmax)
+      c.fail("sinks require softmax aggregation");
+    Shape sk = c.ranked(sinks, 1, "sinks");
+    c.equal(sk[0], s[1], "sinks need one logit per query head");
+  }
+  if (c.ok() && outputElt != cast<ShapedType>(value.getType()).getElementType())
+    c.fail("output element type must be the value element type");
+  return {s[0], s[1], s[2], v[3]};
+}
+
 } // namespace
 
 bool mlir::attn::checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
@@ -218,15 +274,7 @@ bool mlir::attn::checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
   results.clear();
   llvm::TypeSwitch<Operation *>(op)
       .Case<ScoreOp>([&](ScoreOp s) {
-        c.elementType(s.getQuery(), isFloatTy, "query", "f32, f16 or bf16");
-        c.elementType(s.getKey(), isFloatTy, "key", "f32, f16 or bf16");
-        Shape q = c.ranked(s.getQuery(), 4, "query");
-        Shape k = c.ranked(s.getKey(), 4, "key");
-        c.equal(q[0], k[0], "query and key batch sizes differ");
-        c.isStatic(q[3], "head dimension D of the query");
-        c.equal(q[3], k[3], "query and key head dimensions differ");
-        c.divides(k[1], q[1], "key");
-        results.push_back({q[0], q[1], q[2], k[2]});
+        results.push_back(checkScoreOperands(c, s.getQuery(), s.getKey()));
       })
       .Case<ScoreModOp>([&](ScoreModOp s) {
         results.push_back(c.ranked(s.getScores(), 4, "scores"));
@@ -236,50 +284,31 @@ bool mlir::attn::checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
       })
       .Case<MaskOp>([&](MaskOp m) {
         Shape s = c.ranked(m.getScores(), 4, "scores");
-        ValueRange operands = m.getMaskOperands();
-        unsigned needed = 0;
-        for (Attribute p : m.getPatterns()) {
-          auto pattern = dyn_cast<MaskPatternAttrInterface>(p);
-          if (!pattern) {
-            c.fail("mask pattern must be an #attn pattern attribute");
-            return;
-          }
-          needed += pattern.getNumMaskOperands();
-        }
-        if (needed != operands.size()) {
-          c.fail(llvm::formatv("mask patterns consume {0} operand(s), but {1} "
-                               "given",
-                               needed, operands.size()));
-          return;
-        }
-        for (Attribute p : m.getPatterns())
-          checkPattern(c, p, s, operands);
+        checkMaskOperands(c, m.getPatterns(), m.getMaskOperands(), s);
         results.push_back(s);
       })
       .Case<AggregateOp>([&](AggregateOp a) {
         Shape s = c.ranked(a.getScores(), 4, "scores");
-        c.elementType(a.getValue(), isFloatTy, "value", "f32, f16 or bf16");
-        Shape v = c.ranked(a.getValue(), 4, "value");
-        c.equal(s[0], v[0], "scores and value batch sizes differ");
-        c.divides(v[1], s[1], "value");
-        c.equal(s[3], v[2], "scores key length and value length differ");
-        c.isStatic(v[3], "value head dimension Dv");
         bool softmax = a.getKind() == AggregationKind::softmax;
-        if (a.getSinks()) {
-          if (!softmax)
-            c.fail("sinks require softmax aggregation");
-          Shape sk = c.ranked(a.getSinks(), 1, "sinks");
-          c.equal(sk[0], s[1], "sinks need one logit per query head");
-        }
+        Type outElt =
+            cast<ShapedType>(a.getOutput().getType()).getElementType();
+        results.push_back(checkValueAndSinks(c, s, a.getValue(), a.getSinks(),
+                                             softmax, outElt));
         if (a.getLse() && !softmax)
           c.fail("an lse result requires softmax aggregation");
-        if (c.ok()) {
-          auto outTy = cast<ShapedType>(a.getOutput().getType());
-          auto vTy = cast<ShapedType>(a.getValue().getType());
-          if (outTy.getElementType() != vTy.getElementType())
-            c.fail("output element type must be the value element type");
-        }
-        results.push_back({s[0], s[1], s[2], v[3]});
+        if (a.getLse())
+          results.push_back({s[0], s[1], s[2]});
+      })
+      .Case<AttentionOp>([&](AttentionOp a) {
+        Shape s = checkScoreOperands(c, a.getQuery(), a.getKey());
+        checkMaskOperands(c, a.getPatterns(), a.getMaskOperands(), s);
+        bool softmax = a.getKind() == AggregationKind::softmax;
+        Type outElt =
+            cast<ShapedType>(a.getOutput().getType()).getElementType();
+        results.push_back(checkValueAndSinks(c, s, a.getValue(), a.getSinks(),
+                                             softmax, outElt));
+        if (a.getLse() && !softmax)
+          c.fail("an lse result requires softmax aggregation");
         if (a.getLse())
           results.push_back({s[0], s[1], s[2]});
       })

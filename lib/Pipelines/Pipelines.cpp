@@ -4,6 +4,7 @@
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
@@ -15,9 +16,9 @@
 
 using namespace mlir;
 
-void mlir::attn::buildNaiveToLLVMPipeline(OpPassManager &pm,
-                                          const NaiveToLLVMOptions &) {
-  pm.addPass(createAttnDecompose());
+/// Bufferization and the upstream lowering to the LLVM dialect, shared by
+/// both pipelines.
+static void addLoweringToLLVM(OpPassManager &pm, unsigned numThreads) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 
@@ -34,10 +35,19 @@ void mlir::attn::buildNaiveToLLVMPipeline(OpPassManager &pm,
   arith::ArithExpandOpsPassOptions expand;
   expand.includeBf16 = true;
   pm.addPass(arith::createArithExpandOpsPass(expand));
-  pm.addPass(createSCFToControlFlowPass());
+  ConvertSCFToOpenMPPassOptions openmp;
+  openmp.numThreads = numThreads;
+  // scf-to-openmp wraps each parallel body in a memref.alloca_scope (so the
+  // per-tile stack buffers are released every iteration); that single-block
+  // op must be lowered by finalize-memref-to-llvm before scf-to-cf splits the
+  // loops inside it into blocks.
+  pm.addPass(createConvertSCFToOpenMPPass(openmp));
+  pm.addPass(createConvertVectorToSCFPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
   pm.addPass(createConvertToLLVMPass());
@@ -45,13 +55,31 @@ void mlir::attn::buildNaiveToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
 }
 
+void mlir::attn::buildNaiveToLLVMPipeline(OpPassManager &pm,
+                                          const NaiveToLLVMOptions &) {
+  pm.addPass(createAttnDecompose());
+  addLoweringToLLVM(pm, /*numThreads=*/0);
+}
+
+void mlir::attn::buildToLLVMPipeline(OpPassManager &pm,
+                                     const ToLLVMOptions &options) {
+  pm.addPass(createAttnFuse());
+  AttnTileOptions tile;
+  tile.tileQ = options.tileQ;
+  tile.tileKV = options.tileKV;
+  tile.vectorWidth = options.vectorWidth;
+  pm.addPass(createAttnTile(tile));
+  pm.addPass(createAttnDecompose());
+  addLoweringToLLVM(pm, options.threads);
+}
+
 void mlir::attn::registerPipelines() {
   PassPipelineRegistration<NaiveToLLVMOptions>(
       "attn-naive-to-llvm",
       "Naive CPU lowering: attn-decompose, bufferize, lower to LLVM dialect",
       buildNaiveToLLVMPipeline);
-  PassPipelineRegistration<NaiveToLLVMOptions>(
+  PassPipelineRegistration<ToLLVMOptions>(
       "attn-to-llvm",
-      "CPU lowering that picks the form itself (currently the naive form)",
-      buildNaiveToLLVMPipeline);
+      "CPU lowering: fuse, analyse masks, tile, vectorise, OpenMP, LLVM",
+      buildToLLVMPipeline);
 }

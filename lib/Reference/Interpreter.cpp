@@ -2,7 +2,8 @@
 //
 // A tree-walking interpreter over dense tensors of doubles. Every attn op is a
 // plain loop nest written from DESIGN.md section 2; nothing is shared with the
-// lowerings in lib/Transforms, so a bug there cannot hide here as well.
+// lowerings in lib/Transforms, so a bug there cannot hide here as well. The
+// fused attn.attention runs the very loops of the graph ops it stands for.
 //
 // Values: tensors are row-major vectors of doubles; scalars are single
 // doubles. Integers are held as their signed value wrapped to the bit width of
@@ -279,6 +280,16 @@ private:
   bool execAttn(SelectTopkOp op);
   bool execAttn(ClusterOp op);
   bool execAttn(LshOp op);
+  bool execAttn(AttentionOp op);
+  // Shared pieces of score, score_mod, mask and aggregate, so that the fused
+  // attn.attention runs exactly the code its graph runs.
+  bool computeScores(Operation *op, const Tensor &q, const Tensor &k,
+                     double scale, Tensor &s);
+  bool applyScoreMod(Operation *op, Block &body, Tensor &s);
+  bool applyMask(Operation *op, ArrayAttr patternAttrs, ValueRange operands,
+                 Region &predicateRegion, Tensor &s);
+  bool aggregate(Operation *op, AggregationKind kind, const Tensor &s,
+                 const Tensor &v, const Tensor *sinks, Tensor &o, Tensor &lse);
   bool buildPattern(Attribute attr, ValueRange &operands, const MaskGeometry &g,
                     MaskPattern &out);
   bool keeps(const MaskPattern &p, const MaskGeometry &g, int64_t b, int64_t h,
@@ -402,7 +413,7 @@ bool Interpreter::exec(Operation &op) {
           [&](Operation *t) { return execTensorOp(t); })
       .Case<ScoreOp, ScoreModOp, MaskOp, AggregateOp, NormalizeOp, MergeOp,
             FeatureMapOp, LinearAggregateOp, SelectBlocksOp, SelectTopkOp,
-            ClusterOp, LshOp>(
+            ClusterOp, LshOp, AttentionOp>(
           [&](auto a) { return checkShapes(a) && execAttn(a); })
       .Default([&](Operation *o) {
         if (auto linalgOp = dyn_cast<linalg::LinalgOp>(o))
@@ -1157,12 +1168,11 @@ bool Interpreter::checkShapes(Operation *op) {
   return true;
 }
 
-bool Interpreter::execAttn(ScoreOp op) {
-  const Tensor &q = tensor(op.getQuery()), &k = tensor(op.getKey());
+/// s = scale * Q K^T, with query head h reading key head h / (Hq / Hkv).
+bool Interpreter::computeScores(Operation *op, const Tensor &q, const Tensor &k,
+                                double scale, Tensor &s) {
   int64_t nb = q.shape[0], hq = q.shape[1], sq = q.shape[2], dim = q.shape[3];
   int64_t skv = k.shape[2], group = hq / k.shape[1];
-  double scale = op.getEffectiveScale();
-  Tensor s;
   if (!alloc(op, {nb, hq, sq, skv}, s))
     return false;
   double *out = s.data.data();
@@ -1178,15 +1188,18 @@ bool Interpreter::execAttn(ScoreOp op) {
           *out++ = scale * dot;
         }
       }
-  return setTensor(op.getScores(), std::move(s));
+  return true;
 }
 
-bool Interpreter::execAttn(ScoreModOp op) {
-  const Tensor &s = tensor(op.getScores());
-  Tensor r;
-  if (!alloc(op, s.shape, r))
-    return false;
-  Block &body = op.getBody().front();
+bool Interpreter::execAttn(ScoreOp op) {
+  Tensor s;
+  return computeScores(op, tensor(op.getQuery()), tensor(op.getKey()),
+                       op.getEffectiveScale(), s) &&
+         setTensor(op.getScores(), std::move(s));
+}
+
+/// Replaces every score x at (b, h, i, j) by what `body` yields for it.
+bool Interpreter::applyScoreMod(Operation *op, Block &body, Tensor &s) {
   SmallVector<RtValue> args(5), yielded;
   int64_t e = 0;
   for (int64_t b = 0; b < s.shape[0]; ++b)
@@ -1202,9 +1215,15 @@ bool Interpreter::execAttn(ScoreModOp op) {
             return false;
           if (yielded.size() != 1 || yielded[0].tensor)
             return failOp(op, "region must yield one scalar");
-          r.data[e] = yielded[0].scalar;
+          s.data[e] = yielded[0].scalar;
         }
-  return setTensor(op.getResult(), std::move(r));
+  return true;
+}
+
+bool Interpreter::execAttn(ScoreModOp op) {
+  Tensor r = tensor(op.getScores());
+  return applyScoreMod(op, op.getBody().front(), r) &&
+         setTensor(op.getResult(), std::move(r));
 }
 
 bool Interpreter::buildPattern(Attribute attr, ValueRange &operands,
@@ -1370,19 +1389,20 @@ bool Interpreter::keeps(const MaskPattern &p, const MaskGeometry &g, int64_t b,
       .Default([](Attribute) { return false; });
 }
 
-bool Interpreter::execAttn(MaskOp op) {
-  const Tensor &s = tensor(op.getScores());
+/// Sets to -inf every score that a pattern, or else the predicate (when
+/// present), drops.
+bool Interpreter::applyMask(Operation *op, ArrayAttr patternAttrs,
+                            ValueRange operands, Region &predicateRegion,
+                            Tensor &s) {
   MaskGeometry g{s.shape[0], s.shape[1], s.shape[2], s.shape[3]};
   std::vector<MaskPattern> patterns;
-  ValueRange operands = op.getMaskOperands();
-  for (Attribute attr : op.getPatterns()) {
+  for (Attribute attr : patternAttrs) {
     patterns.emplace_back();
     if (!buildPattern(attr, operands, g, patterns.back()))
       return false;
   }
   Block *predicate =
-      op.getPredicate().empty() ? nullptr : &op.getPredicate().front();
-  Tensor r = s;
+      predicateRegion.empty() ? nullptr : &predicateRegion.front();
   SmallVector<RtValue> args(4), yielded;
   int64_t e = 0;
   for (int64_t b = 0; b < g.batch; ++b)
@@ -1404,9 +1424,16 @@ bool Interpreter::execAttn(MaskOp op) {
             keep = yielded[0].scalar != 0;
           }
           if (!keep)
-            r.data[e] = -kInf;
+            s.data[e] = -kInf;
         }
-  return setTensor(op.getResult(), std::move(r));
+  return true;
+}
+
+bool Interpreter::execAttn(MaskOp op) {
+  Tensor r = tensor(op.getScores());
+  return applyMask(op, op.getPatterns(), op.getMaskOperands(),
+                   op.getPredicate(), r) &&
+         setTensor(op.getResult(), std::move(r));
 }
 
 //===----------------------------------------------------------------------===//
@@ -1453,12 +1480,13 @@ double rowWeights(AggregationKind kind, const double *s, int64_t n,
   return 0;
 }
 
-bool Interpreter::execAttn(AggregateOp op) {
-  const Tensor &s = tensor(op.getScores()), &v = tensor(op.getValue());
-  const Tensor *sinks = op.getSinks() ? &tensor(op.getSinks()) : nullptr;
+/// o[b, h, i] = sum_j w_j v[b, h / group, j], with w the weights `kind` gives
+/// row s[b, h, i] (and sink sinks[h]); lse gets each row's lse.
+bool Interpreter::aggregate(Operation *op, AggregationKind kind,
+                            const Tensor &s, const Tensor &v,
+                            const Tensor *sinks, Tensor &o, Tensor &lse) {
   int64_t nb = s.shape[0], hq = s.shape[1], sq = s.shape[2], skv = s.shape[3];
   int64_t dv = v.shape[3], group = hq / v.shape[1];
-  Tensor o, lse;
   if (!alloc(op, {nb, hq, sq, dv}, o) || !alloc(op, {nb, hq, sq}, lse))
     return false;
   std::vector<double> w(skv);
@@ -1466,9 +1494,8 @@ bool Interpreter::execAttn(AggregateOp op) {
     for (int64_t h = 0; h < hq; ++h)
       for (int64_t i = 0; i < sq; ++i) {
         const double *row = s.data.data() + off4(s.shape, b, h, i, 0);
-        lse.data[off3(lse.shape, b, h, i)] =
-            rowWeights(op.getKind(), row, skv,
-                       sinks ? sinks->data.data() + h : nullptr, w.data());
+        lse.data[off3(lse.shape, b, h, i)] = rowWeights(
+            kind, row, skv, sinks ? sinks->data.data() + h : nullptr, w.data());
         double *out = o.data.data() + off4(o.shape, b, h, i, 0);
         for (int64_t j = 0; j < skv; ++j) {
           // Skip zero weights so that a masked key's value never matters.
@@ -1479,7 +1506,40 @@ bool Interpreter::execAttn(AggregateOp op) {
             out[d] += w[j] * vj[d];
         }
       }
-  if (!setTensor(op.getOutput(), std::move(o)))
+  return true;
+}
+
+bool Interpreter::execAttn(AggregateOp op) {
+  const Tensor *sinks = op.getSinks() ? &tensor(op.getSinks()) : nullptr;
+  Tensor o, lse;
+  if (!aggregate(op, op.getKind(), tensor(op.getScores()),
+                 tensor(op.getValue()), sinks, o, lse) ||
+      !setTensor(op.getOutput(), std::move(o)))
+    return false;
+  return !op.getLse() || setTensor(op.getLse(), std::move(lse));
+}
+
+//===----------------------------------------------------------------------===//
+// attn: fused attention
+//===----------------------------------------------------------------------===//
+
+/// attn.attention runs the pieces of its graph in the graph's order:
+/// score, score_mod (on every score, as attn.score_mod does), mask, aggregate.
+bool Interpreter::execAttn(AttentionOp op) {
+  Tensor s;
+  if (!computeScores(op, tensor(op.getQuery()), tensor(op.getKey()),
+                     op.getEffectiveScale(), s))
+    return false;
+  if (!op.getScoreMod().empty() &&
+      !applyScoreMod(op, op.getScoreMod().front(), s))
+    return false;
+  if (!applyMask(op, op.getPatterns(), op.getMaskOperands(), op.getPredicate(),
+                 s))
+    return false;
+  const Tensor *sinks = op.getSinks() ? &tensor(op.getSinks()) : nullptr;
+  Tensor o, lse;
+  if (!aggregate(op, op.getKind(), s, tensor(op.getValue()), sinks, o, lse) ||
+      !setTensor(op.getOutput(), std::move(o)))
     return false;
   return !op.getLse() || setTensor(op.getLse(), std::move(lse));
 }

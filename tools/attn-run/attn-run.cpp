@@ -27,6 +27,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
@@ -37,6 +38,7 @@
 #include <cstdlib>
 #include <random>
 #include <set>
+#include <thread>
 
 using namespace mlir;
 using namespace attn_run;
@@ -53,7 +55,7 @@ struct Options {
   uint64_t seed = 0;
   bool check = false;
   int64_t bench = 0;
-  int64_t threads = 1;
+  int64_t threads = 0; // 0: every hardware thread
   std::string device = "cpu";
 };
 
@@ -500,11 +502,21 @@ std::unique_ptr<CompiledFunction> compile(ModuleOp module, func::FuncOp func,
     resultTypes.push_back(cast<RankedTensorType>(t));
   func->setAttr("llvm.emit_c_interface", UnitAttr::get(module.getContext()));
   PassManager pm(module.getContext());
-  attn::buildNaiveToLLVMPipeline(pm, attn::NaiveToLLVMOptions());
+  if (o.pipeline == "naive")
+    attn::buildNaiveToLLVMPipeline(pm, attn::NaiveToLLVMOptions());
+  else
+    attn::buildToLLVMPipeline(pm, attn::ToLLVMOptions());
   if (failed(pm.run(module)))
     fail(o.file, "lowering through the " + o.pipeline + " pipeline failed" +
                      (firstDiag.empty() ? std::string() : ": " + firstDiag));
   ExecutionEngineOptions eo;
+  // The OpenMP runtime of the parallel loops, and MLIR's C runner utilities
+  // (memrefCopy for copies of strided buffers).
+  SmallVector<StringRef> libs;
+  for (StringRef lib : {ATTN_OPENMP_RUNTIME, ATTN_C_RUNNER_UTILS})
+    if (llvm::sys::fs::exists(lib))
+      libs.push_back(lib);
+  eo.sharedLibPaths = libs;
   eo.transformer = makeOptimizingTransformer(3, 0, nullptr);
   eo.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   auto engine = ExecutionEngine::create(module, eo);
@@ -758,6 +770,12 @@ int main(int argc, char **argv) {
     for (const attn::reference::Tensor &t : reference)
       results.push_back(fromReference(t));
   } else {
+    // The parallel loops run on OpenMP threads; set before the runtime
+    // starts.
+    int64_t threads = o.threads
+                          ? o.threads
+                          : std::max(1u, std::thread::hardware_concurrency());
+    setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
     OwningOpRef<ModuleOp> lowered = module->clone();

@@ -324,11 +324,64 @@ def Attn_LshOp : Attn_Op<"lsh", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// Fused level
+//===----------------------------------------------------------------------===//
+
+def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments]> {
+  let summary = "fused attention: score, score_mod, mask and aggregation";
+  let description = [{
+    One attention computation: `aggregate(mask(score_mod(score(Q, K))), V)`.
+    It carries the mask patterns (with their dynamic operands), an optional
+    score_mod region (as `attn.score_mod`), an optional predicate region (as
+    `attn.mask`), the aggregation kind and optional sinks. `attn-fuse`
+    produces it from the graph ops; users may also write it directly. The
+    semantics are exactly those of the equivalent graph.
+
+    ```mlir
+    %o, %lse = attn.attention softmax %q, %k, %v [#attn.causal, #attn.block_mask<block_q = 64, block_kv = 64>]
+                 (%bm : tensor<1x8x2x2xi1>) sinks(%sk : tensor<8xf32>) {scale = 0.125 : f32}
+                 : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32>
+                 -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
+      score_mod {
+      ^bb0(%x: f32, %b: index, %h: index, %i: index, %j: index):
+        attn.yield %x : f32
+      }
+      mask {
+      ^bb0(%b: index, %h: index, %i: index, %j: index):
+        %t = arith.constant true
+        attn.yield %t : i1
+      }
+    ```
+  }];
+  let arguments = (ins Attn_AggregationKind:$kind, Attn_FloatTensor:$query,
+                       Attn_FloatTensor:$key, Attn_FloatTensor:$value,
+                       ArrayAttr:$patterns,
+                       Variadic<AnyRankedTensor>:$maskOperands,
+                       Optional<Attn_F32Tensor>:$sinks,
+                       OptionalAttr<F32Attr>:$scale);
+  let results = (outs Attn_FloatTensor:$output, Optional<Attn_F32Tensor>:$lse);
+  let regions = (region AnyRegion:$scoreMod, AnyRegion:$predicate);
+  let assemblyFormat = [{
+    $kind $query `,` $key `,` $value $patterns
+    (` ` `(` $maskOperands^ `:` type($maskOperands) `)`)?
+    (`sinks` `(` $sinks^ `:` type($sinks) `)`)? attr-dict `:`
+    type($query) `,` type($key) `,` type($value) `->` type($output)
+    (`,` type($lse)^)? (`score_mod` $scoreMod^)? (`mask` $predicate^)?
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The scale in effect: the attribute, or 1/sqrt(D).
+    double getEffectiveScale();
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // Terminator
 //===----------------------------------------------------------------------===//
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, ReturnLike,
-    ParentOneOf<["ScoreModOp", "MaskOp"]>]> {
+    ParentOneOf<["ScoreModOp", "MaskOp", "AttentionOp"]>]> {
   let summary = "yields the value of a score_mod or mask region";
   let arguments = (ins AnyType:$value);
   let assemblyFormat = "$value attr-dict `:` type($value)";

@@ -15,8 +15,29 @@ struct NaiveToLLVMOptions : public PassPipelineOptions<NaiveToLLVMOptions> {};
 void buildNaiveToLLVMPipeline(OpPassManager &pm,
                               const NaiveToLLVMOptions &options);
 
-/// Registers `attn-naive-to-llvm` and `attn-to-llvm` (which, until the tiled
-/// form lands, is the naive pipeline).
+/// Options of `attn-to-llvm`.
+struct ToLLVMOptions : public PassPipelineOptions<ToLLVMOptions> {
+  Option<int64_t> tileQ{*this, "tile-q", llvm::cl::desc("Query rows per tile"),
+                        llvm::cl::init(64)};
+  Option<int64_t> tileKV{*this, "tile-kv", llvm::cl::desc("Keys per tile"),
+                         llvm::cl::init(64)};
+  Option<int64_t> vectorWidth{
+      *this, "vector-width",
+      llvm::cl::desc("f32 lanes of the vector code (16: AVX-512, 8: AVX2)"),
+      llvm::cl::init(16)};
+  Option<unsigned> threads{
+      *this, "threads",
+      llvm::cl::desc("OpenMP threads of the parallel loops (0: the runtime's "
+                     "default, e.g. OMP_NUM_THREADS)"),
+      llvm::cl::init(0)};
+};
+
+/// The CPU pipeline: attn-fuse, attn-tile (FlashAttention-style loops with
+/// compile-time mask analysis), attn-decompose for whatever is left, then
+/// bufferization, OpenMP for the parallel loops and the LLVM dialect.
+void buildToLLVMPipeline(OpPassManager &pm, const ToLLVMOptions &options);
+
+/// Registers `attn-naive-to-llvm` and `attn-to-llvm`.
 void registerPipelines();
 
 } // namespace mlir::attn

@@ -19,4 +19,41 @@ def AttnDecompose : Pass<"attn-decompose"> {
   ];
 }
 
+def AttnFuse : Pass<"attn-fuse"> {
+  let summary = "Fuse score/score_mod/mask/aggregate chains into attn.attention";
+  let description = [{
+    Rewrites every chain `attn.score` → [`attn.score_mod`] → [`attn.mask`] →
+    `attn.aggregate` whose intermediate results have no other use into one
+    `attn.attention` op carrying the score region, the mask patterns and
+    predicate, and the aggregation kind.
+  }];
+}
+
+def AttnTile : Pass<"attn-tile"> {
+  let summary = "Lower attn.attention to the tiled online-softmax form";
+  let description = [{
+    Lowers each `attn.attention` to FlashAttention-2 style loops: a parallel
+    loop over (batch, head, query tile) and, inside, a loop over the key
+    tiles that the compile-time mask analysis finds non-empty, with running
+    maximum and rescaled sums. Full tiles skip mask evaluation; partial tiles
+    evaluate the mask per element. Scores, statistics and accumulators are
+    f32; K/V heads are read through the GQA mapping without copies. The inner
+    products use vector ops of the given width.
+  }];
+  let options = [
+    Option<"tileQ", "tile-q", "int64_t", /*default=*/"64",
+           "Query rows per tile">,
+    Option<"tileKV", "tile-kv", "int64_t", /*default=*/"64",
+           "Keys per tile (a multiple of the vector width)">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
+           "f32 lanes of the vector ops (16 for AVX-512, 8 for AVX2)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
 #endif // ATTN_TRANSFORMS_PASSES_TD

@@ -4,7 +4,9 @@
 // Hkv = 2), self-attention length Sq = Skv = 33, D = 24, Dv = 12.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=5 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=5 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=6 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=6 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @sdpa_bf16(%q: tensor<1x6x33x24xbf16>, %k: tensor<1x2x33x24xbf16>,

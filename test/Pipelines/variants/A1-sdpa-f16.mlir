@@ -4,7 +4,9 @@
 // cross attention (Sq = 23, Skv = 51), D = 40.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=3 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=3 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=4 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=4 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @sdpa_f16(%q: tensor<2x4x23x40xf16>, %k: tensor<2x2x51x40xf16>,

@@ -4,7 +4,9 @@
 // GQA (Hq = 6, Hkv = 2), cross attention with Sq != Skv, odd sizes.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=1 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=1 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=2 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=2 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @sdpa(%q: tensor<2x6x37x24xf32>, %k: tensor<2x2x45x24xf32>,

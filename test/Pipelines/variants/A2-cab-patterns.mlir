@@ -5,7 +5,9 @@
 // GQA Hq = 4, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=11 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=11 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=12 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=12 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @cab(%x: tensor<1x4x37x24xf32>, %xkv: tensor<1x2x37x24xf32>,

@@ -4,7 +4,9 @@
 // Hkv = 1), GQA (Hq = 6, Hkv = 3) and plain MHA (Hkv = Hq) side by side.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=21 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=21 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=22 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=22 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @gqa(%q: tensor<2x6x19x24xf32>,

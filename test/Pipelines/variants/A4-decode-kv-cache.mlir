@@ -5,7 +5,9 @@
 // query 0 (lse -inf partial). Direct and merged results are both returned.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=31 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=31 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=32 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=32 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @decode(%q1: tensor<2x6x1x24xf32>, %q3: tensor<2x6x3x24xf32>,

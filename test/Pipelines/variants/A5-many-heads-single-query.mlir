@@ -4,7 +4,9 @@
 // (B = 2, Skv = 37), and a GQA variant reading 75 K/V heads.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=41 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=41 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=42 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=42 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @many_heads(%q: tensor<2x300x1x6xf32>, %k: tensor<2x300x37x6xf32>,

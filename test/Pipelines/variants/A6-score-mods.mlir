@@ -5,7 +5,9 @@
 // Sq = 29 < Skv = 41, GQA Hq = 6, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=51 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=51 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=52 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=52 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @score_mods(%q: tensor<1x6x29x24xf32>, %k: tensor<1x2x41x24xf32>,

@@ -5,7 +5,9 @@
 // [Hq, Skv]) by |factor[h, j]| from a captured tensor. GQA Hq = 6, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=61 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=61 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=62 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=62 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @sinks_calibration(%q: tensor<2x6x37x24xf32>, %k: tensor<2x2x31x24xf32>,

@@ -5,7 +5,9 @@
 // Also the unmasked distribution. f16 Q/K, GQA Hq = 4, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=71 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=71 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=72 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=72 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @distribution(%q: tensor<2x4x37x24xf16>, %k: tensor<2x2x29x24xf16>)

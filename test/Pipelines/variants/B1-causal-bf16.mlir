@@ -4,7 +4,9 @@
 // with Sq = 53 > Skv = 19 (rows i < 34 fully masked). GQA Hq = 6, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=105 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=105 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=106 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=106 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @causal_bf16(%q: tensor<1x6x19x24xbf16>, %k: tensor<1x2x53x24xbf16>, %v: tensor<1x2x53x20xbf16>)

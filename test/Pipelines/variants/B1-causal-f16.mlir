@@ -4,7 +4,9 @@
 // GQA Hq = 4, Hkv = 2, D = 40, Dv = 24.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=103 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=103 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=104 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=104 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @causal_f16(%q: tensor<2x4x41x40xf16>, %k: tensor<2x2x27x40xf16>, %v: tensor<2x2x27x24xf16>)

@@ -5,7 +5,9 @@
 // GQA Hq = 6, Hkv = 2, f32.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=101 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=101 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=102 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=102 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @causal(%q: tensor<1x6x37x24xf32>, %k: tensor<1x2x37x24xf32>, %v: tensor<1x2x37x20xf32>,

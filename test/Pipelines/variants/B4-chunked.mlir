@@ -4,7 +4,9 @@
 // fall in chunks -1..-3 (floor division) and see no key. GQA Hq = 6, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=131 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=131 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=132 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=132 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @chunked(%q: tensor<1x6x37x24xf32>, %k: tensor<1x2x45x24xf32>, %v: tensor<1x2x45x20xf32>,

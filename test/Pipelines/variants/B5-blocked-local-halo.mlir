@@ -5,7 +5,9 @@
 // with index arithmetic. GQA Hq = 6 / 4, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=141 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=141 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=142 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=142 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @halo(%q: tensor<1x6x37x24xf32>, %k: tensor<1x2x45x24xf32>, %v: tensor<1x2x45x20xf32>,

@@ -5,7 +5,9 @@
 // Skv = 29. GQA Hq = 6, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=151 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=151 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=152 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=152 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @prefix(%q: tensor<2x6x37x24xf32>, %k: tensor<2x2x37x24xf32>, %v: tensor<2x2x37x20xf32>,

@@ -5,7 +5,9 @@
 // rows whose document has no visible key are fully masked. GQA Hq = 6, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=161 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=161 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=162 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=162 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @segments(%q: tensor<2x6x37x24xf32>, %k: tensor<2x2x37x24xf32>, %v: tensor<2x2x37x20xf32>,

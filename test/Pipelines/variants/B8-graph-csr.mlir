@@ -5,7 +5,9 @@
 // output 0, lse -inf) and a denser nnz = 900. GQA Hq = 4, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=171 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=171 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=172 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=172 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @graph(%q: tensor<2x4x37x24xf32>, %k: tensor<2x2x41x24xf32>, %v: tensor<2x2x41x20xf32>,

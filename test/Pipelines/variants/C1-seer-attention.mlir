@@ -5,7 +5,9 @@
 // [#attn.causal, #attn.block_mask] + softmax. Sq = 36 < Skv = 42, GQA 4/2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=201 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=201 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=202 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=202 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 #in5  = affine_map<(b, h, n, r, d) -> (b, h, n, d)>

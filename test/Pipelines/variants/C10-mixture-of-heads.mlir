@@ -5,7 +5,9 @@
 // summed over heads with linalg.generic. Sq = Skv = 37, GQA Hq = 6, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=301 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=301 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=302 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=302 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 #cmp_self  = affine_map<(b, h, s, g) -> (b, s, h)>

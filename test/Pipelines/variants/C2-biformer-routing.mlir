@@ -5,7 +5,9 @@
 // (5 x 6 regions), GQA Hq = 6, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=211 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=211 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=212 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=212 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @biformer(%q: tensor<2x6x37x24xf32>, %k: tensor<2x2x45x24xf32>, %v: tensor<2x2x45x20xf32>)

@@ -5,7 +5,9 @@
 // balanced top-w). Sq = Skv = 37, GQA Hq = 6, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=261 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=261 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=262 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=262 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 #bcast = affine_map<(b, h, s, d) -> (b, h floordiv 3, s, d)>

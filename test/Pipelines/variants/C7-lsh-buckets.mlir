@@ -5,7 +5,9 @@
 // separate Q, K (Sq = 29 < Skv = 41). No sort into equal chunks. H = 4.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=271 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=271 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=272 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=272 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 func.func @lsh(%x: tensor<2x4x37x24xf32>, %v: tensor<2x4x37x20xf32>, %planes: tensor<24x3xf32>,

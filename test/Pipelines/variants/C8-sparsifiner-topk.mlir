@@ -5,7 +5,9 @@
 // GQA Hq = 6, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=281 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=281 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=282 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=282 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 #x = affine_map<(b, h, s, r, d) -> (b, h, s, d)>

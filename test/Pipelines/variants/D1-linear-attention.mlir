@@ -5,7 +5,9 @@
 // (rows i < 16 have no key: output 0). GQA Hq = 4, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=401 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=401 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=402 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=402 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 #id = affine_map<(b, h, s, d) -> (b, h, s, d)>

@@ -5,7 +5,9 @@
 // Skv = 29 (rows i < 16: output 0). GQA Hq = 6, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=411 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=411 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=412 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=412 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 #id1 = affine_map<(h) -> (h)>

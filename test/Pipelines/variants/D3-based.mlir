@@ -5,7 +5,9 @@
 // Sq = 37 < Skv = 45, GQA Hq = 4, Hkv = 2, D = 8.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=421 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=421 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=422 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=422 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 #id = affine_map<(b, h, s, d) -> (b, h, s, d)>

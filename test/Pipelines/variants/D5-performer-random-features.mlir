@@ -5,7 +5,9 @@
 // Sq = 37 < Skv = 45, GQA Hq = 6, Hkv = 2.
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=441 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=441 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=442 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --random-args --seed=442 --check | FileCheck %s
 // CHECK: max_abs_err=
 
 #id = affine_map<(b, h, s, d) -> (b, h, s, d)>

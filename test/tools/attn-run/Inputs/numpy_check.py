@@ -34,7 +34,7 @@ def run(name, program, inputs, num_outputs, pipeline):
 
 
 def compare(name, inputs, program, expected, tol):
-    for pipeline in ("naive", "reference"):
+    for pipeline in ("naive", "cpu", "reference"):
         got = run(name, program, inputs, len(expected), pipeline)
         for i, (g, e) in enumerate(zip(got, expected)):
             g64 = g.astype(np.float64)

@@ -1,0 +1,58 @@
+//===- MaskAnalysis.h - tile classification of attention masks --*- C++ -*-===//
+//
+// Compile-time reasoning about mask patterns and predicate regions over
+// tiles: for a block of queries and a block of keys it emits (as index/i1
+// arithmetic on the symbolic tile bounds, so it holds for any Sq/Skv) the
+// range of keys that can be visible and whether a key tile is empty, full or
+// partial. No dense mask is ever built.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_TRANSFORMS_MASKANALYSIS_H
+#define ATTN_TRANSFORMS_MASKANALYSIS_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+
+namespace mlir::attn {
+
+/// A block of queries of one (batch, query head): raw indices [iLo, iHi] and
+/// aligned positions [alignedLo, alignedHi] (inclusive), as index values.
+struct QueryTile {
+  Value batch, head, iLo, iHi, alignedLo, alignedHi;
+};
+
+/// Tile classification: `empty` (no key visible to any query) and `full`
+/// (every key visible to every query), as i1 values.
+struct TileClass {
+  Value empty, full;
+};
+
+class MaskAnalysis {
+public:
+  /// `predicate` may be null or empty. Dynamic patterns (block_mask,
+  /// segments, csr, indices, rows, dense) and predicate regions built from
+  /// ops the interval evaluator does not know make tiles partial (never
+  /// empty or full); they stay correct because partial tiles evaluate the
+  /// mask per element.
+  MaskAnalysis(ArrayAttr patterns, Region *predicate);
+
+  /// Whether every tile is full (no pattern and no predicate).
+  bool isTrivial() const;
+
+  /// The keys [lo, hi) that can be visible to some query of `tile`, clamped
+  /// to [0, skv].
+  std::pair<Value, Value> keyRange(OpBuilder &b, Location loc,
+                                   const QueryTile &tile, Value skv) const;
+
+  /// Classifies keys [jLo, jHi] (inclusive) against `tile`.
+  TileClass classify(OpBuilder &b, Location loc, const QueryTile &tile,
+                     Value jLo, Value jHi) const;
+
+private:
+  ArrayAttr patterns;
+  Region *predicate;
+};
+
+} // namespace mlir::attn
+
+#endif // ATTN_TRANSFORMS_MASKANALYSIS_H

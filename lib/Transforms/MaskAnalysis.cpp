@@ -1,0 +1,485 @@
+//===- MaskAnalysis.cpp - tile classification of attention masks ----------===//
+//
+// Each static pattern has a closed form for the visible keys of a block of
+// queries; predicate regions are evaluated over intervals: index values
+// become [lo, hi] pairs and i1 values become (mustBeTrue, mustBeFalse)
+// pairs, both emitted as runtime arithmetic on the tile bounds.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Transforms/MaskAnalysis.h"
+#include "attn/IR/AttnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// Emits index and i1 arithmetic.
+struct Emitter {
+  OpBuilder &b;
+  Location loc;
+
+  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value boolean(bool v) {
+    return arith::ConstantOp::create(b, loc, b.getBoolAttr(v));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value floorDiv(Value x, Value y) {
+    return arith::FloorDivSIOp::create(b, loc, x, y);
+  }
+  Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
+  Value max(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
+  Value lt(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, y);
+  }
+  Value le(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, x, y);
+  }
+  Value eq(Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
+  }
+  Value andI(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+  Value orI(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
+  Value notI(Value x) {
+    return arith::XOrIOp::create(b, loc, x, boolean(true));
+  }
+  Value select(Value cond, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, cond, x, y);
+  }
+};
+
+/// Key range [lo, hi) and classification of one pattern; `lo`/`hi` null mean
+/// unbounded on that side.
+struct PatternBounds {
+  Value lo, hi;
+  TileClass cls;
+};
+
+/// A window span for query head `head`: one constant or a table entry.
+Value spanFor(Emitter &e, ArrayRef<int64_t> vals, bool perHead, Value head) {
+  if (!perHead)
+    return e.c(vals.front());
+  auto type = RankedTensorType::get({(int64_t)vals.size()}, e.b.getI64Type());
+  Value table = arith::ConstantOp::create(
+      e.b, e.loc, DenseIntElementsAttr::get(type, vals));
+  Value v = tensor::ExtractOp::create(e.b, e.loc, table, head);
+  return arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(), v);
+}
+
+PatternBounds analyzePattern(Emitter &e, Attribute pattern, const QueryTile &t,
+                             Value jLo, Value jHi) {
+  Value pLo = t.alignedLo, pHi = t.alignedHi;
+  auto unknown = [&]() {
+    return PatternBounds{
+        Value(), Value(), {e.boolean(false), e.boolean(false)}};
+  };
+  return llvm::TypeSwitch<Attribute, PatternBounds>(pattern)
+      .Case<CausalAttr>([&](auto) {
+        // j <= i'
+        return PatternBounds{
+            Value(), e.add(pHi, e.c(1)), {e.lt(pHi, jLo), e.le(jHi, pLo)}};
+      })
+      .Case<WindowAttr>([&](WindowAttr w) {
+        // i' - L <= j <= i' + R
+        Value l = spanFor(e, w.getLeft(), w.getLeftPerHead(), t.head);
+        Value r = spanFor(e, w.getRight(), w.getRightPerHead(), t.head);
+        Value lo = e.sub(pLo, l), hi = e.add(pHi, r);
+        Value empty = e.orI(e.lt(jHi, lo), e.lt(hi, jLo));
+        Value full = e.andI(e.le(e.sub(pHi, l), jLo), e.le(jHi, e.add(pLo, r)));
+        return PatternBounds{lo, e.add(hi, e.c(1)), {empty, full}};
+      })
+      .Case<SinkAttr>([&](SinkAttr s) {
+        // j < N
+        Value n = e.c(s.getCount());
+        return PatternBounds{Value(), n, {e.le(n, jLo), e.lt(jHi, n)}};
+      })
+      .Case<ChunkAttr>([&](ChunkAttr ch) {
+        // floor(i'/C) == floor(j/C)
+        Value size = e.c(ch.getSize());
+        Value cLo = e.floorDiv(pLo, size), cHi = e.floorDiv(pHi, size);
+        Value kLo = e.floorDiv(jLo, size), kHi = e.floorDiv(jHi, size);
+        Value empty = e.orI(e.lt(kHi, cLo), e.lt(cHi, kLo));
+        Value full =
+            e.andI(e.andI(e.eq(cLo, cHi), e.eq(kLo, cLo)), e.eq(kHi, cLo));
+        return PatternBounds{
+            e.mul(cLo, size), e.mul(e.add(cHi, e.c(1)), size), {empty, full}};
+      })
+      .Case<PrefixAttr>([&](PrefixAttr p) {
+        // j < P or j <= i'
+        Value len = e.c(p.getLength());
+        Value empty = e.andI(e.le(len, jLo), e.lt(pHi, jLo));
+        Value full = e.orI(e.lt(jHi, len), e.le(jHi, pLo));
+        return PatternBounds{
+            Value(), e.max(len, e.add(pHi, e.c(1))), {empty, full}};
+      })
+      .Case<BlockLocalAttr>([&](BlockLocalAttr bl) {
+        // floor(i'/B)*B - halo <= j < (floor(i'/B)+1)*B + halo
+        Value blk = e.c(bl.getBlock()), halo = e.c(bl.getHalo());
+        Value bLo = e.floorDiv(pLo, blk), bHi = e.floorDiv(pHi, blk);
+        Value lo = e.sub(e.mul(bLo, blk), halo);
+        Value hi = e.add(e.mul(e.add(bHi, e.c(1)), blk), halo);
+        Value empty = e.orI(e.lt(jHi, lo), e.le(hi, jLo));
+        Value fullLo = e.sub(e.mul(bHi, blk), halo);
+        Value fullHi = e.add(e.mul(e.add(bLo, e.c(1)), blk), halo);
+        Value full = e.andI(e.le(fullLo, jLo), e.lt(jHi, fullHi));
+        return PatternBounds{lo, hi, {empty, full}};
+      })
+      .Case<AnyAttr>([&](AnyAttr any) {
+        // Union: the hull of the ranges; empty if all are, full if one is.
+        PatternBounds acc;
+        bool first = true;
+        for (Attribute inner : any.getPatterns()) {
+          PatternBounds pb = analyzePattern(e, inner, t, jLo, jHi);
+          if (first) {
+            acc = pb;
+            first = false;
+            continue;
+          }
+          acc.lo = (acc.lo && pb.lo) ? e.min(acc.lo, pb.lo) : Value();
+          acc.hi = (acc.hi && pb.hi) ? e.max(acc.hi, pb.hi) : Value();
+          acc.cls.empty = e.andI(acc.cls.empty, pb.cls.empty);
+          acc.cls.full = e.orI(acc.cls.full, pb.cls.full);
+        }
+        return acc;
+      })
+      .Default([&](Attribute) { return unknown(); });
+}
+
+/// Interval evaluation of a predicate region.
+class IntervalEvaluator {
+public:
+  IntervalEvaluator(Emitter &e) : e(e) {}
+
+  /// Returns (mustBeTrue, mustBeFalse) of the region's yield, or failure if
+  /// it uses an op this evaluator does not model.
+  FailureOr<TileClass> evaluate(Region &region, const QueryTile &t, Value jLo,
+                                Value jHi) {
+    Block &block = region.front();
+    ranges[block.getArgument(0)] = {t.batch, t.batch};
+    ranges[block.getArgument(1)] = {t.head, t.head};
+    ranges[block.getArgument(2)] = {t.iLo, t.iHi};
+    ranges[block.getArgument(3)] = {jLo, jHi};
+    for (Operation &op : block.without_terminator())
+      if (failed(visit(&op)))
+        return failure();
+    Value result = cast<YieldOp>(block.getTerminator()).getValue();
+    auto it = truth.find(result);
+    if (it == truth.end())
+      return failure();
+    // Truth is (mustBeFalse, mustBeTrue): empty and full respectively.
+    return TileClass{it->second.first, it->second.second};
+  }
+
+  /// Whether `region` only uses modelled ops (checked without emitting).
+  static bool isAnalyzable(Region &region) {
+    for (Operation &op : region.front().without_terminator())
+      if (!isa<arith::ConstantOp, arith::AddIOp, arith::SubIOp, arith::MulIOp,
+               arith::FloorDivSIOp, arith::DivSIOp, arith::DivUIOp,
+               arith::RemSIOp, arith::RemUIOp, arith::MinSIOp, arith::MaxSIOp,
+               arith::IndexCastOp, arith::CmpIOp, arith::AndIOp, arith::OrIOp,
+               arith::XOrIOp, arith::SelectOp>(op))
+        return false;
+    return true;
+  }
+
+private:
+  using Range = std::pair<Value, Value>; // [lo, hi]
+  using Truth = std::pair<Value, Value>; // (mustFalse, mustTrue)
+
+  LogicalResult visit(Operation *op) {
+    return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+        .Case<arith::ConstantOp>([&](arith::ConstantOp c) -> LogicalResult {
+          auto attr = dyn_cast<IntegerAttr>(c.getValue());
+          if (!attr)
+            return failure();
+          if (c.getType().isInteger(1)) {
+            bool v = attr.getValue().getBoolValue();
+            truth[c] = {e.boolean(!v), e.boolean(v)};
+          } else {
+            Value v = e.c(attr.getValue().getSExtValue());
+            ranges[c] = {v, v};
+          }
+          return success();
+        })
+        .Case<arith::IndexCastOp>([&](arith::IndexCastOp c) {
+          return copyRange(c.getIn(), c.getOut());
+        })
+        .Case<arith::AddIOp>([&](arith::AddIOp o) {
+          return binary(o, [&](Range a, Range b) -> Range {
+            return {e.add(a.first, b.first), e.add(a.second, b.second)};
+          });
+        })
+        .Case<arith::SubIOp>([&](arith::SubIOp o) {
+          return binary(o, [&](Range a, Range b) -> Range {
+            return {e.sub(a.first, b.second), e.sub(a.second, b.first)};
+          });
+        })
+        .Case<arith::MinSIOp>([&](arith::MinSIOp o) {
+          return binary(o, [&](Range a, Range b) -> Range {
+            return {e.min(a.first, b.first), e.min(a.second, b.second)};
+          });
+        })
+        .Case<arith::MaxSIOp>([&](arith::MaxSIOp o) {
+          return binary(o, [&](Range a, Range b) -> Range {
+            return {e.max(a.first, b.first), e.max(a.second, b.second)};
+          });
+        })
+        .Case<arith::MulIOp>([&](arith::MulIOp o) -> LogicalResult {
+          // Products of ranges: the extremes are among the corner products.
+          auto a = ranges.find(o.getLhs()), b = ranges.find(o.getRhs());
+          if (a == ranges.end() || b == ranges.end())
+            return failure();
+          Value p1 = e.mul(a->second.first, b->second.first);
+          Value p2 = e.mul(a->second.first, b->second.second);
+          Value p3 = e.mul(a->second.second, b->second.first);
+          Value p4 = e.mul(a->second.second, b->second.second);
+          ranges[o] = {e.min(e.min(p1, p2), e.min(p3, p4)),
+                       e.max(e.max(p1, p2), e.max(p3, p4))};
+          return success();
+        })
+        .Case<arith::FloorDivSIOp, arith::DivSIOp, arith::DivUIOp>(
+            [&](auto o) -> LogicalResult {
+              // Monotone in the dividend for a positive constant divisor.
+              std::optional<int64_t> d = constantOf(o.getRhs());
+              auto a = ranges.find(o.getLhs());
+              if (!d || *d <= 0 || a == ranges.end())
+                return failure();
+              Value dv = e.c(*d);
+              using OpT = decltype(o);
+              auto div = [&](Value x) -> Value {
+                return OpT::create(e.b, e.loc, x, dv);
+              };
+              ranges[o] = {div(a->second.first), div(a->second.second)};
+              return success();
+            })
+        .Case<arith::RemSIOp, arith::RemUIOp>([&](auto o) -> LogicalResult {
+          std::optional<int64_t> d = constantOf(o.getRhs());
+          auto a = ranges.find(o.getLhs());
+          if (!d || *d <= 0 || a == ranges.end())
+            return failure();
+          // Exact when the range stays inside one period and is
+          // non-negative; otherwise any remainder of that sign.
+          Value dv = e.c(*d);
+          Value lo = a->second.first, hi = a->second.second;
+          Value nonNeg = e.le(e.c(0), lo);
+          Value same =
+              e.andI(nonNeg, e.eq(e.floorDiv(lo, dv), e.floorDiv(hi, dv)));
+          using OpT = decltype(o);
+          Value rLo = OpT::create(e.b, e.loc, lo, dv);
+          Value rHi = OpT::create(e.b, e.loc, hi, dv);
+          Value anyLo = e.select(nonNeg, e.c(0), e.c(1 - *d));
+          ranges[o] = {e.select(same, rLo, anyLo),
+                       e.select(same, rHi, e.c(*d - 1))};
+          return success();
+        })
+        .Case<arith::CmpIOp>([&](arith::CmpIOp o) { return compare(o); })
+        .Case<arith::AndIOp>([&](arith::AndIOp o) -> LogicalResult {
+          auto a = truth.find(o.getLhs()), b = truth.find(o.getRhs());
+          if (a == truth.end() || b == truth.end())
+            return failure();
+          truth[o] = {e.orI(a->second.first, b->second.first),
+                      e.andI(a->second.second, b->second.second)};
+          return success();
+        })
+        .Case<arith::OrIOp>([&](arith::OrIOp o) -> LogicalResult {
+          auto a = truth.find(o.getLhs()), b = truth.find(o.getRhs());
+          if (a == truth.end() || b == truth.end())
+            return failure();
+          truth[o] = {e.andI(a->second.first, b->second.first),
+                      e.orI(a->second.second, b->second.second)};
+          return success();
+        })
+        .Case<arith::XOrIOp>([&](arith::XOrIOp o) -> LogicalResult {
+          // x xor y: certain only when both are certain.
+          auto a = truth.find(o.getLhs()), b = truth.find(o.getRhs());
+          if (a == truth.end() || b == truth.end())
+            return failure();
+          Value aT = a->second.second, aF = a->second.first;
+          Value bT = b->second.second, bF = b->second.first;
+          truth[o] = {e.orI(e.andI(aT, bT), e.andI(aF, bF)),
+                      e.orI(e.andI(aT, bF), e.andI(aF, bT))};
+          return success();
+        })
+        .Case<arith::SelectOp>([&](arith::SelectOp o) -> LogicalResult {
+          auto c = truth.find(o.getCondition());
+          if (c == truth.end())
+            return failure();
+          Value cT = c->second.second, cF = c->second.first;
+          if (o.getType().isInteger(1)) {
+            auto x = truth.find(o.getTrueValue()),
+                 y = truth.find(o.getFalseValue());
+            if (x == truth.end() || y == truth.end())
+              return failure();
+            auto pick = [&](Value xv, Value yv) {
+              return e.orI(e.orI(e.andI(cT, xv), e.andI(cF, yv)),
+                           e.andI(xv, yv));
+            };
+            truth[o] = {pick(x->second.first, y->second.first),
+                        pick(x->second.second, y->second.second)};
+            return success();
+          }
+          auto x = ranges.find(o.getTrueValue()),
+               y = ranges.find(o.getFalseValue());
+          if (x == ranges.end() || y == ranges.end())
+            return failure();
+          Value hullLo = e.min(x->second.first, y->second.first);
+          Value hullHi = e.max(x->second.second, y->second.second);
+          ranges[o] = {e.select(cT, x->second.first,
+                                e.select(cF, y->second.first, hullLo)),
+                       e.select(cT, x->second.second,
+                                e.select(cF, y->second.second, hullHi))};
+          return success();
+        })
+        .Default([](Operation *) { return failure(); });
+  }
+
+  LogicalResult copyRange(Value from, Value to) {
+    auto it = ranges.find(from);
+    if (it == ranges.end())
+      return failure();
+    ranges[to] = it->second;
+    return success();
+  }
+
+  template <typename OpT>
+  LogicalResult binary(OpT o, function_ref<Range(Range, Range)> fn) {
+    auto a = ranges.find(o.getLhs()), b = ranges.find(o.getRhs());
+    if (a == ranges.end() || b == ranges.end())
+      return failure();
+    ranges[o] = fn(a->second, b->second);
+    return success();
+  }
+
+  std::optional<int64_t> constantOf(Value v) {
+    auto it = ranges.find(v);
+    if (it == ranges.end())
+      return std::nullopt;
+    auto lo = getConstantIntValue(it->second.first);
+    auto hi = getConstantIntValue(it->second.second);
+    if (!lo || !hi || *lo != *hi)
+      return std::nullopt;
+    return *lo;
+  }
+
+  LogicalResult compare(arith::CmpIOp o) {
+    auto a = ranges.find(o.getLhs()), b = ranges.find(o.getRhs());
+    if (a == ranges.end() || b == ranges.end())
+      return failure();
+    Value aLo = a->second.first, aHi = a->second.second;
+    Value bLo = b->second.first, bHi = b->second.second;
+    // (mustFalse, mustTrue) of x < y and x <= y over ranges.
+    auto lt = [&](Value xLo, Value xHi, Value yLo, Value yHi) -> Truth {
+      return {e.le(yHi, xLo), e.lt(xHi, yLo)};
+    };
+    auto le = [&](Value xLo, Value xHi, Value yLo, Value yHi) -> Truth {
+      return {e.lt(yHi, xLo), e.le(xHi, yLo)};
+    };
+    Truth t;
+    using P = arith::CmpIPredicate;
+    P pred = o.getPredicate();
+    bool isUnsigned =
+        pred == P::ult || pred == P::ule || pred == P::ugt || pred == P::uge;
+    switch (pred) {
+    case P::slt:
+    case P::ult:
+      t = lt(aLo, aHi, bLo, bHi);
+      break;
+    case P::sle:
+    case P::ule:
+      t = le(aLo, aHi, bLo, bHi);
+      break;
+    case P::sgt:
+    case P::ugt:
+      t = lt(bLo, bHi, aLo, aHi);
+      break;
+    case P::sge:
+    case P::uge:
+      t = le(bLo, bHi, aLo, aHi);
+      break;
+    case P::eq:
+    case P::ne: {
+      Value disjoint = e.orI(e.lt(aHi, bLo), e.lt(bHi, aLo));
+      Value single =
+          e.andI(e.andI(e.eq(aLo, aHi), e.eq(bLo, bHi)), e.eq(aLo, bLo));
+      t = pred == P::eq ? Truth{disjoint, single} : Truth{single, disjoint};
+      break;
+    }
+    }
+    if (isUnsigned) {
+      // Unsigned order equals signed order only for non-negative operands.
+      Value nonNeg = e.andI(e.le(e.c(0), aLo), e.le(e.c(0), bLo));
+      t = {e.andI(nonNeg, t.first), e.andI(nonNeg, t.second)};
+    }
+    truth[o] = t;
+    return success();
+  }
+
+  Emitter &e;
+  llvm::DenseMap<Value, Range> ranges;
+  llvm::DenseMap<Value, Truth> truth;
+};
+
+} // namespace
+
+MaskAnalysis::MaskAnalysis(ArrayAttr patterns, Region *predicate)
+    : patterns(patterns),
+      predicate(predicate && !predicate->empty() ? predicate : nullptr) {}
+
+bool MaskAnalysis::isTrivial() const { return patterns.empty() && !predicate; }
+
+std::pair<Value, Value> MaskAnalysis::keyRange(OpBuilder &b, Location loc,
+                                               const QueryTile &tile,
+                                               Value skv) const {
+  Emitter e{b, loc};
+  Value lo = e.c(0), hi = skv;
+  // The classification operands are unused here; pass the tile bounds.
+  for (Attribute p : patterns) {
+    PatternBounds pb = analyzePattern(e, p, tile, lo, lo);
+    if (pb.lo)
+      lo = e.max(lo, pb.lo);
+    if (pb.hi)
+      hi = e.min(hi, pb.hi);
+  }
+  // An empty range may come out inverted; make it empty but well formed.
+  hi = e.max(hi, lo);
+  lo = e.min(lo, skv);
+  hi = e.min(hi, skv);
+  return {lo, hi};
+}
+
+TileClass MaskAnalysis::classify(OpBuilder &b, Location loc,
+                                 const QueryTile &tile, Value jLo,
+                                 Value jHi) const {
+  Emitter e{b, loc};
+  TileClass cls{e.boolean(false), e.boolean(true)};
+  for (Attribute p : patterns) {
+    PatternBounds pb = analyzePattern(e, p, tile, jLo, jHi);
+    cls.empty = e.orI(cls.empty, pb.cls.empty);
+    cls.full = e.andI(cls.full, pb.cls.full);
+  }
+  if (predicate) {
+    FailureOr<TileClass> pc = failure();
+    if (IntervalEvaluator::isAnalyzable(*predicate)) {
+      IntervalEvaluator eval(e);
+      pc = eval.evaluate(*predicate, tile, jLo, jHi);
+    }
+    if (succeeded(pc)) {
+      cls.empty = e.orI(cls.empty, pc->empty);
+      cls.full = e.andI(cls.full, pc->full);
+    } else {
+      cls.full = e.boolean(false);
+    }
+  }
+  return cls;
+}

@@ -1,0 +1,17 @@
+//===- MaskPredicate.cpp - per-element mask predicates --------------------===//
+
+#include "MaskPredicate.h"
+
+#include "mlir/IR/IRMapping.h"
+
+using namespace mlir;
+
+Value mlir::attn::inlineRegion(OpBuilder &b, Region &region, ValueRange args) {
+  Block &block = region.front();
+  IRMapping mapping;
+  mapping.map(block.getArguments(), args);
+  for (Operation &op : block.without_terminator())
+    b.clone(op, mapping);
+  return mapping.lookupOrDefault(
+      cast<YieldOp>(block.getTerminator()).getValue());
+}

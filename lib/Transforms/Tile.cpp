@@ -1,0 +1,502 @@
+//===- Tile.cpp - tiled online-softmax form of attn.attention -------------===//
+//
+// FlashAttention-2 on the CPU. For each (batch, query head, query tile) --
+// the iterations of one scf.parallel -- the query tile (pre-scaled) and the
+// running statistics live in small stack buffers; the key tiles that the
+// mask analysis does not prove empty are visited in order:
+//
+//   S  = Q_tile K_tile^T          vector FMAs over a transposed K tile
+//   S  = score_mod(S)             the region, per element
+//   S  = mask(S)                  per element, partial tiles only
+//   m' = max(m, rowmax S); P = exp(S - m'); l = e^{m-m'} l + rowsum P
+//   acc = e^{m-m'} acc + P V      vector FMAs, K/V head h / (Hq/Hkv)
+//
+// and the tile's rows are finished with the sinks, 1/l and the lse. Columns
+// past the end of a key tile are treated as masked; rows past the end of the
+// query tile are never computed. Everything is f32 inside.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Transforms/Tile.h"
+#include "MaskPredicate.h"
+#include "attn/Transforms/MaskAnalysis.h"
+#include "attn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Approximation.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNTILE
+#include "attn/Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// Builders for the kernel: constants, loops and vector arithmetic.
+class KernelBuilder {
+public:
+  KernelBuilder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  Value negInf() { return f32(-std::numeric_limits<double>::infinity()); }
+  Value splat(VectorType t, double v) {
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(t, b.getF32FloatAttr(v)));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value minI(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value fdiv(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
+  Value fmax(Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
+  }
+  Value exp(Value x) { return math::ExpOp::create(b, loc, x); }
+  Value fma(Value x, Value y, Value z) {
+    return math::FmaOp::create(b, loc, x, y, z);
+  }
+  Value feq(Value x, Value y) {
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x, y);
+  }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, c, x, y);
+  }
+  Value bcast(VectorType t, Value s) {
+    return vector::BroadcastOp::create(b, loc, t, s);
+  }
+  Value load(Value m, ValueRange ivs) {
+    return memref::LoadOp::create(b, loc, m, ivs);
+  }
+  void store(Value v, Value m, ValueRange ivs) {
+    memref::StoreOp::create(b, loc, v, m, ivs);
+  }
+  Value vload(VectorType t, Value m, ValueRange ivs) {
+    return vector::LoadOp::create(b, loc, t, m, ivs);
+  }
+  void vstore(Value v, Value m, ValueRange ivs) {
+    vector::StoreOp::create(b, loc, v, m, ivs);
+  }
+  Value toF32(Value v) {
+    Type elt = getElementTypeOrSelf(v.getType());
+    if (elt.isF32())
+      return v;
+    Type t = f32Like(v.getType());
+    return arith::ExtFOp::create(b, loc, t, v);
+  }
+  Value fromF32(Value v, Type elt) {
+    if (elt.isF32())
+      return v;
+    Type t = v.getType();
+    if (auto vt = dyn_cast<VectorType>(t))
+      t = VectorType::get(vt.getShape(), elt);
+    else
+      t = elt;
+    return arith::TruncFOp::create(b, loc, t, v);
+  }
+  Value stackBuffer(ArrayRef<int64_t> shape) {
+    return memref::AllocaOp::create(b, loc,
+                                    MemRefType::get(shape, b.getF32Type()));
+  }
+
+  /// scf.for without results.
+  void loop(Value lb, Value ub, Value step, function_ref<void(Value)> body) {
+    scf::ForOp::create(b, loc, lb, ub, step, ValueRange{},
+                       [&](OpBuilder &nb, Location, Value iv, ValueRange) {
+                         OpBuilder::InsertionGuard guard(b);
+                         b.setInsertionPoint(nb.getInsertionBlock(),
+                                             nb.getInsertionPoint());
+                         body(iv);
+                         scf::YieldOp::create(b, loc);
+                       });
+  }
+  void loop(Value lb, Value ub, int64_t step, function_ref<void(Value)> body) {
+    loop(lb, ub, idx(step), body);
+  }
+
+  /// scf.for carrying one value.
+  Value reduce(Value lb, Value ub, int64_t step, Value init,
+               function_ref<Value(Value, Value)> body) {
+    auto forOp = scf::ForOp::create(
+        b, loc, lb, ub, idx(step), ValueRange{init},
+        [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value next = body(iv, args[0]);
+          scf::YieldOp::create(b, loc, next);
+        });
+    return forOp.getResult(0);
+  }
+
+  /// scf.if without results.
+  void ifThen(Value cond, function_ref<void()> body) {
+    scf::IfOp::create(b, loc, cond, [&](OpBuilder &nb, Location) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+      body();
+      scf::YieldOp::create(b, loc);
+    });
+  }
+
+  OpBuilder &b;
+  Location loc;
+
+private:
+  Type f32Like(Type t) {
+    if (auto vt = dyn_cast<VectorType>(t))
+      return VectorType::get(vt.getShape(), b.getF32Type());
+    return b.getF32Type();
+  }
+};
+
+MemRefType memrefOf(RankedTensorType t) {
+  return MemRefType::get(t.getShape(), t.getElementType());
+}
+
+/// Allocates a buffer of tensor type `t`, taking dynamic sizes from `sizes`.
+Value allocLike(KernelBuilder &k, RankedTensorType t, ArrayRef<Value> sizes) {
+  SmallVector<Value> dyn;
+  for (int64_t d = 0; d < t.getRank(); ++d)
+    if (t.isDynamicDim(d))
+      dyn.push_back(sizes[d]);
+  return memref::AllocOp::create(k.b, k.loc, memrefOf(t), dyn);
+}
+
+int64_t largestDividingWidth(int64_t n, int64_t maxWidth) {
+  for (int64_t w = maxWidth; w > 1; w /= 2)
+    if (n % w == 0)
+      return w;
+  return 1;
+}
+
+} // namespace
+
+FailureOr<SmallVector<Value>>
+mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
+                          const TileOptions &options) {
+  auto qTy = cast<RankedTensorType>(op.getQuery().getType());
+  auto kTy = cast<RankedTensorType>(op.getKey().getType());
+  auto vTy = cast<RankedTensorType>(op.getValue().getType());
+  int64_t hq = qTy.getDimSize(1), hkv = kTy.getDimSize(1);
+  int64_t d = qTy.getDimSize(3), dv = vTy.getDimSize(3);
+  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv) ||
+      ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) || hkv == 0)
+    return rw.notifyMatchFailure(op, "dynamic head count or head dimension");
+  if (options.vectorWidth < 1 || options.tileQ < 1 || options.tileKV < 1)
+    return rw.notifyMatchFailure(op, "invalid tile options");
+
+  const int64_t group = hq / hkv;
+  const int64_t vw = options.vectorWidth;
+  const int64_t bc = (options.tileKV + vw - 1) / vw * vw;
+  const int64_t br = options.tileQ;
+  const int64_t vwOut = largestDividingWidth(dv, vw);
+  const AggregationKind kind = op.getKind();
+  const bool softmax = kind == AggregationKind::softmax;
+
+  OpBuilder::InsertionGuard guard(rw);
+  rw.setInsertionPoint(op);
+  KernelBuilder k(rw, op.getLoc());
+  Location loc = op.getLoc();
+  Type f32 = rw.getF32Type();
+  auto vecS = VectorType::get({vw}, f32);
+  auto vecO = VectorType::get({vwOut}, f32);
+  auto vecV = VectorType::get({vwOut}, vTy.getElementType());
+  auto outTy = cast<RankedTensorType>(op.getOutput().getType());
+  Type outElt = outTy.getElementType();
+
+  Value qB = bufferization::ToBufferOp::create(rw, loc, memrefOf(qTy),
+                                               op.getQuery(), true);
+  Value kB = bufferization::ToBufferOp::create(rw, loc, memrefOf(kTy),
+                                               op.getKey(), true);
+  Value vB = bufferization::ToBufferOp::create(rw, loc, memrefOf(vTy),
+                                               op.getValue(), true);
+  Value sinksB;
+  if (Value sinks = op.getSinks())
+    sinksB = bufferization::ToBufferOp::create(
+        rw, loc, memrefOf(cast<RankedTensorType>(sinks.getType())), sinks,
+        true);
+
+  auto dimOf = [&](Value t, int64_t dim) {
+    return getValueOrCreateConstantIndexOp(
+        rw, loc, tensor::getMixedSize(rw, loc, t, dim));
+  };
+  Value batch = dimOf(op.getQuery(), 0), sq = dimOf(op.getQuery(), 2),
+        skv = dimOf(op.getKey(), 2);
+  Value outB = allocLike(k, outTy, {batch, k.idx(hq), sq, k.idx(dv)});
+  Value lseB;
+  RankedTensorType lseTy;
+  if (op.getLse()) {
+    lseTy = cast<RankedTensorType>(op.getLse().getType());
+    lseB = allocLike(k, lseTy, {batch, k.idx(hq), sq});
+  }
+  Value numQTiles = arith::CeilDivUIOp::create(rw, loc, sq, k.idx(br));
+  Value offset = k.sub(skv, sq);
+  MaskAnalysis analysis(op.getPatterns(), &op.getPredicate());
+  const double scale = op.getEffectiveScale();
+  Value zeroIdx = k.idx(0), oneIdx = k.idx(1);
+
+  scf::ParallelOp::create(
+      rw, loc, ValueRange{zeroIdx, zeroIdx, zeroIdx},
+      ValueRange{batch, k.idx(hq), numQTiles},
+      ValueRange{oneIdx, oneIdx, oneIdx},
+      [&](OpBuilder &nb, Location, ValueRange ivs) {
+        OpBuilder::InsertionGuard g2(rw);
+        rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        // The stack buffers below are per iteration: convert-scf-to-openmp
+        // scopes them (memref.alloca_scope) when it outlines the body.
+
+        Value bi = ivs[0], hi = ivs[1], qt = ivs[2];
+        Value hk = arith::DivUIOp::create(rw, loc, hi, k.idx(group));
+        Value i0 = k.mul(qt, k.idx(br));
+        Value rows = k.minI(k.idx(br), k.sub(sq, i0));
+        Value iLast = k.sub(k.add(i0, rows), oneIdx);
+        QueryTile tile{
+            bi, hi, i0, iLast, k.add(i0, offset), k.add(iLast, offset)};
+
+        Value qBuf = k.stackBuffer({br, d});
+        Value kT = k.stackBuffer({d, bc});
+        Value sBuf = k.stackBuffer({br, bc});
+        Value acc = k.stackBuffer({br, dv});
+        Value mBuf = k.stackBuffer({br});
+        Value lBuf = k.stackBuffer({br});
+
+        Value scaleV = k.f32(scale), ninf = k.negInf(), zero = k.f32(0.0);
+        k.loop(zeroIdx, rows, 1, [&](Value r) {
+          k.store(ninf, mBuf, r);
+          k.store(zero, lBuf, r);
+          Value zeros = k.splat(vecO, 0.0);
+          k.loop(zeroIdx, k.idx(dv), vwOut,
+                 [&](Value e) { k.vstore(zeros, acc, {r, e}); });
+          Value i = k.add(i0, r);
+          k.loop(zeroIdx, k.idx(d), 1, [&](Value dd) {
+            Value x = k.toF32(k.load(qB, {bi, hi, i, dd}));
+            k.store(k.fmul(x, scaleV), qBuf, {r, dd});
+          });
+        });
+
+        auto [jLo, jHi] = analysis.keyRange(rw, loc, tile, skv);
+        k.loop(jLo, jHi, bc, [&](Value j0) {
+          Value cols = k.minI(k.idx(bc), k.sub(jHi, j0));
+          Value jLast = k.sub(k.add(j0, cols), oneIdx);
+          TileClass cls = analysis.classify(rw, loc, tile, j0, jLast);
+          Value visit = arith::XOrIOp::create(
+              rw, loc, cls.empty,
+              arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true)));
+          k.ifThen(visit, [&]() {
+            // K tile, transposed to [D, Bc]; columns past the end are 0.
+            k.loop(zeroIdx, cols, 1, [&](Value c) {
+              Value j = k.add(j0, c);
+              k.loop(zeroIdx, k.idx(d), 1, [&](Value dd) {
+                k.store(k.toF32(k.load(kB, {bi, hk, j, dd})), kT, {dd, c});
+              });
+            });
+            k.loop(cols, k.idx(bc), 1, [&](Value c) {
+              k.loop(zeroIdx, k.idx(d), 1,
+                     [&](Value dd) { k.store(zero, kT, {dd, c}); });
+            });
+            // S = Q K^T, one vector of keys at a time.
+            k.loop(zeroIdx, rows, 1, [&](Value r) {
+              k.loop(zeroIdx, k.idx(bc), vw, [&](Value cb) {
+                Value s =
+                    k.reduce(zeroIdx, k.idx(d), 1, k.splat(vecS, 0.0),
+                             [&](Value dd, Value a) {
+                               Value qv = k.bcast(vecS, k.load(qBuf, {r, dd}));
+                               return k.fma(qv, k.vload(vecS, kT, {dd, cb}), a);
+                             });
+                k.vstore(s, sBuf, {r, cb});
+              });
+            });
+            // score_mod, then the mask on partial tiles, per element.
+            auto perElement = [&](function_ref<Value(Value, Value, Value)> fn) {
+              k.loop(zeroIdx, rows, 1, [&](Value r) {
+                k.loop(zeroIdx, cols, 1, [&](Value c) {
+                  Value s = k.load(sBuf, {r, c});
+                  k.store(fn(s, k.add(i0, r), k.add(j0, c)), sBuf, {r, c});
+                });
+              });
+            };
+            if (!op.getScoreMod().empty())
+              perElement([&](Value s, Value i, Value j) {
+                return inlineRegion(rw, op.getScoreMod(), {s, bi, hi, i, j});
+              });
+            if (!analysis.isTrivial()) {
+              Value partial = arith::XOrIOp::create(
+                  rw, loc, cls.full,
+                  arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true)));
+              k.ifThen(partial, [&]() {
+                perElement([&](Value s, Value i, Value j) {
+                  MaskPredicateBuilder pb(rw, loc, sq, skv);
+                  pb.setIndices(bi, hi, i, j);
+                  Value keep =
+                      arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true));
+                  ValueRange operands = op.getMaskOperands();
+                  for (Attribute p : op.getPatterns())
+                    keep = pb.both(keep, pb.build(p, operands));
+                  if (!op.getPredicate().empty())
+                    keep = pb.both(keep, inlineRegion(rw, op.getPredicate(),
+                                                      {bi, hi, i, j}));
+                  return k.select(keep, s, ninf);
+                });
+              });
+            }
+            // Columns past the end of the keys are masked.
+            k.loop(zeroIdx, rows, 1, [&](Value r) {
+              k.loop(cols, k.idx(bc), 1,
+                     [&](Value c) { k.store(ninf, sBuf, {r, c}); });
+            });
+
+            k.loop(zeroIdx, rows, 1, [&](Value r) {
+              Value alpha;
+              if (softmax) {
+                Value mv =
+                    k.reduce(zeroIdx, k.idx(bc), vw, k.splat(vecS, -INFINITY),
+                             [&](Value cb, Value a) {
+                               return k.fmax(a, k.vload(vecS, sBuf, {r, cb}));
+                             });
+                Value mx = vector::ReductionOp::create(
+                    rw, loc, vector::CombiningKind::MAXIMUMF, mv);
+                Value mOld = k.load(mBuf, r);
+                Value mNew = k.fmax(mOld, mx);
+                Value mSafe = k.select(k.feq(mNew, ninf), zero, mNew);
+                alpha = k.exp(k.fsub(mOld, mSafe));
+                Value mSafeV = k.bcast(vecS, mSafe);
+                Value ninfV = k.splat(vecS, -INFINITY), zv = k.splat(vecS, 0.0);
+                Value sum = k.reduce(
+                    zeroIdx, k.idx(bc), vw, zv, [&](Value cb, Value a) {
+                      // The polynomial exp clamps its input, so masked
+                      // scores are zeroed explicitly.
+                      Value s = k.vload(vecS, sBuf, {r, cb});
+                      Value p = k.select(k.feq(s, ninfV), zv,
+                                         k.exp(k.fsub(s, mSafeV)));
+                      k.vstore(p, sBuf, {r, cb});
+                      return k.fadd(a, p);
+                    });
+                Value rowSum = vector::ReductionOp::create(
+                    rw, loc, vector::CombiningKind::ADD, sum);
+                k.store(k.fadd(k.fmul(alpha, k.load(lBuf, r)), rowSum), lBuf,
+                        r);
+                k.store(mNew, mBuf, r);
+              } else {
+                // Pointwise weights; masked (-inf) scores weigh 0.
+                Value one = k.splat(vecS, 1.0), zv = k.splat(vecS, 0.0);
+                Value ninfV = k.splat(vecS, -INFINITY);
+                k.loop(zeroIdx, k.idx(bc), vw, [&](Value cb) {
+                  Value s = k.vload(vecS, sBuf, {r, cb});
+                  Value w;
+                  if (kind == AggregationKind::sigmoid)
+                    w = k.fdiv(
+                        one,
+                        k.fadd(one, k.exp(arith::NegFOp::create(rw, loc, s))));
+                  else
+                    w = s;
+                  w = k.select(k.feq(s, ninfV), zv, w);
+                  k.vstore(w, sBuf, {r, cb});
+                });
+              }
+              // acc = alpha * acc + P V
+              k.loop(zeroIdx, k.idx(dv), vwOut, [&](Value e) {
+                Value a = k.vload(vecO, acc, {r, e});
+                if (alpha)
+                  a = k.fmul(a, k.bcast(vecO, alpha));
+                a = k.reduce(zeroIdx, cols, 1, a, [&](Value c, Value av) {
+                  Value p = k.bcast(vecO, k.load(sBuf, {r, c}));
+                  Value vv =
+                      k.toF32(k.vload(vecV, vB, {bi, hk, k.add(j0, c), e}));
+                  return k.fma(p, vv, av);
+                });
+                k.vstore(a, acc, {r, e});
+              });
+            });
+          });
+        });
+
+        // Finish the rows: sinks, normalisation, lse.
+        k.loop(zeroIdx, rows, 1, [&](Value r) {
+          Value i = k.add(i0, r);
+          Value factor = k.f32(1.0), lse;
+          if (softmax) {
+            Value m = k.load(mBuf, r), l = k.load(lBuf, r);
+            Value alpha = k.f32(1.0);
+            if (sinksB) {
+              Value sink = k.load(sinksB, hi);
+              Value mNew = k.fmax(m, sink);
+              Value mSafe = k.select(k.feq(mNew, ninf), zero, mNew);
+              alpha = k.exp(k.fsub(m, mSafe));
+              l = k.fadd(k.fmul(l, alpha), k.exp(k.fsub(sink, mSafe)));
+              m = mSafe;
+            } else {
+              m = k.select(k.feq(m, ninf), zero, m);
+            }
+            factor = k.select(k.feq(l, zero), zero, k.fdiv(alpha, l));
+            lse = k.fadd(m, math::LogOp::create(rw, loc, l));
+          }
+          Value factorV = k.bcast(vecO, factor);
+          k.loop(zeroIdx, k.idx(dv), vwOut, [&](Value e) {
+            Value o = k.fmul(k.vload(vecO, acc, {r, e}), factorV);
+            k.vstore(k.fromF32(o, outElt), outB, {bi, hi, i, e});
+          });
+          if (lseB)
+            k.store(lse, lseB, {bi, hi, i});
+        });
+      });
+
+  SmallVector<Value> results;
+  results.push_back(bufferization::ToTensorOp::create(
+      rw, loc, outTy, outB, rw.getUnitAttr(), rw.getUnitAttr()));
+  if (lseB)
+    results.push_back(bufferization::ToTensorOp::create(
+        rw, loc, lseTy, lseB, rw.getUnitAttr(), rw.getUnitAttr()));
+  return results;
+}
+
+namespace {
+struct TileAttention : OpRewritePattern<AttentionOp> {
+  TileAttention(MLIRContext *ctx, TileOptions options)
+      : OpRewritePattern(ctx), options(options) {}
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<SmallVector<Value>> results =
+        tileAttention(rewriter, op, options);
+    if (failed(results))
+      return failure();
+    rewriter.replaceOp(op, *results);
+    return success();
+  }
+  TileOptions options;
+};
+
+struct AttnTilePass : attn::impl::AttnTileBase<AttnTilePass> {
+  using AttnTileBase::AttnTileBase;
+  void runOnOperation() override {
+    TileOptions options{tileQ, tileKV, vectorWidth};
+    RewritePatternSet patterns(&getContext());
+    populateTilePatterns(patterns, options);
+    // Vector exp/log become polynomials instead of per-lane libm calls.
+    populateMathPolynomialApproximationPatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace
+
+void mlir::attn::populateTilePatterns(RewritePatternSet &patterns,
+                                      const TileOptions &options) {
+  patterns.add<TileAttention>(patterns.getContext(), options);
+}
