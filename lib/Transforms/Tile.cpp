@@ -31,6 +31,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -145,6 +146,21 @@ public:
     return forOp.getResult(0);
   }
 
+  /// scf.for carrying several values (register-blocked accumulators).
+  SmallVector<Value>
+  reduceMany(Value lb, Value ub, int64_t step, ValueRange inits,
+             function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto forOp = scf::ForOp::create(
+        b, loc, lb, ub, idx(step), inits,
+        [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          SmallVector<Value> next = body(iv, args);
+          scf::YieldOp::create(b, loc, next);
+        });
+    return SmallVector<Value>(forOp.getResults());
+  }
+
   /// scf.if without results.
   void ifThen(Value cond, function_ref<void()> body) {
     scf::IfOp::create(b, loc, cond, [&](OpBuilder &nb, Location) {
@@ -205,8 +221,14 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   const int64_t group = hq / hkv;
   const int64_t vw = options.vectorWidth;
   const int64_t bc = (options.tileKV + vw - 1) / vw * vw;
-  const int64_t br = options.tileQ;
   const int64_t vwOut = largestDividingWidth(dv, vw);
+  // Register blocking: rows x vectors accumulators, at most 16 (of the 32
+  // AVX-512 registers) so the loop-carried FMA chains hide their latency.
+  const int64_t numKeyVectors = bc / vw, numOutVectors = dv / vwOut;
+  const int64_t rowsQK = std::clamp<int64_t>(16 / numKeyVectors, 1, 4);
+  const int64_t rowsPV = std::clamp<int64_t>(16 / numOutVectors, 1, 4);
+  // Whole row blocks fit in the tile buffers.
+  const int64_t br = (options.tileQ + 3) / 4 * 4;
   const AggregationKind kind = op.getKind();
   const bool softmax = kind == AggregationKind::softmax;
 
@@ -252,6 +274,37 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   const double scale = op.getEffectiveScale();
   Value zeroIdx = k.idx(0), oneIdx = k.idx(1);
 
+  // K, transposed once per key tile into f32 [B, Hkv, nKt, D, Bc] (columns
+  // past Skv are 0), so every query tile streams contiguous key vectors.
+  Value numKTiles = arith::CeilDivUIOp::create(rw, loc, skv, k.idx(bc));
+  auto ktType = MemRefType::get(
+      {ShapedType::kDynamic, hkv, ShapedType::kDynamic, d, bc}, f32);
+  Value kTAll =
+      memref::AllocOp::create(rw, loc, ktType, ValueRange{batch, numKTiles});
+  scf::ParallelOp::create(
+      rw, loc, ValueRange{zeroIdx, zeroIdx, zeroIdx},
+      ValueRange{batch, k.idx(hkv), numKTiles},
+      ValueRange{oneIdx, oneIdx, oneIdx},
+      [&](OpBuilder &nb, Location, ValueRange ivs) {
+        OpBuilder::InsertionGuard g2(rw);
+        rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        Value bi = ivs[0], hk = ivs[1], t = ivs[2];
+        Value j0 = k.mul(t, k.idx(bc));
+        Value cols = k.minI(k.idx(bc), k.sub(skv, j0));
+        Value zero = k.f32(0.0);
+        k.loop(zeroIdx, cols, 1, [&](Value c) {
+          Value j = k.add(j0, c);
+          k.loop(zeroIdx, k.idx(d), 1, [&](Value dd) {
+            k.store(k.toF32(k.load(kB, {bi, hk, j, dd})), kTAll,
+                    {bi, hk, t, dd, c});
+          });
+        });
+        k.loop(cols, k.idx(bc), 1, [&](Value c) {
+          k.loop(zeroIdx, k.idx(d), 1,
+                 [&](Value dd) { k.store(zero, kTAll, {bi, hk, t, dd, c}); });
+        });
+      });
+
   scf::ParallelOp::create(
       rw, loc, ValueRange{zeroIdx, zeroIdx, zeroIdx},
       ValueRange{batch, k.idx(hq), numQTiles},
@@ -271,11 +324,11 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
             bi, hi, i0, iLast, k.add(i0, offset), k.add(iLast, offset)};
 
         Value qBuf = k.stackBuffer({br, d});
-        Value kT = k.stackBuffer({d, bc});
         Value sBuf = k.stackBuffer({br, bc});
         Value acc = k.stackBuffer({br, dv});
         Value mBuf = k.stackBuffer({br});
         Value lBuf = k.stackBuffer({br});
+        Value alphaBuf = k.stackBuffer({br});
 
         Value scaleV = k.f32(scale), ninf = k.negInf(), zero = k.f32(0.0);
         k.loop(zeroIdx, rows, 1, [&](Value r) {
@@ -292,36 +345,44 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
         });
 
         auto [jLo, jHi] = analysis.keyRange(rw, loc, tile, skv);
-        k.loop(jLo, jHi, bc, [&](Value j0) {
-          Value cols = k.minI(k.idx(bc), k.sub(jHi, j0));
+        // Key tiles are aligned to the transposed K; a first tile that
+        // starts before jLo is partial and masked like any other.
+        Value bcIdx = k.idx(bc);
+        Value jStart =
+            k.mul(arith::DivUIOp::create(rw, loc, jLo, bcIdx), bcIdx);
+        k.loop(jStart, jHi, bc, [&](Value j0) {
+          Value tIdx = arith::DivUIOp::create(rw, loc, j0, bcIdx);
+          Value cols = k.minI(bcIdx, k.sub(skv, j0));
           Value jLast = k.sub(k.add(j0, cols), oneIdx);
           TileClass cls = analysis.classify(rw, loc, tile, j0, jLast);
           Value visit = arith::XOrIOp::create(
               rw, loc, cls.empty,
               arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true)));
           k.ifThen(visit, [&]() {
-            // K tile, transposed to [D, Bc]; columns past the end are 0.
-            k.loop(zeroIdx, cols, 1, [&](Value c) {
-              Value j = k.add(j0, c);
-              k.loop(zeroIdx, k.idx(d), 1, [&](Value dd) {
-                k.store(k.toF32(k.load(kB, {bi, hk, j, dd})), kT, {dd, c});
-              });
-            });
-            k.loop(cols, k.idx(bc), 1, [&](Value c) {
-              k.loop(zeroIdx, k.idx(d), 1,
-                     [&](Value dd) { k.store(zero, kT, {dd, c}); });
-            });
-            // S = Q K^T, one vector of keys at a time.
-            k.loop(zeroIdx, rows, 1, [&](Value r) {
-              k.loop(zeroIdx, k.idx(bc), vw, [&](Value cb) {
-                Value s =
-                    k.reduce(zeroIdx, k.idx(d), 1, k.splat(vecS, 0.0),
-                             [&](Value dd, Value a) {
-                               Value qv = k.bcast(vecS, k.load(qBuf, {r, dd}));
-                               return k.fma(qv, k.vload(vecS, kT, {dd, cb}), a);
-                             });
-                k.vstore(s, sBuf, {r, cb});
-              });
+            // S = Q K^T in blocks of rowsQK rows x all key vectors. Rows
+            // past `rows` (within the buffers) are computed and ignored.
+            k.loop(zeroIdx, rows, rowsQK, [&](Value r0) {
+              SmallVector<Value> inits(rowsQK * numKeyVectors,
+                                       k.splat(vecS, 0.0));
+              SmallVector<Value> accs = k.reduceMany(
+                  zeroIdx, k.idx(d), 1, inits, [&](Value dd, ValueRange a) {
+                    SmallVector<Value> keys, next;
+                    for (int64_t cb = 0; cb < numKeyVectors; ++cb)
+                      keys.push_back(k.vload(
+                          vecS, kTAll, {bi, hk, tIdx, dd, k.idx(cb * vw)}));
+                    for (int64_t rr = 0; rr < rowsQK; ++rr) {
+                      Value q = k.bcast(
+                          vecS, k.load(qBuf, {k.add(r0, k.idx(rr)), dd}));
+                      for (int64_t cb = 0; cb < numKeyVectors; ++cb)
+                        next.push_back(
+                            k.fma(q, keys[cb], a[rr * numKeyVectors + cb]));
+                    }
+                    return next;
+                  });
+              for (int64_t rr = 0; rr < rowsQK; ++rr)
+                for (int64_t cb = 0; cb < numKeyVectors; ++cb)
+                  k.vstore(accs[rr * numKeyVectors + cb], sBuf,
+                           {k.add(r0, k.idx(rr)), k.idx(cb * vw)});
             });
             // score_mod, then the mask on partial tiles, per element.
             auto perElement = [&](function_ref<Value(Value, Value, Value)> fn) {
@@ -410,19 +471,42 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
                   k.vstore(w, sBuf, {r, cb});
                 });
               }
-              // acc = alpha * acc + P V
-              k.loop(zeroIdx, k.idx(dv), vwOut, [&](Value e) {
-                Value a = k.vload(vecO, acc, {r, e});
-                if (alpha)
-                  a = k.fmul(a, k.bcast(vecO, alpha));
-                a = k.reduce(zeroIdx, cols, 1, a, [&](Value c, Value av) {
-                  Value p = k.bcast(vecO, k.load(sBuf, {r, c}));
-                  Value vv =
-                      k.toF32(k.vload(vecV, vB, {bi, hk, k.add(j0, c), e}));
-                  return k.fma(p, vv, av);
-                });
-                k.vstore(a, acc, {r, e});
-              });
+              if (alpha)
+                k.store(alpha, alphaBuf, r);
+            });
+            // acc = alpha * acc + P V in blocks of rowsPV rows x all output
+            // vectors; each V row is loaded once per block.
+            k.loop(zeroIdx, rows, rowsPV, [&](Value r0) {
+              SmallVector<Value> inits;
+              for (int64_t rr = 0; rr < rowsPV; ++rr) {
+                Value r = k.add(r0, k.idx(rr));
+                Value alphaV =
+                    softmax ? k.bcast(vecO, k.load(alphaBuf, r)) : Value();
+                for (int64_t eb = 0; eb < numOutVectors; ++eb) {
+                  Value a = k.vload(vecO, acc, {r, k.idx(eb * vwOut)});
+                  inits.push_back(alphaV ? k.fmul(a, alphaV) : a);
+                }
+              }
+              SmallVector<Value> accs = k.reduceMany(
+                  zeroIdx, cols, 1, inits, [&](Value c, ValueRange a) {
+                    Value j = k.add(j0, c);
+                    SmallVector<Value> vals, next;
+                    for (int64_t eb = 0; eb < numOutVectors; ++eb)
+                      vals.push_back(k.toF32(
+                          k.vload(vecV, vB, {bi, hk, j, k.idx(eb * vwOut)})));
+                    for (int64_t rr = 0; rr < rowsPV; ++rr) {
+                      Value p = k.bcast(
+                          vecO, k.load(sBuf, {k.add(r0, k.idx(rr)), c}));
+                      for (int64_t eb = 0; eb < numOutVectors; ++eb)
+                        next.push_back(
+                            k.fma(p, vals[eb], a[rr * numOutVectors + eb]));
+                    }
+                    return next;
+                  });
+              for (int64_t rr = 0; rr < rowsPV; ++rr)
+                for (int64_t eb = 0; eb < numOutVectors; ++eb)
+                  k.vstore(accs[rr * numOutVectors + eb], acc,
+                           {k.add(r0, k.idx(rr)), k.idx(eb * vwOut)});
             });
           });
         });
@@ -456,6 +540,8 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
             k.store(lse, lseB, {bi, hi, i});
         });
       });
+
+  // kTAll is freed by the ownership-based buffer deallocation.
 
   SmallVector<Value> results;
   results.push_back(bufferization::ToTensorOp::create(

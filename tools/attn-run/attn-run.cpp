@@ -27,15 +27,18 @@
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <malloc.h>
 #include <random>
 #include <set>
 #include <thread>
@@ -57,6 +60,7 @@ struct Options {
   int64_t bench = 0;
   int64_t threads = 0; // 0: every hardware thread
   std::string device = "cpu";
+  std::string cpuOptions; // options of attn-to-llvm, e.g. "tile-q=128"
 };
 
 /// Reports an invalid program or input and exits with status 2.
@@ -92,7 +96,8 @@ Options parseOptions(int argc, char **argv) {
       llvm::outs() << "usage: attn-run FILE.mlir [--entry=NAME] "
                       "[--pipeline=cpu|naive|reference] [--arg=X.npy]... "
                       "[--random-args] [--seed=N] [--out=Y.npy]... [--check] "
-                      "[--bench=N] [--threads=N] [--device=cpu|cuda]\n";
+                      "[--bench=N] [--threads=N] [--device=cpu|cuda] "
+                      "[--cpu-options='tile-q=N tile-kv=N vector-width=N']\n";
       std::exit(0);
     }
     if (auto v = value("--entry"))
@@ -120,6 +125,8 @@ Options parseOptions(int argc, char **argv) {
       o.threads = intValue("--threads", *v);
       if (o.threads < 1)
         fail("--threads", "needs at least 1 thread");
+    } else if (auto v = value("--cpu-options")) {
+      o.cpuOptions = *v;
     } else if (auto v = value("--device")) {
       if (*v != "cpu" && *v != "cuda")
         fail("--device", "unknown device '" + *v + "' (expected cpu or cuda)");
@@ -428,8 +435,10 @@ public:
         resultTypes(std::move(resultTypes)) {}
 
   /// Runs the function; copies the results out and frees their buffers.
+  /// Runs the function; copies the results out (unless `results` is null,
+  /// as when timing) and frees their buffers.
   llvm::Error run(std::vector<HostTensor> &args,
-                  std::vector<HostTensor> &results) {
+                  std::vector<HostTensor> *results) {
     std::vector<std::vector<int64_t>> descs;
     std::set<int64_t> argBuffers;
     for (HostTensor &a : args) {
@@ -451,31 +460,15 @@ public:
       packed.push_back(&p);
     if (llvm::Error err = engine->invokePacked("_mlir_ciface_" + name, packed))
       return err;
-    results.clear();
+    if (results)
+      results->clear();
     std::set<int64_t> toFree;
     size_t w = 0;
     for (RankedTensorType t : resultTypes) {
       int64_t rank = t.getRank();
-      int64_t allocated = resultBuf[w], aligned = resultBuf[w + 1],
-              offset = resultBuf[w + 2];
-      HostTensor r;
-      r.elementType = t.getElementType();
-      r.shape.assign(resultBuf.begin() + w + 3,
-                     resultBuf.begin() + w + 3 + rank);
-      std::vector<int64_t> strides(resultBuf.begin() + w + 3 + rank,
-                                   resultBuf.begin() + w + 3 + 2 * rank);
-      size_t es = r.elementSize();
-      r.storage.assign(r.numElements() * es, 0);
-      const uint8_t *base = reinterpret_cast<const uint8_t *>(aligned);
-      for (int64_t i = 0, n = r.numElements(); i < n; ++i) {
-        int64_t rem = i, pos = offset;
-        for (int64_t d = rank - 1; d >= 0; --d) {
-          pos += (rem % r.shape[d]) * strides[d];
-          rem /= r.shape[d];
-        }
-        std::memcpy(r.storage.data() + i * es, base + pos * es, es);
-      }
-      results.push_back(std::move(r));
+      int64_t allocated = resultBuf[w];
+      if (results)
+        results->push_back(copyOut(t, &resultBuf[w]));
       // Results own fresh buffers unless they alias an argument; several
       // results may share one buffer, so free only after every copy.
       if (!argBuffers.count(allocated))
@@ -488,6 +481,38 @@ public:
   }
 
 private:
+  /// Copies the memref described by `desc` into a dense host tensor.
+  static HostTensor copyOut(RankedTensorType t, const int64_t *desc) {
+    int64_t rank = t.getRank();
+    HostTensor r;
+    r.elementType = t.getElementType();
+    r.shape.assign(desc + 3, desc + 3 + rank);
+    const int64_t *strides = desc + 3 + rank;
+    size_t es = r.elementSize();
+    int64_t n = r.numElements();
+    r.storage.assign(n * es, 0);
+    const uint8_t *base =
+        reinterpret_cast<const uint8_t *>(desc[1]) + desc[2] * es;
+    bool contiguous = true;
+    for (int64_t d = rank - 1, expected = 1; d >= 0; --d) {
+      contiguous &= r.shape[d] == 1 || strides[d] == expected;
+      expected *= r.shape[d];
+    }
+    if (contiguous) {
+      std::memcpy(r.storage.data(), base, n * es);
+      return r;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t rem = i, pos = 0;
+      for (int64_t d = rank - 1; d >= 0; --d) {
+        pos += (rem % r.shape[d]) * strides[d];
+        rem /= r.shape[d];
+      }
+      std::memcpy(r.storage.data() + i * es, base + pos * es, es);
+    }
+    return r;
+  }
+
   std::unique_ptr<ExecutionEngine> engine;
   std::string name;
   SmallVector<RankedTensorType> resultTypes;
@@ -504,8 +529,13 @@ std::unique_ptr<CompiledFunction> compile(ModuleOp module, func::FuncOp func,
   PassManager pm(module.getContext());
   if (o.pipeline == "naive")
     attn::buildNaiveToLLVMPipeline(pm, attn::NaiveToLLVMOptions());
-  else
-    attn::buildToLLVMPipeline(pm, attn::ToLLVMOptions());
+  else {
+    auto options = attn::ToLLVMOptions::createFromString(o.cpuOptions);
+    if (!options)
+      fail("--cpu-options",
+           "invalid attn-to-llvm options '" + o.cpuOptions + "'");
+    attn::buildToLLVMPipeline(pm, *options);
+  }
   if (failed(pm.run(module)))
     fail(o.file, "lowering through the " + o.pipeline + " pipeline failed" +
                      (firstDiag.empty() ? std::string() : ": " + firstDiag));
@@ -517,7 +547,25 @@ std::unique_ptr<CompiledFunction> compile(ModuleOp module, func::FuncOp func,
     if (llvm::sys::fs::exists(lib))
       libs.push_back(lib);
   eo.sharedLibPaths = libs;
-  eo.transformer = makeOptimizingTransformer(3, 0, nullptr);
+  // Tell LLVM it may use the host's full vector width: x86 backends that
+  // prefer 256-bit vectors otherwise split the 512-bit vector ops.
+  auto optimize = makeOptimizingTransformer(3, 0, nullptr);
+  std::string cpu = llvm::sys::getHostCPUName().str();
+  std::string features;
+  for (const auto &feature : llvm::sys::getHostCPUFeatures())
+    features += (feature.getValue() ? "+" : "-") + feature.getKey().str() + ",";
+  auto transformer = [&](llvm::Module *m) -> llvm::Error {
+    for (llvm::Function &f : *m) {
+      if (f.isDeclaration())
+        continue;
+      f.addFnAttr("target-cpu", cpu);
+      f.addFnAttr("target-features", features);
+      f.addFnAttr("prefer-vector-width", "512");
+      f.addFnAttr("min-legal-vector-width", "512");
+    }
+    return optimize(m);
+  };
+  eo.transformer = transformer;
   eo.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
   auto engine = ExecutionEngine::create(module, eo);
   if (!engine)
@@ -640,6 +688,12 @@ double countFlops(func::FuncOp func,
 
 int main(int argc, char **argv) {
   Options o = parseOptions(argc, argv);
+  // Keep freed memory in the process, as the peers' benchmarks do
+  // (MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_): result buffers are
+  // allocated on every call and fresh pages cost ~12 us each to fault in
+  // on this VM.
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
 
   DialectRegistry registry;
   attn::registerAllDialects(registry);
@@ -782,7 +836,7 @@ int main(int argc, char **argv) {
     func::FuncOp loweredFunc =
         lowered->lookupSymbol<func::FuncOp>(func.getName());
     compiled = compile(*lowered, loweredFunc, o, firstDiag);
-    if (llvm::Error err = compiled->run(args, results))
+    if (llvm::Error err = compiled->run(args, &results))
       fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
   }
 
@@ -796,10 +850,9 @@ int main(int argc, char **argv) {
 
   if (compiled && o.bench) {
     std::vector<double> times;
-    std::vector<HostTensor> scratch;
     for (int64_t i = 0; i < o.bench; ++i) {
       auto start = std::chrono::steady_clock::now();
-      if (llvm::Error err = compiled->run(args, scratch))
+      if (llvm::Error err = compiled->run(args, nullptr))
         fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
       auto end = std::chrono::steady_clock::now();
       times.push_back(
