@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/Matchers.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -174,11 +175,11 @@ public:
       if (failed(visit(&op)))
         return failure();
     Value result = cast<YieldOp>(block.getTerminator()).getValue();
-    auto it = truth.find(result);
-    if (it == truth.end())
+    std::optional<Truth> t2 = truthOf(result);
+    if (!t2)
       return failure();
     // Truth is (mustBeFalse, mustBeTrue): empty and full respectively.
-    return TileClass{it->second.first, it->second.second};
+    return TileClass{t2->first, t2->second};
   }
 
   /// Whether `region` only uses modelled ops (checked without emitting).
@@ -196,6 +197,30 @@ public:
 private:
   using Range = std::pair<Value, Value>; // [lo, hi]
   using Truth = std::pair<Value, Value>; // (mustFalse, mustTrue)
+
+  /// The range of `v`: computed in the region, or a constant (possibly
+  /// hoisted out of the region by folding).
+  std::optional<Range> rangeOf(Value v) {
+    auto it = ranges.find(v);
+    if (it != ranges.end())
+      return it->second;
+    APInt c;
+    if (!v.getType().isInteger(1) && matchPattern(v, m_ConstantInt(&c))) {
+      Value cv = e.c(c.getSExtValue());
+      return Range{cv, cv};
+    }
+    return std::nullopt;
+  }
+
+  std::optional<Truth> truthOf(Value v) {
+    auto it = truth.find(v);
+    if (it != truth.end())
+      return it->second;
+    APInt c;
+    if (v.getType().isInteger(1) && matchPattern(v, m_ConstantInt(&c)))
+      return Truth{e.boolean(c.isZero()), e.boolean(!c.isZero())};
+    return std::nullopt;
+  }
 
   LogicalResult visit(Operation *op) {
     return llvm::TypeSwitch<Operation *, LogicalResult>(op)
@@ -237,13 +262,13 @@ private:
         })
         .Case<arith::MulIOp>([&](arith::MulIOp o) -> LogicalResult {
           // Products of ranges: the extremes are among the corner products.
-          auto a = ranges.find(o.getLhs()), b = ranges.find(o.getRhs());
-          if (a == ranges.end() || b == ranges.end())
+          std::optional<Range> a = rangeOf(o.getLhs()), b = rangeOf(o.getRhs());
+          if (!a || !b)
             return failure();
-          Value p1 = e.mul(a->second.first, b->second.first);
-          Value p2 = e.mul(a->second.first, b->second.second);
-          Value p3 = e.mul(a->second.second, b->second.first);
-          Value p4 = e.mul(a->second.second, b->second.second);
+          Value p1 = e.mul(a->first, b->first);
+          Value p2 = e.mul(a->first, b->second);
+          Value p3 = e.mul(a->second, b->first);
+          Value p4 = e.mul(a->second, b->second);
           ranges[o] = {e.min(e.min(p1, p2), e.min(p3, p4)),
                        e.max(e.max(p1, p2), e.max(p3, p4))};
           return success();
@@ -252,26 +277,26 @@ private:
             [&](auto o) -> LogicalResult {
               // Monotone in the dividend for a positive constant divisor.
               std::optional<int64_t> d = constantOf(o.getRhs());
-              auto a = ranges.find(o.getLhs());
-              if (!d || *d <= 0 || a == ranges.end())
+              std::optional<Range> a = rangeOf(o.getLhs());
+              if (!d || *d <= 0 || !a)
                 return failure();
               Value dv = e.c(*d);
               using OpT = decltype(o);
               auto div = [&](Value x) -> Value {
                 return OpT::create(e.b, e.loc, x, dv);
               };
-              ranges[o] = {div(a->second.first), div(a->second.second)};
+              ranges[o] = {div(a->first), div(a->second)};
               return success();
             })
         .Case<arith::RemSIOp, arith::RemUIOp>([&](auto o) -> LogicalResult {
           std::optional<int64_t> d = constantOf(o.getRhs());
-          auto a = ranges.find(o.getLhs());
-          if (!d || *d <= 0 || a == ranges.end())
+          std::optional<Range> a = rangeOf(o.getLhs());
+          if (!d || *d <= 0 || !a)
             return failure();
           // Exact when the range stays inside one period and is
           // non-negative; otherwise any remainder of that sign.
           Value dv = e.c(*d);
-          Value lo = a->second.first, hi = a->second.second;
+          Value lo = a->first, hi = a->second;
           Value nonNeg = e.le(e.c(0), lo);
           Value same =
               e.andI(nonNeg, e.eq(e.floorDiv(lo, dv), e.floorDiv(hi, dv)));
@@ -285,99 +310,99 @@ private:
         })
         .Case<arith::CmpIOp>([&](arith::CmpIOp o) { return compare(o); })
         .Case<arith::AndIOp>([&](arith::AndIOp o) -> LogicalResult {
-          auto a = truth.find(o.getLhs()), b = truth.find(o.getRhs());
-          if (a == truth.end() || b == truth.end())
+          std::optional<Truth> a = truthOf(o.getLhs()), b = truthOf(o.getRhs());
+          if (!a || !b)
             return failure();
-          truth[o] = {e.orI(a->second.first, b->second.first),
-                      e.andI(a->second.second, b->second.second)};
+          truth[o] = {e.orI(a->first, b->first),
+                      e.andI(a->second, b->second)};
           return success();
         })
         .Case<arith::OrIOp>([&](arith::OrIOp o) -> LogicalResult {
-          auto a = truth.find(o.getLhs()), b = truth.find(o.getRhs());
-          if (a == truth.end() || b == truth.end())
+          std::optional<Truth> a = truthOf(o.getLhs()), b = truthOf(o.getRhs());
+          if (!a || !b)
             return failure();
-          truth[o] = {e.andI(a->second.first, b->second.first),
-                      e.orI(a->second.second, b->second.second)};
+          truth[o] = {e.andI(a->first, b->first),
+                      e.orI(a->second, b->second)};
           return success();
         })
         .Case<arith::XOrIOp>([&](arith::XOrIOp o) -> LogicalResult {
           // x xor y: certain only when both are certain.
-          auto a = truth.find(o.getLhs()), b = truth.find(o.getRhs());
-          if (a == truth.end() || b == truth.end())
+          std::optional<Truth> a = truthOf(o.getLhs()), b = truthOf(o.getRhs());
+          if (!a || !b)
             return failure();
-          Value aT = a->second.second, aF = a->second.first;
-          Value bT = b->second.second, bF = b->second.first;
+          Value aT = a->second, aF = a->first;
+          Value bT = b->second, bF = b->first;
           truth[o] = {e.orI(e.andI(aT, bT), e.andI(aF, bF)),
                       e.orI(e.andI(aT, bF), e.andI(aF, bT))};
           return success();
         })
         .Case<arith::SelectOp>([&](arith::SelectOp o) -> LogicalResult {
-          auto c = truth.find(o.getCondition());
-          if (c == truth.end())
+          std::optional<Truth> c = truthOf(o.getCondition());
+          if (!c)
             return failure();
-          Value cT = c->second.second, cF = c->second.first;
+          Value cT = c->second, cF = c->first;
           if (o.getType().isInteger(1)) {
-            auto x = truth.find(o.getTrueValue()),
-                 y = truth.find(o.getFalseValue());
-            if (x == truth.end() || y == truth.end())
+            std::optional<Truth> x = truthOf(o.getTrueValue()),
+                                 y = truthOf(o.getFalseValue());
+            if (!x || !y)
               return failure();
             auto pick = [&](Value xv, Value yv) {
               return e.orI(e.orI(e.andI(cT, xv), e.andI(cF, yv)),
                            e.andI(xv, yv));
             };
-            truth[o] = {pick(x->second.first, y->second.first),
-                        pick(x->second.second, y->second.second)};
+            truth[o] = {pick(x->first, y->first),
+                        pick(x->second, y->second)};
             return success();
           }
-          auto x = ranges.find(o.getTrueValue()),
-               y = ranges.find(o.getFalseValue());
-          if (x == ranges.end() || y == ranges.end())
+          std::optional<Range> x = rangeOf(o.getTrueValue()),
+                               y = rangeOf(o.getFalseValue());
+          if (!x || !y)
             return failure();
-          Value hullLo = e.min(x->second.first, y->second.first);
-          Value hullHi = e.max(x->second.second, y->second.second);
-          ranges[o] = {e.select(cT, x->second.first,
-                                e.select(cF, y->second.first, hullLo)),
-                       e.select(cT, x->second.second,
-                                e.select(cF, y->second.second, hullHi))};
+          Value hullLo = e.min(x->first, y->first);
+          Value hullHi = e.max(x->second, y->second);
+          ranges[o] = {e.select(cT, x->first,
+                                e.select(cF, y->first, hullLo)),
+                       e.select(cT, x->second,
+                                e.select(cF, y->second, hullHi))};
           return success();
         })
         .Default([](Operation *) { return failure(); });
   }
 
   LogicalResult copyRange(Value from, Value to) {
-    auto it = ranges.find(from);
-    if (it == ranges.end())
+    std::optional<Range> r = rangeOf(from);
+    if (!r)
       return failure();
-    ranges[to] = it->second;
+    ranges[to] = *r;
     return success();
   }
 
   template <typename OpT>
   LogicalResult binary(OpT o, function_ref<Range(Range, Range)> fn) {
-    auto a = ranges.find(o.getLhs()), b = ranges.find(o.getRhs());
-    if (a == ranges.end() || b == ranges.end())
+    std::optional<Range> a = rangeOf(o.getLhs()), b = rangeOf(o.getRhs());
+    if (!a || !b)
       return failure();
-    ranges[o] = fn(a->second, b->second);
+    ranges[o] = fn(*a, *b);
     return success();
   }
 
   std::optional<int64_t> constantOf(Value v) {
-    auto it = ranges.find(v);
-    if (it == ranges.end())
+    std::optional<Range> r = rangeOf(v);
+    if (!r)
       return std::nullopt;
-    auto lo = getConstantIntValue(it->second.first);
-    auto hi = getConstantIntValue(it->second.second);
+    auto lo = getConstantIntValue(r->first);
+    auto hi = getConstantIntValue(r->second);
     if (!lo || !hi || *lo != *hi)
       return std::nullopt;
     return *lo;
   }
 
   LogicalResult compare(arith::CmpIOp o) {
-    auto a = ranges.find(o.getLhs()), b = ranges.find(o.getRhs());
-    if (a == ranges.end() || b == ranges.end())
+    std::optional<Range> a = rangeOf(o.getLhs()), b = rangeOf(o.getRhs());
+    if (!a || !b)
       return failure();
-    Value aLo = a->second.first, aHi = a->second.second;
-    Value bLo = b->second.first, bHi = b->second.second;
+    Value aLo = a->first, aHi = a->second;
+    Value bLo = b->first, bHi = b->second;
     // (mustFalse, mustTrue) of x < y and x <= y over ranges.
     auto lt = [&](Value xLo, Value xHi, Value yLo, Value yHi) -> Truth {
       return {e.le(yHi, xLo), e.lt(xHi, yLo)};
