@@ -1150,3 +1150,67 @@ func.func @taylor2_too_wide(%x: tensor<1x1x1x2147483648xf32>) -> tensor<1x1x1x?x
   %f = attn.feature_map taylor2 %x : tensor<1x1x1x2147483648xf32> -> tensor<1x1x1x?xf32>
   return %f : tensor<1x1x1x?xf32>
 }
+
+// -----
+
+func.func @attention_gqa(%q: tensor<1x3x4x8xf32>, %k: tensor<1x2x4x8xf32>) -> tensor<1x3x4x8xf32> {
+  // expected-error @+1 {{'attn.attention' op key heads (2) must divide query heads (3)}}
+  %o = attn.attention softmax %q, %k, %k [] : tensor<1x3x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> tensor<1x3x4x8xf32>
+  return %o : tensor<1x3x4x8xf32>
+}
+
+// -----
+
+func.func @attention_mask_operands(%q: tensor<1x1x4x8xf32>, %r: tensor<1x1x4xi1>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{'attn.attention' op mask patterns consume 0 operand(s), but 1 given}}
+  %o = attn.attention softmax %q, %q, %q [#attn.causal] (%r : tensor<1x1x4xi1>) : tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32> -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
+}
+
+// -----
+
+func.func @attention_sinks_kind(%q: tensor<1x1x4x8xf32>, %sk: tensor<1xf32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{'attn.attention' op sinks require softmax aggregation}}
+  %o = attn.attention none %q, %q, %q [] sinks(%sk : tensor<1xf32>) : tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32> -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
+}
+
+// -----
+
+func.func @attention_lse_kind(%q: tensor<1x1x4x8xf32>) -> (tensor<1x1x4x8xf32>, tensor<1x1x4xf32>) {
+  // expected-error @+1 {{'attn.attention' op an lse result requires softmax aggregation}}
+  %o, %l = attn.attention sigmoid %q, %q, %q [] : tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32> -> tensor<1x1x4x8xf32>, tensor<1x1x4xf32>
+  return %o, %l : tensor<1x1x4x8xf32>, tensor<1x1x4xf32>
+}
+
+// -----
+
+func.func @attention_out_shape(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x5x8xf32> {
+  // expected-error @+1 {{'attn.attention' op result #0 has shape [1, 1, 5, 8] but [1, 1, 4, 8] is expected}}
+  %o = attn.attention softmax %q, %q, %q [] : tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32> -> tensor<1x1x5x8xf32>
+  return %o : tensor<1x1x5x8xf32>
+}
+
+// -----
+
+func.func @attention_score_mod_args(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{'attn.attention' op score_mod region must take arguments (f32, index, index, index, index)}}
+  %o = attn.attention softmax %q, %q, %q [] : tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32> -> tensor<1x1x4x8xf32>
+    score_mod {
+    ^bb0(%x: f32):
+      attn.yield %x : f32
+    }
+  return %o : tensor<1x1x4x8xf32>
+}
+
+// -----
+
+func.func @attention_predicate_yield(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
+  // expected-error @+1 {{'attn.attention' op predicate region must yield 'i1', got 'index'}}
+  %o = attn.attention softmax %q, %q, %q [] : tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32> -> tensor<1x1x4x8xf32>
+    mask {
+    ^bb0(%b: index, %h: index, %i: index, %j: index):
+      attn.yield %i : index
+    }
+  return %o : tensor<1x1x4x8xf32>
+}
