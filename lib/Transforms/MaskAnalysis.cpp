@@ -508,3 +508,31 @@ TileClass MaskAnalysis::classify(OpBuilder &b, Location loc,
   }
   return cls;
 }
+
+bool MaskAnalysis::hasRowIntervals() const {
+  if (predicate)
+    return false;
+  return llvm::all_of(patterns, [](Attribute p) {
+    return isa<CausalAttr, WindowAttr, ChunkAttr, SinkAttr, PrefixAttr,
+               BlockLocalAttr>(p);
+  });
+}
+
+std::pair<Value, Value> MaskAnalysis::rowInterval(OpBuilder &b, Location loc,
+                                                  Value aligned,
+                                                  Value head) const {
+  Emitter e{b, loc};
+  // A single query is a tile of one row; its key range is exact for these
+  // patterns.
+  QueryTile row{Value(), head, Value(), Value(), aligned, aligned};
+  Value lo = e.c(std::numeric_limits<int32_t>::min());
+  Value hi = e.c(std::numeric_limits<int32_t>::max());
+  for (Attribute p : patterns) {
+    PatternBounds pb = analyzePattern(e, p, row, aligned, aligned);
+    if (pb.lo)
+      lo = e.max(lo, pb.lo);
+    if (pb.hi)
+      hi = e.min(hi, pb.hi);
+  }
+  return {lo, hi};
+}

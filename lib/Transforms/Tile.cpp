@@ -274,37 +274,15 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   const double scale = op.getEffectiveScale();
   Value zeroIdx = k.idx(0), oneIdx = k.idx(1);
 
-  // K, transposed once per key tile into f32 [B, Hkv, nKt, D, Bc] (columns
-  // past Skv are 0), so every query tile streams contiguous key vectors.
-  Value numKTiles = arith::CeilDivUIOp::create(rw, loc, skv, k.idx(bc));
-  auto ktType = MemRefType::get(
-      {ShapedType::kDynamic, hkv, ShapedType::kDynamic, d, bc}, f32);
-  Value kTAll =
-      memref::AllocOp::create(rw, loc, ktType, ValueRange{batch, numKTiles});
-  scf::ParallelOp::create(
-      rw, loc, ValueRange{zeroIdx, zeroIdx, zeroIdx},
-      ValueRange{batch, k.idx(hkv), numKTiles},
-      ValueRange{oneIdx, oneIdx, oneIdx},
-      [&](OpBuilder &nb, Location, ValueRange ivs) {
-        OpBuilder::InsertionGuard g2(rw);
-        rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-        Value bi = ivs[0], hk = ivs[1], t = ivs[2];
-        Value j0 = k.mul(t, k.idx(bc));
-        Value cols = k.minI(k.idx(bc), k.sub(skv, j0));
-        Value zero = k.f32(0.0);
-        k.loop(zeroIdx, cols, 1, [&](Value c) {
-          Value j = k.add(j0, c);
-          k.loop(zeroIdx, k.idx(d), 1, [&](Value dd) {
-            k.store(k.toF32(k.load(kB, {bi, hk, j, dd})), kTAll,
-                    {bi, hk, t, dd, c});
-          });
-        });
-        k.loop(cols, k.idx(bc), 1, [&](Value c) {
-          k.loop(zeroIdx, k.idx(d), 1,
-                 [&](Value dd) { k.store(zero, kTAll, {bi, hk, t, dd, c}); });
-        });
-      });
-
+  // Few query rows (decode): scores are dot products straight from the K
+  // rows. Otherwise each visited key tile is transposed into f32 [D, Bc]
+  // (columns past Skv are 0) on the stack, so the register-blocked FMAs
+  // stream contiguous key vectors. (A transposed copy of all of K would save
+  // the per-query-tile transposes but measured no faster, and costs memory.)
+  const int64_t staticSq = qTy.getDimSize(2);
+  const bool directScores =
+      !ShapedType::isDynamic(staticSq) && staticSq <= 2 * rowsQK;
+  const int64_t vwDot = largestDividingWidth(d, vw);
   scf::ParallelOp::create(
       rw, loc, ValueRange{zeroIdx, zeroIdx, zeroIdx},
       ValueRange{batch, k.idx(hq), numQTiles},
@@ -325,6 +303,7 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
 
         Value qBuf = k.stackBuffer({br, d});
         Value sBuf = k.stackBuffer({br, bc});
+        Value kT = directScores ? Value() : k.stackBuffer({d, bc});
         Value acc = k.stackBuffer({br, dv});
         Value mBuf = k.stackBuffer({br});
         Value lBuf = k.stackBuffer({br});
@@ -351,7 +330,6 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
         Value jStart =
             k.mul(arith::DivUIOp::create(rw, loc, jLo, bcIdx), bcIdx);
         k.loop(jStart, jHi, bc, [&](Value j0) {
-          Value tIdx = arith::DivUIOp::create(rw, loc, j0, bcIdx);
           Value cols = k.minI(bcIdx, k.sub(skv, j0));
           Value jLast = k.sub(k.add(j0, cols), oneIdx);
           TileClass cls = analysis.classify(rw, loc, tile, j0, jLast);
@@ -359,31 +337,60 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
               rw, loc, cls.empty,
               arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true)));
           k.ifThen(visit, [&]() {
-            // S = Q K^T in blocks of rowsQK rows x all key vectors. Rows
-            // past `rows` (within the buffers) are computed and ignored.
-            k.loop(zeroIdx, rows, rowsQK, [&](Value r0) {
-              SmallVector<Value> inits(rowsQK * numKeyVectors,
-                                       k.splat(vecS, 0.0));
-              SmallVector<Value> accs = k.reduceMany(
-                  zeroIdx, k.idx(d), 1, inits, [&](Value dd, ValueRange a) {
-                    SmallVector<Value> keys, next;
-                    for (int64_t cb = 0; cb < numKeyVectors; ++cb)
-                      keys.push_back(k.vload(
-                          vecS, kTAll, {bi, hk, tIdx, dd, k.idx(cb * vw)}));
-                    for (int64_t rr = 0; rr < rowsQK; ++rr) {
-                      Value q = k.bcast(
-                          vecS, k.load(qBuf, {k.add(r0, k.idx(rr)), dd}));
+            if (directScores) {
+              // S[r][c] = <q_r, k_c>: one vector dot product per key.
+              auto vecD = VectorType::get({vwDot}, f32);
+              auto vecDK = VectorType::get({vwDot}, kTy.getElementType());
+              k.loop(zeroIdx, rows, 1, [&](Value r) {
+                k.loop(zeroIdx, cols, 1, [&](Value c) {
+                  Value j = k.add(j0, c);
+                  Value acc = k.reduce(
+                      zeroIdx, k.idx(d), vwDot, k.splat(vecD, 0.0),
+                      [&](Value dd, Value a) {
+                        Value kv = k.toF32(k.vload(vecDK, kB, {bi, hk, j, dd}));
+                        return k.fma(k.vload(vecD, qBuf, {r, dd}), kv, a);
+                      });
+                  k.store(vector::ReductionOp::create(
+                              rw, loc, vector::CombiningKind::ADD, acc),
+                          sBuf, {r, c});
+                });
+              });
+            } else {
+              k.loop(zeroIdx, cols, 1, [&](Value c) {
+                Value j = k.add(j0, c);
+                k.loop(zeroIdx, k.idx(d), 1, [&](Value dd) {
+                  k.store(k.toF32(k.load(kB, {bi, hk, j, dd})), kT, {dd, c});
+                });
+              });
+              k.loop(cols, bcIdx, 1, [&](Value c) {
+                k.loop(zeroIdx, k.idx(d), 1,
+                       [&](Value dd) { k.store(zero, kT, {dd, c}); });
+              });
+              // S = Q K^T in blocks of rowsQK rows x all key vectors. Rows
+              // past `rows` (within the buffers) are computed and ignored.
+              k.loop(zeroIdx, rows, rowsQK, [&](Value r0) {
+                SmallVector<Value> inits(rowsQK * numKeyVectors,
+                                         k.splat(vecS, 0.0));
+                SmallVector<Value> accs = k.reduceMany(
+                    zeroIdx, k.idx(d), 1, inits, [&](Value dd, ValueRange a) {
+                      SmallVector<Value> keys, next;
                       for (int64_t cb = 0; cb < numKeyVectors; ++cb)
-                        next.push_back(
-                            k.fma(q, keys[cb], a[rr * numKeyVectors + cb]));
-                    }
-                    return next;
-                  });
-              for (int64_t rr = 0; rr < rowsQK; ++rr)
-                for (int64_t cb = 0; cb < numKeyVectors; ++cb)
-                  k.vstore(accs[rr * numKeyVectors + cb], sBuf,
-                           {k.add(r0, k.idx(rr)), k.idx(cb * vw)});
-            });
+                        keys.push_back(k.vload(vecS, kT, {dd, k.idx(cb * vw)}));
+                      for (int64_t rr = 0; rr < rowsQK; ++rr) {
+                        Value q = k.bcast(
+                            vecS, k.load(qBuf, {k.add(r0, k.idx(rr)), dd}));
+                        for (int64_t cb = 0; cb < numKeyVectors; ++cb)
+                          next.push_back(
+                              k.fma(q, keys[cb], a[rr * numKeyVectors + cb]));
+                      }
+                      return next;
+                    });
+                for (int64_t rr = 0; rr < rowsQK; ++rr)
+                  for (int64_t cb = 0; cb < numKeyVectors; ++cb)
+                    k.vstore(accs[rr * numKeyVectors + cb], sBuf,
+                             {k.add(r0, k.idx(rr)), k.idx(cb * vw)});
+              });
+            }
             // score_mod, then the mask on partial tiles, per element.
             auto perElement = [&](function_ref<Value(Value, Value, Value)> fn) {
               k.loop(zeroIdx, rows, 1, [&](Value r) {
@@ -402,6 +409,37 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
                   rw, loc, cls.full,
                   arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true)));
               k.ifThen(partial, [&]() {
+                if (analysis.hasRowIntervals()) {
+                  // Each row sees one interval of keys: mask whole vectors.
+                  SmallVector<int64_t> lanes(vw);
+                  for (int64_t l = 0; l < vw; ++l)
+                    lanes[l] = l;
+                  auto laneTy = VectorType::get({vw}, rw.getIndexType());
+                  Value iota = arith::ConstantOp::create(
+                      rw, loc,
+                      DenseElementsAttr::get(laneTy, ArrayRef<int64_t>(lanes)));
+                  Value ninfV = k.splat(vecS, -INFINITY);
+                  k.loop(zeroIdx, rows, 1, [&](Value r) {
+                    Value aligned = k.add(k.add(i0, r), offset);
+                    auto [keyLo, keyHi] =
+                        analysis.rowInterval(rw, loc, aligned, hi);
+                    Value loV = k.bcast(laneTy, keyLo),
+                          hiV = k.bcast(laneTy, keyHi);
+                    k.loop(zeroIdx, k.idx(bc), vw, [&](Value cb) {
+                      Value j = arith::AddIOp::create(
+                          rw, loc, k.bcast(laneTy, k.add(j0, cb)), iota);
+                      Value keep = arith::AndIOp::create(
+                          rw, loc,
+                          arith::CmpIOp::create(
+                              rw, loc, arith::CmpIPredicate::sge, j, loV),
+                          arith::CmpIOp::create(
+                              rw, loc, arith::CmpIPredicate::slt, j, hiV));
+                      Value sv = k.vload(vecS, sBuf, {r, cb});
+                      k.vstore(k.select(keep, sv, ninfV), sBuf, {r, cb});
+                    });
+                  });
+                  return;
+                }
                 perElement([&](Value s, Value i, Value j) {
                   MaskPredicateBuilder pb(rw, loc, sq, skv);
                   pb.setIndices(bi, hi, i, j);
@@ -540,8 +578,6 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
             k.store(lse, lseB, {bi, hi, i});
         });
       });
-
-  // kTAll is freed by the ownership-based buffer deallocation.
 
   SmallVector<Value> results;
   results.push_back(bufferization::ToTensorOp::create(

@@ -48,6 +48,16 @@ public:
   TileClass classify(OpBuilder &b, Location loc, const QueryTile &tile,
                      Value jLo, Value jHi) const;
 
+  /// Whether the keys visible to one query always form one interval
+  /// (intersections of causal, window, chunk, sink, prefix and block_local,
+  /// no predicate): partial tiles can then be masked with vector compares.
+  bool hasRowIntervals() const;
+
+  /// The visible keys [lo, hi) of the query at aligned position `aligned`
+  /// of query head `head` (requires hasRowIntervals()).
+  std::pair<Value, Value> rowInterval(OpBuilder &b, Location loc,
+                                      Value aligned, Value head) const;
+
 private:
   ArrayAttr patterns;
   Region *predicate;
