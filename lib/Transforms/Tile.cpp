@@ -226,7 +226,7 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   // AVX-512 registers) so the loop-carried FMA chains hide their latency.
   const int64_t numKeyVectors = bc / vw, numOutVectors = dv / vwOut;
   const int64_t rowsQK = std::clamp<int64_t>(16 / numKeyVectors, 1, 4);
-  const int64_t rowsPV = std::clamp<int64_t>(16 / numOutVectors, 1, 4);
+  int64_t rowsPV = std::clamp<int64_t>(16 / numOutVectors, 1, 4);
   // Whole row blocks fit in the tile buffers.
   const int64_t br = (options.tileQ + 3) / 4 * 4;
   const AggregationKind kind = op.getKind();
@@ -283,6 +283,9 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   const bool directScores =
       !ShapedType::isDynamic(staticSq) && staticSq <= 2 * rowsQK;
   const int64_t vwDot = largestDividingWidth(d, vw);
+  // With a handful of rows, blocking rows would mostly compute padding.
+  if (directScores)
+    rowsPV = 1;
   scf::ParallelOp::create(
       rw, loc, ValueRange{zeroIdx, zeroIdx, zeroIdx},
       ValueRange{batch, k.idx(hq), numQTiles},
