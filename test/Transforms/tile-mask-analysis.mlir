@@ -7,7 +7,6 @@
 
 // Causal: keys [0, i'Hi + 1); empty iff i'Hi < j0; full iff jLast <= i'Lo.
 // CHECK-LABEL: func.func @causal
-// CHECK: scf.reduce
 // CHECK: scf.parallel (%[[QT:.*]]) =
 // CHECK-NEXT: %[[I0:.*]] = arith.muli %[[QT]], %c64 : index
 // CHECK: %[[END:.*]] = arith.addi %[[I0]], %{{.*}} : index
@@ -33,7 +32,6 @@ func.func @causal(%q: tensor<1x1x?x16xf32>, %k: tensor<1x1x?x16xf32>, %v: tensor
 // jLast < i'Lo - 255 or i'Hi < j0; full iff i'Hi - 255 <= j0 and jLast <= i'Lo.
 // A sequence twice as long visits the same number of tiles per query tile.
 // CHECK-LABEL: func.func @window
-// CHECK: scf.reduce
 // CHECK: scf.parallel (%[[QT:.*]]) =
 // CHECK-NEXT: %[[I0:.*]] = arith.muli %[[QT]], %c64 : index
 // CHECK: %[[END:.*]] = arith.addi %[[I0]], %{{.*}} : index
@@ -66,7 +64,6 @@ func.func @window(%q: tensor<1x1x?x16xf32>, %k: tensor<1x1x?x16xf32>, %v: tensor
 // Sinks union window: the loop covers [0, max(i'Hi + 1, 4)); a tile between
 // the sinks and the window is empty (both members empty) and skipped.
 // CHECK-LABEL: func.func @sink_window
-// CHECK: scf.reduce
 // CHECK: scf.parallel (%[[QT:.*]]) =
 // CHECK-NEXT: %[[I0:.*]] = arith.muli %[[QT]], %c64 : index
 // CHECK: %[[END:.*]] = arith.addi %[[I0]], %{{.*}} : index
@@ -95,7 +92,6 @@ func.func @sink_window(%q: tensor<1x1x?x16xf32>, %k: tensor<1x1x?x16xf32>, %v: t
 // Chunks of 128: keys [floor(i'Lo/128)*128, (floor(i'Hi/128)+1)*128); full
 // iff the query and key tiles lie in one chunk.
 // CHECK-LABEL: func.func @chunk
-// CHECK: scf.reduce
 // CHECK: scf.parallel (%[[QT:.*]]) =
 // CHECK-NEXT: %[[I0:.*]] = arith.muli %[[QT]], %c64 : index
 // CHECK: %[[END:.*]] = arith.addi %[[I0]], %{{.*}} : index
@@ -126,7 +122,6 @@ func.func @chunk(%q: tensor<1x1x?x16xf32>, %k: tensor<1x1x?x16xf32>, %v: tensor<
 // Prefix-LM with P = 100: keys [0, max(P, i'Hi + 1)); empty iff j0 >= P and
 // j0 > i'Hi; full iff jLast < P or jLast <= i'Lo.
 // CHECK-LABEL: func.func @prefix
-// CHECK: scf.reduce
 // CHECK: scf.parallel (%[[QT:.*]]) =
 // CHECK-NEXT: %[[I0:.*]] = arith.muli %[[QT]], %c64 : index
 // CHECK: %[[END:.*]] = arith.addi %[[I0]], %{{.*}} : index
@@ -153,7 +148,6 @@ func.func @prefix(%q: tensor<1x1x?x16xf32>, %k: tensor<1x1x?x16xf32>, %v: tensor
 // Blocked local attention, block 128 with a halo of 16: keys
 // [floor(i'Lo/128)*128 - 16, (floor(i'Hi/128)+1)*128 + 16).
 // CHECK-LABEL: func.func @block_local
-// CHECK: scf.reduce
 // CHECK: scf.parallel (%[[QT:.*]]) =
 // CHECK-NEXT: %[[I0:.*]] = arith.muli %[[QT]], %c64 : index
 // CHECK: %[[END:.*]] = arith.addi %[[I0]], %{{.*}} : index
@@ -183,7 +177,6 @@ func.func @block_local(%q: tensor<1x1x?x16xf32>, %k: tensor<1x1x?x16xf32>, %v: t
 // intervals: empty iff iHi < j0 or jLast < iLo - 7; full iff jLast <= iLo and
 // iHi - 7 <= j0.
 // CHECK-LABEL: func.func @predicate
-// CHECK: scf.reduce
 // CHECK: scf.parallel (%[[QT:.*]]) =
 // CHECK-NEXT: %[[I0:.*]] = arith.muli %[[QT]], %c64 : index
 // CHECK: %[[END:.*]] = arith.addi %[[I0]], %{{.*}} : index
