@@ -30,6 +30,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/TargetParser/Host.h"
 
 #include <algorithm>
 #include <cmath>
@@ -215,12 +217,21 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv) ||
       ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) || hkv == 0)
     return rw.notifyMatchFailure(op, "dynamic head count or head dimension");
-  if (options.vectorWidth < 1 || options.tileQ < 1 || options.tileKV < 1)
+  if (options.vectorWidth < 0 || options.tileQ < 0 || options.tileKV < 0)
     return rw.notifyMatchFailure(op, "invalid tile options");
 
+  // The cost model, where the options leave a choice: full vector registers,
+  // 64 keys per tile (4 AVX-512 vectors: 16 accumulators with 4 rows), and
+  // no more query rows per tile than there are queries.
+  const int64_t staticSq = qTy.getDimSize(2);
   const int64_t group = hq / hkv;
-  const int64_t vw = options.vectorWidth;
-  const int64_t bc = (options.tileKV + vw - 1) / vw * vw;
+  const int64_t vw =
+      options.vectorWidth ? options.vectorWidth : hostVectorWidth();
+  const int64_t tileKV = options.tileKV ? options.tileKV : 64;
+  int64_t tileQ = options.tileQ ? options.tileQ : 64;
+  if (!options.tileQ && !ShapedType::isDynamic(staticSq))
+    tileQ = std::clamp<int64_t>((staticSq + 3) / 4 * 4, 4, 64);
+  const int64_t bc = (tileKV + vw - 1) / vw * vw;
   const int64_t vwOut = largestDividingWidth(dv, vw);
   // Register blocking: rows x vectors accumulators, at most 16 (of the 32
   // AVX-512 registers) so the loop-carried FMA chains hide their latency.
@@ -228,7 +239,7 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   const int64_t rowsQK = std::clamp<int64_t>(16 / numKeyVectors, 1, 4);
   int64_t rowsPV = std::clamp<int64_t>(16 / numOutVectors, 1, 4);
   // Whole row blocks fit in the tile buffers.
-  const int64_t br = (options.tileQ + 3) / 4 * 4;
+  const int64_t br = (tileQ + 3) / 4 * 4;
   const AggregationKind kind = op.getKind();
   const bool softmax = kind == AggregationKind::softmax;
 
@@ -279,7 +290,6 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   // (columns past Skv are 0) on the stack, so the register-blocked FMAs
   // stream contiguous key vectors. (A transposed copy of all of K would save
   // the per-query-tile transposes but measured no faster, and costs memory.)
-  const int64_t staticSq = qTy.getDimSize(2);
   const bool directScores =
       !ShapedType::isDynamic(staticSq) && staticSq <= 2 * rowsQK;
   const int64_t vwDot = largestDividingWidth(d, vw);
@@ -589,6 +599,17 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
     results.push_back(bufferization::ToTensorOp::create(
         rw, loc, lseTy, lseB, rw.getUnitAttr(), rw.getUnitAttr()));
   return results;
+}
+
+int64_t mlir::attn::hostVectorWidth() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  auto has = [&](StringRef f) {
+    auto it = features.find(f);
+    return it != features.end() && it->second;
+  };
+  if (has("avx512f"))
+    return 16;
+  return 8;
 }
 
 namespace {

@@ -3,7 +3,7 @@
 // the range of key tiles the loop visits, the `empty` test that skips a tile
 // and the `full` test that skips per-element masking. Everything is index
 // arithmetic on the symbolic tile bounds (dynamic Sq and Skv).
-// RUN: attn-opt %s --split-input-file --attn-tile --canonicalize --cse | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-tile="tile-q=64 tile-kv=64 vector-width=16" --canonicalize --cse | FileCheck %s
 
 // Causal: keys [0, i'Hi + 1); empty iff i'Hi < j0; full iff jLast <= i'Lo.
 // CHECK-LABEL: func.func @causal

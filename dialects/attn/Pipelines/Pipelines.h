@@ -17,14 +17,19 @@ void buildNaiveToLLVMPipeline(OpPassManager &pm,
 
 /// Options of `attn-to-llvm`.
 struct ToLLVMOptions : public PassPipelineOptions<ToLLVMOptions> {
-  Option<int64_t> tileQ{*this, "tile-q", llvm::cl::desc("Query rows per tile"),
-                        llvm::cl::init(64)};
-  Option<int64_t> tileKV{*this, "tile-kv", llvm::cl::desc("Keys per tile"),
-                         llvm::cl::init(64)};
+  Option<int64_t> tileQ{
+      *this, "tile-q",
+      llvm::cl::desc("Query rows per tile (0: chosen by the cost model)"),
+      llvm::cl::init(0)};
+  Option<int64_t> tileKV{
+      *this, "tile-kv",
+      llvm::cl::desc("Keys per tile (0: chosen by the cost model)"),
+      llvm::cl::init(0)};
   Option<int64_t> vectorWidth{
       *this, "vector-width",
-      llvm::cl::desc("f32 lanes of the vector code (16: AVX-512, 8: AVX2)"),
-      llvm::cl::init(16)};
+      llvm::cl::desc("f32 lanes of the vector code (16: AVX-512, 8: AVX2; "
+                     "0: the host's)"),
+      llvm::cl::init(0)};
   Option<unsigned> threads{
       *this, "threads",
       llvm::cl::desc("OpenMP threads of the parallel loops (0: the runtime's "

@@ -41,12 +41,13 @@ def AttnTile : Pass<"attn-tile"> {
     products use vector ops of the given width.
   }];
   let options = [
-    Option<"tileQ", "tile-q", "int64_t", /*default=*/"64",
-           "Query rows per tile">,
-    Option<"tileKV", "tile-kv", "int64_t", /*default=*/"64",
-           "Keys per tile (a multiple of the vector width)">,
-    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"16",
-           "f32 lanes of the vector ops (16 for AVX-512, 8 for AVX2)">,
+    Option<"tileQ", "tile-q", "int64_t", /*default=*/"0",
+           "Query rows per tile (0: chosen by the cost model)">,
+    Option<"tileKV", "tile-kv", "int64_t", /*default=*/"0",
+           "Keys per tile, rounded up to the vector width (0: cost model)">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes of the vector ops (16 for AVX-512, 8 for AVX2; 0: the "
+           "host's)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

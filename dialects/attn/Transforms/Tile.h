@@ -7,11 +7,18 @@
 
 namespace mlir::attn {
 
+/// Tile sizes and vector width; 0 lets tileAttention choose: the host's
+/// vector width (16 f32 lanes with AVX-512, else 8), 64 keys per tile, and
+/// 64 query rows per tile, or the (static) query length rounded up to 4 when
+/// it is shorter (decoding).
 struct TileOptions {
-  int64_t tileQ = 64;       // query rows per tile
-  int64_t tileKV = 64;      // keys per tile (rounded up to the vector width)
-  int64_t vectorWidth = 16; // f32 lanes
+  int64_t tileQ = 0;
+  int64_t tileKV = 0;
+  int64_t vectorWidth = 0;
 };
+
+/// The f32 lanes of the host's widest vector registers.
+int64_t hostVectorWidth();
 
 /// Lowers `op` to a parallel loop nest over (batch, head, query tile) with an
 /// online-softmax loop over the key tiles the mask analysis keeps, on
