@@ -68,6 +68,7 @@ void mlir::attn::buildToLLVMPipeline(OpPassManager &pm,
   tile.tileQ = options.tileQ;
   tile.tileKV = options.tileKV;
   tile.vectorWidth = options.vectorWidth;
+  tile.kvSplits = options.kvSplits;
   pm.addPass(createAttnTile(tile));
   pm.addPass(createAttnDecompose());
   addLoweringToLLVM(pm, options.threads);

@@ -296,11 +296,42 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   // With a handful of rows, blocking rows would mostly compute padding.
   if (directScores)
     rowsPV = 1;
+  // Decoding with few (batch, head) pairs: split the keys so that the
+  // parallel loop has ~32 iterations, and merge the parts by lse.
+  int64_t splits = options.kvSplits;
+  const int64_t staticBatch = qTy.getDimSize(0);
+  if (!splits) {
+    splits = 1;
+    if (directScores && !ShapedType::isDynamic(staticBatch)) {
+      int64_t work = staticBatch * hq * ((staticSq + br - 1) / br);
+      splits = std::clamp<int64_t>(32 / std::max<int64_t>(work, 1), 1, 16);
+    }
+  }
+  // Split mode: each part writes its normalised output and lse (without
+  // sinks) to [splits, B, Hq, Sq, ...] buffers; chunks are whole key tiles.
+  Value partO, partL, chunk;
+  if (splits > 1) {
+    auto pOType = MemRefType::get(
+        {splits, ShapedType::kDynamic, hq, ShapedType::kDynamic, dv}, f32);
+    auto pLType = MemRefType::get(
+        {splits, ShapedType::kDynamic, hq, ShapedType::kDynamic}, f32);
+    partO = memref::AllocOp::create(rw, loc, pOType, ValueRange{batch, sq});
+    partL = memref::AllocOp::create(rw, loc, pLType, ValueRange{batch, sq});
+    Value perSplit = arith::CeilDivUIOp::create(rw, loc, skv, k.idx(splits));
+    chunk = k.mul(arith::CeilDivUIOp::create(rw, loc, perSplit, k.idx(bc)),
+                  k.idx(bc));
+  }
+  SmallVector<Value> lbs = {zeroIdx, zeroIdx, zeroIdx};
+  SmallVector<Value> ubs = {batch, k.idx(hq), numQTiles};
+  SmallVector<Value> steps = {oneIdx, oneIdx, oneIdx};
+  if (splits > 1) {
+    lbs.push_back(zeroIdx);
+    ubs.push_back(k.idx(splits));
+    steps.push_back(oneIdx);
+  }
+
   scf::ParallelOp::create(
-      rw, loc, ValueRange{zeroIdx, zeroIdx, zeroIdx},
-      ValueRange{batch, k.idx(hq), numQTiles},
-      ValueRange{oneIdx, oneIdx, oneIdx},
-      [&](OpBuilder &nb, Location, ValueRange ivs) {
+      rw, loc, lbs, ubs, steps, [&](OpBuilder &nb, Location, ValueRange ivs) {
         OpBuilder::InsertionGuard g2(rw);
         rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
         // The stack buffers below are per iteration: convert-scf-to-openmp
@@ -337,6 +368,12 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
         });
 
         auto [jLo, jHi] = analysis.keyRange(rw, loc, tile, skv);
+        Value part = splits > 1 ? ivs[3] : Value();
+        if (part) {
+          Value partLo = k.mul(part, chunk);
+          jLo = arith::MaxSIOp::create(rw, loc, jLo, partLo);
+          jHi = k.minI(jHi, k.add(partLo, chunk));
+        }
         // Key tiles are aligned to the transposed K; a first tile that
         // starts before jLo is partial and masked like any other.
         Value bcIdx = k.idx(bc);
@@ -565,6 +602,23 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
         // Finish the rows: sinks, normalisation, lse.
         k.loop(zeroIdx, rows, 1, [&](Value r) {
           Value i = k.add(i0, r);
+          if (part) {
+            // A partial result: normalised by its own sum, sinks later.
+            Value factor = k.f32(1.0);
+            if (softmax) {
+              Value m = k.load(mBuf, r), l = k.load(lBuf, r);
+              m = k.select(k.feq(m, ninf), zero, m);
+              factor = k.select(k.feq(l, zero), zero, k.fdiv(k.f32(1.0), l));
+              k.store(k.fadd(m, math::LogOp::create(rw, loc, l)), partL,
+                      {part, bi, hi, i});
+            }
+            Value factorV = k.bcast(vecO, factor);
+            k.loop(zeroIdx, k.idx(dv), vwOut, [&](Value e) {
+              k.vstore(k.fmul(k.vload(vecO, acc, {r, e}), factorV), partO,
+                       {part, bi, hi, i, e});
+            });
+            return;
+          }
           Value factor = k.f32(1.0), lse;
           if (softmax) {
             Value m = k.load(mBuf, r), l = k.load(lBuf, r);
@@ -591,6 +645,58 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
             k.store(lse, lseB, {bi, hi, i});
         });
       });
+
+  if (splits > 1) {
+    // Merge the parts: O = Σ e^{lse_p - m} O_p / (Σ e^{lse_p - m} [+ e^{sink -
+    // m}]), lse = m + log(...), as attn.merge does; other kinds just add.
+    scf::ParallelOp::create(
+        rw, loc, ValueRange{zeroIdx, zeroIdx, zeroIdx},
+        ValueRange{batch, k.idx(hq), sq}, ValueRange{oneIdx, oneIdx, oneIdx},
+        [&](OpBuilder &nb, Location, ValueRange ivs) {
+          OpBuilder::InsertionGuard g2(rw);
+          rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value bi = ivs[0], hi = ivs[1], i = ivs[2];
+          Value ninf = k.negInf(), zero = k.f32(0.0);
+          SmallVector<Value> weights;
+          Value m = ninf, mSafe = zero, l = zero;
+          if (softmax) {
+            for (int64_t p = 0; p < splits; ++p)
+              m = k.fmax(m, k.load(partL, {k.idx(p), bi, hi, i}));
+            Value sink = sinksB ? k.load(sinksB, hi) : Value();
+            if (sink)
+              m = k.fmax(m, sink);
+            mSafe = k.select(k.feq(m, ninf), zero, m);
+            for (int64_t p = 0; p < splits; ++p) {
+              Value w =
+                  k.exp(k.fsub(k.load(partL, {k.idx(p), bi, hi, i}), mSafe));
+              // exp may be a clamped polynomial: empty parts weigh 0.
+              w = k.select(k.feq(k.load(partL, {k.idx(p), bi, hi, i}), ninf),
+                           zero, w);
+              weights.push_back(w);
+              l = k.fadd(l, w);
+            }
+            if (sink)
+              l = k.fadd(l, k.exp(k.fsub(sink, mSafe)));
+          }
+          Value inv =
+              softmax ? k.select(k.feq(l, zero), zero, k.fdiv(k.f32(1.0), l))
+                      : Value();
+          k.loop(zeroIdx, k.idx(dv), vwOut, [&](Value e) {
+            Value o = k.splat(vecO, 0.0);
+            for (int64_t p = 0; p < splits; ++p) {
+              Value po = k.vload(vecO, partO, {k.idx(p), bi, hi, i, e});
+              o = softmax ? k.fma(k.bcast(vecO, weights[p]), po, o)
+                          : k.fadd(o, po);
+            }
+            if (softmax)
+              o = k.fmul(o, k.bcast(vecO, inv));
+            k.vstore(k.fromF32(o, outElt), outB, {bi, hi, i, e});
+          });
+          if (lseB)
+            k.store(k.fadd(mSafe, math::LogOp::create(rw, loc, l)), lseB,
+                    {bi, hi, i});
+        });
+  }
 
   SmallVector<Value> results;
   results.push_back(bufferization::ToTensorOp::create(
@@ -631,7 +737,7 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
 struct AttnTilePass : attn::impl::AttnTileBase<AttnTilePass> {
   using AttnTileBase::AttnTileBase;
   void runOnOperation() override {
-    TileOptions options{tileQ, tileKV, vectorWidth};
+    TileOptions options{tileQ, tileKV, vectorWidth, kvSplits};
     RewritePatternSet patterns(&getContext());
     populateTilePatterns(patterns, options);
     // Vector exp/log become polynomials instead of per-lane libm calls.

@@ -30,6 +30,11 @@ struct ToLLVMOptions : public PassPipelineOptions<ToLLVMOptions> {
       llvm::cl::desc("f32 lanes of the vector code (16: AVX-512, 8: AVX2; "
                      "0: the host's)"),
       llvm::cl::init(0)};
+  Option<int64_t> kvSplits{
+      *this, "kv-splits",
+      llvm::cl::desc("Parallel parts of the key axis, merged by lse (0: "
+                     "chosen by the cost model)"),
+      llvm::cl::init(0)};
   Option<unsigned> threads{
       *this, "threads",
       llvm::cl::desc("OpenMP threads of the parallel loops (0: the runtime's "

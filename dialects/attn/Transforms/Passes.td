@@ -48,6 +48,8 @@ def AttnTile : Pass<"attn-tile"> {
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
            "f32 lanes of the vector ops (16 for AVX-512, 8 for AVX2; 0: the "
            "host's)">,
+    Option<"kvSplits", "kv-splits", "int64_t", /*default=*/"0",
+           "Parallel parts of the key axis, merged by lse (0: cost model)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

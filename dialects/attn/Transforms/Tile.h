@@ -15,6 +15,10 @@ struct TileOptions {
   int64_t tileQ = 0;
   int64_t tileKV = 0;
   int64_t vectorWidth = 0;
+  /// Parts the key axis is split into, computed in parallel and merged by
+  /// log-sum-exp (0: cost model — split decoding with few (batch, head)
+  /// pairs so that every thread has work).
+  int64_t kvSplits = 0;
 };
 
 /// The f32 lanes of the host's widest vector registers.

@@ -5,7 +5,7 @@ Draws COUNT random attention programs -- shapes that are not multiples of
 the tile, GQA, Sq != Skv, every static mask pattern (single, intersected and
 in unions), predicate regions, score_mod, sinks, lse, f16/bf16 and all three
 aggregation kinds -- and runs each through `attn-run --pipeline=cpu --check`
-with random tile sizes. Any disagreement fails the test with the program.
+with random tile sizes, vector widths and key-axis splits. Any disagreement fails the test with the program.
 """
 import os
 import random
@@ -128,11 +128,12 @@ for n in range(count):
         f.write(text)
     tq, tkv = rng.choice([4, 16, 32, 64]), rng.choice([16, 32, 64])
     vw = rng.choice([8, 16])
+    splits = rng.choice([0, 0, 1, 3])
     cmd = [attn_run, path, "--pipeline=cpu", "--random-args", f"--seed={n}",
-           "--check", f"--cpu-options=tile-q={tq} tile-kv={tkv} vector-width={vw}"]
+           "--check", f"--cpu-options=tile-q={tq} tile-kv={tkv} vector-width={vw} kv-splits={splits}"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     status = "ok" if proc.returncode == 0 else "FAIL"
-    print(f"case{n} tile-q={tq} tile-kv={tkv} vector-width={vw}: {status} {proc.stdout.strip()}")
+    print(f"case{n} tile-q={tq} tile-kv={tkv} vector-width={vw} kv-splits={splits}: {status} {proc.stdout.strip()}")
     if proc.returncode != 0:
         failures += 1
         print(text)

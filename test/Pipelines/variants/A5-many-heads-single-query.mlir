@@ -5,6 +5,7 @@
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=41 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=cpu --random-args --seed=41 --check | FileCheck %s
+// RUN: attn-run %s --pipeline=cpu --cpu-options="kv-splits=3" --random-args --seed=41 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=naive --random-args --seed=42 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=cpu --random-args --seed=42 --check | FileCheck %s
 // CHECK: max_abs_err=
