@@ -265,6 +265,20 @@ Shape checkValueAndSinks(Checker &c, ArrayRef<int64_t> s, Value value,
   return {s[0], s[1], s[2], v[3]};
 }
 
+/// The aggregation of scores `s` (attn.aggregate and attn.attention):
+/// value, sinks, the optional lse, and the result shapes.
+void checkAggregation(Checker &c, ArrayRef<int64_t> s, AggregationKind kind,
+                      Value value, Value sinks, Value output, Value lse,
+                      SmallVectorImpl<Shape> &results) {
+  bool softmax = kind == AggregationKind::softmax;
+  Type outElt = cast<ShapedType>(output.getType()).getElementType();
+  results.push_back(checkValueAndSinks(c, s, value, sinks, softmax, outElt));
+  if (lse && !softmax)
+    c.fail("an lse result requires softmax aggregation");
+  if (lse)
+    results.push_back({s[0], s[1], s[2]});
+}
+
 } // namespace
 
 bool mlir::attn::checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
@@ -289,28 +303,14 @@ bool mlir::attn::checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
       })
       .Case<AggregateOp>([&](AggregateOp a) {
         Shape s = c.ranked(a.getScores(), 4, "scores");
-        bool softmax = a.getKind() == AggregationKind::softmax;
-        Type outElt =
-            cast<ShapedType>(a.getOutput().getType()).getElementType();
-        results.push_back(checkValueAndSinks(c, s, a.getValue(), a.getSinks(),
-                                             softmax, outElt));
-        if (a.getLse() && !softmax)
-          c.fail("an lse result requires softmax aggregation");
-        if (a.getLse())
-          results.push_back({s[0], s[1], s[2]});
+        checkAggregation(c, s, a.getKind(), a.getValue(), a.getSinks(),
+                         a.getOutput(), a.getLse(), results);
       })
       .Case<AttentionOp>([&](AttentionOp a) {
         Shape s = checkScoreOperands(c, a.getQuery(), a.getKey());
         checkMaskOperands(c, a.getPatterns(), a.getMaskOperands(), s);
-        bool softmax = a.getKind() == AggregationKind::softmax;
-        Type outElt =
-            cast<ShapedType>(a.getOutput().getType()).getElementType();
-        results.push_back(checkValueAndSinks(c, s, a.getValue(), a.getSinks(),
-                                             softmax, outElt));
-        if (a.getLse() && !softmax)
-          c.fail("an lse result requires softmax aggregation");
-        if (a.getLse())
-          results.push_back({s[0], s[1], s[2]});
+        checkAggregation(c, s, a.getKind(), a.getValue(), a.getSinks(),
+                         a.getOutput(), a.getLse(), results);
       })
       .Case<MergeOp>([&](MergeOp m) {
         ValueRange parts = m.getPartials();

@@ -184,6 +184,27 @@ private:
   }
 };
 
+/// Register-blocked outer products: for iv in [lb, ub),
+/// acc[rr * vecs + v] += broadcast(rowScalar(iv, rr)) * column(iv, v),
+/// with the `rows * vecs` accumulators carried in registers.
+SmallVector<Value>
+blockedOuterProducts(KernelBuilder &k, Value lb, Value ub, int64_t rows,
+                     int64_t vecs, VectorType type, ValueRange inits,
+                     function_ref<Value(Value, int64_t)> column,
+                     function_ref<Value(Value, int64_t)> rowScalar) {
+  return k.reduceMany(lb, ub, 1, inits, [&](Value iv, ValueRange acc) {
+    SmallVector<Value> cols, next;
+    for (int64_t v = 0; v < vecs; ++v)
+      cols.push_back(column(iv, v));
+    for (int64_t rr = 0; rr < rows; ++rr) {
+      Value x = k.bcast(type, rowScalar(iv, rr));
+      for (int64_t v = 0; v < vecs; ++v)
+        next.push_back(k.fma(x, cols[v], acc[rr * vecs + v]));
+    }
+    return next;
+  });
+}
+
 MemRefType memrefOf(RankedTensorType t) {
   return MemRefType::get(t.getShape(), t.getElementType());
 }
@@ -421,19 +442,13 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
               k.loop(zeroIdx, rows, rowsQK, [&](Value r0) {
                 SmallVector<Value> inits(rowsQK * numKeyVectors,
                                          k.splat(vecS, 0.0));
-                SmallVector<Value> accs = k.reduceMany(
-                    zeroIdx, k.idx(d), 1, inits, [&](Value dd, ValueRange a) {
-                      SmallVector<Value> keys, next;
-                      for (int64_t cb = 0; cb < numKeyVectors; ++cb)
-                        keys.push_back(k.vload(vecS, kT, {dd, k.idx(cb * vw)}));
-                      for (int64_t rr = 0; rr < rowsQK; ++rr) {
-                        Value q = k.bcast(
-                            vecS, k.load(qBuf, {k.add(r0, k.idx(rr)), dd}));
-                        for (int64_t cb = 0; cb < numKeyVectors; ++cb)
-                          next.push_back(
-                              k.fma(q, keys[cb], a[rr * numKeyVectors + cb]));
-                      }
-                      return next;
+                SmallVector<Value> accs = blockedOuterProducts(
+                    k, zeroIdx, k.idx(d), rowsQK, numKeyVectors, vecS, inits,
+                    [&](Value dd, int64_t cb) {
+                      return k.vload(vecS, kT, {dd, k.idx(cb * vw)});
+                    },
+                    [&](Value dd, int64_t rr) {
+                      return k.load(qBuf, {k.add(r0, k.idx(rr)), dd});
                     });
                 for (int64_t rr = 0; rr < rowsQK; ++rr)
                   for (int64_t cb = 0; cb < numKeyVectors; ++cb)
@@ -575,21 +590,14 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
                   inits.push_back(alphaV ? k.fmul(a, alphaV) : a);
                 }
               }
-              SmallVector<Value> accs = k.reduceMany(
-                  zeroIdx, cols, 1, inits, [&](Value c, ValueRange a) {
-                    Value j = k.add(j0, c);
-                    SmallVector<Value> vals, next;
-                    for (int64_t eb = 0; eb < numOutVectors; ++eb)
-                      vals.push_back(k.toF32(
-                          k.vload(vecV, vB, {bi, hk, j, k.idx(eb * vwOut)})));
-                    for (int64_t rr = 0; rr < rowsPV; ++rr) {
-                      Value p = k.bcast(
-                          vecO, k.load(sBuf, {k.add(r0, k.idx(rr)), c}));
-                      for (int64_t eb = 0; eb < numOutVectors; ++eb)
-                        next.push_back(
-                            k.fma(p, vals[eb], a[rr * numOutVectors + eb]));
-                    }
-                    return next;
+              SmallVector<Value> accs = blockedOuterProducts(
+                  k, zeroIdx, cols, rowsPV, numOutVectors, vecO, inits,
+                  [&](Value c, int64_t eb) {
+                    return k.toF32(k.vload(
+                        vecV, vB, {bi, hk, k.add(j0, c), k.idx(eb * vwOut)}));
+                  },
+                  [&](Value c, int64_t rr) {
+                    return k.load(sBuf, {k.add(r0, k.idx(rr)), c});
                   });
               for (int64_t rr = 0; rr < rowsPV; ++rr)
                 for (int64_t eb = 0; eb < numOutVectors; ++eb)
