@@ -314,6 +314,8 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   const bool directScores =
       !ShapedType::isDynamic(staticSq) && staticSq <= 2 * rowsQK;
   const int64_t vwDot = largestDividingWidth(d, vw);
+  // 16x16 register transposes of K (lowered to shuffles for AVX-512).
+  const bool vectorTranspose = vw == 16 && d % 16 == 0;
   // With a handful of rows, blocking rows would mostly compute padding.
   if (directScores)
     rowsPV = 1;
@@ -427,7 +429,36 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
                 });
               });
             } else {
-              k.loop(zeroIdx, cols, 1, [&](Value c) {
+              // Transpose the K tile. With 16 lanes, whole 16-key blocks go
+              // through 16x16 register transposes; the rest element-wise.
+              Value scalarFrom = zeroIdx;
+              if (vectorTranspose) {
+                auto vecK = VectorType::get({16}, kTy.getElementType());
+                auto block = VectorType::get({16, 16}, f32);
+                Value fullKeys =
+                    k.mul(arith::DivUIOp::create(rw, loc, cols, k.idx(16)),
+                          k.idx(16));
+                k.loop(zeroIdx, fullKeys, 16, [&](Value c0) {
+                  k.loop(zeroIdx, k.idx(d), 16, [&](Value d0) {
+                    Value m = k.splat(block, 0.0);
+                    for (int64_t r = 0; r < 16; ++r) {
+                      Value row = k.toF32(k.vload(
+                          vecK, kB,
+                          {bi, hk, k.add(j0, k.add(c0, k.idx(r))), d0}));
+                      m = vector::InsertOp::create(rw, loc, row, m,
+                                                   ArrayRef<int64_t>{r});
+                    }
+                    Value t = vector::TransposeOp::create(
+                        rw, loc, m, ArrayRef<int64_t>{1, 0});
+                    for (int64_t r = 0; r < 16; ++r)
+                      k.vstore(vector::ExtractOp::create(rw, loc, t,
+                                                         ArrayRef<int64_t>{r}),
+                               kT, {k.add(d0, k.idx(r)), c0});
+                  });
+                });
+                scalarFrom = fullKeys;
+              }
+              k.loop(scalarFrom, cols, 1, [&](Value c) {
                 Value j = k.add(j0, c);
                 k.loop(zeroIdx, k.idx(d), 1, [&](Value dd) {
                   k.store(k.toF32(k.load(kB, {bi, hk, j, dd})), kT, {dd, c});
