@@ -384,9 +384,12 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
           k.loop(zeroIdx, k.idx(dv), vwOut,
                  [&](Value e) { k.vstore(zeros, acc, {r, e}); });
           Value i = k.add(i0, r);
-          k.loop(zeroIdx, k.idx(d), 1, [&](Value dd) {
-            Value x = k.toF32(k.load(qB, {bi, hi, i, dd}));
-            k.store(k.fmul(x, scaleV), qBuf, {r, dd});
+          auto vecD = VectorType::get({vwDot}, f32);
+          auto vecDQ = VectorType::get({vwDot}, qTy.getElementType());
+          Value scaleD = k.bcast(vecD, scaleV);
+          k.loop(zeroIdx, k.idx(d), vwDot, [&](Value dd) {
+            Value x = k.toF32(k.vload(vecDQ, qB, {bi, hi, i, dd}));
+            k.vstore(k.fmul(x, scaleD), qBuf, {r, dd});
           });
         });
 
