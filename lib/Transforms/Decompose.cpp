@@ -329,13 +329,8 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, MaskOp op) {
         MaskPredicateBuilder pb(b, loc, sq, skv);
         pb.setIndices(idx(b, loc, 0), idx(b, loc, 1), idx(b, loc, 2),
                       idx(b, loc, 3));
-        Value keep = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
-        ValueRange operands = op.getMaskOperands();
-        for (Attribute p : op.getPatterns())
-          keep = pb.both(keep, pb.build(p, operands));
-        if (!op.getPredicate().empty())
-          keep = pb.both(keep, inlineRegion(b, op.getPredicate(),
-                                            {pb.bi, pb.hi, pb.ii, pb.ji}));
+        Value keep = pb.buildAll(op.getPatterns(), op.getMaskOperands(),
+                                 op.getPredicate());
         return arith::SelectOp::create(b, loc, keep, a[0], ninf).getResult();
       });
   return SmallVector<Value>{castTo(rw, op.getLoc(), masked, op.getType())};

@@ -313,16 +313,14 @@ private:
           std::optional<Truth> a = truthOf(o.getLhs()), b = truthOf(o.getRhs());
           if (!a || !b)
             return failure();
-          truth[o] = {e.orI(a->first, b->first),
-                      e.andI(a->second, b->second)};
+          truth[o] = {e.orI(a->first, b->first), e.andI(a->second, b->second)};
           return success();
         })
         .Case<arith::OrIOp>([&](arith::OrIOp o) -> LogicalResult {
           std::optional<Truth> a = truthOf(o.getLhs()), b = truthOf(o.getRhs());
           if (!a || !b)
             return failure();
-          truth[o] = {e.andI(a->first, b->first),
-                      e.orI(a->second, b->second)};
+          truth[o] = {e.andI(a->first, b->first), e.orI(a->second, b->second)};
           return success();
         })
         .Case<arith::XOrIOp>([&](arith::XOrIOp o) -> LogicalResult {
@@ -350,8 +348,7 @@ private:
               return e.orI(e.orI(e.andI(cT, xv), e.andI(cF, yv)),
                            e.andI(xv, yv));
             };
-            truth[o] = {pick(x->first, y->first),
-                        pick(x->second, y->second)};
+            truth[o] = {pick(x->first, y->first), pick(x->second, y->second)};
             return success();
           }
           std::optional<Range> x = rangeOf(o.getTrueValue()),
@@ -360,10 +357,9 @@ private:
             return failure();
           Value hullLo = e.min(x->first, y->first);
           Value hullHi = e.max(x->second, y->second);
-          ranges[o] = {e.select(cT, x->first,
-                                e.select(cF, y->first, hullLo)),
-                       e.select(cT, x->second,
-                                e.select(cF, y->second, hullHi))};
+          ranges[o] = {
+              e.select(cT, x->first, e.select(cF, y->first, hullLo)),
+              e.select(cT, x->second, e.select(cF, y->second, hullHi))};
           return success();
         })
         .Default([](Operation *) { return failure(); });

@@ -15,3 +15,14 @@ Value mlir::attn::inlineRegion(OpBuilder &b, Region &region, ValueRange args) {
   return mapping.lookupOrDefault(
       cast<YieldOp>(block.getTerminator()).getValue());
 }
+
+Value mlir::attn::MaskPredicateBuilder::buildAll(ArrayAttr patterns,
+                                                 ValueRange operands,
+                                                 Region &predicate) {
+  Value keep = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
+  for (Attribute p : patterns)
+    keep = both(keep, build(p, operands));
+  if (!predicate.empty())
+    keep = both(keep, inlineRegion(b, predicate, {bi, hi, ii, ji}));
+  return keep;
+}

@@ -124,6 +124,10 @@ public:
         .Default([&](Attribute) { return Value(); });
   }
 
+  /// The keep-predicate of a whole mask: every pattern (consuming
+  /// `operands` in order) and the predicate region, if not empty.
+  Value buildAll(ArrayAttr patterns, ValueRange operands, Region &predicate);
+
   Value both(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
   Value either(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
 

@@ -82,6 +82,9 @@ public:
   Value select(Value c, Value x, Value y) {
     return arith::SelectOp::create(b, loc, c, x, y);
   }
+  /// `m`, or 0 when it is -inf (a row with nothing visible yet), so that
+  /// exp(x - m) never sees -inf - -inf.
+  Value safeMax(Value m) { return select(feq(m, negInf()), f32(0.0), m); }
   Value bcast(VectorType t, Value s) {
     return vector::BroadcastOp::create(b, loc, t, s);
   }
@@ -543,13 +546,8 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
                   MaskPredicateBuilder pb(rw, loc, sq, skv);
                   pb.setIndices(bi, hi, i, j);
                   Value keep =
-                      arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true));
-                  ValueRange operands = op.getMaskOperands();
-                  for (Attribute p : op.getPatterns())
-                    keep = pb.both(keep, pb.build(p, operands));
-                  if (!op.getPredicate().empty())
-                    keep = pb.both(keep, inlineRegion(rw, op.getPredicate(),
-                                                      {bi, hi, i, j}));
+                      pb.buildAll(op.getPatterns(), op.getMaskOperands(),
+                                  op.getPredicate());
                   return k.select(keep, s, ninf);
                 });
               });
@@ -572,7 +570,7 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
                     rw, loc, vector::CombiningKind::MAXIMUMF, mv);
                 Value mOld = k.load(mBuf, r);
                 Value mNew = k.fmax(mOld, mx);
-                Value mSafe = k.select(k.feq(mNew, ninf), zero, mNew);
+                Value mSafe = k.safeMax(mNew);
                 alpha = k.exp(k.fsub(mOld, mSafe));
                 Value mSafeV = k.bcast(vecS, mSafe);
                 Value ninfV = k.splat(vecS, -INFINITY), zv = k.splat(vecS, 0.0);
@@ -649,7 +647,7 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
             Value factor = k.f32(1.0);
             if (softmax) {
               Value m = k.load(mBuf, r), l = k.load(lBuf, r);
-              m = k.select(k.feq(m, ninf), zero, m);
+              m = k.safeMax(m);
               factor = k.select(k.feq(l, zero), zero, k.fdiv(k.f32(1.0), l));
               k.store(k.fadd(m, math::LogOp::create(rw, loc, l)), partL,
                       {part, bi, hi, i});
@@ -668,12 +666,12 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
             if (sinksB) {
               Value sink = k.load(sinksB, hi);
               Value mNew = k.fmax(m, sink);
-              Value mSafe = k.select(k.feq(mNew, ninf), zero, mNew);
+              Value mSafe = k.safeMax(mNew);
               alpha = k.exp(k.fsub(m, mSafe));
               l = k.fadd(k.fmul(l, alpha), k.exp(k.fsub(sink, mSafe)));
               m = mSafe;
             } else {
-              m = k.select(k.feq(m, ninf), zero, m);
+              m = k.safeMax(m);
             }
             factor = k.select(k.feq(l, zero), zero, k.fdiv(alpha, l));
             lse = k.fadd(m, math::LogOp::create(rw, loc, l));
@@ -702,18 +700,19 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
           SmallVector<Value> weights;
           Value m = ninf, mSafe = zero, l = zero;
           if (softmax) {
-            for (int64_t p = 0; p < splits; ++p)
-              m = k.fmax(m, k.load(partL, {k.idx(p), bi, hi, i}));
+            SmallVector<Value> lses;
+            for (int64_t p = 0; p < splits; ++p) {
+              lses.push_back(k.load(partL, {k.idx(p), bi, hi, i}));
+              m = k.fmax(m, lses.back());
+            }
             Value sink = sinksB ? k.load(sinksB, hi) : Value();
             if (sink)
               m = k.fmax(m, sink);
-            mSafe = k.select(k.feq(m, ninf), zero, m);
-            for (int64_t p = 0; p < splits; ++p) {
-              Value w =
-                  k.exp(k.fsub(k.load(partL, {k.idx(p), bi, hi, i}), mSafe));
+            mSafe = k.safeMax(m);
+            for (Value lse : lses) {
               // exp may be a clamped polynomial: empty parts weigh 0.
-              w = k.select(k.feq(k.load(partL, {k.idx(p), bi, hi, i}), ninf),
-                           zero, w);
+              Value w =
+                  k.select(k.feq(lse, ninf), zero, k.exp(k.fsub(lse, mSafe)));
               weights.push_back(w);
               l = k.fadd(l, w);
             }

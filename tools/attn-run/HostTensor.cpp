@@ -178,24 +178,31 @@ void HostTensor::set(int64_t i, double v) {
     store<int64_t>(p, static_cast<int64_t>(v));
 }
 
-static bool descrMatches(const std::string &descr, Type type) {
+/// The .npy dtype that holds `type` (bf16 travels as float32); empty when
+/// unsupported.
+static std::string npyDescr(Type type) {
   if (type.isF32() || type.isBF16())
-    return descr == "<f4";
+    return "<f4";
   if (type.isF16())
-    return descr == "<f2";
+    return "<f2";
   if (type.isF64())
-    return descr == "<f8";
+    return "<f8";
   if (type.isInteger(1))
-    return descr == "|b1" || descr == "|u1";
+    return "|b1";
   if (type.isInteger(8))
-    return descr == "|i1";
+    return "|i1";
   if (type.isInteger(16))
-    return descr == "<i2";
+    return "<i2";
   if (type.isInteger(32))
-    return descr == "<i4";
+    return "<i4";
   if (type.isInteger(64) || type.isIndex())
-    return descr == "<i8";
-  return false;
+    return "<i8";
+  return "";
+}
+
+static bool descrMatches(const std::string &descr, Type type) {
+  // Booleans are also accepted as uint8 0/1.
+  return descr == npyDescr(type) || (type.isInteger(1) && descr == "|u1");
 }
 
 bool attn_run::fromNpy(const NpyArray &array, RankedTensorType type,
@@ -257,30 +264,14 @@ NpyArray attn_run::toNpy(const HostTensor &tensor) {
   array.shape = tensor.shape;
   Type elt = tensor.elementType;
   int64_t n = tensor.numElements();
+  array.descr = npyDescr(elt);
   if (elt.isBF16()) {
-    array.descr = "<f4";
     array.bytes.resize(4 * n);
     for (int64_t i = 0; i < n; ++i)
       store<float>(array.bytes.data() + 4 * i,
                    static_cast<float>(tensor.get(i)));
     return array;
   }
-  if (elt.isF32())
-    array.descr = "<f4";
-  else if (elt.isF16())
-    array.descr = "<f2";
-  else if (elt.isF64())
-    array.descr = "<f8";
-  else if (elt.isInteger(1))
-    array.descr = "|b1";
-  else if (elt.isInteger(8))
-    array.descr = "|i1";
-  else if (elt.isInteger(16))
-    array.descr = "<i2";
-  else if (elt.isInteger(32))
-    array.descr = "<i4";
-  else
-    array.descr = "<i8";
   array.bytes = tensor.storage;
   return array;
 }
