@@ -262,8 +262,6 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   const int64_t numKeyVectors = bc / vw, numOutVectors = dv / vwOut;
   const int64_t rowsQK = std::clamp<int64_t>(16 / numKeyVectors, 1, 4);
   int64_t rowsPV = std::clamp<int64_t>(16 / numOutVectors, 1, 4);
-  // Whole row blocks fit in the tile buffers.
-  const int64_t br = (tileQ + 3) / 4 * 4;
   const AggregationKind kind = op.getKind();
   const bool softmax = kind == AggregationKind::softmax;
 
@@ -303,7 +301,6 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
     lseTy = cast<RankedTensorType>(op.getLse().getType());
     lseB = allocLike(k, lseTy, {batch, k.idx(hq), sq});
   }
-  Value numQTiles = arith::CeilDivUIOp::create(rw, loc, sq, k.idx(br));
   Value offset = k.sub(skv, sq);
   MaskAnalysis analysis(op.getPatterns(), &op.getPredicate());
   const double scale = op.getEffectiveScale();
@@ -316,12 +313,29 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   // the per-query-tile transposes but measured no faster, and costs memory.)
   const bool directScores =
       !ShapedType::isDynamic(staticSq) && staticSq <= 2 * rowsQK;
+  // Otherwise the query rows of a tile lie in vector lanes: scores are kept
+  // transposed, S^T [Bc, Br], computed as K_tile (Q_tile^T) with Q^T built
+  // once per query tile, so K is read in place (no per-tile transposes) and
+  // the softmax statistics are vertical vector operations (no horizontal
+  // reductions). The tile's rows fill whole vectors.
+  const bool lanes = !directScores;
+  const int64_t br = lanes ? (tileQ + vw - 1) / vw * vw : (tileQ + 3) / 4 * 4;
+  const int64_t numRowVectors = lanes ? br / vw : 0;
+  // Register blocking of S^T: rowVecBlock row vectors x keyBlock keys, at
+  // most 16 accumulators with 32 vector registers, 8 with 16 (AVX2).
+  const int64_t accBudget = vw >= 16 ? 16 : 8;
+  int64_t rowVecBlock = 1;
+  for (int64_t rb = 4; rb > 1 && lanes; --rb)
+    if (numRowVectors % rb == 0 && rb <= accBudget) {
+      rowVecBlock = rb;
+      break;
+    }
+  const int64_t keyBlock = std::clamp<int64_t>(accBudget / rowVecBlock, 1, 4);
   const int64_t vwDot = largestDividingWidth(d, vw);
-  // 16x16 register transposes of K (lowered to shuffles for AVX-512).
-  const bool vectorTranspose = vw == 16 && d % 16 == 0;
   // With a handful of rows, blocking rows would mostly compute padding.
   if (directScores)
     rowsPV = 1;
+  Value numQTiles = arith::CeilDivUIOp::create(rw, loc, sq, k.idx(br));
   // Decoding with few (batch, head) pairs: split the keys so that the
   // parallel loop has ~32 iterations, and merge the parts by lse.
   int64_t splits = options.kvSplits;
@@ -371,30 +385,69 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
         QueryTile tile{
             bi, hi, i0, iLast, k.add(i0, offset), k.add(iLast, offset)};
 
-        Value qBuf = k.stackBuffer({br, d});
-        Value sBuf = k.stackBuffer({br, bc});
-        Value kT = directScores ? Value() : k.stackBuffer({d, bc});
+        // Lanes: Q^T [D, Br] and S^T [Bc, Br]; rows: Q [Br, D], S [Br, Bc].
+        Value qBuf = lanes ? k.stackBuffer({d, br}) : k.stackBuffer({br, d});
+        Value sBuf = lanes ? k.stackBuffer({bc, br}) : k.stackBuffer({br, bc});
+        auto sAt = [&](Value r, Value c) -> SmallVector<Value> {
+          if (lanes)
+            return {c, r};
+          return {r, c};
+        };
         Value acc = k.stackBuffer({br, dv});
         Value mBuf = k.stackBuffer({br});
         Value lBuf = k.stackBuffer({br});
         Value alphaBuf = k.stackBuffer({br});
 
+        // Every row of the buffers starts clean (static bounds: one memset
+        // rather than a loop over the live rows); padding rows of Q are 0.
         Value scaleV = k.f32(scale), ninf = k.negInf(), zero = k.f32(0.0);
-        k.loop(zeroIdx, rows, 1, [&](Value r) {
+        k.loop(zeroIdx, k.idx(br), 1, [&](Value r) {
           k.store(ninf, mBuf, r);
           k.store(zero, lBuf, r);
           Value zeros = k.splat(vecO, 0.0);
           k.loop(zeroIdx, k.idx(dv), vwOut,
                  [&](Value e) { k.vstore(zeros, acc, {r, e}); });
-          Value i = k.add(i0, r);
-          auto vecD = VectorType::get({vwDot}, f32);
-          auto vecDQ = VectorType::get({vwDot}, qTy.getElementType());
-          Value scaleD = k.bcast(vecD, scaleV);
-          k.loop(zeroIdx, k.idx(d), vwDot, [&](Value dd) {
-            Value x = k.toF32(k.vload(vecDQ, qB, {bi, hi, i, dd}));
-            k.vstore(k.fmul(x, scaleD), qBuf, {r, dd});
-          });
         });
+        if (lanes) {
+          k.loop(zeroIdx, k.idx(d), 1, [&](Value dd) {
+            k.loop(zeroIdx, rows, 1, [&](Value r) {
+              Value x = k.toF32(k.load(qB, {bi, hi, k.add(i0, r), dd}));
+              k.store(k.fmul(x, scaleV), qBuf, {dd, r});
+            });
+            k.loop(rows, k.idx(br), 1,
+                   [&](Value r) { k.store(zero, qBuf, {dd, r}); });
+          });
+        } else {
+          k.loop(zeroIdx, rows, 1, [&](Value r) {
+            Value i = k.add(i0, r);
+            auto vecD = VectorType::get({vwDot}, f32);
+            auto vecDQ = VectorType::get({vwDot}, qTy.getElementType());
+            Value scaleD = k.bcast(vecD, scaleV);
+            k.loop(zeroIdx, k.idx(d), vwDot, [&](Value dd) {
+              Value x = k.toF32(k.vload(vecDQ, qB, {bi, hi, i, dd}));
+              k.vstore(k.fmul(x, scaleD), qBuf, {r, dd});
+            });
+          });
+        }
+        // Lanes with one key interval per row: the intervals of the tile's
+        // rows, once per query tile (padding rows see nothing).
+        auto laneIdxTy = VectorType::get({vw}, rw.getIndexType());
+        Value loBuf, hiBuf;
+        if (lanes && analysis.hasRowIntervals()) {
+          auto idxBufTy = MemRefType::get({br}, rw.getIndexType());
+          loBuf = memref::AllocaOp::create(rw, loc, idxBufTy);
+          hiBuf = memref::AllocaOp::create(rw, loc, idxBufTy);
+          k.loop(zeroIdx, rows, 1, [&](Value r) {
+            Value aligned = k.add(k.add(i0, r), offset);
+            auto [keyLo, keyHi] = analysis.rowInterval(rw, loc, aligned, hi);
+            k.store(keyLo, loBuf, r);
+            k.store(keyHi, hiBuf, r);
+          });
+          k.loop(rows, k.idx(br), 1, [&](Value r) {
+            k.store(zeroIdx, loBuf, r);
+            k.store(zeroIdx, hiBuf, r);
+          });
+        }
 
         auto [jLo, jHi] = analysis.keyRange(rw, loc, tile, skv);
         Value part = splits > 1 ? ivs[3] : Value();
@@ -435,70 +488,46 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
                 });
               });
             } else {
-              // Transpose the K tile. With 16 lanes, whole 16-key blocks go
-              // through 16x16 register transposes; the rest element-wise.
-              Value scalarFrom = zeroIdx;
-              if (vectorTranspose) {
-                auto vecK = VectorType::get({16}, kTy.getElementType());
-                auto block = VectorType::get({16, 16}, f32);
-                Value fullKeys =
-                    k.mul(arith::DivUIOp::create(rw, loc, cols, k.idx(16)),
-                          k.idx(16));
-                k.loop(zeroIdx, fullKeys, 16, [&](Value c0) {
-                  k.loop(zeroIdx, k.idx(d), 16, [&](Value d0) {
-                    Value m = k.splat(block, 0.0);
-                    for (int64_t r = 0; r < 16; ++r) {
-                      Value row = k.toF32(k.vload(
-                          vecK, kB,
-                          {bi, hk, k.add(j0, k.add(c0, k.idx(r))), d0}));
-                      m = vector::InsertOp::create(rw, loc, row, m,
-                                                   ArrayRef<int64_t>{r});
-                    }
-                    Value t = vector::TransposeOp::create(
-                        rw, loc, m, ArrayRef<int64_t>{1, 0});
-                    for (int64_t r = 0; r < 16; ++r)
-                      k.vstore(vector::ExtractOp::create(rw, loc, t,
-                                                         ArrayRef<int64_t>{r}),
-                               kT, {k.add(d0, k.idx(r)), c0});
-                  });
-                });
-                scalarFrom = fullKeys;
-              }
-              k.loop(scalarFrom, cols, 1, [&](Value c) {
-                Value j = k.add(j0, c);
-                k.loop(zeroIdx, k.idx(d), 1, [&](Value dd) {
-                  k.store(k.toF32(k.load(kB, {bi, hk, j, dd})), kT, {dd, c});
-                });
-              });
-              k.loop(cols, bcIdx, 1, [&](Value c) {
-                k.loop(zeroIdx, k.idx(d), 1,
-                       [&](Value dd) { k.store(zero, kT, {dd, c}); });
-              });
-              // S = Q K^T in blocks of rowsQK rows x all key vectors. Rows
-              // past `rows` (within the buffers) are computed and ignored.
-              k.loop(zeroIdx, rows, rowsQK, [&](Value r0) {
-                SmallVector<Value> inits(rowsQK * numKeyVectors,
-                                         k.splat(vecS, 0.0));
-                SmallVector<Value> accs = blockedOuterProducts(
-                    k, zeroIdx, k.idx(d), rowsQK, numKeyVectors, vecS, inits,
-                    [&](Value dd, int64_t cb) {
-                      return k.vload(vecS, kT, {dd, k.idx(cb * vw)});
-                    },
-                    [&](Value dd, int64_t rr) {
-                      return k.load(qBuf, {k.add(r0, k.idx(rr)), dd});
+              // S^T = K_tile Q^T in blocks of keyBlock keys x rowVecBlock
+              // row vectors: each step broadcasts keyBlock K elements and
+              // loads rowVecBlock Q^T vectors. Only the live keys are
+              // computed; the rest of the tile is never read.
+              auto qkBlock = [&](Value c0, int64_t keys) {
+                k.loop(
+                    zeroIdx, k.idx(numRowVectors), rowVecBlock, [&](Value rv0) {
+                      Value r0 = k.mul(rv0, k.idx(vw));
+                      SmallVector<Value> inits(keys * rowVecBlock,
+                                               k.splat(vecS, 0.0));
+                      SmallVector<Value> accs = blockedOuterProducts(
+                          k, zeroIdx, k.idx(d), keys, rowVecBlock, vecS, inits,
+                          [&](Value dd, int64_t rv) {
+                            return k.vload(vecS, qBuf,
+                                           {dd, k.add(r0, k.idx(rv * vw))});
+                          },
+                          [&](Value dd, int64_t kk) {
+                            Value j = k.add(j0, k.add(c0, k.idx(kk)));
+                            return k.toF32(k.load(kB, {bi, hk, j, dd}));
+                          });
+                      for (int64_t kk = 0; kk < keys; ++kk)
+                        for (int64_t rv = 0; rv < rowVecBlock; ++rv)
+                          k.vstore(accs[kk * rowVecBlock + rv], sBuf,
+                                   {k.add(c0, k.idx(kk)),
+                                    k.add(r0, k.idx(rv * vw))});
                     });
-                for (int64_t rr = 0; rr < rowsQK; ++rr)
-                  for (int64_t cb = 0; cb < numKeyVectors; ++cb)
-                    k.vstore(accs[rr * numKeyVectors + cb], sBuf,
-                             {k.add(r0, k.idx(rr)), k.idx(cb * vw)});
-              });
+              };
+              Value fullKeys =
+                  k.mul(arith::DivUIOp::create(rw, loc, cols, k.idx(keyBlock)),
+                        k.idx(keyBlock));
+              k.loop(zeroIdx, fullKeys, keyBlock,
+                     [&](Value c0) { qkBlock(c0, keyBlock); });
+              k.loop(fullKeys, cols, 1, [&](Value c) { qkBlock(c, 1); });
             }
             // score_mod, then the mask on partial tiles, per element.
             auto perElement = [&](function_ref<Value(Value, Value, Value)> fn) {
               k.loop(zeroIdx, rows, 1, [&](Value r) {
                 k.loop(zeroIdx, cols, 1, [&](Value c) {
-                  Value s = k.load(sBuf, {r, c});
-                  k.store(fn(s, k.add(i0, r), k.add(j0, c)), sBuf, {r, c});
+                  Value s = k.load(sBuf, sAt(r, c));
+                  k.store(fn(s, k.add(i0, r), k.add(j0, c)), sBuf, sAt(r, c));
                 });
               });
             };
@@ -511,6 +540,27 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
                   rw, loc, cls.full,
                   arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true)));
               k.ifThen(partial, [&]() {
+                if (lanes && analysis.hasRowIntervals()) {
+                  // keep = lo[r] <= j < hi[r], a vector of rows per key.
+                  Value ninfV = k.splat(vecS, -INFINITY);
+                  k.loop(zeroIdx, cols, 1, [&](Value c) {
+                    Value jv = k.bcast(laneIdxTy, k.add(j0, c));
+                    for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+                      Value r = k.idx(rv * vw);
+                      Value keep = arith::AndIOp::create(
+                          rw, loc,
+                          arith::CmpIOp::create(rw, loc,
+                                                arith::CmpIPredicate::sge, jv,
+                                                k.vload(laneIdxTy, loBuf, {r})),
+                          arith::CmpIOp::create(
+                              rw, loc, arith::CmpIPredicate::slt, jv,
+                              k.vload(laneIdxTy, hiBuf, {r})));
+                      Value sv = k.vload(vecS, sBuf, {c, r});
+                      k.vstore(k.select(keep, sv, ninfV), sBuf, {c, r});
+                    }
+                  });
+                  return;
+                }
                 if (analysis.hasRowIntervals()) {
                   // Each row sees one interval of keys: mask whole vectors.
                   SmallVector<int64_t> lanes(vw);
@@ -552,63 +602,122 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
                 });
               });
             }
-            // Columns past the end of the keys are masked.
-            k.loop(zeroIdx, rows, 1, [&](Value r) {
-              k.loop(cols, k.idx(bc), 1,
-                     [&](Value c) { k.store(ninf, sBuf, {r, c}); });
-            });
-
-            k.loop(zeroIdx, rows, 1, [&](Value r) {
-              Value alpha;
+            if (lanes) {
+              // Vertical statistics: numRowVectors vectors of rows carried
+              // over the live keys.
+              Value ninfV = k.splat(vecS, -INFINITY), zv = k.splat(vecS, 0.0);
+              auto rowVec = [&](int64_t rv) { return k.idx(rv * vw); };
               if (softmax) {
-                Value mv =
-                    k.reduce(zeroIdx, k.idx(bc), vw, k.splat(vecS, -INFINITY),
-                             [&](Value cb, Value a) {
-                               return k.fmax(a, k.vload(vecS, sBuf, {r, cb}));
-                             });
-                Value mx = vector::ReductionOp::create(
-                    rw, loc, vector::CombiningKind::MAXIMUMF, mv);
-                Value mOld = k.load(mBuf, r);
-                Value mNew = k.fmax(mOld, mx);
-                Value mSafe = k.safeMax(mNew);
-                alpha = k.exp(k.fsub(mOld, mSafe));
-                Value mSafeV = k.bcast(vecS, mSafe);
-                Value ninfV = k.splat(vecS, -INFINITY), zv = k.splat(vecS, 0.0);
-                Value sum = k.reduce(
-                    zeroIdx, k.idx(bc), vw, zv, [&](Value cb, Value a) {
-                      // The polynomial exp clamps its input, so masked
-                      // scores are zeroed explicitly.
-                      Value s = k.vload(vecS, sBuf, {r, cb});
-                      Value p = k.select(k.feq(s, ninfV), zv,
-                                         k.exp(k.fsub(s, mSafeV)));
-                      k.vstore(p, sBuf, {r, cb});
-                      return k.fadd(a, p);
+                SmallVector<Value> mx = k.reduceMany(
+                    zeroIdx, cols, 1, SmallVector<Value>(numRowVectors, ninfV),
+                    [&](Value c, ValueRange a) {
+                      SmallVector<Value> next;
+                      for (int64_t rv = 0; rv < numRowVectors; ++rv)
+                        next.push_back(k.fmax(
+                            a[rv], k.vload(vecS, sBuf, {c, rowVec(rv)})));
+                      return next;
                     });
-                Value rowSum = vector::ReductionOp::create(
-                    rw, loc, vector::CombiningKind::ADD, sum);
-                k.store(k.fadd(k.fmul(alpha, k.load(lBuf, r)), rowSum), lBuf,
-                        r);
-                k.store(mNew, mBuf, r);
+                SmallVector<Value> mSafe, alpha;
+                for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+                  Value mOld = k.vload(vecS, mBuf, rowVec(rv));
+                  Value mNew = k.fmax(mOld, mx[rv]);
+                  mSafe.push_back(k.select(k.feq(mNew, ninfV), zv, mNew));
+                  alpha.push_back(k.exp(k.fsub(mOld, mSafe.back())));
+                  k.vstore(mNew, mBuf, rowVec(rv));
+                  k.vstore(alpha.back(), alphaBuf, rowVec(rv));
+                }
+                SmallVector<Value> sums = k.reduceMany(
+                    zeroIdx, cols, 1, SmallVector<Value>(numRowVectors, zv),
+                    [&](Value c, ValueRange a) {
+                      SmallVector<Value> next;
+                      for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+                        // The polynomial exp clamps its input, so masked
+                        // scores are zeroed explicitly.
+                        Value s = k.vload(vecS, sBuf, {c, rowVec(rv)});
+                        Value p = k.select(k.feq(s, ninfV), zv,
+                                           k.exp(k.fsub(s, mSafe[rv])));
+                        k.vstore(p, sBuf, {c, rowVec(rv)});
+                        next.push_back(k.fadd(a[rv], p));
+                      }
+                      return next;
+                    });
+                for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+                  Value l = k.vload(vecS, lBuf, rowVec(rv));
+                  k.vstore(k.fma(alpha[rv], l, sums[rv]), lBuf, rowVec(rv));
+                }
               } else {
-                // Pointwise weights; masked (-inf) scores weigh 0.
-                Value one = k.splat(vecS, 1.0), zv = k.splat(vecS, 0.0);
-                Value ninfV = k.splat(vecS, -INFINITY);
-                k.loop(zeroIdx, k.idx(bc), vw, [&](Value cb) {
-                  Value s = k.vload(vecS, sBuf, {r, cb});
-                  Value w;
-                  if (kind == AggregationKind::sigmoid)
-                    w = k.fdiv(
-                        one,
-                        k.fadd(one, k.exp(arith::NegFOp::create(rw, loc, s))));
-                  else
-                    w = s;
-                  w = k.select(k.feq(s, ninfV), zv, w);
-                  k.vstore(w, sBuf, {r, cb});
+                Value one = k.splat(vecS, 1.0);
+                k.loop(zeroIdx, cols, 1, [&](Value c) {
+                  for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+                    Value s = k.vload(vecS, sBuf, {c, rowVec(rv)});
+                    Value w = s;
+                    if (kind == AggregationKind::sigmoid)
+                      w = k.fdiv(one, k.fadd(one, k.exp(arith::NegFOp::create(
+                                                      rw, loc, s))));
+                    w = k.select(k.feq(s, ninfV), zv, w);
+                    k.vstore(w, sBuf, {c, rowVec(rv)});
+                  }
                 });
               }
-              if (alpha)
-                k.store(alpha, alphaBuf, r);
-            });
+            } else {
+              // Columns past the end of the keys are masked.
+              k.loop(zeroIdx, rows, 1, [&](Value r) {
+                k.loop(cols, k.idx(bc), 1,
+                       [&](Value c) { k.store(ninf, sBuf, {r, c}); });
+              });
+
+              k.loop(zeroIdx, rows, 1, [&](Value r) {
+                Value alpha;
+                if (softmax) {
+                  Value mv =
+                      k.reduce(zeroIdx, k.idx(bc), vw, k.splat(vecS, -INFINITY),
+                               [&](Value cb, Value a) {
+                                 return k.fmax(a, k.vload(vecS, sBuf, {r, cb}));
+                               });
+                  Value mx = vector::ReductionOp::create(
+                      rw, loc, vector::CombiningKind::MAXIMUMF, mv);
+                  Value mOld = k.load(mBuf, r);
+                  Value mNew = k.fmax(mOld, mx);
+                  Value mSafe = k.safeMax(mNew);
+                  alpha = k.exp(k.fsub(mOld, mSafe));
+                  Value mSafeV = k.bcast(vecS, mSafe);
+                  Value ninfV = k.splat(vecS, -INFINITY),
+                        zv = k.splat(vecS, 0.0);
+                  Value sum = k.reduce(
+                      zeroIdx, k.idx(bc), vw, zv, [&](Value cb, Value a) {
+                        // The polynomial exp clamps its input, so masked
+                        // scores are zeroed explicitly.
+                        Value s = k.vload(vecS, sBuf, {r, cb});
+                        Value p = k.select(k.feq(s, ninfV), zv,
+                                           k.exp(k.fsub(s, mSafeV)));
+                        k.vstore(p, sBuf, {r, cb});
+                        return k.fadd(a, p);
+                      });
+                  Value rowSum = vector::ReductionOp::create(
+                      rw, loc, vector::CombiningKind::ADD, sum);
+                  k.store(k.fadd(k.fmul(alpha, k.load(lBuf, r)), rowSum), lBuf,
+                          r);
+                  k.store(mNew, mBuf, r);
+                } else {
+                  // Pointwise weights; masked (-inf) scores weigh 0.
+                  Value one = k.splat(vecS, 1.0), zv = k.splat(vecS, 0.0);
+                  Value ninfV = k.splat(vecS, -INFINITY);
+                  k.loop(zeroIdx, k.idx(bc), vw, [&](Value cb) {
+                    Value s = k.vload(vecS, sBuf, {r, cb});
+                    Value w;
+                    if (kind == AggregationKind::sigmoid)
+                      w = k.fdiv(one, k.fadd(one, k.exp(arith::NegFOp::create(
+                                                      rw, loc, s))));
+                    else
+                      w = s;
+                    w = k.select(k.feq(s, ninfV), zv, w);
+                    k.vstore(w, sBuf, {r, cb});
+                  });
+                }
+                if (alpha)
+                  k.store(alpha, alphaBuf, r);
+              });
+            }
             // acc = alpha * acc + P V in blocks of rowsPV rows x all output
             // vectors; each V row is loaded once per block.
             k.loop(zeroIdx, rows, rowsPV, [&](Value r0) {
@@ -629,7 +738,7 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
                         vecV, vB, {bi, hk, k.add(j0, c), k.idx(eb * vwOut)}));
                   },
                   [&](Value c, int64_t rr) {
-                    return k.load(sBuf, {k.add(r0, k.idx(rr)), c});
+                    return k.load(sBuf, sAt(k.add(r0, k.idx(rr)), c));
                   });
               for (int64_t rr = 0; rr < rowsPV; ++rr)
                 for (int64_t eb = 0; eb < numOutVectors; ++eb)
