@@ -73,6 +73,12 @@ void mlir::attn::buildToLLVMPipeline(OpPassManager &pm,
   tile.tileKV = options.tileKV;
   tile.vectorWidth = options.vectorWidth;
   tile.kvSplits = options.kvSplits;
+  AttnSparsifyOptions sparsify;
+  sparsify.tileQ = options.tileQ;
+  sparsify.tileKV = options.tileKV;
+  sparsify.vectorWidth = options.vectorWidth;
+  sparsify.kvSplits = options.kvSplits;
+  pm.addPass(createAttnSparsify(sparsify));
   pm.addPass(createAttnTile(tile));
   pm.addPass(createAttnDecompose());
   addLoweringToLLVM(pm, options.threads);

@@ -18,6 +18,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Transforms/Tile.h"
+#include "KernelBuilder.h"
+#include "KeyTileLists.h"
 #include "MaskPredicate.h"
 #include "attn/Transforms/MaskAnalysis.h"
 #include "attn/Transforms/Passes.h"
@@ -38,6 +40,7 @@
 #include <limits>
 
 namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNSPARSIFY
 #define GEN_PASS_DEF_ATTNTILE
 #include "attn/Transforms/Passes.h.inc"
 } // namespace mlir::attn
@@ -46,146 +49,6 @@ using namespace mlir;
 using namespace mlir::attn;
 
 namespace {
-
-/// Builders for the kernel: constants, loops and vector arithmetic.
-class KernelBuilder {
-public:
-  KernelBuilder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
-
-  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value f32(double v) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-  }
-  Value negInf() { return f32(-std::numeric_limits<double>::infinity()); }
-  Value splat(VectorType t, double v) {
-    return arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(t, b.getF32FloatAttr(v)));
-  }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value minI(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
-  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
-  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
-  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value fdiv(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
-  Value fmax(Value x, Value y) {
-    return arith::MaximumFOp::create(b, loc, x, y);
-  }
-  Value exp(Value x) { return math::ExpOp::create(b, loc, x); }
-  Value fma(Value x, Value y, Value z) {
-    return math::FmaOp::create(b, loc, x, y, z);
-  }
-  Value feq(Value x, Value y) {
-    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x, y);
-  }
-  Value select(Value c, Value x, Value y) {
-    return arith::SelectOp::create(b, loc, c, x, y);
-  }
-  /// `m`, or 0 when it is -inf (a row with nothing visible yet), so that
-  /// exp(x - m) never sees -inf - -inf.
-  Value safeMax(Value m) { return select(feq(m, negInf()), f32(0.0), m); }
-  Value bcast(VectorType t, Value s) {
-    return vector::BroadcastOp::create(b, loc, t, s);
-  }
-  Value load(Value m, ValueRange ivs) {
-    return memref::LoadOp::create(b, loc, m, ivs);
-  }
-  void store(Value v, Value m, ValueRange ivs) {
-    memref::StoreOp::create(b, loc, v, m, ivs);
-  }
-  Value vload(VectorType t, Value m, ValueRange ivs) {
-    return vector::LoadOp::create(b, loc, t, m, ivs);
-  }
-  void vstore(Value v, Value m, ValueRange ivs) {
-    vector::StoreOp::create(b, loc, v, m, ivs);
-  }
-  Value toF32(Value v) {
-    Type elt = getElementTypeOrSelf(v.getType());
-    if (elt.isF32())
-      return v;
-    Type t = f32Like(v.getType());
-    return arith::ExtFOp::create(b, loc, t, v);
-  }
-  Value fromF32(Value v, Type elt) {
-    if (elt.isF32())
-      return v;
-    Type t = v.getType();
-    if (auto vt = dyn_cast<VectorType>(t))
-      t = VectorType::get(vt.getShape(), elt);
-    else
-      t = elt;
-    return arith::TruncFOp::create(b, loc, t, v);
-  }
-  Value stackBuffer(ArrayRef<int64_t> shape) {
-    return memref::AllocaOp::create(b, loc,
-                                    MemRefType::get(shape, b.getF32Type()));
-  }
-
-  /// scf.for without results.
-  void loop(Value lb, Value ub, Value step, function_ref<void(Value)> body) {
-    scf::ForOp::create(b, loc, lb, ub, step, ValueRange{},
-                       [&](OpBuilder &nb, Location, Value iv, ValueRange) {
-                         OpBuilder::InsertionGuard guard(b);
-                         b.setInsertionPoint(nb.getInsertionBlock(),
-                                             nb.getInsertionPoint());
-                         body(iv);
-                         scf::YieldOp::create(b, loc);
-                       });
-  }
-  void loop(Value lb, Value ub, int64_t step, function_ref<void(Value)> body) {
-    loop(lb, ub, idx(step), body);
-  }
-
-  /// scf.for carrying one value.
-  Value reduce(Value lb, Value ub, int64_t step, Value init,
-               function_ref<Value(Value, Value)> body) {
-    auto forOp = scf::ForOp::create(
-        b, loc, lb, ub, idx(step), ValueRange{init},
-        [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          Value next = body(iv, args[0]);
-          scf::YieldOp::create(b, loc, next);
-        });
-    return forOp.getResult(0);
-  }
-
-  /// scf.for carrying several values (register-blocked accumulators).
-  SmallVector<Value>
-  reduceMany(Value lb, Value ub, int64_t step, ValueRange inits,
-             function_ref<SmallVector<Value>(Value, ValueRange)> body) {
-    auto forOp = scf::ForOp::create(
-        b, loc, lb, ub, idx(step), inits,
-        [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          SmallVector<Value> next = body(iv, args);
-          scf::YieldOp::create(b, loc, next);
-        });
-    return SmallVector<Value>(forOp.getResults());
-  }
-
-  /// scf.if without results.
-  void ifThen(Value cond, function_ref<void()> body) {
-    scf::IfOp::create(b, loc, cond, [&](OpBuilder &nb, Location) {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-      body();
-      scf::YieldOp::create(b, loc);
-    });
-  }
-
-  OpBuilder &b;
-  Location loc;
-
-private:
-  Type f32Like(Type t) {
-    if (auto vt = dyn_cast<VectorType>(t))
-      return VectorType::get(vt.getShape(), b.getF32Type());
-    return b.getF32Type();
-  }
-};
 
 /// Register-blocked outer products: for iv in [lb, ub),
 /// acc[rr * vecs + v] += broadcast(rowScalar(iv, rr)) * column(iv, v),
@@ -302,7 +165,11 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
     lseB = allocLike(k, lseTy, {batch, k.idx(hq), sq});
   }
   Value offset = k.sub(skv, sq);
-  MaskAnalysis analysis(op.getPatterns(), &op.getPredicate());
+  // With key-tile lists (attn-sparsify) the tile-level patterns are
+  // decided at run time; the analysis covers the others.
+  const bool useLists = options.sparse && hasTileLevelPatterns(op);
+  MaskAnalysis analysis(useLists ? nonTileLevelPatterns(op) : op.getPatterns(),
+                        &op.getPredicate());
   const double scale = op.getEffectiveScale();
   Value zeroIdx = k.idx(0), oneIdx = k.idx(1);
 
@@ -361,6 +228,9 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
     chunk = k.mul(arith::CeilDivUIOp::create(rw, loc, perSplit, k.idx(bc)),
                   k.idx(bc));
   }
+  KeyTileLists lists;
+  if (useLists)
+    lists = buildKeyTileLists(k, op, analysis, br, bc, batch, hq, sq, skv);
   SmallVector<Value> lbs = {zeroIdx, zeroIdx, zeroIdx};
   SmallVector<Value> ubs = {batch, k.idx(hq), numQTiles};
   SmallVector<Value> steps = {oneIdx, oneIdx, oneIdx};
@@ -461,292 +331,341 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
         Value bcIdx = k.idx(bc);
         Value jStart =
             k.mul(arith::DivUIOp::create(rw, loc, jLo, bcIdx), bcIdx);
-        k.loop(jStart, jHi, bc, [&](Value j0) {
-          Value cols = k.minI(bcIdx, k.sub(skv, j0));
-          Value jLast = k.sub(k.add(j0, cols), oneIdx);
-          TileClass cls = analysis.classify(rw, loc, tile, j0, jLast);
-          Value visit = arith::XOrIOp::create(
-              rw, loc, cls.empty,
-              arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true)));
-          k.ifThen(visit, [&]() {
-            if (directScores) {
-              // S[r][c] = <q_r, k_c>: one vector dot product per key.
-              auto vecD = VectorType::get({vwDot}, f32);
-              auto vecDK = VectorType::get({vwDot}, kTy.getElementType());
-              k.loop(zeroIdx, rows, 1, [&](Value r) {
-                k.loop(zeroIdx, cols, 1, [&](Value c) {
-                  Value j = k.add(j0, c);
-                  Value acc = k.reduce(
-                      zeroIdx, k.idx(d), vwDot, k.splat(vecD, 0.0),
-                      [&](Value dd, Value a) {
-                        Value kv = k.toF32(k.vload(vecDK, kB, {bi, hk, j, dd}));
-                        return k.fma(k.vload(vecD, qBuf, {r, dd}), kv, a);
-                      });
-                  k.store(vector::ReductionOp::create(
-                              rw, loc, vector::CombiningKind::ADD, acc),
-                          sBuf, {r, c});
-                });
-              });
-            } else {
-              // S^T = K_tile Q^T in blocks of keyBlock keys x rowVecBlock
-              // row vectors: each step broadcasts keyBlock K elements and
-              // loads rowVecBlock Q^T vectors. Only the live keys are
-              // computed; the rest of the tile is never read.
-              auto qkBlock = [&](Value c0, int64_t keys) {
-                k.loop(
-                    zeroIdx, k.idx(numRowVectors), rowVecBlock, [&](Value rv0) {
-                      Value r0 = k.mul(rv0, k.idx(vw));
-                      SmallVector<Value> inits(keys * rowVecBlock,
-                                               k.splat(vecS, 0.0));
-                      SmallVector<Value> accs = blockedOuterProducts(
-                          k, zeroIdx, k.idx(d), keys, rowVecBlock, vecS, inits,
-                          [&](Value dd, int64_t rv) {
-                            return k.vload(vecS, qBuf,
-                                           {dd, k.add(r0, k.idx(rv * vw))});
-                          },
-                          [&](Value dd, int64_t kk) {
-                            Value j = k.add(j0, k.add(c0, k.idx(kk)));
-                            return k.toF32(k.load(kB, {bi, hk, j, dd}));
-                          });
-                      for (int64_t kk = 0; kk < keys; ++kk)
-                        for (int64_t rv = 0; rv < rowVecBlock; ++rv)
-                          k.vstore(accs[kk * rowVecBlock + rv], sBuf,
-                                   {k.add(c0, k.idx(kk)),
-                                    k.add(r0, k.idx(rv * vw))});
+        // One visited key tile [j0, j0 + cols): `full` skips the mask;
+        // `staticOnly` (key-tile lists) says the tile-level patterns keep
+        // the whole tile.
+        auto processTile = [&](Value j0, Value cols, Value full,
+                               Value staticOnly) {
+          if (directScores) {
+            // S[r][c] = <q_r, k_c>: one vector dot product per key.
+            auto vecD = VectorType::get({vwDot}, f32);
+            auto vecDK = VectorType::get({vwDot}, kTy.getElementType());
+            k.loop(zeroIdx, rows, 1, [&](Value r) {
+              k.loop(zeroIdx, cols, 1, [&](Value c) {
+                Value j = k.add(j0, c);
+                Value acc = k.reduce(
+                    zeroIdx, k.idx(d), vwDot, k.splat(vecD, 0.0),
+                    [&](Value dd, Value a) {
+                      Value kv = k.toF32(k.vload(vecDK, kB, {bi, hk, j, dd}));
+                      return k.fma(k.vload(vecD, qBuf, {r, dd}), kv, a);
                     });
-              };
-              Value fullKeys =
-                  k.mul(arith::DivUIOp::create(rw, loc, cols, k.idx(keyBlock)),
-                        k.idx(keyBlock));
-              k.loop(zeroIdx, fullKeys, keyBlock,
-                     [&](Value c0) { qkBlock(c0, keyBlock); });
-              k.loop(fullKeys, cols, 1, [&](Value c) { qkBlock(c, 1); });
-            }
-            // score_mod, then the mask on partial tiles, per element.
-            auto perElement = [&](function_ref<Value(Value, Value, Value)> fn) {
-              k.loop(zeroIdx, rows, 1, [&](Value r) {
-                k.loop(zeroIdx, cols, 1, [&](Value c) {
-                  Value s = k.load(sBuf, sAt(r, c));
-                  k.store(fn(s, k.add(i0, r), k.add(j0, c)), sBuf, sAt(r, c));
-                });
+                k.store(vector::ReductionOp::create(
+                            rw, loc, vector::CombiningKind::ADD, acc),
+                        sBuf, {r, c});
+              });
+            });
+          } else {
+            // S^T = K_tile Q^T in blocks of keyBlock keys x rowVecBlock
+            // row vectors: each step broadcasts keyBlock K elements and
+            // loads rowVecBlock Q^T vectors. Only the live keys are
+            // computed; the rest of the tile is never read.
+            auto qkBlock = [&](Value c0, int64_t keys) {
+              k.loop(zeroIdx, k.idx(numRowVectors), rowVecBlock,
+                     [&](Value rv0) {
+                       Value r0 = k.mul(rv0, k.idx(vw));
+                       SmallVector<Value> inits(keys * rowVecBlock,
+                                                k.splat(vecS, 0.0));
+                       SmallVector<Value> accs = blockedOuterProducts(
+                           k, zeroIdx, k.idx(d), keys, rowVecBlock, vecS, inits,
+                           [&](Value dd, int64_t rv) {
+                             return k.vload(vecS, qBuf,
+                                            {dd, k.add(r0, k.idx(rv * vw))});
+                           },
+                           [&](Value dd, int64_t kk) {
+                             Value j = k.add(j0, k.add(c0, k.idx(kk)));
+                             return k.toF32(k.load(kB, {bi, hk, j, dd}));
+                           });
+                       for (int64_t kk = 0; kk < keys; ++kk)
+                         for (int64_t rv = 0; rv < rowVecBlock; ++rv)
+                           k.vstore(accs[kk * rowVecBlock + rv], sBuf,
+                                    {k.add(c0, k.idx(kk)),
+                                     k.add(r0, k.idx(rv * vw))});
+                     });
+            };
+            Value fullKeys =
+                k.mul(arith::DivUIOp::create(rw, loc, cols, k.idx(keyBlock)),
+                      k.idx(keyBlock));
+            k.loop(zeroIdx, fullKeys, keyBlock,
+                   [&](Value c0) { qkBlock(c0, keyBlock); });
+            k.loop(fullKeys, cols, 1, [&](Value c) { qkBlock(c, 1); });
+          }
+          // score_mod, then the mask on partial tiles, per element.
+          auto perElement = [&](function_ref<Value(Value, Value, Value)> fn) {
+            k.loop(zeroIdx, rows, 1, [&](Value r) {
+              k.loop(zeroIdx, cols, 1, [&](Value c) {
+                Value s = k.load(sBuf, sAt(r, c));
+                k.store(fn(s, k.add(i0, r), k.add(j0, c)), sBuf, sAt(r, c));
+              });
+            });
+          };
+          if (!op.getScoreMod().empty())
+            perElement([&](Value s, Value i, Value j) {
+              return inlineRegion(rw, op.getScoreMod(), {s, bi, hi, i, j});
+            });
+          if (!analysis.isTrivial() || lists.counts) {
+            Value partial = arith::XOrIOp::create(
+                rw, loc, full,
+                arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true)));
+            auto maskPerElement = [&]() {
+              perElement([&](Value s, Value i, Value j) {
+                MaskPredicateBuilder pb(rw, loc, sq, skv);
+                pb.setIndices(bi, hi, i, j);
+                Value keep = pb.buildAll(op.getPatterns(), op.getMaskOperands(),
+                                         op.getPredicate());
+                return k.select(keep, s, ninf);
               });
             };
-            if (!op.getScoreMod().empty())
-              perElement([&](Value s, Value i, Value j) {
-                return inlineRegion(rw, op.getScoreMod(), {s, bi, hi, i, j});
-              });
-            if (!analysis.isTrivial()) {
-              Value partial = arith::XOrIOp::create(
-                  rw, loc, cls.full,
-                  arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true)));
-              k.ifThen(partial, [&]() {
-                if (lanes && analysis.hasRowIntervals()) {
-                  // keep = lo[r] <= j < hi[r], a vector of rows per key.
-                  Value ninfV = k.splat(vecS, -INFINITY);
-                  k.loop(zeroIdx, cols, 1, [&](Value c) {
-                    Value jv = k.bcast(laneIdxTy, k.add(j0, c));
-                    for (int64_t rv = 0; rv < numRowVectors; ++rv) {
-                      Value r = k.idx(rv * vw);
-                      Value keep = arith::AndIOp::create(
-                          rw, loc,
-                          arith::CmpIOp::create(rw, loc,
-                                                arith::CmpIPredicate::sge, jv,
-                                                k.vload(laneIdxTy, loBuf, {r})),
-                          arith::CmpIOp::create(
-                              rw, loc, arith::CmpIPredicate::slt, jv,
-                              k.vload(laneIdxTy, hiBuf, {r})));
-                      Value sv = k.vload(vecS, sBuf, {c, r});
-                      k.vstore(k.select(keep, sv, ninfV), sBuf, {c, r});
-                    }
-                  });
-                  return;
-                }
-                if (analysis.hasRowIntervals()) {
-                  // Each row sees one interval of keys: mask whole vectors.
-                  SmallVector<int64_t> lanes(vw);
-                  for (int64_t l = 0; l < vw; ++l)
-                    lanes[l] = l;
-                  auto laneTy = VectorType::get({vw}, rw.getIndexType());
-                  Value iota = arith::ConstantOp::create(
+            auto maskLaneIntervals = [&]() {
+              // keep = lo[r] <= j < hi[r], a vector of rows per key.
+              Value ninfV = k.splat(vecS, -INFINITY);
+              k.loop(zeroIdx, cols, 1, [&](Value c) {
+                Value jv = k.bcast(laneIdxTy, k.add(j0, c));
+                for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+                  Value r = k.idx(rv * vw);
+                  Value keep = arith::AndIOp::create(
                       rw, loc,
-                      DenseElementsAttr::get(laneTy, ArrayRef<int64_t>(lanes)));
-                  Value ninfV = k.splat(vecS, -INFINITY);
-                  k.loop(zeroIdx, rows, 1, [&](Value r) {
-                    Value aligned = k.add(k.add(i0, r), offset);
-                    auto [keyLo, keyHi] =
-                        analysis.rowInterval(rw, loc, aligned, hi);
-                    Value loV = k.bcast(laneTy, keyLo),
-                          hiV = k.bcast(laneTy, keyHi);
-                    k.loop(zeroIdx, k.idx(bc), vw, [&](Value cb) {
-                      Value j = arith::AddIOp::create(
-                          rw, loc, k.bcast(laneTy, k.add(j0, cb)), iota);
-                      Value keep = arith::AndIOp::create(
-                          rw, loc,
-                          arith::CmpIOp::create(
-                              rw, loc, arith::CmpIPredicate::sge, j, loV),
-                          arith::CmpIOp::create(
-                              rw, loc, arith::CmpIPredicate::slt, j, hiV));
-                      Value sv = k.vload(vecS, sBuf, {r, cb});
-                      k.vstore(k.select(keep, sv, ninfV), sBuf, {r, cb});
-                    });
-                  });
-                  return;
+                      arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::sge,
+                                            jv, k.vload(laneIdxTy, loBuf, {r})),
+                      arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt,
+                                            jv,
+                                            k.vload(laneIdxTy, hiBuf, {r})));
+                  Value sv = k.vload(vecS, sBuf, {c, r});
+                  k.vstore(k.select(keep, sv, ninfV), sBuf, {c, r});
                 }
-                perElement([&](Value s, Value i, Value j) {
-                  MaskPredicateBuilder pb(rw, loc, sq, skv);
-                  pb.setIndices(bi, hi, i, j);
-                  Value keep =
-                      pb.buildAll(op.getPatterns(), op.getMaskOperands(),
-                                  op.getPredicate());
-                  return k.select(keep, s, ninf);
-                });
               });
-            }
-            if (lanes) {
-              // Vertical statistics: numRowVectors vectors of rows carried
-              // over the live keys.
-              Value ninfV = k.splat(vecS, -INFINITY), zv = k.splat(vecS, 0.0);
-              auto rowVec = [&](int64_t rv) { return k.idx(rv * vw); };
-              if (softmax) {
-                SmallVector<Value> mx = k.reduceMany(
-                    zeroIdx, cols, 1, SmallVector<Value>(numRowVectors, ninfV),
-                    [&](Value c, ValueRange a) {
-                      SmallVector<Value> next;
-                      for (int64_t rv = 0; rv < numRowVectors; ++rv)
-                        next.push_back(k.fmax(
-                            a[rv], k.vload(vecS, sBuf, {c, rowVec(rv)})));
-                      return next;
-                    });
-                SmallVector<Value> mSafe, alpha;
-                for (int64_t rv = 0; rv < numRowVectors; ++rv) {
-                  Value mOld = k.vload(vecS, mBuf, rowVec(rv));
-                  Value mNew = k.fmax(mOld, mx[rv]);
-                  mSafe.push_back(k.select(k.feq(mNew, ninfV), zv, mNew));
-                  alpha.push_back(k.exp(k.fsub(mOld, mSafe.back())));
-                  k.vstore(mNew, mBuf, rowVec(rv));
-                  k.vstore(alpha.back(), alphaBuf, rowVec(rv));
-                }
-                SmallVector<Value> sums = k.reduceMany(
-                    zeroIdx, cols, 1, SmallVector<Value>(numRowVectors, zv),
-                    [&](Value c, ValueRange a) {
-                      SmallVector<Value> next;
-                      for (int64_t rv = 0; rv < numRowVectors; ++rv) {
-                        // The polynomial exp clamps its input, so masked
-                        // scores are zeroed explicitly.
-                        Value s = k.vload(vecS, sBuf, {c, rowVec(rv)});
-                        Value p = k.select(k.feq(s, ninfV), zv,
-                                           k.exp(k.fsub(s, mSafe[rv])));
-                        k.vstore(p, sBuf, {c, rowVec(rv)});
-                        next.push_back(k.fadd(a[rv], p));
-                      }
-                      return next;
-                    });
-                for (int64_t rv = 0; rv < numRowVectors; ++rv) {
-                  Value l = k.vload(vecS, lBuf, rowVec(rv));
-                  k.vstore(k.fma(alpha[rv], l, sums[rv]), lBuf, rowVec(rv));
-                }
-              } else {
-                Value one = k.splat(vecS, 1.0);
-                k.loop(zeroIdx, cols, 1, [&](Value c) {
-                  for (int64_t rv = 0; rv < numRowVectors; ++rv) {
-                    Value s = k.vload(vecS, sBuf, {c, rowVec(rv)});
-                    Value w = s;
-                    if (kind == AggregationKind::sigmoid)
-                      w = k.fdiv(one, k.fadd(one, k.exp(arith::NegFOp::create(
-                                                      rw, loc, s))));
-                    w = k.select(k.feq(s, ninfV), zv, w);
-                    k.vstore(w, sBuf, {c, rowVec(rv)});
-                  }
+            };
+            k.ifThen(partial, [&]() {
+              if (lanes && analysis.hasRowIntervals()) {
+                // With key-tile lists the intervals (static patterns)
+                // are the whole mask only where the tile-level patterns
+                // keep the tile.
+                if (staticOnly)
+                  k.ifThenElse(staticOnly, maskLaneIntervals, maskPerElement);
+                else
+                  maskLaneIntervals();
+                return;
+              }
+              if (!lists.counts && analysis.hasRowIntervals()) {
+                // Each row sees one interval of keys: mask whole vectors.
+                SmallVector<int64_t> lanes(vw);
+                for (int64_t l = 0; l < vw; ++l)
+                  lanes[l] = l;
+                auto laneTy = VectorType::get({vw}, rw.getIndexType());
+                Value iota = arith::ConstantOp::create(
+                    rw, loc,
+                    DenseElementsAttr::get(laneTy, ArrayRef<int64_t>(lanes)));
+                Value ninfV = k.splat(vecS, -INFINITY);
+                k.loop(zeroIdx, rows, 1, [&](Value r) {
+                  Value aligned = k.add(k.add(i0, r), offset);
+                  auto [keyLo, keyHi] =
+                      analysis.rowInterval(rw, loc, aligned, hi);
+                  Value loV = k.bcast(laneTy, keyLo),
+                        hiV = k.bcast(laneTy, keyHi);
+                  k.loop(zeroIdx, k.idx(bc), vw, [&](Value cb) {
+                    Value j = arith::AddIOp::create(
+                        rw, loc, k.bcast(laneTy, k.add(j0, cb)), iota);
+                    Value keep = arith::AndIOp::create(
+                        rw, loc,
+                        arith::CmpIOp::create(
+                            rw, loc, arith::CmpIPredicate::sge, j, loV),
+                        arith::CmpIOp::create(
+                            rw, loc, arith::CmpIPredicate::slt, j, hiV));
+                    Value sv = k.vload(vecS, sBuf, {r, cb});
+                    k.vstore(k.select(keep, sv, ninfV), sBuf, {r, cb});
+                  });
                 });
+                return;
+              }
+              maskPerElement();
+            });
+          }
+          if (lanes) {
+            // Vertical statistics: numRowVectors vectors of rows carried
+            // over the live keys.
+            Value ninfV = k.splat(vecS, -INFINITY), zv = k.splat(vecS, 0.0);
+            auto rowVec = [&](int64_t rv) { return k.idx(rv * vw); };
+            if (softmax) {
+              SmallVector<Value> mx = k.reduceMany(
+                  zeroIdx, cols, 1, SmallVector<Value>(numRowVectors, ninfV),
+                  [&](Value c, ValueRange a) {
+                    SmallVector<Value> next;
+                    for (int64_t rv = 0; rv < numRowVectors; ++rv)
+                      next.push_back(
+                          k.fmax(a[rv], k.vload(vecS, sBuf, {c, rowVec(rv)})));
+                    return next;
+                  });
+              SmallVector<Value> mSafe, alpha;
+              for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+                Value mOld = k.vload(vecS, mBuf, rowVec(rv));
+                Value mNew = k.fmax(mOld, mx[rv]);
+                mSafe.push_back(k.select(k.feq(mNew, ninfV), zv, mNew));
+                alpha.push_back(k.exp(k.fsub(mOld, mSafe.back())));
+                k.vstore(mNew, mBuf, rowVec(rv));
+                k.vstore(alpha.back(), alphaBuf, rowVec(rv));
+              }
+              SmallVector<Value> sums = k.reduceMany(
+                  zeroIdx, cols, 1, SmallVector<Value>(numRowVectors, zv),
+                  [&](Value c, ValueRange a) {
+                    SmallVector<Value> next;
+                    for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+                      // The polynomial exp clamps its input, so masked
+                      // scores are zeroed explicitly.
+                      Value s = k.vload(vecS, sBuf, {c, rowVec(rv)});
+                      Value p = k.select(k.feq(s, ninfV), zv,
+                                         k.exp(k.fsub(s, mSafe[rv])));
+                      k.vstore(p, sBuf, {c, rowVec(rv)});
+                      next.push_back(k.fadd(a[rv], p));
+                    }
+                    return next;
+                  });
+              for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+                Value l = k.vload(vecS, lBuf, rowVec(rv));
+                k.vstore(k.fma(alpha[rv], l, sums[rv]), lBuf, rowVec(rv));
               }
             } else {
-              // Columns past the end of the keys are masked.
-              k.loop(zeroIdx, rows, 1, [&](Value r) {
-                k.loop(cols, k.idx(bc), 1,
-                       [&](Value c) { k.store(ninf, sBuf, {r, c}); });
-              });
-
-              k.loop(zeroIdx, rows, 1, [&](Value r) {
-                Value alpha;
-                if (softmax) {
-                  Value mv =
-                      k.reduce(zeroIdx, k.idx(bc), vw, k.splat(vecS, -INFINITY),
-                               [&](Value cb, Value a) {
-                                 return k.fmax(a, k.vload(vecS, sBuf, {r, cb}));
-                               });
-                  Value mx = vector::ReductionOp::create(
-                      rw, loc, vector::CombiningKind::MAXIMUMF, mv);
-                  Value mOld = k.load(mBuf, r);
-                  Value mNew = k.fmax(mOld, mx);
-                  Value mSafe = k.safeMax(mNew);
-                  alpha = k.exp(k.fsub(mOld, mSafe));
-                  Value mSafeV = k.bcast(vecS, mSafe);
-                  Value ninfV = k.splat(vecS, -INFINITY),
-                        zv = k.splat(vecS, 0.0);
-                  Value sum = k.reduce(
-                      zeroIdx, k.idx(bc), vw, zv, [&](Value cb, Value a) {
-                        // The polynomial exp clamps its input, so masked
-                        // scores are zeroed explicitly.
-                        Value s = k.vload(vecS, sBuf, {r, cb});
-                        Value p = k.select(k.feq(s, ninfV), zv,
-                                           k.exp(k.fsub(s, mSafeV)));
-                        k.vstore(p, sBuf, {r, cb});
-                        return k.fadd(a, p);
-                      });
-                  Value rowSum = vector::ReductionOp::create(
-                      rw, loc, vector::CombiningKind::ADD, sum);
-                  k.store(k.fadd(k.fmul(alpha, k.load(lBuf, r)), rowSum), lBuf,
-                          r);
-                  k.store(mNew, mBuf, r);
-                } else {
-                  // Pointwise weights; masked (-inf) scores weigh 0.
-                  Value one = k.splat(vecS, 1.0), zv = k.splat(vecS, 0.0);
-                  Value ninfV = k.splat(vecS, -INFINITY);
-                  k.loop(zeroIdx, k.idx(bc), vw, [&](Value cb) {
-                    Value s = k.vload(vecS, sBuf, {r, cb});
-                    Value w;
-                    if (kind == AggregationKind::sigmoid)
-                      w = k.fdiv(one, k.fadd(one, k.exp(arith::NegFOp::create(
-                                                      rw, loc, s))));
-                    else
-                      w = s;
-                    w = k.select(k.feq(s, ninfV), zv, w);
-                    k.vstore(w, sBuf, {r, cb});
-                  });
+              Value one = k.splat(vecS, 1.0);
+              k.loop(zeroIdx, cols, 1, [&](Value c) {
+                for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+                  Value s = k.vload(vecS, sBuf, {c, rowVec(rv)});
+                  Value w = s;
+                  if (kind == AggregationKind::sigmoid)
+                    w = k.fdiv(
+                        one,
+                        k.fadd(one, k.exp(arith::NegFOp::create(rw, loc, s))));
+                  w = k.select(k.feq(s, ninfV), zv, w);
+                  k.vstore(w, sBuf, {c, rowVec(rv)});
                 }
-                if (alpha)
-                  k.store(alpha, alphaBuf, r);
               });
             }
-            // acc = alpha * acc + P V in blocks of rowsPV rows x all output
-            // vectors; each V row is loaded once per block.
-            k.loop(zeroIdx, rows, rowsPV, [&](Value r0) {
-              SmallVector<Value> inits;
-              for (int64_t rr = 0; rr < rowsPV; ++rr) {
-                Value r = k.add(r0, k.idx(rr));
-                Value alphaV =
-                    softmax ? k.bcast(vecO, k.load(alphaBuf, r)) : Value();
-                for (int64_t eb = 0; eb < numOutVectors; ++eb) {
-                  Value a = k.vload(vecO, acc, {r, k.idx(eb * vwOut)});
-                  inits.push_back(alphaV ? k.fmul(a, alphaV) : a);
-                }
+          } else {
+            // Columns past the end of the keys are masked.
+            k.loop(zeroIdx, rows, 1, [&](Value r) {
+              k.loop(cols, k.idx(bc), 1,
+                     [&](Value c) { k.store(ninf, sBuf, {r, c}); });
+            });
+
+            k.loop(zeroIdx, rows, 1, [&](Value r) {
+              Value alpha;
+              if (softmax) {
+                Value mv =
+                    k.reduce(zeroIdx, k.idx(bc), vw, k.splat(vecS, -INFINITY),
+                             [&](Value cb, Value a) {
+                               return k.fmax(a, k.vload(vecS, sBuf, {r, cb}));
+                             });
+                Value mx = vector::ReductionOp::create(
+                    rw, loc, vector::CombiningKind::MAXIMUMF, mv);
+                Value mOld = k.load(mBuf, r);
+                Value mNew = k.fmax(mOld, mx);
+                Value mSafe = k.safeMax(mNew);
+                alpha = k.exp(k.fsub(mOld, mSafe));
+                Value mSafeV = k.bcast(vecS, mSafe);
+                Value ninfV = k.splat(vecS, -INFINITY), zv = k.splat(vecS, 0.0);
+                Value sum = k.reduce(
+                    zeroIdx, k.idx(bc), vw, zv, [&](Value cb, Value a) {
+                      // The polynomial exp clamps its input, so masked
+                      // scores are zeroed explicitly.
+                      Value s = k.vload(vecS, sBuf, {r, cb});
+                      Value p = k.select(k.feq(s, ninfV), zv,
+                                         k.exp(k.fsub(s, mSafeV)));
+                      k.vstore(p, sBuf, {r, cb});
+                      return k.fadd(a, p);
+                    });
+                Value rowSum = vector::ReductionOp::create(
+                    rw, loc, vector::CombiningKind::ADD, sum);
+                k.store(k.fadd(k.fmul(alpha, k.load(lBuf, r)), rowSum), lBuf,
+                        r);
+                k.store(mNew, mBuf, r);
+              } else {
+                // Pointwise weights; masked (-inf) scores weigh 0.
+                Value one = k.splat(vecS, 1.0), zv = k.splat(vecS, 0.0);
+                Value ninfV = k.splat(vecS, -INFINITY);
+                k.loop(zeroIdx, k.idx(bc), vw, [&](Value cb) {
+                  Value s = k.vload(vecS, sBuf, {r, cb});
+                  Value w;
+                  if (kind == AggregationKind::sigmoid)
+                    w = k.fdiv(
+                        one,
+                        k.fadd(one, k.exp(arith::NegFOp::create(rw, loc, s))));
+                  else
+                    w = s;
+                  w = k.select(k.feq(s, ninfV), zv, w);
+                  k.vstore(w, sBuf, {r, cb});
+                });
               }
-              SmallVector<Value> accs = blockedOuterProducts(
-                  k, zeroIdx, cols, rowsPV, numOutVectors, vecO, inits,
-                  [&](Value c, int64_t eb) {
-                    return k.toF32(k.vload(
-                        vecV, vB, {bi, hk, k.add(j0, c), k.idx(eb * vwOut)}));
-                  },
-                  [&](Value c, int64_t rr) {
-                    return k.load(sBuf, sAt(k.add(r0, k.idx(rr)), c));
-                  });
-              for (int64_t rr = 0; rr < rowsPV; ++rr)
-                for (int64_t eb = 0; eb < numOutVectors; ++eb)
-                  k.vstore(accs[rr * numOutVectors + eb], acc,
-                           {k.add(r0, k.idx(rr)), k.idx(eb * vwOut)});
+              if (alpha)
+                k.store(alpha, alphaBuf, r);
+            });
+          }
+          // acc = alpha * acc + P V in blocks of rowsPV rows x all output
+          // vectors; each V row is loaded once per block.
+          k.loop(zeroIdx, rows, rowsPV, [&](Value r0) {
+            SmallVector<Value> inits;
+            for (int64_t rr = 0; rr < rowsPV; ++rr) {
+              Value r = k.add(r0, k.idx(rr));
+              Value alphaV =
+                  softmax ? k.bcast(vecO, k.load(alphaBuf, r)) : Value();
+              for (int64_t eb = 0; eb < numOutVectors; ++eb) {
+                Value a = k.vload(vecO, acc, {r, k.idx(eb * vwOut)});
+                inits.push_back(alphaV ? k.fmul(a, alphaV) : a);
+              }
+            }
+            SmallVector<Value> accs = blockedOuterProducts(
+                k, zeroIdx, cols, rowsPV, numOutVectors, vecO, inits,
+                [&](Value c, int64_t eb) {
+                  return k.toF32(k.vload(
+                      vecV, vB, {bi, hk, k.add(j0, c), k.idx(eb * vwOut)}));
+                },
+                [&](Value c, int64_t rr) {
+                  return k.load(sBuf, sAt(k.add(r0, k.idx(rr)), c));
+                });
+            for (int64_t rr = 0; rr < rowsPV; ++rr)
+              for (int64_t eb = 0; eb < numOutVectors; ++eb)
+                k.vstore(accs[rr * numOutVectors + eb], acc,
+                         {k.add(r0, k.idx(rr)), k.idx(eb * vwOut)});
+          });
+        };
+        if (lists.counts) {
+          // The run-time list of this query tile's key tiles.
+          Value count = arith::IndexCastOp::create(
+              rw, loc, rw.getIndexType(), k.load(lists.counts, {bi, hi, qt}));
+          k.loop(zeroIdx, count, 1, [&](Value n) {
+            Value code = arith::IndexCastOp::create(
+                rw, loc, rw.getIndexType(),
+                k.load(lists.tiles, {bi, hi, qt, n}));
+            Value j0 =
+                k.mul(arith::DivUIOp::create(rw, loc, code, k.idx(4)), bcIdx);
+            Value state = arith::RemUIOp::create(rw, loc, code, k.idx(4));
+            auto is = [&](KeyTileState s) {
+              return arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
+                                           state, k.idx((int64_t)s));
+            };
+            Value cols = k.minI(bcIdx, k.sub(skv, j0));
+            Value inPart =
+                arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true));
+            if (part)
+              inPart = arith::AndIOp::create(
+                  rw, loc,
+                  arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::sge, j0,
+                                        jLo),
+                  arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt, j0,
+                                        jHi));
+            k.ifThen(inPart, [&]() {
+              processTile(j0, cols, is(KeyTileState::Full),
+                          is(KeyTileState::StaticPartial));
             });
           });
-        });
+        } else {
+          k.loop(jStart, jHi, bc, [&](Value j0) {
+            Value cols = k.minI(bcIdx, k.sub(skv, j0));
+            Value jLast = k.sub(k.add(j0, cols), oneIdx);
+            TileClass cls = analysis.classify(rw, loc, tile, j0, jLast);
+            Value visit = arith::XOrIOp::create(
+                rw, loc, cls.empty,
+                arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true)));
+            k.ifThen(visit,
+                     [&]() { processTile(j0, cols, cls.full, Value()); });
+          });
+        }
 
         // Finish the rows: sinks, normalisation, lse.
         k.loop(zeroIdx, rows, 1, [&](Value r) {
@@ -874,6 +793,8 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
       : OpRewritePattern(ctx), options(options) {}
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
+    if (options.sparse && !hasTileLevelPatterns(op))
+      return rewriter.notifyMatchFailure(op, "no block-structured mask");
     FailureOr<SmallVector<Value>> results =
         tileAttention(rewriter, op, options);
     if (failed(results))
@@ -896,7 +817,24 @@ struct AttnTilePass : attn::impl::AttnTileBase<AttnTilePass> {
       signalPassFailure();
   }
 };
+struct AttnSparsifyPass : attn::impl::AttnSparsifyBase<AttnSparsifyPass> {
+  using AttnSparsifyBase::AttnSparsifyBase;
+  void runOnOperation() override {
+    TileOptions options{tileQ, tileKV, vectorWidth, kvSplits};
+    RewritePatternSet patterns(&getContext());
+    populateSparsifyPatterns(patterns, options);
+    populateMathPolynomialApproximationPatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
 } // namespace
+
+void mlir::attn::populateSparsifyPatterns(RewritePatternSet &patterns,
+                                          TileOptions options) {
+  options.sparse = true;
+  patterns.add<TileAttention>(patterns.getContext(), options);
+}
 
 void mlir::attn::populateTilePatterns(RewritePatternSet &patterns,
                                       const TileOptions &options) {

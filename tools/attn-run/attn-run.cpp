@@ -176,9 +176,32 @@ void collectRoles(Attribute pattern, SmallVectorImpl<MaskRole> &roles) {
     roles.push_back({pattern, i, first});
 }
 
-SmallVector<MaskRole> maskRoles(attn::MaskOp op) {
+/// A mask in the program: an attn.mask or a fused attn.attention, with the
+/// values whose dimension `qDim` / `kDim` is Sq / Skv.
+struct MaskSite {
+  ArrayAttr patterns;
+  ValueRange operands;
+  Value queries, keys;
+  unsigned qDim, kDim;
+};
+
+std::optional<MaskSite> maskSite(Operation *op) {
+  if (auto m = dyn_cast<attn::MaskOp>(op))
+    return MaskSite{m.getPatterns(),
+                    m.getMaskOperands(),
+                    m.getScores(),
+                    m.getScores(),
+                    2,
+                    3};
+  if (auto a = dyn_cast<attn::AttentionOp>(op))
+    return MaskSite{
+        a.getPatterns(), a.getMaskOperands(), a.getQuery(), a.getKey(), 2, 2};
+  return std::nullopt;
+}
+
+SmallVector<MaskRole> maskRoles(const MaskSite &site) {
   SmallVector<MaskRole> roles;
-  for (Attribute p : op.getPatterns())
+  for (Attribute p : site.patterns)
     collectRoles(p, roles);
   return roles;
 }
@@ -245,11 +268,23 @@ void validateMaskData(func::FuncOp func, ArrayRef<HostTensor> args,
       return -1;
     return ba.getArgNumber();
   };
-  func.walk([&](attn::MaskOp op) {
-    attn::Shape s = known.lookup(op.getScores());
-    int64_t sq = s[2], skv = s[3];
-    SmallVector<MaskRole> roles = maskRoles(op);
-    ValueRange operands = op.getMaskOperands();
+  func.walk([&](Operation *op) {
+    std::optional<MaskSite> site = maskSite(op);
+    if (!site)
+      return;
+    // Sizes from the propagated shapes, else from the types.
+    auto sizeOf = [&](Value v, unsigned dim) {
+      attn::Shape shape = known.lookup(v);
+      if (shape.size() > dim)
+        return shape[dim];
+      return cast<RankedTensorType>(v.getType()).getDimSize(dim);
+    };
+    int64_t sq = sizeOf(site->queries, site->qDim);
+    int64_t skv = sizeOf(site->keys, site->kDim);
+    if (ShapedType::isDynamic(sq) || ShapedType::isDynamic(skv))
+      return;
+    SmallVector<MaskRole> roles = maskRoles(*site);
+    ValueRange operands = site->operands;
     for (unsigned i = 0; i < roles.size(); ++i) {
       if (isa<attn::IndicesAttr>(roles[i].pattern)) {
         int a = argIndex(operands[i]);
@@ -320,28 +355,32 @@ HostTensor randomArgument(func::FuncOp func, unsigned index,
   t.storage.assign(t.numElements() * t.elementSize(), 0);
   // Find the role of this argument in a mask, if any.
   std::optional<MaskRole> role;
-  attn::MaskOp roleOp;
+  std::optional<MaskSite> roleSite;
   Value arg = func.getArgument(index);
   for (Operation *user : arg.getUsers())
-    if (auto mask = dyn_cast<attn::MaskOp>(user)) {
-      SmallVector<MaskRole> roles = maskRoles(mask);
-      for (auto [i, operand] : llvm::enumerate(mask.getMaskOperands()))
+    if (std::optional<MaskSite> site = maskSite(user)) {
+      SmallVector<MaskRole> roles = maskRoles(*site);
+      for (auto [i, operand] : llvm::enumerate(site->operands))
         if (operand == arg) {
           role = roles[i];
-          roleOp = mask;
+          roleSite = site;
         }
     }
+  auto siteDim = [&](bool keys) {
+    Value v = keys ? roleSite->keys : roleSite->queries;
+    return cast<RankedTensorType>(v.getType())
+        .getDimSize(keys ? roleSite->kDim : roleSite->qDim);
+  };
   std::uniform_real_distribution<double> uniform(-1.0, 1.0);
   int64_t n = t.numElements();
   if (role && isa<attn::CsrAttr>(role->pattern)) {
-    auto scores = cast<RankedTensorType>(roleOp.getScores().getType());
-    int64_t sq = scores.getDimSize(2), skv = scores.getDimSize(3);
+    int64_t sq = siteDim(false), skv = siteDim(true);
     if (ShapedType::isDynamic(sq) || ShapedType::isDynamic(skv))
       fail("--random-args", "cannot generate CSR data for scores of dynamic "
                             "shape; pass --arg files");
-    int64_t nnz = cast<RankedTensorType>(
-                      roleOp.getMaskOperands()[role->first + 1].getType())
-                      .getDimSize(0);
+    int64_t nnz =
+        cast<RankedTensorType>(roleSite->operands[role->first + 1].getType())
+            .getDimSize(0);
     // Row pointers and columns draw the same adjacency from a fixed seed.
     std::mt19937_64 local(42 + nnz);
     std::vector<int64_t> cells(sq * skv);
@@ -364,8 +403,7 @@ HostTensor randomArgument(func::FuncOp func, unsigned index,
     return t;
   }
   if (role && isa<attn::IndicesAttr>(role->pattern)) {
-    int64_t skv =
-        cast<RankedTensorType>(roleOp.getScores().getType()).getDimSize(3);
+    int64_t skv = siteDim(true);
     if (ShapedType::isDynamic(skv))
       fail("--random-args", "cannot generate #attn.indices data for scores "
                             "of dynamic shape; pass --arg files");

@@ -59,4 +59,38 @@ def AttnTile : Pass<"attn-tile"> {
   ];
 }
 
+def AttnSparsify : Pass<"attn-sparsify"> {
+  let summary = "Lower attn.attention with block-structured dynamic masks to "
+                "the block-sparse form";
+  let description = [{
+    Rewrites each `attn.attention` whose mask has a `#attn.block_mask`,
+    `#attn.segments` or `#attn.rows` pattern into the block-sparse form: a
+    run-time compaction loop first turns the mask data into per-(batch,
+    head, query tile) lists of the key tiles to visit (count + indices, each
+    marked full, partial in the static patterns only, or partial), without
+    building any dense mask; the tiled online-softmax kernel of `attn-tile`
+    then visits only the listed tiles. Block masks may use any block size,
+    independent of the tile size. Segment ids are reduced to per-key-tile
+    ranges, so documents of packed batches never meet. Static patterns keep
+    their compile-time tile bounds. Other ops are left to `attn-tile`.
+  }];
+  let options = [
+    Option<"tileQ", "tile-q", "int64_t", /*default=*/"0",
+           "Query rows per tile (0: chosen by the cost model)">,
+    Option<"tileKV", "tile-kv", "int64_t", /*default=*/"0",
+           "Keys per tile, rounded up to the vector width (0: cost model)">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes of the vector ops (16 for AVX-512, 8 for AVX2; 0: the "
+           "host's)">,
+    Option<"kvSplits", "kv-splits", "int64_t", /*default=*/"0",
+           "Parallel parts of the key axis, merged by lse (0: cost model)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
 #endif // ATTN_TRANSFORMS_PASSES_TD

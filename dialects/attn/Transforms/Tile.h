@@ -19,6 +19,10 @@ struct TileOptions {
   /// log-sum-exp (0: cost model — split decoding with few (batch, head)
   /// pairs so that every thread has work).
   int64_t kvSplits = 0;
+  /// Block-sparse form (attn-sparsify): block_mask, segments and rows
+  /// patterns are compacted at run time into per-query-tile lists of the key
+  /// tiles to visit, instead of being evaluated on every tile.
+  bool sparse = false;
 };
 
 /// The f32 lanes of the host's widest vector registers.
@@ -34,6 +38,10 @@ FailureOr<SmallVector<Value>> tileAttention(RewriterBase &rewriter,
 
 void populateTilePatterns(RewritePatternSet &patterns,
                           const TileOptions &options);
+
+/// The block-sparse form: tileAttention with `sparse` set, for the ops whose
+/// mask has a block_mask, segments or rows pattern (attn-sparsify).
+void populateSparsifyPatterns(RewritePatternSet &patterns, TileOptions options);
 
 } // namespace mlir::attn
 

@@ -1,0 +1,177 @@
+//===- KernelBuilder.h - IR builders for the tiled kernels ------*- C++ -*-===//
+//
+// Small helpers that emit the scalar, vector and loop IR of the tiled and
+// sparse attention kernels (lib/Transforms only).
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_LIB_TRANSFORMS_KERNELBUILDER_H
+#define ATTN_LIB_TRANSFORMS_KERNELBUILDER_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/TypeUtilities.h"
+
+#include <limits>
+
+namespace mlir::attn {
+
+/// Builders for the kernel: constants, loops and vector arithmetic.
+class KernelBuilder {
+public:
+  KernelBuilder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  Value negInf() { return f32(-std::numeric_limits<double>::infinity()); }
+  Value splat(VectorType t, double v) {
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(t, b.getF32FloatAttr(v)));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value minI(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value fsub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value fmul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value fdiv(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
+  Value fmax(Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
+  }
+  Value exp(Value x) { return math::ExpOp::create(b, loc, x); }
+  Value fma(Value x, Value y, Value z) {
+    return math::FmaOp::create(b, loc, x, y, z);
+  }
+  Value feq(Value x, Value y) {
+    return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x, y);
+  }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, c, x, y);
+  }
+  /// `m`, or 0 when it is -inf (a row with nothing visible yet), so that
+  /// exp(x - m) never sees -inf - -inf.
+  Value safeMax(Value m) { return select(feq(m, negInf()), f32(0.0), m); }
+  Value bcast(VectorType t, Value s) {
+    return vector::BroadcastOp::create(b, loc, t, s);
+  }
+  Value load(Value m, ValueRange ivs) {
+    return memref::LoadOp::create(b, loc, m, ivs);
+  }
+  void store(Value v, Value m, ValueRange ivs) {
+    memref::StoreOp::create(b, loc, v, m, ivs);
+  }
+  Value vload(VectorType t, Value m, ValueRange ivs) {
+    return vector::LoadOp::create(b, loc, t, m, ivs);
+  }
+  void vstore(Value v, Value m, ValueRange ivs) {
+    vector::StoreOp::create(b, loc, v, m, ivs);
+  }
+  Value toF32(Value v) {
+    Type elt = getElementTypeOrSelf(v.getType());
+    if (elt.isF32())
+      return v;
+    Type t = f32Like(v.getType());
+    return arith::ExtFOp::create(b, loc, t, v);
+  }
+  Value fromF32(Value v, Type elt) {
+    if (elt.isF32())
+      return v;
+    Type t = v.getType();
+    if (auto vt = dyn_cast<VectorType>(t))
+      t = VectorType::get(vt.getShape(), elt);
+    else
+      t = elt;
+    return arith::TruncFOp::create(b, loc, t, v);
+  }
+  Value stackBuffer(ArrayRef<int64_t> shape) {
+    return memref::AllocaOp::create(b, loc,
+                                    MemRefType::get(shape, b.getF32Type()));
+  }
+
+  /// scf.for without results.
+  void loop(Value lb, Value ub, Value step, function_ref<void(Value)> body) {
+    scf::ForOp::create(b, loc, lb, ub, step, ValueRange{},
+                       [&](OpBuilder &nb, Location, Value iv, ValueRange) {
+                         OpBuilder::InsertionGuard guard(b);
+                         b.setInsertionPoint(nb.getInsertionBlock(),
+                                             nb.getInsertionPoint());
+                         body(iv);
+                         scf::YieldOp::create(b, loc);
+                       });
+  }
+  void loop(Value lb, Value ub, int64_t step, function_ref<void(Value)> body) {
+    loop(lb, ub, idx(step), body);
+  }
+
+  /// scf.for carrying one value.
+  Value reduce(Value lb, Value ub, int64_t step, Value init,
+               function_ref<Value(Value, Value)> body) {
+    auto forOp = scf::ForOp::create(
+        b, loc, lb, ub, idx(step), ValueRange{init},
+        [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value next = body(iv, args[0]);
+          scf::YieldOp::create(b, loc, next);
+        });
+    return forOp.getResult(0);
+  }
+
+  /// scf.for carrying several values (register-blocked accumulators).
+  SmallVector<Value>
+  reduceMany(Value lb, Value ub, int64_t step, ValueRange inits,
+             function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto forOp = scf::ForOp::create(
+        b, loc, lb, ub, idx(step), inits,
+        [&](OpBuilder &nb, Location, Value iv, ValueRange args) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          SmallVector<Value> next = body(iv, args);
+          scf::YieldOp::create(b, loc, next);
+        });
+    return SmallVector<Value>(forOp.getResults());
+  }
+
+  /// scf.if without results.
+  void ifThen(Value cond, function_ref<void()> body) {
+    scf::IfOp::create(b, loc, cond, [&](OpBuilder &nb, Location) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+      body();
+      scf::YieldOp::create(b, loc);
+    });
+  }
+
+  /// scf.if/else without results.
+  void ifThenElse(Value cond, function_ref<void()> thenBody,
+                  function_ref<void()> elseBody) {
+    auto body = [&](function_ref<void()> fn) {
+      return [&, fn](OpBuilder &nb, Location) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        fn();
+        scf::YieldOp::create(b, loc);
+      };
+    };
+    scf::IfOp::create(b, loc, cond, body(thenBody), body(elseBody));
+  }
+
+  OpBuilder &b;
+  Location loc;
+
+private:
+  Type f32Like(Type t) {
+    if (auto vt = dyn_cast<VectorType>(t))
+      return VectorType::get(vt.getShape(), b.getF32Type());
+    return b.getF32Type();
+  }
+};
+
+} // namespace mlir::attn
+
+#endif // ATTN_LIB_TRANSFORMS_KERNELBUILDER_H

@@ -1,0 +1,261 @@
+//===- KeyTileLists.cpp - run-time key-tile lists of sparse masks ---------===//
+
+#include "KeyTileLists.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+bool mlir::attn::isTileLevelPattern(Attribute p) {
+  return isa<BlockMaskAttr, SegmentsAttr, RowsAttr>(p);
+}
+
+bool mlir::attn::hasTileLevelPatterns(AttentionOp op) {
+  return llvm::any_of(op.getPatterns(), isTileLevelPattern);
+}
+
+ArrayAttr mlir::attn::nonTileLevelPatterns(AttentionOp op) {
+  SmallVector<Attribute> kept;
+  for (Attribute p : op.getPatterns())
+    if (!isTileLevelPattern(p))
+      kept.push_back(p);
+  return ArrayAttr::get(op.getContext(), kept);
+}
+
+namespace {
+
+/// i1 and i32 helpers on top of KernelBuilder.
+struct ListEmitter {
+  KernelBuilder &k;
+
+  Value boolean(bool v) {
+    return arith::ConstantOp::create(k.b, k.loc, k.b.getBoolAttr(v));
+  }
+  Value i32(int64_t v) {
+    return arith::ConstantOp::create(k.b, k.loc, k.b.getI32IntegerAttr(v));
+  }
+  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(k.b, k.loc, p, x, y);
+  }
+  Value andI(Value x, Value y) {
+    return arith::AndIOp::create(k.b, k.loc, x, y);
+  }
+  Value orI(Value x, Value y) { return arith::OrIOp::create(k.b, k.loc, x, y); }
+  Value notI(Value x) {
+    return arith::XOrIOp::create(k.b, k.loc, x, boolean(true));
+  }
+  Value minS(Value x, Value y) {
+    return arith::MinSIOp::create(k.b, k.loc, x, y);
+  }
+  Value maxS(Value x, Value y) {
+    return arith::MaxSIOp::create(k.b, k.loc, x, y);
+  }
+  Value ceilDiv(Value x, int64_t d) {
+    return arith::CeilDivUIOp::create(k.b, k.loc, x, k.idx(d));
+  }
+  Value div(Value x, int64_t d) {
+    return arith::DivUIOp::create(k.b, k.loc, x, k.idx(d));
+  }
+  Value extract(Value t, ArrayRef<Value> ivs) {
+    return tensor::ExtractOp::create(k.b, k.loc, t, ivs);
+  }
+  /// `i`, or 0 where dimension `dim` of `t` is broadcast (size 1).
+  Value broadcastIndex(Value t, unsigned dim, Value i) {
+    Value size = getValueOrCreateConstantIndexOp(
+        k.b, k.loc, tensor::getMixedSize(k.b, k.loc, t, dim));
+    return k.select(cmp(arith::CmpIPredicate::eq, size, k.idx(1)), k.idx(0), i);
+  }
+  /// Segment id of position `pos`: ids are [B, S] or per query head
+  /// [B, H, S].
+  Value segmentId(Value ids, Value bi, Value hi, Value pos) {
+    if (cast<RankedTensorType>(ids.getType()).getRank() == 2)
+      return extract(ids, {bi, pos});
+    return extract(ids, {bi, hi, pos});
+  }
+  /// scf.parallel over [0, ubs) with `body(ivs)`.
+  void parallel(ArrayRef<Value> ubs, function_ref<void(ValueRange)> body) {
+    SmallVector<Value> lbs(ubs.size(), k.idx(0)), steps(ubs.size(), k.idx(1));
+    scf::ParallelOp::create(k.b, k.loc, lbs, ubs, steps,
+                            [&](OpBuilder &nb, Location, ValueRange ivs) {
+                              OpBuilder::InsertionGuard guard(k.b);
+                              k.b.setInsertionPoint(nb.getInsertionBlock(),
+                                                    nb.getInsertionPoint());
+                              body(ivs);
+                            });
+  }
+};
+
+struct BlockMaskUse {
+  int64_t blockQ, blockKv;
+  Value mask;
+};
+struct SegmentsUse {
+  Value queryIds, keyIds;
+  /// Per key tile [min, max] of the key ids: memrefs [B, Hs, NKT] of i32.
+  Value keyMin, keyMax;
+};
+
+} // namespace
+
+KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
+                                           const MaskAnalysis &analysis,
+                                           int64_t br, int64_t bc, Value batch,
+                                           int64_t hq, Value sq, Value skv) {
+  ListEmitter e{k};
+  OpBuilder &b = k.b;
+  Location loc = k.loc;
+  using P = arith::CmpIPredicate;
+  Type i32 = b.getI32Type();
+
+  SmallVector<BlockMaskUse> blockMasks;
+  SmallVector<SegmentsUse> segments;
+  SmallVector<Value> rowMasks;
+  ValueRange operands = op.getMaskOperands();
+  for (Attribute p : op.getPatterns()) {
+    unsigned n = cast<MaskPatternAttrInterface>(p).getNumMaskOperands();
+    if (auto bm = dyn_cast<BlockMaskAttr>(p))
+      blockMasks.push_back({bm.getBlockQ(), bm.getBlockKv(), operands[0]});
+    else if (isa<SegmentsAttr>(p))
+      segments.push_back({operands[0], operands[1], Value(), Value()});
+    else if (isa<RowsAttr>(p))
+      rowMasks.push_back(operands[0]);
+    operands = operands.drop_front(n);
+  }
+
+  Value numQTiles = e.ceilDiv(sq, br), numKTiles = e.ceilDiv(skv, bc);
+  Value offset = k.sub(skv, sq);
+
+  // Per key tile, the range of its key segment ids: one pass over the keys.
+  for (SegmentsUse &seg : segments) {
+    bool perHead = cast<RankedTensorType>(seg.keyIds.getType()).getRank() == 3;
+    int64_t hs = perHead ? hq : 1;
+    auto type =
+        MemRefType::get({ShapedType::kDynamic, hs, ShapedType::kDynamic}, i32);
+    seg.keyMin =
+        memref::AllocOp::create(b, loc, type, ValueRange{batch, numKTiles});
+    seg.keyMax =
+        memref::AllocOp::create(b, loc, type, ValueRange{batch, numKTiles});
+    e.parallel({batch, k.idx(hs), numKTiles}, [&](ValueRange ivs) {
+      Value bi = ivs[0], hi = ivs[1], kt = ivs[2];
+      Value j0 = k.mul(kt, k.idx(bc));
+      Value jEnd = k.minI(k.add(j0, k.idx(bc)), skv);
+      SmallVector<Value> range =
+          k.reduceMany(j0, jEnd, 1,
+                       {e.i32(std::numeric_limits<int32_t>::max()),
+                        e.i32(std::numeric_limits<int32_t>::min())},
+                       [&](Value j, ValueRange acc) -> SmallVector<Value> {
+                         Value id = e.segmentId(seg.keyIds, bi, hi, j);
+                         return {e.minS(acc[0], id), e.maxS(acc[1], id)};
+                       });
+      k.store(range[0], seg.keyMin, {bi, hi, kt});
+      k.store(range[1], seg.keyMax, {bi, hi, kt});
+    });
+  }
+
+  auto countsType =
+      MemRefType::get({ShapedType::kDynamic, hq, ShapedType::kDynamic}, i32);
+  auto tilesType = MemRefType::get(
+      {ShapedType::kDynamic, hq, ShapedType::kDynamic, ShapedType::kDynamic},
+      i32);
+  Value counts =
+      memref::AllocOp::create(b, loc, countsType, ValueRange{batch, numQTiles});
+  Value tiles = memref::AllocOp::create(
+      b, loc, tilesType, ValueRange{batch, numQTiles, numKTiles});
+
+  e.parallel({batch, k.idx(hq), numQTiles}, [&](ValueRange ivs) {
+    Value bi = ivs[0], hi = ivs[1], qt = ivs[2];
+    Value i0 = k.mul(qt, k.idx(br));
+    Value rows = k.minI(k.idx(br), k.sub(sq, i0));
+    Value iEnd = k.add(i0, rows), iLast = k.sub(iEnd, k.idx(1));
+    QueryTile tile{bi, hi, i0, iLast, k.add(i0, offset), k.add(iLast, offset)};
+
+    // Facts about the query tile: live rows, and its segment id range.
+    Value tileEmpty = e.boolean(false), tileFull = e.boolean(true);
+    for (Value rowMask : rowMasks) {
+      Value live = k.reduce(i0, iEnd, 1, k.idx(0), [&](Value i, Value n) {
+        Value keep = e.extract(rowMask, {bi, hi, i});
+        return k.add(
+            n, arith::IndexCastUIOp::create(b, loc, b.getIndexType(), keep));
+      });
+      tileEmpty = e.orI(tileEmpty, e.cmp(P::eq, live, k.idx(0)));
+      tileFull = e.andI(tileFull, e.cmp(P::eq, live, rows));
+    }
+    SmallVector<std::pair<Value, Value>> queryRanges;
+    for (SegmentsUse &seg : segments) {
+      SmallVector<Value> range =
+          k.reduceMany(i0, iEnd, 1,
+                       {e.i32(std::numeric_limits<int32_t>::max()),
+                        e.i32(std::numeric_limits<int32_t>::min())},
+                       [&](Value i, ValueRange acc) -> SmallVector<Value> {
+                         Value id = e.segmentId(seg.queryIds, bi, hi, i);
+                         return {e.minS(acc[0], id), e.maxS(acc[1], id)};
+                       });
+      queryRanges.push_back({range[0], range[1]});
+    }
+
+    auto [jLo, jHi] = analysis.keyRange(b, loc, tile, skv);
+    Value ktLo = e.div(jLo, bc), ktHi = e.ceilDiv(jHi, bc);
+    Value count = k.reduce(ktLo, ktHi, 1, k.idx(0), [&](Value kt, Value n) {
+      Value j0 = k.mul(kt, k.idx(bc));
+      Value jLast = k.sub(k.minI(k.add(j0, k.idx(bc)), skv), k.idx(1));
+      TileClass cls = analysis.classify(b, loc, tile, j0, jLast);
+      Value empty = e.orI(cls.empty, tileEmpty), dynFull = tileFull;
+      for (auto [seg, qRange] : llvm::zip(segments, queryRanges)) {
+        bool perHead =
+            cast<RankedTensorType>(seg.keyIds.getType()).getRank() == 3;
+        Value h = perHead ? hi : k.idx(0);
+        Value kMin = k.load(seg.keyMin, {bi, h, kt});
+        Value kMax = k.load(seg.keyMax, {bi, h, kt});
+        auto [qMin, qMax] = qRange;
+        empty = e.orI(
+            empty, e.orI(e.cmp(P::slt, kMax, qMin), e.cmp(P::slt, qMax, kMin)));
+        Value single =
+            e.andI(e.andI(e.cmp(P::eq, qMin, qMax), e.cmp(P::eq, kMin, kMax)),
+                   e.cmp(P::eq, qMin, kMin));
+        dynFull = e.andI(dynFull, single);
+      }
+      for (BlockMaskUse &bm : blockMasks) {
+        Value m = bm.mask;
+        Value mb = e.broadcastIndex(m, 0, bi), mh = e.broadcastIndex(m, 1, hi);
+        Value qb0 = e.div(i0, bm.blockQ), qb1 = e.div(iLast, bm.blockQ);
+        Value kb0 = e.div(j0, bm.blockKv), kb1 = e.div(jLast, bm.blockKv);
+        SmallVector<Value> anyAll = k.reduceMany(
+            qb0, k.add(qb1, k.idx(1)), 1, {e.boolean(false), e.boolean(true)},
+            [&](Value qb, ValueRange acc) {
+              return k.reduceMany(
+                  kb0, k.add(kb1, k.idx(1)), 1, acc,
+                  [&](Value kb, ValueRange acc2) -> SmallVector<Value> {
+                    Value keep = e.extract(m, {mb, mh, qb, kb});
+                    return {e.orI(acc2[0], keep), e.andI(acc2[1], keep)};
+                  });
+            });
+        empty = e.orI(empty, e.notI(anyAll[0]));
+        dynFull = e.andI(dynFull, anyAll[1]);
+      }
+      Value state =
+          k.select(dynFull,
+                   k.select(cls.full, k.idx((int64_t)KeyTileState::Full),
+                            k.idx((int64_t)KeyTileState::StaticPartial)),
+                   k.idx((int64_t)KeyTileState::Partial));
+      auto ifOp = scf::IfOp::create(
+          b, loc, empty,
+          [&](OpBuilder &nb, Location) { scf::YieldOp::create(nb, loc, n); },
+          [&](OpBuilder &nb, Location) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            Value code = k.add(k.mul(kt, k.idx(4)), state);
+            k.store(arith::IndexCastOp::create(b, loc, i32, code), tiles,
+                    {bi, hi, qt, n});
+            scf::YieldOp::create(b, loc, k.add(n, k.idx(1)));
+          });
+      return ifOp.getResult(0);
+    });
+    k.store(arith::IndexCastOp::create(b, loc, i32, count), counts,
+            {bi, hi, qt});
+  });
+
+  // Every buffer here is freed by the bufferization deallocation pipeline.
+  return {counts, tiles};
+}
