@@ -61,6 +61,8 @@ struct Options {
   int64_t threads = 0; // 0: every hardware thread
   std::string device = "cpu";
   std::string cpuOptions; // options of attn-to-llvm, e.g. "tile-q=128"
+  // Functions timed alternately with the entry (--bench-with).
+  std::vector<std::string> benchWith;
 };
 
 /// Reports an invalid program or input and exits with status 2.
@@ -97,7 +99,8 @@ Options parseOptions(int argc, char **argv) {
                       "[--pipeline=cpu|naive|reference] [--arg=X.npy]... "
                       "[--random-args] [--seed=N] [--out=Y.npy]... [--check] "
                       "[--bench=N] [--threads=N] [--device=cpu|cuda] "
-                      "[--cpu-options='tile-q=N tile-kv=N vector-width=N']\n";
+                      "[--cpu-options='tile-q=N tile-kv=N vector-width=N'] "
+                      "[--bench-with=NAME]...\n";
       std::exit(0);
     }
     if (auto v = value("--entry"))
@@ -125,6 +128,8 @@ Options parseOptions(int argc, char **argv) {
       o.threads = intValue("--threads", *v);
       if (o.threads < 1)
         fail("--threads", "needs at least 1 thread");
+    } else if (auto v = value("--bench-with")) {
+      o.benchWith.push_back(*v);
     } else if (auto v = value("--cpu-options")) {
       o.cpuOptions = *v;
     } else if (auto v = value("--device")) {
@@ -145,6 +150,8 @@ Options parseOptions(int argc, char **argv) {
   if (o.bench && o.pipeline == "reference")
     fail("--bench", "cannot time the reference interpreter (use --pipeline=cpu "
                     "or naive)");
+  if (!o.benchWith.empty() && (!o.bench || !o.randomArgs))
+    fail("--bench-with", "needs --bench=N and --random-args");
   if (o.device == "cuda")
     fail("--device=cuda",
          "GPU execution is not available yet in this build of attn-run");
@@ -889,21 +896,76 @@ int main(int argc, char **argv) {
   bool agrees = !o.check || compareResults(results, reference);
 
   if (compiled && o.bench) {
-    std::vector<double> times;
-    for (int64_t i = 0; i < o.bench; ++i) {
-      auto start = std::chrono::steady_clock::now();
-      if (llvm::Error err = compiled->run(args, nullptr))
+    // Functions timed alternately with the entry, call by call, so that
+    // their comparison sees the same machine state (a shared machine drifts
+    // between speed regimes over seconds).
+    struct Timed {
+      std::string name;
+      std::vector<HostTensor> args;
+      std::unique_ptr<CompiledFunction> fn;
+      double flops;
+      std::vector<double> times;
+    };
+    std::vector<Timed> timed;
+    timed.push_back(
+        {func.getName().str(), args, std::move(compiled), flops, {}});
+    for (const std::string &name : o.benchWith) {
+      auto other = module->lookupSymbol<func::FuncOp>(name);
+      if (!other || other.isExternal())
+        fail("--bench-with", "no function named '" + name + "'");
+      std::vector<HostTensor> otherArgs;
+      std::mt19937_64 rng(o.seed);
+      for (auto [i, t] : llvm::enumerate(other.getArgumentTypes())) {
+        auto type = dyn_cast<RankedTensorType>(t);
+        if (!type || !type.hasStaticShape() ||
+            storageSize(type.getElementType()) == 0)
+          fail("--bench-with", "argument #" + std::to_string(i) + " of @" +
+                                   name +
+                                   " must be a statically shaped tensor");
+        otherArgs.push_back(randomArgument(other, i, type, rng));
+      }
+      std::vector<std::string> names(otherArgs.size(), "@" + name);
+      llvm::DenseMap<Value, attn::Shape> otherKnown =
+          checkConcreteShapes(other, otherArgs);
+      validateMaskData(other, otherArgs, names, otherKnown);
+      OwningOpRef<ModuleOp> lowered = module->clone();
+      auto fn = compile(*lowered, lowered->lookupSymbol<func::FuncOp>(name), o,
+                        firstDiag);
+      if (llvm::Error err = fn->run(otherArgs, nullptr)) // warm-up
         fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
-      auto end = std::chrono::steady_clock::now();
-      times.push_back(
-          std::chrono::duration<double, std::milli>(end - start).count());
+      timed.push_back({name,
+                       std::move(otherArgs),
+                       std::move(fn),
+                       countFlops(other, otherKnown),
+                       {}});
     }
-    std::sort(times.begin(), times.end());
-    size_t n = times.size();
-    double median =
-        n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
-    llvm::outs() << llvm::format("median_ms=%.4f gflops=%.3f\n", median,
-                                 flops / (median * 1e-3) / 1e9);
+    for (int64_t i = 0; i < o.bench; ++i)
+      for (Timed &t : timed) {
+        auto start = std::chrono::steady_clock::now();
+        if (llvm::Error err = t.fn->run(t.args, nullptr))
+          fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
+        auto end = std::chrono::steady_clock::now();
+        t.times.push_back(
+            std::chrono::duration<double, std::milli>(end - start).count());
+      }
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      size_t n = v.size();
+      return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    };
+    double ms = median(timed[0].times);
+    llvm::outs() << llvm::format("median_ms=%.4f gflops=%.3f\n", ms,
+                                 flops / (ms * 1e-3) / 1e9);
+    for (size_t f = 1; f < timed.size(); ++f) {
+      std::vector<double> ratios;
+      for (int64_t i = 0; i < o.bench; ++i)
+        ratios.push_back(timed[f].times[i] / timed[0].times[i]);
+      double fms = median(timed[f].times);
+      llvm::outs() << llvm::format(
+          "entry=%s median_ms=%.4f gflops=%.3f time_ratio=%.4f\n",
+          timed[f].name.c_str(), fms, timed[f].flops / (fms * 1e-3) / 1e9,
+          median(ratios));
+    }
   }
   return agrees ? 0 : 1;
 }
