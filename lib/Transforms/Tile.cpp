@@ -321,10 +321,12 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
 
         auto [jLo, jHi] = analysis.keyRange(rw, loc, tile, skv);
         Value part = splits > 1 ? ivs[3] : Value();
+        Value partLo, partHi;
         if (part) {
-          Value partLo = k.mul(part, chunk);
+          partLo = k.mul(part, chunk);
+          partHi = k.add(partLo, chunk);
           jLo = arith::MaxSIOp::create(rw, loc, jLo, partLo);
-          jHi = k.minI(jHi, k.add(partLo, chunk));
+          jHi = k.minI(jHi, partHi);
         }
         // Key tiles are aligned to the transposed K; a first tile that
         // starts before jLo is partial and masked like any other.
@@ -646,9 +648,9 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
               inPart = arith::AndIOp::create(
                   rw, loc,
                   arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::sge, j0,
-                                        jLo),
+                                        partLo),
                   arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt, j0,
-                                        jHi));
+                                        partHi));
             k.ifThen(inPart, [&]() {
               processTile(j0, cols, is(KeyTileState::Full),
                           is(KeyTileState::StaticPartial));
@@ -793,10 +795,12 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
       : OpRewritePattern(ctx), options(options) {}
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
-    if (options.sparse && !hasTileLevelPatterns(op))
-      return rewriter.notifyMatchFailure(op, "no block-structured mask");
+    if (options.sparse && !hasTileLevelPatterns(op) && !hasKeyListPattern(op))
+      return rewriter.notifyMatchFailure(op, "no sparse mask");
     FailureOr<SmallVector<Value>> results =
-        tileAttention(rewriter, op, options);
+        options.sparse && hasKeyListPattern(op)
+            ? gatherAttention(rewriter, op, options)
+            : tileAttention(rewriter, op, options);
     if (failed(results))
       return failure();
     rewriter.replaceOp(op, *results);

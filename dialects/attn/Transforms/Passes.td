@@ -60,10 +60,18 @@ def AttnTile : Pass<"attn-tile"> {
 }
 
 def AttnSparsify : Pass<"attn-sparsify"> {
-  let summary = "Lower attn.attention with block-structured dynamic masks to "
-                "the block-sparse form";
+  let summary = "Lower attn.attention with dynamic sparse masks to the "
+                "gather or the block-sparse form";
   let description = [{
-    Rewrites each `attn.attention` whose mask has a `#attn.block_mask`,
+    Rewrites each `attn.attention` whose mask has a `#attn.csr` or
+    `#attn.indices` pattern into the gather form: a parallel loop over
+    (batch, head, query) whose inner loop visits exactly the row's listed
+    keys (CSR neighbours, or the row's index slots, duplicates counted once)
+    with an online softmax; the other patterns, the predicate and score_mod
+    (e.g. an edge bias) are applied per visited key, and nothing of size
+    Sq x Skv is ever built.
+
+    Rewrites each other `attn.attention` whose mask has a `#attn.block_mask`,
     `#attn.segments` or `#attn.rows` pattern into the block-sparse form: a
     run-time compaction loop first turns the mask data into per-(batch,
     head, query tile) lists of the key tiles to visit (count + indices, each

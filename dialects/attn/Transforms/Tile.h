@@ -36,11 +36,23 @@ FailureOr<SmallVector<Value>> tileAttention(RewriterBase &rewriter,
                                             AttentionOp op,
                                             const TileOptions &options);
 
+/// Whether `op`'s mask has a `#attn.csr` or `#attn.indices` pattern.
+bool hasKeyListPattern(AttentionOp op);
+
+/// Lowers `op`, whose mask has a csr or indices pattern, to the gather form:
+/// a parallel loop over (batch, head, query) whose inner loop visits exactly
+/// the row's listed keys with an online softmax; the other patterns and the
+/// predicate are evaluated per visited key. Nothing of size Sq x Skv exists.
+FailureOr<SmallVector<Value>> gatherAttention(RewriterBase &rewriter,
+                                              AttentionOp op,
+                                              const TileOptions &options);
+
 void populateTilePatterns(RewritePatternSet &patterns,
                           const TileOptions &options);
 
-/// The block-sparse form: tileAttention with `sparse` set, for the ops whose
-/// mask has a block_mask, segments or rows pattern (attn-sparsify).
+/// The sparse forms (attn-sparsify): the gather form for masks with a csr or
+/// indices pattern, else tileAttention with `sparse` set for masks with a
+/// block_mask, segments or rows pattern.
 void populateSparsifyPatterns(RewritePatternSet &patterns, TileOptions options);
 
 } // namespace mlir::attn

@@ -1,0 +1,298 @@
+//===- Gather.cpp - gather form of attn.attention over key lists ----------===//
+//
+// Element-level sparsity that blocks cannot express: a mask with a
+// `#attn.csr` adjacency or `#attn.indices` key lists visits, for each query
+// row, exactly the keys of its list. Per (batch, query head, query) -- the
+// iterations of one scf.parallel -- the scaled query lives in registers and
+// one loop over the row's keys carries the online-softmax state:
+//
+//   s   = <q, K[j]>            vector FMAs, one horizontal sum
+//   s   = score_mod(s); s = -inf unless the other patterns keep (i, j)
+//   m'  = max(m, s); l = e^{m-m'} l + e^{s-m'}; acc = e^{m-m'} acc + e^{s-m'}
+//   V[j]
+//
+// Memory is the output alone: nothing proportional to Sq x Skv exists.
+// Duplicate entries of an #attn.indices row count once (the mask is a set);
+// -1 marks an unused slot.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelBuilder.h"
+#include "MaskPredicate.h"
+#include "attn/Transforms/Passes.h"
+#include "attn/Transforms/Tile.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+
+using namespace mlir;
+using namespace mlir::attn;
+
+bool mlir::attn::hasKeyListPattern(AttentionOp op) {
+  return llvm::any_of(op.getPatterns(),
+                      [](Attribute p) { return isa<CsrAttr, IndicesAttr>(p); });
+}
+
+namespace {
+
+int64_t widthDividing(int64_t n, int64_t maxWidth) {
+  for (int64_t w = maxWidth; w > 1; w /= 2)
+    if (n % w == 0)
+      return w;
+  return 1;
+}
+
+MemRefType memrefOf(RankedTensorType t) {
+  return MemRefType::get(t.getShape(), t.getElementType());
+}
+
+} // namespace
+
+FailureOr<SmallVector<Value>>
+mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
+                            const TileOptions &options) {
+  auto qTy = cast<RankedTensorType>(op.getQuery().getType());
+  auto kTy = cast<RankedTensorType>(op.getKey().getType());
+  auto vTy = cast<RankedTensorType>(op.getValue().getType());
+  int64_t hq = qTy.getDimSize(1), hkv = kTy.getDimSize(1);
+  int64_t d = qTy.getDimSize(3), dv = vTy.getDimSize(3);
+  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv) ||
+      ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) || hkv == 0)
+    return rw.notifyMatchFailure(op, "dynamic head count or head dimension");
+
+  // The first csr/indices pattern drives the loop; the others (and the
+  // predicate) are evaluated per visited key.
+  int64_t driver = -1;
+  SmallVector<Attribute> otherPatterns;
+  SmallVector<Value> driverOperands, otherOperands;
+  ValueRange operands = op.getMaskOperands();
+  for (auto [n, p] : llvm::enumerate(op.getPatterns())) {
+    unsigned count = cast<MaskPatternAttrInterface>(p).getNumMaskOperands();
+    if (driver < 0 && isa<CsrAttr, IndicesAttr>(p)) {
+      driver = n;
+      llvm::append_range(driverOperands, operands.take_front(count));
+    } else {
+      otherPatterns.push_back(p);
+      llvm::append_range(otherOperands, operands.take_front(count));
+    }
+    operands = operands.drop_front(count);
+  }
+  if (driver < 0)
+    return rw.notifyMatchFailure(op, "no csr or indices pattern");
+  bool csr = isa<CsrAttr>(op.getPatterns()[driver]);
+
+  OpBuilder::InsertionGuard guard(rw);
+  rw.setInsertionPoint(op);
+  KernelBuilder k(rw, op.getLoc());
+  Location loc = op.getLoc();
+  Type f32 = rw.getF32Type();
+  const int64_t vw =
+      options.vectorWidth ? options.vectorWidth : hostVectorWidth();
+  const int64_t vwDot = widthDividing(d, vw), vwOut = widthDividing(dv, vw);
+  const int64_t numDot = d / vwDot, numOut = dv / vwOut;
+  auto vecD = VectorType::get({vwDot}, f32);
+  auto vecO = VectorType::get({vwOut}, f32);
+  const int64_t group = hq / hkv;
+  const AggregationKind kind = op.getKind();
+  const bool softmax = kind == AggregationKind::softmax;
+  auto outTy = cast<RankedTensorType>(op.getOutput().getType());
+  Type outElt = outTy.getElementType();
+
+  auto toBuffer = [&](Value t) -> Value {
+    return bufferization::ToBufferOp::create(
+        rw, loc, memrefOf(cast<RankedTensorType>(t.getType())), t, true);
+  };
+  Value qB = toBuffer(op.getQuery()), kB = toBuffer(op.getKey()),
+        vB = toBuffer(op.getValue());
+  Value sinksB = op.getSinks() ? toBuffer(op.getSinks()) : Value();
+  auto dimOf = [&](Value t, int64_t dim) {
+    return getValueOrCreateConstantIndexOp(
+        rw, loc, tensor::getMixedSize(rw, loc, t, dim));
+  };
+  Value batch = dimOf(op.getQuery(), 0), sq = dimOf(op.getQuery(), 2),
+        skv = dimOf(op.getKey(), 2);
+  auto alloc = [&](RankedTensorType t, ArrayRef<Value> sizes) -> Value {
+    SmallVector<Value> dyn;
+    for (int64_t i = 0; i < t.getRank(); ++i)
+      if (t.isDynamicDim(i))
+        dyn.push_back(sizes[i]);
+    return memref::AllocOp::create(rw, loc, memrefOf(t), dyn);
+  };
+  Value outB = alloc(outTy, {batch, k.idx(hq), sq, k.idx(dv)});
+  Value lseB;
+  RankedTensorType lseTy;
+  if (op.getLse()) {
+    lseTy = cast<RankedTensorType>(op.getLse().getType());
+    lseB = alloc(lseTy, {batch, k.idx(hq), sq});
+  }
+  // Key lists as index buffers.
+  Value list0 = toBuffer(driverOperands[0]);
+  Value list1 = csr ? toBuffer(driverOperands[1]) : Value();
+  Value numSlots = csr ? Value() : dimOf(driverOperands[0], 3);
+  const double scale = op.getEffectiveScale();
+  Value zeroIdx = k.idx(0), oneIdx = k.idx(1);
+  Value ninf = k.negInf(), zero = k.f32(0.0);
+  auto toIndex = [&](Value v) -> Value {
+    return arith::IndexCastOp::create(rw, loc, rw.getIndexType(), v);
+  };
+
+  scf::ParallelOp::create(
+      rw, loc, ValueRange{zeroIdx, zeroIdx, zeroIdx},
+      ValueRange{batch, k.idx(hq), sq}, ValueRange{oneIdx, oneIdx, oneIdx},
+      [&](OpBuilder &nb, Location, ValueRange ivs) {
+        OpBuilder::InsertionGuard g(rw);
+        rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        Value bi = ivs[0], hi = ivs[1], i = ivs[2];
+        Value hk = arith::DivUIOp::create(rw, loc, hi, k.idx(group));
+        SmallVector<Value> q;
+        Value scaleV = k.bcast(vecD, k.f32(scale));
+        auto vecDQ = VectorType::get({vwDot}, qTy.getElementType());
+        for (int64_t c = 0; c < numDot; ++c)
+          q.push_back(
+              k.fmul(k.toF32(k.vload(vecDQ, qB, {bi, hi, i, k.idx(c * vwDot)})),
+                     scaleV));
+
+        // The row's slots [lo, hi) and the key of a slot (-1: none).
+        Value lo, hiSlot;
+        if (csr) {
+          lo = toIndex(k.load(list0, i));
+          hiSlot = toIndex(k.load(list0, k.add(i, oneIdx)));
+        } else {
+          lo = zeroIdx;
+          hiSlot = numSlots;
+        }
+        auto keyOf = [&](Value slot) -> Value {
+          if (csr)
+            return toIndex(k.load(list1, slot));
+          return toIndex(k.load(list0, {bi, hi, i, slot}));
+        };
+        auto slotKept = [&](Value slot, Value j) -> Value {
+          if (csr)
+            return arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true));
+          // A valid key not listed in an earlier slot.
+          Value valid = arith::AndIOp::create(
+              rw, loc,
+              arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::sge, j,
+                                    zeroIdx),
+              arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt, j,
+                                    skv));
+          Value seen = k.reduce(
+              zeroIdx, slot, 1,
+              arith::ConstantOp::create(rw, loc, rw.getBoolAttr(false)),
+              [&](Value t, Value acc) {
+                return arith::OrIOp::create(
+                    rw, loc, acc,
+                    arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
+                                          keyOf(t), j));
+              });
+          return arith::AndIOp::create(
+              rw, loc, valid,
+              arith::XOrIOp::create(
+                  rw, loc, seen,
+                  arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true))));
+        };
+
+        SmallVector<Value> inits = {ninf, zero};
+        for (int64_t c = 0; c < numOut; ++c)
+          inits.push_back(k.splat(vecO, 0.0));
+        SmallVector<Value> state = k.reduceMany(
+            lo, hiSlot, 1, inits,
+            [&](Value slot, ValueRange st) -> SmallVector<Value> {
+              Value j = keyOf(slot);
+              Value kept = slotKept(slot, j);
+              auto ifOp =
+                  scf::IfOp::create(rw, loc, TypeRange(ValueRange(st)), kept,
+                                    /*withElseRegion=*/true);
+              {
+                OpBuilder::InsertionGuard g2(rw);
+                rw.setInsertionPointToStart(&ifOp.getElseRegion().front());
+                scf::YieldOp::create(rw, loc, st);
+                rw.setInsertionPointToStart(&ifOp.getThenRegion().front());
+                // s = <q, K[j]>
+                auto vecDK = VectorType::get({vwDot}, kTy.getElementType());
+                Value dot = k.splat(vecD, 0.0);
+                for (int64_t c = 0; c < numDot; ++c)
+                  dot = k.fma(q[c],
+                              k.toF32(k.vload(vecDK, kB,
+                                              {bi, hk, j, k.idx(c * vwDot)})),
+                              dot);
+                Value s = vector::ReductionOp::create(
+                    rw, loc, vector::CombiningKind::ADD, dot);
+                if (!op.getScoreMod().empty())
+                  s = inlineRegion(rw, op.getScoreMod(), {s, bi, hi, i, j});
+                if (!otherPatterns.empty() || !op.getPredicate().empty()) {
+                  MaskPredicateBuilder pb(rw, loc, sq, skv);
+                  pb.setIndices(bi, hi, i, j);
+                  Value keep = pb.buildAll(rw.getArrayAttr(otherPatterns),
+                                           otherOperands, op.getPredicate());
+                  s = k.select(keep, s, ninf);
+                }
+                // The new state.
+                Value m = st[0], l = st[1], alpha, w;
+                SmallVector<Value> next;
+                if (softmax) {
+                  Value mNew = k.fmax(m, s);
+                  Value mSafe = k.safeMax(mNew);
+                  alpha = k.exp(k.fsub(m, mSafe));
+                  // exp may be a clamped polynomial: masked keys weigh 0.
+                  w = k.select(k.feq(s, ninf), zero, k.exp(k.fsub(s, mSafe)));
+                  next = {mNew, k.fadd(k.fmul(alpha, l), w)};
+                } else {
+                  w = s;
+                  if (kind == AggregationKind::sigmoid)
+                    w = k.fdiv(k.f32(1.0),
+                               k.fadd(k.f32(1.0), k.exp(arith::NegFOp::create(
+                                                      rw, loc, s))));
+                  w = k.select(k.feq(s, ninf), zero, w);
+                  next = {m, l};
+                }
+                auto vecVT = VectorType::get({vwOut}, vTy.getElementType());
+                Value wV = k.bcast(vecO, w);
+                Value alphaV = alpha ? k.bcast(vecO, alpha) : Value();
+                for (int64_t c = 0; c < numOut; ++c) {
+                  Value a = st[2 + c];
+                  if (alphaV)
+                    a = k.fmul(a, alphaV);
+                  Value vv = k.toF32(
+                      k.vload(vecVT, vB, {bi, hk, j, k.idx(c * vwOut)}));
+                  next.push_back(k.fma(wV, vv, a));
+                }
+                scf::YieldOp::create(rw, loc, next);
+              }
+              return SmallVector<Value>(ifOp.getResults());
+            });
+
+        // Finish: sinks, normalisation, lse.
+        Value m = state[0], l = state[1];
+        Value factor = k.f32(1.0), lse;
+        if (softmax) {
+          Value alpha = k.f32(1.0);
+          if (sinksB) {
+            Value sink = k.load(sinksB, hi);
+            Value mSafe = k.safeMax(k.fmax(m, sink));
+            alpha = k.exp(k.fsub(m, mSafe));
+            l = k.fadd(k.fmul(l, alpha), k.exp(k.fsub(sink, mSafe)));
+            m = mSafe;
+          } else {
+            m = k.safeMax(m);
+          }
+          factor = k.select(k.feq(l, zero), zero, k.fdiv(alpha, l));
+          lse = k.fadd(m, math::LogOp::create(rw, loc, l));
+        }
+        Value factorV = k.bcast(vecO, factor);
+        for (int64_t c = 0; c < numOut; ++c)
+          k.vstore(k.fromF32(k.fmul(state[2 + c], factorV), outElt), outB,
+                   {bi, hi, i, k.idx(c * vwOut)});
+        if (lseB)
+          k.store(lse, lseB, {bi, hi, i});
+      });
+
+  SmallVector<Value> results;
+  results.push_back(bufferization::ToTensorOp::create(
+      rw, loc, outTy, outB, rw.getUnitAttr(), rw.getUnitAttr()));
+  if (lseB)
+    results.push_back(bufferization::ToTensorOp::create(
+        rw, loc, lseTy, lseB, rw.getUnitAttr(), rw.getUnitAttr()));
+  return results;
+}
