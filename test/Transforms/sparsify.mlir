@@ -1,0 +1,99 @@
+// The sparse forms of attn-sparsify: the run-time key-tile lists of the
+// block-sparse form (block masks read at their own block size, segment ids
+// reduced to per-key-tile ranges), the gather form of CSR masks, and ops
+// without a sparse mask left to attn-tile.
+// RUN: attn-opt %s --split-input-file --attn-sparsify="tile-q=64 tile-kv=64 vector-width=16" --canonicalize --cse | FileCheck %s
+
+// CHECK-LABEL: func.func @block_sparse
+// CHECK-SAME: %[[BM:[a-z0-9]+]]: tensor<1x1x?x?xi1>
+// Compaction: per (head, query tile) the count and the list of key tiles.
+// CHECK: %[[COUNTS:.*]] = memref.alloc(%{{.*}}) : memref<1x2x?xi32>
+// CHECK: %[[TILES:.*]] = memref.alloc(%{{.*}}, %{{.*}}) : memref<1x2x?x?xi32>
+// CHECK: scf.parallel
+// The 32x128 blocks that meet a 64x64 tile: any kept -> visit, all -> full.
+// CHECK: arith.divui %{{.*}}, %c32
+// CHECK: arith.divui %{{.*}}, %c128
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: tensor.extract %[[BM]]
+// CHECK: arith.ori
+// CHECK: arith.andi
+// Entries are kt * 4 + state, appended in order.
+// CHECK: arith.muli %{{.*}}, %c4
+// CHECK: memref.store %{{.*}}, %[[TILES]]
+// CHECK: memref.store %{{.*}}, %[[COUNTS]]
+// The kernel walks the list of its query tile.
+// CHECK: scf.parallel
+// CHECK: %[[N:.*]] = memref.load %[[COUNTS]]
+// CHECK: %[[NI:.*]] = arith.index_cast %[[N]]
+// CHECK: scf.for %{{.*}} = %c0 to %[[NI]]
+// CHECK: %[[CODE:.*]] = memref.load %[[TILES]]
+// CHECK: %[[CODEI:.*]] = arith.index_cast %[[CODE]]
+// CHECK: arith.divui %[[CODEI]], %c4
+// CHECK: arith.remui %[[CODEI]], %c4
+// CHECK-NOT: attn.attention
+func.func @block_sparse(%q: tensor<1x2x?x64xf32>, %k: tensor<1x2x?x64xf32>, %v: tensor<1x2x?x64xf32>, %bm: tensor<1x1x?x?xi1>) -> tensor<1x2x?x64xf32> {
+  %o = attn.attention softmax %q, %k, %v [#attn.causal, #attn.block_mask<block_q = 32, block_kv = 128>] (%bm : tensor<1x1x?x?xi1>) : tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32>, tensor<1x2x?x64xf32> -> tensor<1x2x?x64xf32>
+  return %o : tensor<1x2x?x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @documents
+// CHECK-SAME: %[[QS:[a-z0-9]+]]: tensor<2x?xi32>, %[[KS:[a-z0-9]+]]: tensor<2x?xi32>
+// One pass over the keys: [min, max] of each key tile's ids.
+// CHECK: %[[KMIN:.*]] = memref.alloc(%{{.*}}) : memref<2x1x?xi32>
+// CHECK: %[[KMAX:.*]] = memref.alloc(%{{.*}}) : memref<2x1x?xi32>
+// CHECK: scf.parallel
+// CHECK: tensor.extract %[[KS]]
+// CHECK: arith.minsi
+// CHECK: arith.maxsi
+// CHECK: memref.store %{{.*}}, %[[KMIN]]
+// CHECK: memref.store %{{.*}}, %[[KMAX]]
+// Per query tile its id range; disjoint ranges are never listed.
+// CHECK: scf.parallel
+// CHECK: tensor.extract %[[QS]]
+// CHECK: scf.for
+// CHECK: memref.load %[[KMIN]]
+// CHECK: memref.load %[[KMAX]]
+// CHECK: arith.cmpi slt
+// CHECK: arith.cmpi slt
+// CHECK-NOT: attn.attention
+func.func @documents(%q: tensor<2x2x?x32xf32>, %k: tensor<2x2x?x32xf32>, %v: tensor<2x2x?x32xf32>, %qs: tensor<2x?xi32>, %ks: tensor<2x?xi32>) -> tensor<2x2x?x32xf32> {
+  %o = attn.attention softmax %q, %k, %v [#attn.causal, #attn.segments] (%qs, %ks : tensor<2x?xi32>, tensor<2x?xi32>) : tensor<2x2x?x32xf32>, tensor<2x2x?x32xf32>, tensor<2x2x?x32xf32> -> tensor<2x2x?x32xf32>
+  return %o : tensor<2x2x?x32xf32>
+}
+
+// -----
+
+// The gather form: per (head, query) a loop over the row's CSR neighbours
+// only, carrying the online-softmax state (max, sum, two accumulator
+// vectors); the causal pattern is checked per visited key.
+// CHECK-LABEL: func.func @graph
+// CHECK-SAME: %[[RP:[a-z0-9]+]]: tensor<?xi32>, %[[COLS:[a-z0-9]+]]: tensor<?xi32>
+// CHECK-NOT: memref.alloc(%{{.*}}, %{{.*}})
+// CHECK: scf.parallel (%[[H:.*]], %[[I:.*]]) =
+// CHECK: %[[LO:.*]] = tensor.extract %[[RP]][%[[I]]]
+// CHECK: %[[LOI:.*]] = arith.index_cast %[[LO]]
+// CHECK: %[[HI:.*]] = tensor.extract %[[RP]]
+// CHECK: %[[HII:.*]] = arith.index_cast %[[HI]]
+// CHECK: scf.for %{{.*}} = %[[LOI]] to %[[HII]] step %c1 iter_args({{.*}}) -> (f32, f32, vector<16xf32>, vector<16xf32>)
+// CHECK: tensor.extract %[[COLS]]
+// CHECK: vector.reduction <add>
+// CHECK: arith.cmpi sle
+// CHECK: arith.maximumf
+// CHECK-NOT: attn.attention
+func.func @graph(%q: tensor<1x2x?x32xf32>, %k: tensor<1x1x?x32xf32>, %v: tensor<1x1x?x32xf32>, %rp: tensor<?xi32>, %cols: tensor<?xi32>) -> tensor<1x2x?x32xf32> {
+  %o = attn.attention softmax %q, %k, %v [#attn.csr, #attn.causal] (%rp, %cols : tensor<?xi32>, tensor<?xi32>) : tensor<1x2x?x32xf32>, tensor<1x1x?x32xf32>, tensor<1x1x?x32xf32> -> tensor<1x2x?x32xf32>
+  return %o : tensor<1x2x?x32xf32>
+}
+
+// -----
+
+// Static masks are attn-tile's.
+// CHECK-LABEL: func.func @static_mask
+// CHECK: attn.attention softmax
+func.func @static_mask(%q: tensor<1x2x?x32xf32>, %k: tensor<1x2x?x32xf32>, %v: tensor<1x2x?x32xf32>) -> tensor<1x2x?x32xf32> {
+  %o = attn.attention softmax %q, %k, %v [#attn.causal] : tensor<1x2x?x32xf32>, tensor<1x2x?x32xf32>, tensor<1x2x?x32xf32> -> tensor<1x2x?x32xf32>
+  return %o : tensor<1x2x?x32xf32>
+}
