@@ -703,27 +703,35 @@ bool compareResults(ArrayRef<HostTensor> actual,
 /// included), from the propagated concrete shapes.
 double countFlops(func::FuncOp func,
                   const llvm::DenseMap<Value, attn::Shape> &known) {
-  double flops = 0;
-  auto prod = [](const attn::Shape &s) {
-    double p = 1;
-    for (int64_t d : s)
-      p *= d;
-    return p;
+  // Sizes from the propagated shapes, else from the static type; 0 where a
+  // size is unknown (the op then counts nothing).
+  auto dim = [&](Value v, unsigned d) -> double {
+    attn::Shape s = known.lookup(v);
+    int64_t n =
+        s.size() > d ? s[d] : cast<RankedTensorType>(v.getType()).getDimSize(d);
+    return ShapedType::isDynamic(n) ? 0 : n;
   };
+  auto pairs = [&](Value q, Value k, unsigned qDim, unsigned kDim) {
+    return dim(q, 0) * dim(q, 1) * dim(q, qDim) * dim(k, kDim);
+  };
+  double flops = 0;
   func.walk([&](Operation *op) {
     llvm::TypeSwitch<Operation *>(op)
         .Case<attn::ScoreOp>([&](attn::ScoreOp s) {
-          flops += 2 * prod(known.lookup(s.getResult())) *
-                   known.lookup(s.getQuery())[3];
+          flops += 2 * pairs(s.getResult(), s.getResult(), 2, 3) *
+                   dim(s.getQuery(), 3);
         })
         .Case<attn::AggregateOp>([&](attn::AggregateOp a) {
-          flops += 2 * prod(known.lookup(a.getScores())) *
-                   known.lookup(a.getValue())[3];
+          flops += 2 * pairs(a.getScores(), a.getScores(), 2, 3) *
+                   dim(a.getValue(), 3);
+        })
+        .Case<attn::AttentionOp>([&](attn::AttentionOp a) {
+          flops += 2 * pairs(a.getQuery(), a.getKey(), 2, 2) *
+                   (dim(a.getQuery(), 3) + dim(a.getValue(), 3));
         })
         .Case<attn::LinearAggregateOp>([&](attn::LinearAggregateOp l) {
-          attn::Shape q = known.lookup(l.getQuery());
-          attn::Shape v = known.lookup(l.getValue());
-          flops += 2 * q[0] * q[1] * q[2] * v[2] * (q[3] + v[3]);
+          flops += 2 * pairs(l.getQuery(), l.getValue(), 2, 2) *
+                   (dim(l.getQuery(), 3) + dim(l.getValue(), 3));
         });
   });
   return flops;
