@@ -74,6 +74,70 @@ struct ListEmitter {
       return extract(ids, {bi, pos});
     return extract(ids, {bi, hi, pos});
   }
+  /// Writes into order[bi, h, 0..len) the positions 0..len-1 stably sorted
+  /// by their segment id (h: `hi` where `order` has a head axis > 1, else
+  /// 0); returns whether they were in order already (then the identity is
+  /// written without sorting). An LSD radix sort on the 32 id bits, 8 at a
+  /// time, ping-ponging with `scratch`.
+  Value sortById(Value ids, Value bi, Value hi, Value order, Value scratch,
+                 Value len) {
+    OpBuilder &b = k.b;
+    Location loc = k.loc;
+    Type i32Type = b.getI32Type();
+    bool perHead = cast<MemRefType>(order.getType()).getDimSize(1) > 1;
+    Value h = perHead ? hi : k.idx(0);
+    auto toI32 = [&](Value v) -> Value {
+      return arith::IndexCastOp::create(b, loc, i32Type, v);
+    };
+    auto toIdx = [&](Value v) -> Value {
+      return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+    };
+    Value sorted =
+        k.reduce(k.idx(1), arith::MaxUIOp::create(b, loc, len, k.idx(1)), 1,
+                 boolean(true), [&](Value i, Value acc) {
+                   Value prev = segmentId(ids, bi, hi, k.sub(i, k.idx(1)));
+                   Value cur = segmentId(ids, bi, hi, i);
+                   return andI(acc, cmp(arith::CmpIPredicate::sle, prev, cur));
+                 });
+    k.loop(k.idx(0), len, 1,
+           [&](Value i) { k.store(toI32(i), order, {bi, h, i}); });
+    k.ifThen(notI(sorted), [&]() {
+      Value hist = memref::AllocaOp::create(
+          b, loc, MemRefType::get({257}, b.getIndexType()));
+      Value from = order, to = scratch;
+      for (int pass = 0; pass < 4; ++pass) {
+        // The pass's digit of an id, in the unsigned order of signed ids.
+        auto digit = [&](Value pos) {
+          Value id = segmentId(ids, bi, hi, pos);
+          Value u = arith::XOrIOp::create(
+              b, loc, id, i32(std::numeric_limits<int32_t>::min()));
+          Value sh = arith::ShRUIOp::create(b, loc, u, i32(8 * pass));
+          return toIdx(arith::AndIOp::create(b, loc, sh, i32(255)));
+        };
+        k.loop(k.idx(0), k.idx(257), 1,
+               [&](Value d) { k.store(k.idx(0), hist, d); });
+        k.loop(k.idx(0), len, 1, [&](Value t) {
+          Value d = k.add(digit(toIdx(k.load(from, {bi, h, t}))), k.idx(1));
+          k.store(k.add(k.load(hist, d), k.idx(1)), hist, d);
+        });
+        k.loop(k.idx(1), k.idx(257), 1, [&](Value d) {
+          Value prev = k.load(hist, k.sub(d, k.idx(1)));
+          k.store(k.add(k.load(hist, d), prev), hist, d);
+        });
+        k.loop(k.idx(0), len, 1, [&](Value t) {
+          Value pos = k.load(from, {bi, h, t});
+          Value d = digit(toIdx(pos));
+          Value dst = k.load(hist, d);
+          k.store(pos, to, {bi, h, dst});
+          k.store(k.add(dst, k.idx(1)), hist, d);
+        });
+        std::swap(from, to);
+      }
+      // Four passes end where they began, in `order`.
+    });
+    return sorted;
+  }
+
   /// scf.parallel over [0, ubs) with `body(ivs)`.
   void parallel(ArrayRef<Value> ubs, function_ref<void(ValueRange)> body) {
     SmallVector<Value> lbs(ubs.size(), k.idx(0)), steps(ubs.size(), k.idx(1));
@@ -127,6 +191,42 @@ KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
   Value numQTiles = e.ceilDiv(sq, br), numKTiles = e.ceilDiv(skv, bc);
   Value offset = k.sub(skv, sq);
 
+  // Buckets in any order (one segments pattern alone): sort queries and
+  // keys by id, so that each bucket is a contiguous run of tiles.
+  KeyTileLists result;
+  Value inOrder; // [B, Hs] i1: ids were sorted already (identity order)
+  if (segments.size() == 1 && blockMasks.empty() && rowMasks.empty()) {
+    SegmentsUse &seg = segments.front();
+    result.orderPerHead =
+        cast<RankedTensorType>(seg.keyIds.getType()).getRank() == 3;
+    int64_t hs = result.orderPerHead ? hq : 1;
+    auto orderType =
+        MemRefType::get({ShapedType::kDynamic, hs, ShapedType::kDynamic}, i32);
+    auto flagType = MemRefType::get({ShapedType::kDynamic, hs}, b.getI1Type());
+    result.queryOrder =
+        memref::AllocOp::create(b, loc, orderType, ValueRange{batch, sq});
+    result.keyOrder =
+        memref::AllocOp::create(b, loc, orderType, ValueRange{batch, skv});
+    Value scratch = memref::AllocOp::create(
+        b, loc, orderType,
+        ValueRange{batch, arith::MaxUIOp::create(b, loc, sq, skv)});
+    inOrder = memref::AllocOp::create(b, loc, flagType, ValueRange{batch});
+    e.parallel({batch, k.idx(hs)}, [&](ValueRange ivs) {
+      Value bi = ivs[0], hi = ivs[1];
+      Value q =
+          e.sortById(seg.queryIds, bi, hi, result.queryOrder, scratch, sq);
+      Value kk = e.sortById(seg.keyIds, bi, hi, result.keyOrder, scratch, skv);
+      k.store(e.andI(q, kk), inOrder, {bi, hi});
+    });
+  }
+  auto position = [&](Value order, Value bi, Value hi, Value pos) -> Value {
+    if (!order)
+      return pos;
+    Value h = result.orderPerHead ? hi : k.idx(0);
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                      k.load(order, {bi, h, pos}));
+  };
+
   // Per key tile, the range of its key segment ids: one pass over the keys.
   for (SegmentsUse &seg : segments) {
     bool perHead = cast<RankedTensorType>(seg.keyIds.getType()).getRank() == 3;
@@ -146,7 +246,9 @@ KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
                        {e.i32(std::numeric_limits<int32_t>::max()),
                         e.i32(std::numeric_limits<int32_t>::min())},
                        [&](Value j, ValueRange acc) -> SmallVector<Value> {
-                         Value id = e.segmentId(seg.keyIds, bi, hi, j);
+                         Value id =
+                             e.segmentId(seg.keyIds, bi, hi,
+                                         position(result.keyOrder, bi, hi, j));
                          return {e.minS(acc[0], id), e.maxS(acc[1], id)};
                        });
       k.store(range[0], seg.keyMin, {bi, hi, kt});
@@ -184,23 +286,35 @@ KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
     }
     SmallVector<std::pair<Value, Value>> queryRanges;
     for (SegmentsUse &seg : segments) {
-      SmallVector<Value> range =
-          k.reduceMany(i0, iEnd, 1,
-                       {e.i32(std::numeric_limits<int32_t>::max()),
-                        e.i32(std::numeric_limits<int32_t>::min())},
-                       [&](Value i, ValueRange acc) -> SmallVector<Value> {
-                         Value id = e.segmentId(seg.queryIds, bi, hi, i);
-                         return {e.minS(acc[0], id), e.maxS(acc[1], id)};
-                       });
+      SmallVector<Value> range = k.reduceMany(
+          i0, iEnd, 1,
+          {e.i32(std::numeric_limits<int32_t>::max()),
+           e.i32(std::numeric_limits<int32_t>::min())},
+          [&](Value i, ValueRange acc) -> SmallVector<Value> {
+            Value id = e.segmentId(seg.queryIds, bi, hi,
+                                   position(result.queryOrder, bi, hi, i));
+            return {e.minS(acc[0], id), e.maxS(acc[1], id)};
+          });
       queryRanges.push_back({range[0], range[1]});
     }
 
     auto [jLo, jHi] = analysis.keyRange(b, loc, tile, skv);
+    // Sorted out of order, positions are not indices: the static patterns
+    // bound nothing.
+    Value staticValid = e.boolean(true);
+    if (inOrder) {
+      staticValid = k.load(inOrder, {bi, result.orderPerHead ? hi : k.idx(0)});
+      jLo = k.select(staticValid, jLo, k.idx(0));
+      jHi = k.select(staticValid, jHi, skv);
+    }
     Value ktLo = e.div(jLo, bc), ktHi = e.ceilDiv(jHi, bc);
     Value count = k.reduce(ktLo, ktHi, 1, k.idx(0), [&](Value kt, Value n) {
       Value j0 = k.mul(kt, k.idx(bc));
       Value jLast = k.sub(k.minI(k.add(j0, k.idx(bc)), skv), k.idx(1));
       TileClass cls = analysis.classify(b, loc, tile, j0, jLast);
+      cls.empty = e.andI(cls.empty, staticValid);
+      cls.full =
+          e.orI(e.andI(cls.full, staticValid), e.boolean(analysis.isTrivial()));
       Value empty = e.orI(cls.empty, tileEmpty), dynFull = tileFull;
       for (auto [seg, qRange] : llvm::zip(segments, queryRanges)) {
         bool perHead =
@@ -234,11 +348,14 @@ KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
         empty = e.orI(empty, e.notI(anyAll[0]));
         dynFull = e.andI(dynFull, anyAll[1]);
       }
-      Value state =
-          k.select(dynFull,
-                   k.select(cls.full, k.idx((int64_t)KeyTileState::Full),
-                            k.idx((int64_t)KeyTileState::StaticPartial)),
-                   k.idx((int64_t)KeyTileState::Partial));
+      // Static-only masking needs positions that are indices.
+      Value state = k.select(
+          dynFull,
+          k.select(cls.full, k.idx((int64_t)KeyTileState::Full),
+                   k.select(staticValid,
+                            k.idx((int64_t)KeyTileState::StaticPartial),
+                            k.idx((int64_t)KeyTileState::Partial))),
+          k.idx((int64_t)KeyTileState::Partial));
       auto ifOp = scf::IfOp::create(
           b, loc, empty,
           [&](OpBuilder &nb, Location) { scf::YieldOp::create(nb, loc, n); },
@@ -257,5 +374,7 @@ KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
   });
 
   // Every buffer here is freed by the bufferization deallocation pipeline.
-  return {counts, tiles};
+  result.counts = counts;
+  result.tiles = tiles;
+  return result;
 }

@@ -40,13 +40,24 @@ ArrayAttr nonTileLevelPatterns(AttentionOp op);
 /// ascending kt order.
 struct KeyTileLists {
   Value counts, tiles;
+  /// With one `#attn.segments` and no other tile-level pattern, queries and
+  /// keys are visited in the order of a stable sort by segment id (bucket
+  /// ids of cluster/LSH attention come in any order): `queryOrder`
+  /// [B, Hs, Sq] and `keyOrder` [B, Hs, Skv] (i32) map positions of the
+  /// sorted order to query and key indices, for the ids' head axis Hs (1 or
+  /// Hq). Lists then refer to tiles of the sorted order. Null otherwise.
+  Value queryOrder, keyOrder;
+  bool orderPerHead = false;
 };
 
 /// Emits the compaction: for every query tile of `br` rows, the key tiles of
 /// `bc` keys that `analysis` (the static patterns and the predicate) does not
 /// prove empty and that the tile-level patterns of `op` keep. Segment ids are
 /// first reduced to per-key-tile [min, max] ranges; block masks are read at
-/// their own block size, which need not match the tiles.
+/// their own block size, which need not match the tiles. Where the
+/// segments are sorted (see KeyTileLists), the static patterns classify
+/// tiles only for the (batch, head)s whose ids were already in order; in
+/// the others their tiles are partial.
 KeyTileLists buildKeyTileLists(KernelBuilder &k, AttentionOp op,
                                const MaskAnalysis &analysis, int64_t br,
                                int64_t bc, Value batch, int64_t hq, Value sq,

@@ -256,6 +256,17 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
             bi, hi, i0, iLast, k.add(i0, offset), k.add(iLast, offset)};
 
         // Lanes: Q^T [D, Br] and S^T [Bc, Br]; rows: Q [Br, D], S [Br, Bc].
+        // Query and key indices of positions: the identity, or the sorted
+        // order of bucketed segments (key-tile lists).
+        auto rowOf = [&](Value order, Value pos) -> Value {
+          if (!order)
+            return pos;
+          Value h = lists.orderPerHead ? hi : zeroIdx;
+          return arith::IndexCastOp::create(rw, loc, rw.getIndexType(),
+                                            k.load(order, {bi, h, pos}));
+        };
+        auto queryAt = [&](Value pos) { return rowOf(lists.queryOrder, pos); };
+        auto keyAt = [&](Value pos) { return rowOf(lists.keyOrder, pos); };
         Value qBuf = lanes ? k.stackBuffer({d, br}) : k.stackBuffer({br, d});
         Value sBuf = lanes ? k.stackBuffer({bc, br}) : k.stackBuffer({br, bc});
         auto sAt = [&](Value r, Value c) -> SmallVector<Value> {
@@ -281,7 +292,8 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
         if (lanes) {
           k.loop(zeroIdx, k.idx(d), 1, [&](Value dd) {
             k.loop(zeroIdx, rows, 1, [&](Value r) {
-              Value x = k.toF32(k.load(qB, {bi, hi, k.add(i0, r), dd}));
+              Value x =
+                  k.toF32(k.load(qB, {bi, hi, queryAt(k.add(i0, r)), dd}));
               k.store(k.fmul(x, scaleV), qBuf, {dd, r});
             });
             k.loop(rows, k.idx(br), 1,
@@ -289,7 +301,7 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
           });
         } else {
           k.loop(zeroIdx, rows, 1, [&](Value r) {
-            Value i = k.add(i0, r);
+            Value i = queryAt(k.add(i0, r));
             auto vecD = VectorType::get({vwDot}, f32);
             auto vecDQ = VectorType::get({vwDot}, qTy.getElementType());
             Value scaleD = k.bcast(vecD, scaleV);
@@ -344,7 +356,7 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
             auto vecDK = VectorType::get({vwDot}, kTy.getElementType());
             k.loop(zeroIdx, rows, 1, [&](Value r) {
               k.loop(zeroIdx, cols, 1, [&](Value c) {
-                Value j = k.add(j0, c);
+                Value j = keyAt(k.add(j0, c));
                 Value acc = k.reduce(
                     zeroIdx, k.idx(d), vwDot, k.splat(vecD, 0.0),
                     [&](Value dd, Value a) {
@@ -362,27 +374,29 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
             // loads rowVecBlock Q^T vectors. Only the live keys are
             // computed; the rest of the tile is never read.
             auto qkBlock = [&](Value c0, int64_t keys) {
-              k.loop(zeroIdx, k.idx(numRowVectors), rowVecBlock,
-                     [&](Value rv0) {
-                       Value r0 = k.mul(rv0, k.idx(vw));
-                       SmallVector<Value> inits(keys * rowVecBlock,
-                                                k.splat(vecS, 0.0));
-                       SmallVector<Value> accs = blockedOuterProducts(
-                           k, zeroIdx, k.idx(d), keys, rowVecBlock, vecS, inits,
-                           [&](Value dd, int64_t rv) {
-                             return k.vload(vecS, qBuf,
-                                            {dd, k.add(r0, k.idx(rv * vw))});
-                           },
-                           [&](Value dd, int64_t kk) {
-                             Value j = k.add(j0, k.add(c0, k.idx(kk)));
-                             return k.toF32(k.load(kB, {bi, hk, j, dd}));
-                           });
-                       for (int64_t kk = 0; kk < keys; ++kk)
-                         for (int64_t rv = 0; rv < rowVecBlock; ++rv)
-                           k.vstore(accs[kk * rowVecBlock + rv], sBuf,
-                                    {k.add(c0, k.idx(kk)),
-                                     k.add(r0, k.idx(rv * vw))});
-                     });
+              k.loop(
+                  zeroIdx, k.idx(numRowVectors), rowVecBlock, [&](Value rv0) {
+                    Value r0 = k.mul(rv0, k.idx(vw));
+                    SmallVector<Value> keyRows;
+                    for (int64_t kk = 0; kk < keys; ++kk)
+                      keyRows.push_back(keyAt(k.add(j0, k.add(c0, k.idx(kk)))));
+                    SmallVector<Value> inits(keys * rowVecBlock,
+                                             k.splat(vecS, 0.0));
+                    SmallVector<Value> accs = blockedOuterProducts(
+                        k, zeroIdx, k.idx(d), keys, rowVecBlock, vecS, inits,
+                        [&](Value dd, int64_t rv) {
+                          return k.vload(vecS, qBuf,
+                                         {dd, k.add(r0, k.idx(rv * vw))});
+                        },
+                        [&](Value dd, int64_t kk) {
+                          return k.toF32(k.load(kB, {bi, hk, keyRows[kk], dd}));
+                        });
+                    for (int64_t kk = 0; kk < keys; ++kk)
+                      for (int64_t rv = 0; rv < rowVecBlock; ++rv)
+                        k.vstore(
+                            accs[kk * rowVecBlock + rv], sBuf,
+                            {k.add(c0, k.idx(kk)), k.add(r0, k.idx(rv * vw))});
+                  });
             };
             Value fullKeys =
                 k.mul(arith::DivUIOp::create(rw, loc, cols, k.idx(keyBlock)),
@@ -396,7 +410,8 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
             k.loop(zeroIdx, rows, 1, [&](Value r) {
               k.loop(zeroIdx, cols, 1, [&](Value c) {
                 Value s = k.load(sBuf, sAt(r, c));
-                k.store(fn(s, k.add(i0, r), k.add(j0, c)), sBuf, sAt(r, c));
+                k.store(fn(s, queryAt(k.add(i0, r)), keyAt(k.add(j0, c))), sBuf,
+                        sAt(r, c));
               });
             });
           };
@@ -615,7 +630,8 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
                 k, zeroIdx, cols, rowsPV, numOutVectors, vecO, inits,
                 [&](Value c, int64_t eb) {
                   return k.toF32(k.vload(
-                      vecV, vB, {bi, hk, k.add(j0, c), k.idx(eb * vwOut)}));
+                      vecV, vB,
+                      {bi, hk, keyAt(k.add(j0, c)), k.idx(eb * vwOut)}));
                 },
                 [&](Value c, int64_t rr) {
                   return k.load(sBuf, sAt(k.add(r0, k.idx(rr)), c));
@@ -671,7 +687,7 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
 
         // Finish the rows: sinks, normalisation, lse.
         k.loop(zeroIdx, rows, 1, [&](Value r) {
-          Value i = k.add(i0, r);
+          Value i = queryAt(k.add(i0, r));
           if (part) {
             // A partial result: normalised by its own sum, sinks later.
             Value factor = k.f32(1.0);
