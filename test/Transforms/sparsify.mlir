@@ -1,7 +1,7 @@
 // The sparse forms of attn-sparsify: the run-time key-tile lists of the
-// block-sparse form (block masks read at their own block size, segment ids
-// reduced to per-key-tile ranges), the gather form of CSR masks, and ops
-// without a sparse mask left to attn-tile.
+// block-sparse form (block masks read at their own block size; segment ids
+// sorted into runs, then reduced to per-key-tile ranges), the gather form of
+// CSR masks, and ops without a sparse mask left to attn-tile.
 // RUN: attn-opt %s --split-input-file --attn-sparsify="tile-q=64 tile-kv=64 vector-width=16" --canonicalize --cse | FileCheck %s
 
 // CHECK-LABEL: func.func @block_sparse
@@ -41,23 +41,41 @@ func.func @block_sparse(%q: tensor<1x2x?x64xf32>, %k: tensor<1x2x?x64xf32>, %v: 
 
 // CHECK-LABEL: func.func @documents
 // CHECK-SAME: %[[QS:[a-z0-9]+]]: tensor<2x?xi32>, %[[KS:[a-z0-9]+]]: tensor<2x?xi32>
-// One pass over the keys: [min, max] of each key tile's ids.
+// The order of queries and keys by id: the identity when the ids are sorted
+// (packed documents), else a stable radix sort (buckets).
+// CHECK: %[[QORD:.*]] = memref.alloc(%{{.*}}) : memref<2x1x?xi32>
+// CHECK: %[[KORD:.*]] = memref.alloc(%{{.*}}) : memref<2x1x?xi32>
+// CHECK: %[[INORDER:.*]] = memref.alloc() : memref<2x1xi1>
+// CHECK: scf.parallel
+// CHECK: arith.cmpi sle
+// CHECK: scf.if
+// CHECK: memref.alloca() : memref<257xindex>
+// CHECK: arith.xori %{{.*}}, %c-2147483648_i32
+// CHECK: memref.store %{{.*}}, %[[INORDER]]
+// One pass over the keys in that order: [min, max] of each key tile's ids.
 // CHECK: %[[KMIN:.*]] = memref.alloc(%{{.*}}) : memref<2x1x?xi32>
 // CHECK: %[[KMAX:.*]] = memref.alloc(%{{.*}}) : memref<2x1x?xi32>
 // CHECK: scf.parallel
+// CHECK: memref.load %[[KORD]]
 // CHECK: tensor.extract %[[KS]]
 // CHECK: arith.minsi
 // CHECK: arith.maxsi
 // CHECK: memref.store %{{.*}}, %[[KMIN]]
 // CHECK: memref.store %{{.*}}, %[[KMAX]]
-// Per query tile its id range; disjoint ranges are never listed.
+// Per query tile its id range; disjoint ranges are never listed; the causal
+// bounds count only where the ids were in order.
 // CHECK: scf.parallel
+// CHECK: memref.load %[[QORD]]
 // CHECK: tensor.extract %[[QS]]
+// CHECK: memref.load %[[INORDER]]
 // CHECK: scf.for
 // CHECK: memref.load %[[KMIN]]
 // CHECK: memref.load %[[KMAX]]
 // CHECK: arith.cmpi slt
 // CHECK: arith.cmpi slt
+// The kernel reads its query rows through the order.
+// CHECK: scf.parallel
+// CHECK: memref.load %[[QORD]]
 // CHECK-NOT: attn.attention
 func.func @documents(%q: tensor<2x2x?x32xf32>, %k: tensor<2x2x?x32xf32>, %v: tensor<2x2x?x32xf32>, %qs: tensor<2x?xi32>, %ks: tensor<2x?xi32>) -> tensor<2x2x?x32xf32> {
   %o = attn.attention softmax %q, %k, %v [#attn.causal, #attn.segments] (%qs, %ks : tensor<2x?xi32>, tensor<2x?xi32>) : tensor<2x2x?x32xf32>, tensor<2x2x?x32xf32>, tensor<2x2x?x32xf32> -> tensor<2x2x?x32xf32>
