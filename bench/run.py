@@ -304,7 +304,7 @@ def main():
     record(f"decode Sq=1 Skv={Sd} H=32", "attn (cpu, 2 threads)", median(dec["decode 2"]))
     paired["decode"] = paired_ratio(dec, "decode 1", "decode 2")
 
-    sparse = sparse_cases(a, big, record)
+    sparse = sparse_cases(a, big, record, results.get(f"dense S={S}", {}).get("numpy/OpenBLAS unfused"), S)
     paired.update(sparse)
 
     with open(os.path.join(WORK, "results.json"), "w") as f:
@@ -313,9 +313,24 @@ def main():
     write_docs(rows, results, paired, peak, S, big, a.rounds)
 
 
-def sparse_cases(a, big, record):
-    """The targets of issue 4: block-sparse and document masking against
-    our dense kernels, alternated over rounds; returns their ratios."""
+def power_law_graph(n, avg_deg, rng):
+    """A random graph with Pareto-distributed (power-law) out-degrees of
+    mean ~avg_deg, as CSR (row pointers, sorted unique columns), i32."""
+    import numpy as np
+    raw = rng.pareto(1.1, n) + 1.0
+    deg = np.minimum(np.maximum(1, np.round(raw / raw.mean() * avg_deg)), n).astype(np.int64)
+    rows = np.repeat(np.arange(n, dtype=np.int64), deg)
+    key = np.unique(rows * n + rng.integers(0, n, rows.size, dtype=np.int64))
+    rowptr = np.zeros(n + 1, np.int64)
+    np.add.at(rowptr, key // n + 1, 1)
+    return np.cumsum(rowptr).astype(np.int32), (key % n).astype(np.int32)
+
+
+def sparse_cases(a, big, record, numpy_dense_ms, numpy_dense_s):
+    """The targets of issue 4: block-sparse, document masking, LSH buckets
+    against our dense kernels, alternated over rounds, and graph attention
+    against the NumPy masked-dense peer extrapolated from its dense time;
+    returns their ratios."""
     import numpy as np
     rng = np.random.default_rng(0)
     H, D = 8, 64
@@ -343,7 +358,17 @@ def sparse_cases(a, big, record):
     ids = (np.arange(Sd) // (Sd // 16)).astype(np.int32)[None, :]
     args_causal = npy_args("doc_causal", y)
     args_docs = npy_args("documents", y + [ids, ids])
+    # LSH / cluster buckets: 64 bucket ids in random order (one id per
+    # token shared by queries and keys), against dense at the same length.
+    p_dense16 = program("dense16", 1, H, H, Sd, Sd, D, "")
+    p_lsh = program("lsh", 1, H, H, Sd, Sd, D, "#attn.segments",
+                    [("qb", seg_type), ("kb", seg_type)])
+    buckets = rng.integers(0, 64, (1, Sd)).astype(np.int32)
+    args_dense16 = npy_args("dense16", y)
+    args_lsh = npy_args("lsh", y + [buckets, buckets])
     runs = {
+        "dense S16384": lambda: run_attn(p_dense16, 2, max(1, a.reps // 2), args_dense16),
+        "lsh 64 buckets": lambda: run_attn(p_lsh, 2, a.reps, args_lsh),
         "dense S8192": lambda: run_attn(p_dense, 2, a.reps, args_dense),
         "block-sparse 10%": lambda: run_attn(p_bs, 2, a.reps, args_bs10),
         "block-sparse 0%": lambda: run_attn(p_bs, 2, a.reps, args_bs0),
@@ -358,13 +383,40 @@ def sparse_cases(a, big, record):
            "compaction and per-query-tile work only")
     record(f"causal S={Sd}", "attn (cpu, 2 threads)", med["causal S16384"])
     record(f"16 documents, causal S={Sd}", "attn (cpu, 2 threads)", med["documents"])
+    record(f"dense S={Sd}", "attn (cpu, 2 threads)", med["dense S16384"])
+    record(f"LSH 64 buckets S={Sd}", "attn (cpu, 2 threads)", med["lsh 64 buckets"])
     density = float(bm10.mean())
+
+    # Graph attention on a power-law graph (CSR), D = 64, 8 heads.
+    N = 100000 if big else 10000
+    rp, cols = power_law_graph(N, 16, rng)
+    T = f"tensor<1x{H}x{N}x{D}xf32>"
+    p_graph = os.path.join(WORK, "graph.mlir")
+    with open(p_graph, "w") as f:
+        f.write(f"func.func @graph(%q: {T}, %k: {T}, %v: {T}, %rp: tensor<{N + 1}xi32>, "
+                f"%cols: tensor<{cols.size}xi32>) -> {T} {{\n"
+                f"  %o = attn.attention softmax %q, %k, %v [#attn.csr] (%rp, %cols : "
+                f"tensor<{N + 1}xi32>, tensor<{cols.size}xi32>) : {T}, {T}, {T} -> {T}\n"
+                f"  return %o : {T}\n}}\n")
+    args_graph = npy_args("graph", qkv(N) + [rp, cols])
+    graph_ms = median([run_attn(p_graph, 2, a.reps, args_graph) for _ in range(3)])
+    graph_mb = peak_rss_mb([ATTN_RUN, p_graph, "--pipeline=cpu", "--threads=2"] + args_graph)
+    io_mb = (4 * H * N * D * 4 + (N + 1 + cols.size) * 4) / 2**20
+    # NumPy masked dense costs at least its dense time, which grows as N^2.
+    numpy_graph_ms = numpy_dense_ms * (N / numpy_dense_s) ** 2 if numpy_dense_ms else None
+    record(f"graph N={N} avg degree {cols.size / N:.1f}", "attn (cpu, 2 threads)", graph_ms,
+           f"peak RSS {graph_mb:.0f} MB; Q, K, V, output and CSR {io_mb:.0f} MB")
+    record(f"graph N={N} avg degree {cols.size / N:.1f}", "numpy masked dense (extrapolated)",
+           numpy_graph_ms, f"numpy dense S={numpy_dense_s} x (N/S)^2")
     return {
         "block-sparse vs dense": paired_ratio(times, "dense S8192", "block-sparse 10%"),
         "block-sparse vs bound": median([t / (density * d + z) for t, d, z in zip(
             times["block-sparse 10%"], times["dense S8192"], times["block-sparse 0%"])]),
         "block density": density,
         "documents vs causal": paired_ratio(times, "causal S16384", "documents"),
+        "lsh vs dense": paired_ratio(times, "dense S16384", "lsh 64 buckets"),
+        "graph vs numpy": numpy_graph_ms / graph_ms if numpy_graph_ms else None,
+        "graph memory": graph_mb,
     }
 
 
@@ -400,6 +452,9 @@ def write_docs(rows, results, paired, peak, S, big, rounds):
         (f"block-sparse 10%: time / (density x dense + empty-mask time)",
          paired["block-sparse vs bound"], "<= 1.5x"),
         ("16 documents: faster than our dense causal", paired["documents vs causal"], ">= 10x"),
+        ("graph (power law, degree 16): faster than NumPy masked dense, extrapolated",
+         paired["graph vs numpy"], ">= 100x"),
+        ("LSH 64 buckets: faster than our dense", paired["lsh vs dense"], ">= 8x"),
     ]
     mem = results.get("memory", {})
     lines = ["# Benchmarks", "",
@@ -437,7 +492,12 @@ def write_docs(rows, results, paired, peak, S, big, rounds):
         f.write("\n".join(lines))
 
     cases = [c for c in results if c != "memory"]
-    fig, axes = plt.subplots(1, len(cases), figsize=(3.2 * len(cases), 3.6))
+    ncols = 5
+    nrows = (len(cases) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.6 * nrows), squeeze=False)
+    axes = axes.flatten()
+    for ax in axes[len(cases):]:
+        ax.axis("off")
     for ax, case in zip(axes, cases):
         impls = list(results[case])
         vals = [results[case][i] or 0 for i in impls]

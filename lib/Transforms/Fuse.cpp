@@ -13,23 +13,32 @@ namespace mlir::attn {
 using namespace mlir;
 using namespace mlir::attn;
 
+/// Whether every user of `op` is a later stage of some attention chain, so
+/// that fusing each chain on its own (recomputing the shared stages) leaves
+/// no use that needs the dense intermediate.
+static bool onlyFeedsChains(Operation *op) {
+  return llvm::all_of(op->getUsers(), [](Operation *user) {
+    return isa<ScoreModOp, MaskOp, AggregateOp>(user);
+  });
+}
+
 FailureOr<AttentionOp> mlir::attn::fuseAttentionChain(RewriterBase &rewriter,
                                                       AggregateOp aggregate) {
   Value scores = aggregate.getScores();
   auto mask = scores.getDefiningOp<MaskOp>();
   if (mask) {
-    if (!mask->hasOneUse())
+    if (!onlyFeedsChains(mask))
       return failure();
     scores = mask.getScores();
   }
   auto scoreMod = scores.getDefiningOp<ScoreModOp>();
   if (scoreMod) {
-    if (!scoreMod->hasOneUse())
+    if (!onlyFeedsChains(scoreMod))
       return failure();
     scores = scoreMod.getScores();
   }
   auto score = scores.getDefiningOp<ScoreOp>();
-  if (!score || !score->hasOneUse())
+  if (!score || !onlyFeedsChains(score))
     return failure();
 
   OpBuilder::InsertionGuard guard(rewriter);
@@ -43,18 +52,18 @@ FailureOr<AttentionOp> mlir::attn::fuseAttentionChain(RewriterBase &rewriter,
       aggregate.getKindAttr(), score.getQuery(), score.getKey(),
       aggregate.getValue(), patterns, maskOperands, aggregate.getSinks(),
       score.getScaleAttr());
+  // Stages shared with other chains stay for them: copy their regions.
   if (scoreMod)
-    rewriter.inlineRegionBefore(scoreMod.getBody(), attention.getScoreMod(),
-                                attention.getScoreMod().end());
+    rewriter.cloneRegionBefore(scoreMod.getBody(), attention.getScoreMod(),
+                               attention.getScoreMod().end());
   if (mask && !mask.getPredicate().empty())
-    rewriter.inlineRegionBefore(mask.getPredicate(), attention.getPredicate(),
-                                attention.getPredicate().end());
+    rewriter.cloneRegionBefore(mask.getPredicate(), attention.getPredicate(),
+                               attention.getPredicate().end());
   rewriter.replaceOp(aggregate, attention->getResults());
-  if (mask)
-    rewriter.eraseOp(mask);
-  if (scoreMod)
-    rewriter.eraseOp(scoreMod);
-  rewriter.eraseOp(score);
+  for (Operation *stage : {mask.getOperation(), scoreMod.getOperation(),
+                           score.getOperation()})
+    if (stage && stage->use_empty())
+      rewriter.eraseOp(stage);
   return attention;
 }
 

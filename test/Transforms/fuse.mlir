@@ -44,8 +44,8 @@ func.func @score_aggregate(%q: tensor<1x1x5x4xf32>, %k: tensor<1x1x6x4xf32>) -> 
 
 // -----
 
-// Scores used elsewhere (here returned) are not fused: that would compute
-// them twice.
+// Scores used by something other than an attention chain (here a returned
+// mask) are not fused: they are needed densely anyway.
 // CHECK-LABEL: func.func @shared_scores
 // CHECK: attn.score
 // CHECK: attn.mask
@@ -56,6 +56,37 @@ func.func @shared_scores(%q: tensor<1x1x5x4xf32>) -> (tensor<1x1x5x4xf32>, tenso
   %m = attn.mask %s [#attn.causal] : tensor<1x1x5x5xf32>
   %o = attn.aggregate softmax %m, %q : tensor<1x1x5x5xf32>, tensor<1x1x5x4xf32> -> tensor<1x1x5x4xf32>
   return %o, %m : tensor<1x1x5x4xf32>, tensor<1x1x5x5xf32>
+}
+
+// -----
+
+// Scores (and a score_mod) shared only by attention chains: each chain is
+// fused on its own and recomputes them, so no dense scores remain.
+// CHECK-LABEL: func.func @chains_share_scores
+// CHECK-NOT: attn.score
+// CHECK: attn.attention softmax %{{.*}} [#attn.causal]
+// CHECK-SAME: score_mod
+// CHECK: attn.yield
+// CHECK: attn.attention softmax %{{.*}} [#attn.window<left = 1, right = 0>]
+// CHECK-SAME: score_mod
+// CHECK: attn.yield
+// CHECK: attn.attention sigmoid
+// CHECK-SAME: score_mod
+// CHECK-NOT: attn.score
+// CHECK-NOT: attn.mask
+func.func @chains_share_scores(%q: tensor<1x1x5x4xf32>) -> (tensor<1x1x5x4xf32>, tensor<1x1x5x4xf32>, tensor<1x1x5x4xf32>) {
+  %s = attn.score %q, %q : tensor<1x1x5x4xf32>, tensor<1x1x5x4xf32> -> tensor<1x1x5x5xf32>
+  %t = attn.score_mod %s : tensor<1x1x5x5xf32> {
+  ^bb0(%x: f32, %b: index, %h: index, %i: index, %j: index):
+    %y = math.tanh %x : f32
+    attn.yield %y : f32
+  }
+  %m1 = attn.mask %t [#attn.causal] : tensor<1x1x5x5xf32>
+  %o1 = attn.aggregate softmax %m1, %q : tensor<1x1x5x5xf32>, tensor<1x1x5x4xf32> -> tensor<1x1x5x4xf32>
+  %m2 = attn.mask %t [#attn.window<left = 1, right = 0>] : tensor<1x1x5x5xf32>
+  %o2 = attn.aggregate softmax %m2, %q : tensor<1x1x5x5xf32>, tensor<1x1x5x4xf32> -> tensor<1x1x5x4xf32>
+  %o3 = attn.aggregate sigmoid %t, %q : tensor<1x1x5x5xf32>, tensor<1x1x5x4xf32> -> tensor<1x1x5x4xf32>
+  return %o1, %o2, %o3 : tensor<1x1x5x4xf32>, tensor<1x1x5x4xf32>, tensor<1x1x5x4xf32>
 }
 
 // -----

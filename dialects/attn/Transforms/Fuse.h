@@ -8,8 +8,10 @@
 namespace mlir::attn {
 
 /// Fuses the chain score → [score_mod] → [mask] → aggregate that ends in
-/// `aggregate` into one attn.attention op; fails when the chain does not
-/// start at an attn.score or an intermediate result has other uses.
+/// `aggregate` into one attn.attention op; stages shared with other chains
+/// are left to them (and recomputed by each). Fails when the chain does not
+/// start at an attn.score or an intermediate result has a use outside
+/// attention chains.
 FailureOr<AttentionOp> fuseAttentionChain(RewriterBase &rewriter,
                                           AggregateOp aggregate);
 

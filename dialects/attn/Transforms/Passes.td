@@ -23,9 +23,12 @@ def AttnFuse : Pass<"attn-fuse"> {
   let summary = "Fuse score/score_mod/mask/aggregate chains into attn.attention";
   let description = [{
     Rewrites every chain `attn.score` → [`attn.score_mod`] → [`attn.mask`] →
-    `attn.aggregate` whose intermediate results have no other use into one
-    `attn.attention` op carrying the score region, the mask patterns and
-    predicate, and the aggregation kind.
+    `attn.aggregate` into one `attn.attention` op carrying the score region,
+    the mask patterns and predicate, and the aggregation kind. Stages shared
+    by several chains (one score feeding several masks) are recomputed by
+    each fused chain, as FlashAttention recomputes rather than stores
+    scores; a chain whose intermediate result has any other use stays
+    unfused, since the dense scores are needed anyway.
   }];
 }
 
