@@ -4,13 +4,15 @@
 // `#attn.csr` adjacency or `#attn.indices` key lists visits, for each query
 // row, exactly the keys of its list. Per (batch, query head, query) -- the
 // iterations of one scf.parallel -- the scaled query lives in registers and
-// one loop over the row's keys carries the online-softmax state:
+// a loop over the row's keys, in chunks of 64, carries the online-softmax
+// state:
 //
-//   s   = <q, K[j]>            vector FMAs, one horizontal sum
-//   s   = score_mod(s); s = -inf unless the other patterns keep (i, j)
-//   m'  = max(m, s); l = e^{m-m'} l + e^{s-m'}; acc = e^{m-m'} acc + e^{s-m'}
-//   V[j]
+//   s_t = <q, K[j_t]>, score_mod, -inf unless the other patterns keep it
+//   m'  = max(m, max_t s_t);  p_t = exp(s_t - m')  (vectors)
+//   l   = exp(m - m') l + sum_t p_t
+//   acc = exp(m - m') acc + sum_t p_t V[j_t]
 //
+// The scores of a chunk are independent, so their K loads overlap.
 // Memory is the output alone: nothing proportional to Sq x Skv exists.
 // Duplicate entries of an #attn.indices row count once (the mask is a set);
 // -1 marks an unused slot.
@@ -91,6 +93,9 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
       options.vectorWidth ? options.vectorWidth : hostVectorWidth();
   const int64_t vwDot = widthDividing(d, vw), vwOut = widthDividing(dv, vw);
   const int64_t numDot = d / vwDot, numOut = dv / vwOut;
+  // Listed keys handled together: whole vectors of scores.
+  const int64_t chunk = std::max<int64_t>(64 / vw, 1) * vw;
+  auto vecS = VectorType::get({vw}, f32);
   auto vecD = VectorType::get({vwDot}, f32);
   auto vecO = VectorType::get({vwOut}, f32);
   const int64_t group = hq / hkv;
@@ -193,74 +198,112 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
                   arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true))));
         };
 
+        // Chunks of `chunk` listed keys: their scores are independent (the
+        // K loads overlap), then one max, one rescale and vector exps per
+        // chunk, then P V.
+        Value sBuf = k.stackBuffer({chunk});
+        Value jBuf = memref::AllocaOp::create(
+            rw, loc, MemRefType::get({chunk}, rw.getIndexType()));
+        auto vecVT = VectorType::get({vwOut}, vTy.getElementType());
+        auto vecDK = VectorType::get({vwDot}, kTy.getElementType());
         SmallVector<Value> inits = {ninf, zero};
         for (int64_t c = 0; c < numOut; ++c)
           inits.push_back(k.splat(vecO, 0.0));
         SmallVector<Value> state = k.reduceMany(
-            lo, hiSlot, 1, inits,
-            [&](Value slot, ValueRange st) -> SmallVector<Value> {
-              Value j = keyOf(slot);
-              Value kept = slotKept(slot, j);
-              auto ifOp =
-                  scf::IfOp::create(rw, loc, TypeRange(ValueRange(st)), kept,
-                                    /*withElseRegion=*/true);
-              {
-                OpBuilder::InsertionGuard g2(rw);
-                rw.setInsertionPointToStart(&ifOp.getElseRegion().front());
-                scf::YieldOp::create(rw, loc, st);
-                rw.setInsertionPointToStart(&ifOp.getThenRegion().front());
-                // s = <q, K[j]>
-                auto vecDK = VectorType::get({vwDot}, kTy.getElementType());
+            lo, hiSlot, chunk, inits,
+            [&](Value e0, ValueRange st) -> SmallVector<Value> {
+              Value cnt = k.minI(k.idx(chunk), k.sub(hiSlot, e0));
+              k.loop(zeroIdx, cnt, 1, [&](Value t) {
+                Value slot = k.add(e0, t);
+                Value j = keyOf(slot);
+                // Unlisted slots read key 0 and are masked.
+                Value kept = slotKept(slot, j);
+                Value jSafe = k.select(kept, j, zeroIdx);
                 Value dot = k.splat(vecD, 0.0);
                 for (int64_t c = 0; c < numDot; ++c)
-                  dot = k.fma(q[c],
-                              k.toF32(k.vload(vecDK, kB,
-                                              {bi, hk, j, k.idx(c * vwDot)})),
-                              dot);
+                  dot =
+                      k.fma(q[c],
+                            k.toF32(k.vload(vecDK, kB,
+                                            {bi, hk, jSafe, k.idx(c * vwDot)})),
+                            dot);
                 Value s = vector::ReductionOp::create(
                     rw, loc, vector::CombiningKind::ADD, dot);
                 if (!op.getScoreMod().empty())
-                  s = inlineRegion(rw, op.getScoreMod(), {s, bi, hi, i, j});
+                  s = inlineRegion(rw, op.getScoreMod(), {s, bi, hi, i, jSafe});
+                Value keep = kept;
                 if (!otherPatterns.empty() || !op.getPredicate().empty()) {
                   MaskPredicateBuilder pb(rw, loc, sq, skv);
-                  pb.setIndices(bi, hi, i, j);
-                  Value keep = pb.buildAll(rw.getArrayAttr(otherPatterns),
-                                           otherOperands, op.getPredicate());
-                  s = k.select(keep, s, ninf);
+                  pb.setIndices(bi, hi, i, jSafe);
+                  keep = arith::AndIOp::create(
+                      rw, loc, keep,
+                      pb.buildAll(rw.getArrayAttr(otherPatterns), otherOperands,
+                                  op.getPredicate()));
                 }
-                // The new state.
-                Value m = st[0], l = st[1], alpha, w;
-                SmallVector<Value> next;
-                if (softmax) {
-                  Value mNew = k.fmax(m, s);
-                  Value mSafe = k.safeMax(mNew);
-                  alpha = k.exp(k.fsub(m, mSafe));
+                k.store(k.select(keep, s, ninf), sBuf, t);
+                k.store(jSafe, jBuf, t);
+              });
+              k.loop(cnt, k.idx(chunk), 1,
+                     [&](Value t) { k.store(ninf, sBuf, t); });
+
+              // Weights of the chunk, in vectors.
+              Value ninfV = k.splat(vecS, -INFINITY), zv = k.splat(vecS, 0.0);
+              SmallVector<Value> sv;
+              for (int64_t c = 0; c < chunk / vw; ++c)
+                sv.push_back(k.vload(vecS, sBuf, {k.idx(c * vw)}));
+              Value m = st[0], l = st[1], alpha;
+              SmallVector<Value> next;
+              if (softmax) {
+                Value mx = sv[0];
+                for (int64_t c = 1; c < (int64_t)sv.size(); ++c)
+                  mx = k.fmax(mx, sv[c]);
+                Value mNew = k.fmax(
+                    m, vector::ReductionOp::create(
+                           rw, loc, vector::CombiningKind::MAXIMUMF, mx));
+                Value mSafe = k.safeMax(mNew);
+                alpha = k.exp(k.fsub(m, mSafe));
+                Value mSafeV = k.bcast(vecS, mSafe), sum = zv;
+                for (int64_t c = 0; c < (int64_t)sv.size(); ++c) {
                   // exp may be a clamped polynomial: masked keys weigh 0.
-                  w = k.select(k.feq(s, ninf), zero, k.exp(k.fsub(s, mSafe)));
-                  next = {mNew, k.fadd(k.fmul(alpha, l), w)};
-                } else {
-                  w = s;
+                  Value p = k.select(k.feq(sv[c], ninfV), zv,
+                                     k.exp(k.fsub(sv[c], mSafeV)));
+                  k.vstore(p, sBuf, {k.idx(c * vw)});
+                  sum = k.fadd(sum, p);
+                }
+                Value chunkSum = vector::ReductionOp::create(
+                    rw, loc, vector::CombiningKind::ADD, sum);
+                next = {mNew, k.fadd(k.fmul(alpha, l), chunkSum)};
+              } else {
+                Value one = k.splat(vecS, 1.0);
+                for (int64_t c = 0; c < (int64_t)sv.size(); ++c) {
+                  Value w = sv[c];
                   if (kind == AggregationKind::sigmoid)
-                    w = k.fdiv(k.f32(1.0),
-                               k.fadd(k.f32(1.0), k.exp(arith::NegFOp::create(
-                                                      rw, loc, s))));
-                  w = k.select(k.feq(s, ninf), zero, w);
-                  next = {m, l};
+                    w = k.fdiv(one, k.fadd(one, k.exp(arith::NegFOp::create(
+                                                    rw, loc, sv[c]))));
+                  k.vstore(k.select(k.feq(sv[c], ninfV), zv, w), sBuf,
+                           {k.idx(c * vw)});
                 }
-                auto vecVT = VectorType::get({vwOut}, vTy.getElementType());
-                Value wV = k.bcast(vecO, w);
-                Value alphaV = alpha ? k.bcast(vecO, alpha) : Value();
-                for (int64_t c = 0; c < numOut; ++c) {
-                  Value a = st[2 + c];
-                  if (alphaV)
-                    a = k.fmul(a, alphaV);
-                  Value vv = k.toF32(
-                      k.vload(vecVT, vB, {bi, hk, j, k.idx(c * vwOut)}));
-                  next.push_back(k.fma(wV, vv, a));
-                }
-                scf::YieldOp::create(rw, loc, next);
+                next = {m, l};
               }
-              return SmallVector<Value>(ifOp.getResults());
+              SmallVector<Value> acc;
+              Value alphaV = alpha ? k.bcast(vecO, alpha) : Value();
+              for (int64_t c = 0; c < numOut; ++c)
+                acc.push_back(alphaV ? k.fmul(st[2 + c], alphaV) : st[2 + c]);
+              acc = k.reduceMany(
+                  zeroIdx, cnt, 1, acc,
+                  [&](Value t, ValueRange a) -> SmallVector<Value> {
+                    Value wV = k.bcast(vecO, k.load(sBuf, t));
+                    Value j = k.load(jBuf, t);
+                    SmallVector<Value> out;
+                    for (int64_t c = 0; c < numOut; ++c)
+                      out.push_back(
+                          k.fma(wV,
+                                k.toF32(k.vload(vecVT, vB,
+                                                {bi, hk, j, k.idx(c * vwOut)})),
+                                a[c]));
+                    return out;
+                  });
+              llvm::append_range(next, acc);
+              return next;
             });
 
         // Finish: sinks, normalisation, lse.
