@@ -85,8 +85,9 @@ func.func @documents(%q: tensor<2x2x?x32xf32>, %k: tensor<2x2x?x32xf32>, %v: ten
 // -----
 
 // The gather form: per (head, query) a loop over the row's CSR neighbours
-// only, carrying the online-softmax state (max, sum, two accumulator
-// vectors); the causal pattern is checked per visited key.
+// only, in chunks of 64, carrying the online-softmax state (max, sum, two
+// accumulator vectors): the chunk's scores (the causal pattern checked per
+// visited key), then one max and vector exps, then P V.
 // CHECK-LABEL: func.func @graph
 // CHECK-SAME: %[[RP:[a-z0-9]+]]: tensor<?xi32>, %[[COLS:[a-z0-9]+]]: tensor<?xi32>
 // CHECK-NOT: memref.alloc(%{{.*}}, %{{.*}})
@@ -95,11 +96,16 @@ func.func @documents(%q: tensor<2x2x?x32xf32>, %k: tensor<2x2x?x32xf32>, %v: ten
 // CHECK: %[[LOI:.*]] = arith.index_cast %[[LO]]
 // CHECK: %[[HI:.*]] = tensor.extract %[[RP]]
 // CHECK: %[[HII:.*]] = arith.index_cast %[[HI]]
-// CHECK: scf.for %{{.*}} = %[[LOI]] to %[[HII]] step %c1 iter_args({{.*}}) -> (f32, f32, vector<16xf32>, vector<16xf32>)
+// CHECK: %[[S:.*]] = memref.alloca() : memref<64xf32>
+// CHECK: scf.for %{{.*}} = %[[LOI]] to %[[HII]] step %c64 iter_args({{.*}}) -> (f32, f32, vector<16xf32>, vector<16xf32>)
+// CHECK: scf.for
 // CHECK: tensor.extract %[[COLS]]
 // CHECK: vector.reduction <add>
 // CHECK: arith.cmpi sle
-// CHECK: arith.maximumf
+// CHECK: memref.store %{{.*}}, %[[S]]
+// CHECK: vector.reduction <maximumf>
+// CHECK: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>)
+// CHECK: math.fma
 // CHECK-NOT: attn.attention
 func.func @graph(%q: tensor<1x2x?x32xf32>, %k: tensor<1x1x?x32xf32>, %v: tensor<1x1x?x32xf32>, %rp: tensor<?xi32>, %cols: tensor<?xi32>) -> tensor<1x2x?x32xf32> {
   %o = attn.attention softmax %q, %k, %v [#attn.csr, #attn.causal] (%rp, %cols : tensor<?xi32>, tensor<?xi32>) : tensor<1x2x?x32xf32>, tensor<1x1x?x32xf32>, tensor<1x1x?x32xf32> -> tensor<1x2x?x32xf32>
