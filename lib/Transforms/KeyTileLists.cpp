@@ -219,6 +219,39 @@ KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
       k.store(e.andI(q, kk), inOrder, {bi, hi});
     });
   }
+  // Rows computed or not (one #attn.rows alone): the live query rows of
+  // each (batch, head) first, so that dead rows fill whole query tiles with
+  // empty lists and are never computed. Keys keep their order.
+  bool liveRowsFirst =
+      rowMasks.size() == 1 && blockMasks.empty() && segments.empty();
+  if (liveRowsFirst) {
+    auto orderType =
+        MemRefType::get({ShapedType::kDynamic, hq, ShapedType::kDynamic}, i32);
+    result.orderPerHead = true;
+    result.queryOrder =
+        memref::AllocOp::create(b, loc, orderType, ValueRange{batch, sq});
+    e.parallel({batch, k.idx(hq)}, [&](ValueRange ivs) {
+      Value bi = ivs[0], hi = ivs[1];
+      auto isLive = [&](Value i) {
+        return e.extract(rowMasks[0], {bi, hi, i});
+      };
+      Value live = k.reduce(k.idx(0), sq, 1, k.idx(0), [&](Value i, Value n) {
+        return k.add(n, arith::IndexCastUIOp::create(b, loc, b.getIndexType(),
+                                                     isLive(i)));
+      });
+      // A stable partition: live rows in order, then dead rows in order.
+      k.reduceMany(k.idx(0), sq, 1, {k.idx(0), live},
+                   [&](Value i, ValueRange next) -> SmallVector<Value> {
+                     Value l = isLive(i);
+                     Value dst = k.select(l, next[0], next[1]);
+                     k.store(arith::IndexCastOp::create(b, loc, i32, i),
+                             result.queryOrder, {bi, hi, dst});
+                     Value one = k.idx(1), zero = k.idx(0);
+                     return {k.add(next[0], k.select(l, one, zero)),
+                             k.add(next[1], k.select(l, zero, one))};
+                   });
+    });
+  }
   auto position = [&](Value order, Value bi, Value hi, Value pos) -> Value {
     if (!order)
       return pos;
@@ -277,7 +310,8 @@ KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
     Value tileEmpty = e.boolean(false), tileFull = e.boolean(true);
     for (Value rowMask : rowMasks) {
       Value live = k.reduce(i0, iEnd, 1, k.idx(0), [&](Value i, Value n) {
-        Value keep = e.extract(rowMask, {bi, hi, i});
+        Value keep = e.extract(
+            rowMask, {bi, hi, position(result.queryOrder, bi, hi, i)});
         return k.add(
             n, arith::IndexCastUIOp::create(b, loc, b.getIndexType(), keep));
       });
@@ -299,9 +333,36 @@ KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
     }
 
     auto [jLo, jHi] = analysis.keyRange(b, loc, tile, skv);
+    // Live rows first: the tile's rows are scattered queries. With one key
+    // interval per row, the tile's key range and full tiles follow from the
+    // rows' intervals (keys keep their order); otherwise the static patterns
+    // bound nothing and are evaluated per element.
+    Value rowsLoMax, rowsHiMin;
+    if (liveRowsFirst && analysis.hasRowIntervals()) {
+      SmallVector<Value> agg = k.reduceMany(
+          i0, iEnd, 1, {skv, k.idx(0), skv, k.idx(0)},
+          [&](Value i, ValueRange acc) -> SmallVector<Value> {
+            Value aligned =
+                k.add(position(result.queryOrder, bi, hi, i), offset);
+            auto [lo, hiKey] = analysis.rowInterval(b, loc, aligned, hi);
+            lo = e.minS(e.maxS(lo, k.idx(0)), skv);
+            hiKey = e.minS(e.maxS(hiKey, lo), skv);
+            return {e.minS(acc[0], lo), e.maxS(acc[1], lo),
+                    e.minS(acc[2], hiKey), e.maxS(acc[3], hiKey)};
+          });
+      jLo = agg[0];
+      jHi = e.maxS(agg[3], agg[0]);
+      rowsLoMax = agg[1];
+      rowsHiMin = agg[2];
+    } else if (liveRowsFirst) {
+      jLo = k.idx(0);
+      jHi = skv;
+    }
     // Sorted out of order, positions are not indices: the static patterns
     // bound nothing.
     Value staticValid = e.boolean(true);
+    if (liveRowsFirst && !analysis.hasRowIntervals())
+      staticValid = e.boolean(false);
     if (inOrder) {
       staticValid = k.load(inOrder, {bi, result.orderPerHead ? hi : k.idx(0)});
       jLo = k.select(staticValid, jLo, k.idx(0));
@@ -312,6 +373,12 @@ KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
       Value j0 = k.mul(kt, k.idx(bc));
       Value jLast = k.sub(k.minI(k.add(j0, k.idx(bc)), skv), k.idx(1));
       TileClass cls = analysis.classify(b, loc, tile, j0, jLast);
+      if (rowsLoMax) {
+        // Empty tiles are outside [jLo, jHi) already.
+        cls.empty = e.boolean(false);
+        cls.full = e.andI(e.cmp(P::sle, rowsLoMax, j0),
+                          e.cmp(P::sgt, rowsHiMin, jLast));
+      }
       cls.empty = e.andI(cls.empty, staticValid);
       cls.full =
           e.orI(e.andI(cls.full, staticValid), e.boolean(analysis.isTrivial()));

@@ -320,7 +320,9 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
           loBuf = memref::AllocaOp::create(rw, loc, idxBufTy);
           hiBuf = memref::AllocaOp::create(rw, loc, idxBufTy);
           k.loop(zeroIdx, rows, 1, [&](Value r) {
-            Value aligned = k.add(k.add(i0, r), offset);
+            // Intervals of the tile's queries (a permutation of the rows
+            // where live rows are compacted).
+            Value aligned = k.add(queryAt(k.add(i0, r)), offset);
             auto [keyLo, keyHi] = analysis.rowInterval(rw, loc, aligned, hi);
             k.store(keyLo, loBuf, r);
             k.store(keyHi, hiBuf, r);
