@@ -114,6 +114,51 @@ func.func @graph(%q: tensor<1x2x?x32xf32>, %k: tensor<1x1x?x32xf32>, %v: tensor<
 
 // -----
 
+// Mixture-of-heads rows: per (batch, head) the live rows first (a stable
+// partition), then lists over query tiles of that order; the kernel reads
+// its query rows through the order.
+// CHECK-LABEL: func.func @heads
+// CHECK-SAME: %[[ROWS:[a-z0-9]+]]: tensor<1x4x?xi1>
+// CHECK: %[[ORDER:.*]] = memref.alloc(%{{.*}}) : memref<1x4x?xi32>
+// CHECK: scf.parallel
+// CHECK: tensor.extract %[[ROWS]]
+// CHECK: arith.index_castui
+// CHECK: tensor.extract %[[ROWS]]
+// CHECK: %[[DST:.*]] = arith.select
+// CHECK: memref.store %{{.*}}, %[[ORDER]][%{{.*}}, %{{.*}}, %[[DST]]]
+// CHECK: scf.parallel
+// CHECK: memref.load %[[ORDER]]
+// CHECK: tensor.extract %[[ROWS]]
+// CHECK: scf.parallel
+// CHECK: memref.load %[[ORDER]]
+// CHECK-NOT: attn.attention
+func.func @heads(%q: tensor<1x4x?x32xf32>, %k: tensor<1x4x?x32xf32>, %v: tensor<1x4x?x32xf32>, %r: tensor<1x4x?xi1>) -> tensor<1x4x?x32xf32> {
+  %o = attn.attention softmax %q, %k, %v [#attn.causal, #attn.rows] (%r : tensor<1x4x?xi1>) : tensor<1x4x?x32xf32>, tensor<1x4x?x32xf32>, tensor<1x4x?x32xf32> -> tensor<1x4x?x32xf32>
+  return %o : tensor<1x4x?x32xf32>
+}
+
+// -----
+
+// Per-query key lists (#attn.indices): the gather form over the row's 8
+// slots; a slot counts if its key is valid and not listed in an earlier slot.
+// CHECK-LABEL: func.func @topk
+// CHECK-SAME: %[[IDX:[a-z0-9]+]]: tensor<1x2x?x8xi32>
+// CHECK: scf.parallel
+// CHECK: scf.for %[[T:.*]] = %c0 to %c8
+// CHECK: tensor.extract %[[IDX]]
+// CHECK: arith.cmpi sge
+// CHECK: arith.cmpi slt
+// CHECK: scf.for %{{.*}} = %c0 to %[[T]]
+// CHECK: arith.cmpi eq
+// CHECK: vector.reduction <add>
+// CHECK-NOT: attn.attention
+func.func @topk(%q: tensor<1x2x?x32xf32>, %k: tensor<1x2x?x32xf32>, %v: tensor<1x2x?x32xf32>, %idx: tensor<1x2x?x8xi32>) -> tensor<1x2x?x32xf32> {
+  %o = attn.attention softmax %q, %k, %v [#attn.indices] (%idx : tensor<1x2x?x8xi32>) : tensor<1x2x?x32xf32>, tensor<1x2x?x32xf32>, tensor<1x2x?x32xf32> -> tensor<1x2x?x32xf32>
+  return %o : tensor<1x2x?x32xf32>
+}
+
+// -----
+
 // Static masks are attn-tile's.
 // CHECK-LABEL: func.func @static_mask
 // CHECK: attn.attention softmax
