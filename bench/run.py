@@ -209,7 +209,11 @@ def main():
     ap.add_argument("--reps", type=int, default=5, help="timed calls per attn-run")
     ap.add_argument("--rounds", type=int, default=7,
                     help="alternating rounds of the runs compared with each other")
+    ap.add_argument("--docs-only", action="store_true",
+                    help="rewrite docs/benchmarks.md and .png from the last run's results.json")
     a = ap.parse_args()
+    if a.docs_only:
+        return docs_from_results()
     setup()
     big = not a.quick
     S = 4096 if big else 1024
@@ -309,7 +313,8 @@ def main():
 
     with open(os.path.join(WORK, "results.json"), "w") as f:
         json.dump({"rows": rows, "sgemm_peak": peak, "rounds": times, "decode_rounds": dec,
-                   "paired": paired}, f, indent=1)
+                   "paired": paired, "memory": results["memory"], "size": S, "big": big,
+                   "rounds_count": a.rounds}, f, indent=1)
     write_docs(rows, results, paired, peak, S, big, a.rounds)
 
 
@@ -420,6 +425,28 @@ def sparse_cases(a, big, record, numpy_dense_ms, numpy_dense_s):
     }
 
 
+def docs_from_results():
+    """Rewrites the docs from the measurements saved by the last run."""
+    with open(os.path.join(WORK, "results.json")) as f:
+        saved = json.load(f)
+    rows = [tuple(r) for r in saved["rows"]]
+    results = {}
+    for case, impl, ms, _ in rows:
+        results.setdefault(case, {})[impl] = ms
+    S = saved.get("size") or (4096 if "dense S=4096" in results else 1024)
+    big = saved.get("big", S == 4096)
+    memory = saved.get("memory")
+    if not memory:  # runs before the field existed: from the row's note
+        for case, _, _, note in rows:
+            m = re.search(r"peak RSS (\d+) MB = (\d+) MB process baseline .* inputs\+output (\d+) MB", note)
+            if m:
+                memory = {"peak_mb": float(m.group(1)), "base_mb": float(m.group(2)),
+                          "io_mb": float(m.group(3))}
+    results["memory"] = memory or {}
+    rounds = saved.get("rounds_count") or len(next(iter(saved["rounds"].values())))
+    write_docs(rows, results, saved["paired"], saved["sgemm_peak"], S, big, rounds)
+
+
 def write_docs(rows, results, paired, peak, S, big, rounds):
     import matplotlib
     matplotlib.use("Agg")
@@ -491,19 +518,33 @@ def write_docs(rows, results, paired, peak, S, big, rounds):
     with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:
         f.write("\n".join(lines))
 
-    cases = [c for c in results if c != "memory"]
+    # One panel per comparison: a case's implementations, or our sparse
+    # kernels next to the dense kernel they are measured against.
+    def panel(case):
+        m = re.match(r"(block-sparse .*|dense) S=(\d+)$", case)
+        if m and m.group(2) in ("8192", "2048"):
+            return f"S={m.group(2)}: dense vs block-sparse"
+        if re.match(r"(causal|16 documents, causal) S=(16384|4096)$", case) and case != f"causal S={S}":
+            return f"S={case.split('S=')[-1]}: causal vs 16 documents"
+        if re.match(r"(dense|LSH 64 buckets) S=(16384|4096)$", case) and case != f"dense S={S}":
+            return f"S={case.split('S=')[-1]}: dense vs LSH buckets"
+        return case
+    panels = {}
+    for case, impl, ms, _ in rows:
+        name = panel(case)
+        label = impl if name == case else f"{case.split(' S=')[0]}\n{impl}"
+        panels.setdefault(name, []).append((label, ms or 0, impl.startswith("attn")))
     ncols = 5
-    nrows = (len(cases) + ncols - 1) // ncols
+    nrows = (len(panels) + ncols - 1) // ncols
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.6 * nrows), squeeze=False)
     axes = axes.flatten()
-    for ax in axes[len(cases):]:
+    for ax in axes[len(panels):]:
         ax.axis("off")
-    for ax, case in zip(axes, cases):
-        impls = list(results[case])
-        vals = [results[case][i] or 0 for i in impls]
-        ax.bar(range(len(impls)), vals, color=["#1f77b4" if i.startswith("attn") else "#aaaaaa" for i in impls])
-        ax.set_xticks(range(len(impls)))
-        ax.set_xticklabels([i.replace(" (", "\n(").replace("/", "/\n") for i in impls], fontsize=6)
+    for ax, (case, bars) in zip(axes, panels.items()):
+        ax.bar(range(len(bars)), [v for _, v, _ in bars],
+               color=["#1f77b4" if ours else "#aaaaaa" for _, _, ours in bars])
+        ax.set_xticks(range(len(bars)))
+        ax.set_xticklabels([l.replace(" (", "\n(").replace("/", "/\n") for l, _, _ in bars], fontsize=5)
         ax.set_title(case, fontsize=8)
         ax.set_ylabel("ms (lower is better)", fontsize=7)
         ax.tick_params(axis="y", labelsize=7)

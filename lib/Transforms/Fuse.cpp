@@ -60,8 +60,8 @@ FailureOr<AttentionOp> mlir::attn::fuseAttentionChain(RewriterBase &rewriter,
     rewriter.cloneRegionBefore(mask.getPredicate(), attention.getPredicate(),
                                attention.getPredicate().end());
   rewriter.replaceOp(aggregate, attention->getResults());
-  for (Operation *stage : {mask.getOperation(), scoreMod.getOperation(),
-                           score.getOperation()})
+  for (Operation *stage :
+       {mask.getOperation(), scoreMod.getOperation(), score.getOperation()})
     if (stage && stage->use_empty())
       rewriter.eraseOp(stage);
   return attention;

@@ -36,21 +36,6 @@ bool mlir::attn::hasKeyListPattern(AttentionOp op) {
                       [](Attribute p) { return isa<CsrAttr, IndicesAttr>(p); });
 }
 
-namespace {
-
-int64_t widthDividing(int64_t n, int64_t maxWidth) {
-  for (int64_t w = maxWidth; w > 1; w /= 2)
-    if (n % w == 0)
-      return w;
-  return 1;
-}
-
-MemRefType memrefOf(RankedTensorType t) {
-  return MemRefType::get(t.getShape(), t.getElementType());
-}
-
-} // namespace
-
 FailureOr<SmallVector<Value>>
 mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
                             const TileOptions &options) {
@@ -91,7 +76,8 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
   Type f32 = rw.getF32Type();
   const int64_t vw =
       options.vectorWidth ? options.vectorWidth : hostVectorWidth();
-  const int64_t vwDot = widthDividing(d, vw), vwOut = widthDividing(dv, vw);
+  const int64_t vwDot = largestDividingWidth(d, vw),
+                vwOut = largestDividingWidth(dv, vw);
   const int64_t numDot = d / vwDot, numOut = dv / vwOut;
   // Listed keys handled together: whole vectors of scores.
   const int64_t chunk = std::max<int64_t>(64 / vw, 1) * vw;
@@ -117,19 +103,12 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
   };
   Value batch = dimOf(op.getQuery(), 0), sq = dimOf(op.getQuery(), 2),
         skv = dimOf(op.getKey(), 2);
-  auto alloc = [&](RankedTensorType t, ArrayRef<Value> sizes) -> Value {
-    SmallVector<Value> dyn;
-    for (int64_t i = 0; i < t.getRank(); ++i)
-      if (t.isDynamicDim(i))
-        dyn.push_back(sizes[i]);
-    return memref::AllocOp::create(rw, loc, memrefOf(t), dyn);
-  };
-  Value outB = alloc(outTy, {batch, k.idx(hq), sq, k.idx(dv)});
+  Value outB = k.allocLike(outTy, {batch, k.idx(hq), sq, k.idx(dv)});
   Value lseB;
   RankedTensorType lseTy;
   if (op.getLse()) {
     lseTy = cast<RankedTensorType>(op.getLse().getType());
-    lseB = alloc(lseTy, {batch, k.idx(hq), sq});
+    lseB = k.allocLike(lseTy, {batch, k.idx(hq), sq});
   }
   // Key lists as index buffers.
   Value list0 = toBuffer(driverOperands[0]);
@@ -309,20 +288,9 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
         // Finish: sinks, normalisation, lse.
         Value m = state[0], l = state[1];
         Value factor = k.f32(1.0), lse;
-        if (softmax) {
-          Value alpha = k.f32(1.0);
-          if (sinksB) {
-            Value sink = k.load(sinksB, hi);
-            Value mSafe = k.safeMax(k.fmax(m, sink));
-            alpha = k.exp(k.fsub(m, mSafe));
-            l = k.fadd(k.fmul(l, alpha), k.exp(k.fsub(sink, mSafe)));
-            m = mSafe;
-          } else {
-            m = k.safeMax(m);
-          }
-          factor = k.select(k.feq(l, zero), zero, k.fdiv(alpha, l));
-          lse = k.fadd(m, math::LogOp::create(rw, loc, l));
-        }
+        if (softmax)
+          std::tie(factor, lse) =
+              k.finishSoftmax(m, l, sinksB ? k.load(sinksB, hi) : Value());
         Value factorV = k.bcast(vecO, factor);
         for (int64_t c = 0; c < numOut; ++c)
           k.vstore(k.fromF32(k.fmul(state[2 + c], factorV), outElt), outB,

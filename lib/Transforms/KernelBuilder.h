@@ -93,6 +93,16 @@ public:
                                     MemRefType::get(shape, b.getF32Type()));
   }
 
+  /// A heap buffer of tensor type `t`, taking dynamic sizes from `sizes`.
+  Value allocLike(RankedTensorType t, ArrayRef<Value> sizes) {
+    SmallVector<Value> dyn;
+    for (int64_t d = 0; d < t.getRank(); ++d)
+      if (t.isDynamicDim(d))
+        dyn.push_back(sizes[d]);
+    return memref::AllocOp::create(
+        b, loc, MemRefType::get(t.getShape(), t.getElementType()), dyn);
+  }
+
   /// scf.for without results.
   void loop(Value lb, Value ub, Value step, function_ref<void(Value)> body) {
     scf::ForOp::create(b, loc, lb, ub, step, ValueRange{},
@@ -147,6 +157,23 @@ public:
     });
   }
 
+  /// The end of a softmax row with running max `m` and sum `l`: the factor
+  /// that normalises its accumulator (0 for a row with nothing visible) and
+  /// its lse, with the sink logit `sink` (may be null) in the denominator.
+  std::pair<Value, Value> finishSoftmax(Value m, Value l, Value sink) {
+    Value alpha = f32(1.0), zero = f32(0.0);
+    if (sink) {
+      Value mSafe = safeMax(fmax(m, sink));
+      alpha = exp(fsub(m, mSafe));
+      l = fadd(fmul(l, alpha), exp(fsub(sink, mSafe)));
+      m = mSafe;
+    } else {
+      m = safeMax(m);
+    }
+    Value factor = select(feq(l, zero), zero, fdiv(alpha, l));
+    return {factor, fadd(m, math::LogOp::create(b, loc, l))};
+  }
+
   /// scf.if/else without results.
   void ifThenElse(Value cond, function_ref<void()> thenBody,
                   function_ref<void()> elseBody) {
@@ -171,6 +198,18 @@ private:
     return b.getF32Type();
   }
 };
+
+/// The widest power-of-two vector width up to `maxWidth` that divides `n`.
+inline int64_t largestDividingWidth(int64_t n, int64_t maxWidth) {
+  for (int64_t w = maxWidth; w > 1; w /= 2)
+    if (n % w == 0)
+      return w;
+  return 1;
+}
+
+inline MemRefType memrefOf(RankedTensorType t) {
+  return MemRefType::get(t.getShape(), t.getElementType());
+}
 
 } // namespace mlir::attn
 

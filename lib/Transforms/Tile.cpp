@@ -71,26 +71,6 @@ blockedOuterProducts(KernelBuilder &k, Value lb, Value ub, int64_t rows,
   });
 }
 
-MemRefType memrefOf(RankedTensorType t) {
-  return MemRefType::get(t.getShape(), t.getElementType());
-}
-
-/// Allocates a buffer of tensor type `t`, taking dynamic sizes from `sizes`.
-Value allocLike(KernelBuilder &k, RankedTensorType t, ArrayRef<Value> sizes) {
-  SmallVector<Value> dyn;
-  for (int64_t d = 0; d < t.getRank(); ++d)
-    if (t.isDynamicDim(d))
-      dyn.push_back(sizes[d]);
-  return memref::AllocOp::create(k.b, k.loc, memrefOf(t), dyn);
-}
-
-int64_t largestDividingWidth(int64_t n, int64_t maxWidth) {
-  for (int64_t w = maxWidth; w > 1; w /= 2)
-    if (n % w == 0)
-      return w;
-  return 1;
-}
-
 } // namespace
 
 FailureOr<SmallVector<Value>>
@@ -157,12 +137,12 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   };
   Value batch = dimOf(op.getQuery(), 0), sq = dimOf(op.getQuery(), 2),
         skv = dimOf(op.getKey(), 2);
-  Value outB = allocLike(k, outTy, {batch, k.idx(hq), sq, k.idx(dv)});
+  Value outB = k.allocLike(outTy, {batch, k.idx(hq), sq, k.idx(dv)});
   Value lseB;
   RankedTensorType lseTy;
   if (op.getLse()) {
     lseTy = cast<RankedTensorType>(op.getLse().getType());
-    lseB = allocLike(k, lseTy, {batch, k.idx(hq), sq});
+    lseB = k.allocLike(lseTy, {batch, k.idx(hq), sq});
   }
   Value offset = k.sub(skv, sq);
   // With key-tile lists (attn-sparsify) the tile-level patterns are
@@ -708,22 +688,10 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
             return;
           }
           Value factor = k.f32(1.0), lse;
-          if (softmax) {
-            Value m = k.load(mBuf, r), l = k.load(lBuf, r);
-            Value alpha = k.f32(1.0);
-            if (sinksB) {
-              Value sink = k.load(sinksB, hi);
-              Value mNew = k.fmax(m, sink);
-              Value mSafe = k.safeMax(mNew);
-              alpha = k.exp(k.fsub(m, mSafe));
-              l = k.fadd(k.fmul(l, alpha), k.exp(k.fsub(sink, mSafe)));
-              m = mSafe;
-            } else {
-              m = k.safeMax(m);
-            }
-            factor = k.select(k.feq(l, zero), zero, k.fdiv(alpha, l));
-            lse = k.fadd(m, math::LogOp::create(rw, loc, l));
-          }
+          if (softmax)
+            std::tie(factor, lse) =
+                k.finishSoftmax(k.load(mBuf, r), k.load(lBuf, r),
+                                sinksB ? k.load(sinksB, hi) : Value());
           Value factorV = k.bcast(vecO, factor);
           k.loop(zeroIdx, k.idx(dv), vwOut, [&](Value e) {
             Value o = k.fmul(k.vload(vecO, acc, {r, e}), factorV);
