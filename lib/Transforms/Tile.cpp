@@ -807,6 +807,24 @@ struct AttnTilePass : attn::impl::AttnTileBase<AttnTilePass> {
       signalPassFailure();
   }
 };
+struct LowerSelectTopk : OpRewritePattern<SelectTopkOp> {
+  LowerSelectTopk(MLIRContext *ctx, TileOptions options)
+      : OpRewritePattern(ctx), options(options) {}
+  LogicalResult matchAndRewrite(SelectTopkOp op,
+                                PatternRewriter &rewriter) const override {
+    Operation *score = op.getScores().getDefiningOp<ScoreOp>();
+    FailureOr<Value> indices = lowerSelectTopk(rewriter, op, options);
+    if (failed(indices))
+      return failure();
+    rewriter.replaceOp(op, *indices);
+    // Fused scores have no other use.
+    if (score && score->use_empty())
+      rewriter.eraseOp(score);
+    return success();
+  }
+  TileOptions options;
+};
+
 struct AttnSparsifyPass : attn::impl::AttnSparsifyBase<AttnSparsifyPass> {
   using AttnSparsifyBase::AttnSparsifyBase;
   void runOnOperation() override {
@@ -823,7 +841,7 @@ struct AttnSparsifyPass : attn::impl::AttnSparsifyBase<AttnSparsifyPass> {
 void mlir::attn::populateSparsifyPatterns(RewritePatternSet &patterns,
                                           TileOptions options) {
   options.sparse = true;
-  patterns.add<TileAttention>(patterns.getContext(), options);
+  patterns.add<TileAttention, LowerSelectTopk>(patterns.getContext(), options);
 }
 
 void mlir::attn::populateTilePatterns(RewritePatternSet &patterns,

@@ -159,6 +159,27 @@ func.func @topk(%q: tensor<1x2x?x32xf32>, %k: tensor<1x2x?x32xf32>, %v: tensor<1
 
 // -----
 
+// select_topk fused with its scores: per (head, query) one pass over the keys
+// computing each score (dot product) and inserting it into the row's sorted
+// top-k buffer; no score tensor is built.
+// CHECK-LABEL: func.func @topk_scores
+// CHECK-NOT: attn.score
+// CHECK-NOT: attn.select_topk
+// CHECK: scf.parallel
+// CHECK: %[[VALS:.*]] = memref.alloca() : memref<4xf32>
+// CHECK: scf.for {{.*}} -> (index)
+// CHECK: vector.reduction <add>
+// CHECK: arith.cmpf ogt
+// CHECK: scf.if
+// CHECK: memref.store %{{.*}}, %[[VALS]]
+func.func @topk_scores(%q: tensor<1x2x?x32xf32>, %k: tensor<1x1x?x32xf32>) -> tensor<1x2x?x4xi32> {
+  %s = attn.score %q, %k : tensor<1x2x?x32xf32>, tensor<1x1x?x32xf32> -> tensor<1x2x?x?xf32>
+  %i = attn.select_topk %s {top_k = 4} : tensor<1x2x?x?xf32> -> tensor<1x2x?x4xi32>
+  return %i : tensor<1x2x?x4xi32>
+}
+
+// -----
+
 // Static masks are attn-tile's.
 // CHECK-LABEL: func.func @static_mask
 // CHECK: attn.attention softmax

@@ -74,6 +74,11 @@ def AttnSparsify : Pass<"attn-sparsify"> {
     (e.g. an edge bias) are applied per visited key, and nothing of size
     Sq x Skv is ever built.
 
+    Lowers `attn.select_topk` to one pass per score row that keeps the row's
+    best top_k in a sorted buffer; when its scores come from an `attn.score`
+    used nowhere else, each score is computed in that pass and the score
+    tensor is never built.
+
     Rewrites each other `attn.attention` whose mask has a `#attn.block_mask`,
     `#attn.segments` or `#attn.rows` pattern into the block-sparse form: a
     run-time compaction loop first turns the mask data into per-(batch,

@@ -47,12 +47,18 @@ FailureOr<SmallVector<Value>> gatherAttention(RewriterBase &rewriter,
                                               AttentionOp op,
                                               const TileOptions &options);
 
+/// Lowers attn.select_topk to one pass per score row keeping the row's best
+/// top_k in a sorted stack buffer; scores produced by an attn.score used
+/// only here are computed in that pass (the score tensor is never built).
+FailureOr<Value> lowerSelectTopk(RewriterBase &rewriter, SelectTopkOp op,
+                                 const TileOptions &options);
+
 void populateTilePatterns(RewritePatternSet &patterns,
                           const TileOptions &options);
 
 /// The sparse forms (attn-sparsify): the gather form for masks with a csr or
 /// indices pattern, else tileAttention with `sparse` set for masks with a
-/// block_mask, segments or rows pattern.
+/// block_mask, segments or rows pattern; and lowerSelectTopk.
 void populateSparsifyPatterns(RewritePatternSet &patterns, TileOptions options);
 
 } // namespace mlir::attn
