@@ -79,6 +79,10 @@ void mlir::attn::buildToLLVMPipeline(OpPassManager &pm,
   sparsify.vectorWidth = options.vectorWidth;
   sparsify.kvSplits = options.kvSplits;
   pm.addPass(createAttnSparsify(sparsify));
+  AttnLinearizeOptions linearize;
+  linearize.chunk = options.linearChunk;
+  linearize.vectorWidth = options.vectorWidth;
+  pm.addPass(createAttnLinearize(linearize));
   pm.addPass(createAttnTile(tile));
   pm.addPass(createAttnDecompose());
   addLoweringToLLVM(pm, options.threads);

@@ -35,6 +35,11 @@ struct ToLLVMOptions : public PassPipelineOptions<ToLLVMOptions> {
       llvm::cl::desc("Parallel parts of the key axis, merged by lse (0: "
                      "chosen by the cost model)"),
       llvm::cl::init(0)};
+  Option<int64_t> linearChunk{
+      *this, "linear-chunk",
+      llvm::cl::desc("Positions per chunk of the chunked linear attention "
+                     "(0: chosen by the cost model)"),
+      llvm::cl::init(0)};
   Option<unsigned> threads{
       *this, "threads",
       llvm::cl::desc("OpenMP threads of the parallel loops (0: the runtime's "

@@ -109,4 +109,30 @@ def AttnSparsify : Pass<"attn-sparsify"> {
   ];
 }
 
+def AttnLinearize : Pass<"attn-linearize"> {
+  let summary = "Lower attn.linear_aggregate to its O(S) chunked form";
+  let description = [{
+    Rewrites each `attn.linear_aggregate` into loops over (batch, query
+    head) that walk the keys in chunks: quadratic inside a chunk, a [F, Dv]
+    state (and an [F] normaliser with `normalize`) carried across chunks,
+    re-based to each chunk's end so decay exponents never exceed the chunk
+    length (no overflow or underflow at any sequence length). Without
+    `causal` the state over all keys is built first (φ(K)ᵀV) and every query
+    reads it. Elementwise feature maps (identity, elu_plus_one, relu, exp,
+    sigmoid) whose only user is the aggregate are applied on load.
+  }];
+  let options = [
+    Option<"chunk", "chunk", "int64_t", /*default=*/"0",
+           "Positions per chunk (0: chosen by the cost model)">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes of the vector ops (0: the host's)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
 #endif // ATTN_TRANSFORMS_PASSES_TD

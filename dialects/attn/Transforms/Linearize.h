@@ -1,0 +1,31 @@
+//===- Linearize.h - chunked form of attn.linear_aggregate ------*- C++ -*-===//
+#ifndef ATTN_TRANSFORMS_LINEARIZE_H
+#define ATTN_TRANSFORMS_LINEARIZE_H
+
+#include "attn/IR/AttnOps.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::attn {
+
+/// Chunk length (0: the cost model, 64 positions) and f32 vector lanes (0:
+/// the host's).
+struct LinearizeOptions {
+  int64_t chunk = 0;
+  int64_t vectorWidth = 0;
+};
+
+/// Lowers `op` to its O(S) form: a parallel loop over (batch, query head)
+/// walking the keys in chunks with a decayed state re-based per chunk
+/// (causal), or the state over all keys first (non-causal). Elementwise
+/// feature maps that feed only `op` are applied on load. Fails when a head
+/// count or feature size is dynamic.
+FailureOr<Value> linearizeAggregate(RewriterBase &rewriter,
+                                    LinearAggregateOp op,
+                                    const LinearizeOptions &options);
+
+void populateLinearizePatterns(RewritePatternSet &patterns,
+                               const LinearizeOptions &options);
+
+} // namespace mlir::attn
+
+#endif // ATTN_TRANSFORMS_LINEARIZE_H

@@ -1,0 +1,62 @@
+// The chunked form of attn-linearize: per (batch, head) a [F, Dv] state and
+// an [F] normaliser on the heap, a table of decay powers lambda^0..C, then
+// chunks of C = 32 positions: each query reads the state (scaled by
+// lambda^(p - t0 + 1)) and the chunk's keys up to itself (lambda^(p - j)),
+// then the state is re-based (lambda^len) and takes the chunk's keys. The
+// elementwise feature maps are applied on load (fused away); non-causal
+// builds the state over all keys first.
+// RUN: attn-opt %s --split-input-file --attn-linearize="chunk=32 vector-width=16" --canonicalize --cse | FileCheck %s
+
+// CHECK-LABEL: func.func @decayed
+// CHECK-NOT: attn.feature_map
+// CHECK-NOT: attn.linear_aggregate
+// CHECK: %[[STATE:.*]] = memref.alloc() : memref<1x2x16x32xf32>
+// CHECK: %[[Z:.*]] = memref.alloc() : memref<1x2x16xf32>
+// CHECK: scf.parallel
+// CHECK: %[[POW:.*]] = memref.alloca() : memref<33xf32>
+// CHECK: math.absf
+// CHECK: memref.store %{{.*}}, %[[POW]]
+// CHECK: scf.for %[[T0:.*]] = %c0 to %{{.*}} step %c32
+// CHECK: scf.for %[[I:.*]] =
+// CHECK: memref.load %[[POW]]
+// CHECK: scf.for {{.*}} -> (vector<16xf32>, vector<16xf32>, f32)
+// CHECK: memref.load %[[Z]]
+// CHECK: scf.for %{{.*}} = %[[T0]] to
+// CHECK: vector.reduction <add>
+// CHECK: memref.load %[[POW]]
+// CHECK: arith.divf
+// CHECK: vector.store
+// Re-base, then accumulate the chunk's keys.
+// CHECK: memref.load %[[POW]]
+// CHECK: scf.for
+// CHECK: arith.mulf %{{.*}}, %{{.*}} : vector<16xf32>
+// CHECK: vector.store %{{.*}}, %[[STATE]]
+// CHECK: scf.for
+// CHECK: memref.load %[[POW]]
+// CHECK: vector.store %{{.*}}, %[[STATE]]
+func.func @decayed(%q: tensor<1x2x?x16xf32>, %k: tensor<1x1x?x16xf32>, %v: tensor<1x1x?x32xf32>, %l: tensor<2xf32>) -> tensor<1x2x?x32xf32> {
+  %fq = attn.feature_map elu_plus_one %q : tensor<1x2x?x16xf32> -> tensor<1x2x?x16xf32>
+  %fk = attn.feature_map elu_plus_one %k : tensor<1x1x?x16xf32> -> tensor<1x1x?x16xf32>
+  %o = attn.linear_aggregate %fq, %fk, %v decay(%l) {causal, normalize} : tensor<1x2x?x16xf32>, tensor<1x1x?x16xf32>, tensor<1x1x?x32xf32>, tensor<2xf32> -> tensor<1x2x?x32xf32>
+  return %o : tensor<1x2x?x32xf32>
+}
+
+// -----
+
+// Non-causal: phi(K)^T V over all keys first, then every query reads it. A
+// feature map with another use stays (decomposed later), not fused.
+// CHECK-LABEL: func.func @global
+// CHECK: %[[FK:.*]] = attn.feature_map relu
+// CHECK-NOT: attn.linear_aggregate
+// CHECK: %[[STATE:.*]] = memref.alloc
+// CHECK: scf.parallel
+// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c1
+// CHECK: vector.store %{{.*}}, %[[STATE]]
+// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c1
+// CHECK: vector.load %{{.*}}[{{.*}}] : memref<1x2x16x8xf32>, vector<8xf32>
+// CHECK: vector.store
+func.func @global(%q: tensor<1x2x?x16xf32>, %k: tensor<1x2x?x16xf32>, %v: tensor<1x2x?x8xf32>) -> (tensor<1x2x?x8xf32>, tensor<1x2x?x16xf32>) {
+  %fk = attn.feature_map relu %k : tensor<1x2x?x16xf32> -> tensor<1x2x?x16xf32>
+  %o = attn.linear_aggregate %q, %fk, %v : tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x8xf32> -> tensor<1x2x?x8xf32>
+  return %o, %fk : tensor<1x2x?x8xf32>, tensor<1x2x?x16xf32>
+}
