@@ -179,12 +179,25 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
               k, k.toF32(k.vload(VectorType::get({vwF}, eltOf(qIn.buffer)),
                                  qIn.buffer, {bi, hi, i, k.idx(c * vwF)})));
         };
-        auto kVec = [&](Value j, int64_t c) {
+        // A chunk's φk, computed once per chunk when a fused feature map
+        // would otherwise be re-applied for every query of the chunk.
+        Value kCache, cacheT0;
+        const bool useCache = causal && kIn.map && chunk * f <= 16384;
+        if (useCache)
+          kCache = k.stackBuffer({chunk, f});
+        auto kVecRaw = [&](Value j, int64_t c) {
           return kIn.apply(
               k, k.toF32(k.vload(VectorType::get({vwF}, eltOf(kIn.buffer)),
                                  kIn.buffer, {bi, hk, j, k.idx(c * vwF)})));
         };
+        auto kVec = [&](Value j, int64_t c) {
+          if (cacheT0)
+            return k.vload(vecF, kCache, {k.sub(j, cacheT0), k.idx(c * vwF)});
+          return kVecRaw(j, c);
+        };
         auto kElem = [&](Value j, Value ff) {
+          if (cacheT0)
+            return k.load(kCache, {k.sub(j, cacheT0), ff});
           return kIn.apply(k, k.toF32(k.load(kIn.buffer, {bi, hk, j, ff})));
         };
         auto vVec = [&](Value j, int64_t c) {
@@ -306,6 +319,13 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
         });
         k.loop(zero, skv, chunk, [&](Value t0) {
           Value t1 = k.minI(k.add(t0, k.idx(chunk)), skv);
+          if (useCache) {
+            k.loop(t0, t1, 1, [&](Value j) {
+              for (int64_t c = 0; c < f / vwF; ++c)
+                k.vstore(kVecRaw(j, c), kCache, {k.sub(j, t0), k.idx(c * vwF)});
+            });
+            cacheT0 = t0;
+          }
           // Queries whose aligned position p = i + offset lies in [t0, t1).
           Value iLo = arith::MaxSIOp::create(rw, loc, k.sub(t0, offset), zero);
           Value iHi = k.minI(k.sub(t1, offset), sq);
@@ -344,6 +364,7 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
           k.loop(t0, t1, 1, [&](Value j) {
             accumulate(j, k.load(pw, k.sub(k.sub(t1, one), j)));
           });
+          cacheT0 = Value();
         });
       });
 
