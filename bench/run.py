@@ -310,6 +310,7 @@ def main():
 
     sparse = sparse_cases(a, big, record, results.get(f"dense S={S}", {}).get("numpy/OpenBLAS unfused"), S)
     paired.update(sparse)
+    paired.update(linear_cases(a, big, record))
 
     with open(os.path.join(WORK, "results.json"), "w") as f:
         json.dump({"rows": rows, "sgemm_peak": peak, "rounds": times, "decode_rounds": dec,
@@ -447,6 +448,39 @@ def docs_from_results():
     write_docs(rows, results, saved["paired"], saved["sgemm_peak"], S, big, rounds)
 
 
+def linear_cases(a, big, record):
+    """The targets of issue 5: causal linear attention with decay (chunked
+    form) at two lengths, and against our tiled causal softmax attention;
+    each pair timed call by call in one process, over rounds."""
+    H, D = 8, 64
+    S1, S2 = (8192, 65536) if big else (2048, 16384)
+
+    def linear(S):
+        t = f"tensor<1x{H}x{S}x{D}xf32>"
+        return (f"func.func @linear{S}(%q: {t}, %k: {t}, %v: {t}, %l: tensor<{H}xf32>) -> {t} {{\n"
+                f"  %o = attn.linear_aggregate %q, %k, %v decay(%l) {{causal}} : {t}, {t}, {t}, "
+                f"tensor<{H}xf32> -> {t}\n  return %o : {t}\n}}\n")
+    path = os.path.join(WORK, "linear.mlir")
+    with open(path, "w") as f:
+        f.write(linear(S1) + linear(S2) + open(program(f"softmax{S1}", 1, H, H, S1, S1, D,
+                                                         "#attn.causal")).read())
+    growth, versus, times = [], [], {}
+    for _ in range(max(3, a.rounds // 2)):
+        r = run_attn_paired(path, f"linear{S1}", f"linear{S2}", 2, 3)
+        growth.append(r[f"linear{S2}/linear{S1}"])
+        times.setdefault("long", []).append(r[f"linear{S2}"])
+        r = run_attn_paired(path, f"linear{S1}", f"softmax{S1}", 2, 3)
+        versus.append(r[f"softmax{S1}/linear{S1}"])
+        times.setdefault("short", []).append(r[f"linear{S1}"])
+        times.setdefault("softmax", []).append(r[f"softmax{S1}"])
+    record(f"causal linear, decay S={S1}", "attn (cpu, 2 threads)", median(times["short"]),
+           "chunked form (attn-linearize), random decays in [-1, 1]")
+    record(f"causal linear, decay S={S2}", "attn (cpu, 2 threads)", median(times["long"]))
+    record(f"causal softmax S={S1}", "attn (cpu, 2 threads)", median(times["softmax"]))
+    return {"linear growth": median(growth), "linear vs softmax": median(versus),
+            "linear sizes": (S1, S2)}
+
+
 def write_docs(rows, results, paired, peak, S, big, rounds):
     import matplotlib
     matplotlib.use("Agg")
@@ -514,6 +548,17 @@ def write_docs(rows, results, paired, peak, S, big, rounds):
               "else).", "", "| target | measured | wanted |", "|---|---|---|"]
     for name, val, want in sparse_targets:
         lines.append(f"| {name} | {(val or float('nan')):.2f}x | {want} |")
+    if paired.get("linear growth"):
+        S1, S2 = paired["linear sizes"]
+        lines += ["", "## Targets of issue 5 (linear forms)", "",
+                  "| target | measured | wanted |", "|---|---|---|",
+                  f"| causal linear with decay: time growth S={S1} -> {S2} | "
+                  f"{paired['linear growth']:.2f}x | <= 8.8x (length x{S2 // S1}) |",
+                  f"| causal linear with decay S={S1}: faster than our causal softmax | "
+                  f"{paired['linear vs softmax']:.2f}x | >= 4x |",
+                  "| recurrent decode: per-token time, position 1k vs 64k | not measured | <= 1.2x |",
+                  "", "The recurrent decode target needs the state-passing API of issue 5, "
+                  "which does not exist yet."]
     lines += ["", "![benchmarks](benchmarks.png)", ""]
     with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:
         f.write("\n".join(lines))
@@ -528,6 +573,8 @@ def write_docs(rows, results, paired, peak, S, big, rounds):
             return f"S={case.split('S=')[-1]}: causal vs 16 documents"
         if re.match(r"(dense|LSH 64 buckets) S=(16384|4096)$", case) and case != f"dense S={S}":
             return f"S={case.split('S=')[-1]}: dense vs LSH buckets"
+        if case.startswith(("causal linear", "causal softmax")):
+            return "causal linear attention with decay"
         return case
     panels = {}
     for case, impl, ms, _ in rows:
