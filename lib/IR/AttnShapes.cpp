@@ -388,7 +388,26 @@ bool mlir::attn::checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
         }
         if (c.ok() && l.getEps().convertToDouble() < 0)
           c.fail("eps must be non-negative");
+        if (Value state = l.getState()) {
+          if (c.ok() && !l.getCausal())
+            c.fail("state requires causal");
+          if (c.ok() && l.getNormalize())
+            c.fail("state cannot be combined with normalize");
+          Shape st = c.ranked(state, 4, "state");
+          c.equal(st[0], q[0], "state batch size differs from the query's");
+          c.equal(st[1], q[1], "state needs one [F, Dv] matrix per query head");
+          c.equal(st[2], q[3],
+                  "state rows differ from the feature dimension F");
+          c.equal(st[3], v[3],
+                  "state columns differ from the value dimension Dv");
+          if (c.ok() && !l.getFinalState())
+            c.fail("state needs a second result, the final state");
+        } else if (c.ok() && l.getFinalState()) {
+          c.fail("a final state result needs a state operand");
+        }
         results.push_back({q[0], q[1], q[2], v[3]});
+        if (l.getState())
+          results.push_back({q[0], q[1], q[3], v[3]});
       })
       .Case<SelectBlocksOp>([&](SelectBlocksOp sb) {
         c.positive(sb.getBlockQ(), "block_q");

@@ -1692,11 +1692,43 @@ bool Interpreter::execAttn(LinearAggregateOp op) {
           for (int64_t d = 0; d < dv; ++d)
             out[d] += a * vj[d];
         }
+        // The keys of earlier calls, summarised by the state.
+        if (op.getState() && ip >= -1) {
+          const Tensor &st = tensor(op.getState());
+          double w = decay ? std::pow(decay->data[h], double(ip + 1)) : 1.0;
+          for (int64_t d = 0; d < f; ++d) {
+            const double *row = st.data.data() + off4(st.shape, b, h, d, 0);
+            for (int64_t e = 0; e < dv; ++e)
+              out[e] += w * qi[d] * row[e];
+          }
+        }
         if (op.getNormalize())
           for (int64_t d = 0; d < dv; ++d)
             out[d] /= den + eps;
       }
-  return setTensor(op.getOutput(), std::move(o));
+  if (!op.getState())
+    return setTensor(op.getOutput(), std::move(o));
+  // The state after this call's keys: λ^Skv S0 + Σ_j λ^(Skv-1-j) k_jᵀ v_j.
+  const Tensor &st = tensor(op.getState());
+  Tensor next;
+  if (!alloc(op, {nb, hq, f, dv}, next))
+    return false;
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t h = 0; h < hq; ++h) {
+      double lam = decay ? decay->data[h] : 1.0;
+      for (int64_t d = 0; d < f; ++d)
+        for (int64_t e = 0; e < dv; ++e) {
+          double acc =
+              std::pow(lam, double(skv)) * st.data[off4(st.shape, b, h, d, e)];
+          for (int64_t j = 0; j < skv; ++j)
+            acc += std::pow(lam, double(skv - 1 - j)) *
+                   k.data[off4(k.shape, b, h / group, j, d)] *
+                   v.data[off4(v.shape, b, h / group, j, e)];
+          next.data[off4(next.shape, b, h, d, e)] = acc;
+        }
+    }
+  return setTensor(op.getOutput(), std::move(o)) &&
+         setTensor(op.getFinalState(), std::move(next));
 }
 
 //===----------------------------------------------------------------------===//

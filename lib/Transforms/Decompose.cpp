@@ -665,7 +665,47 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw,
         });
   }
   Value num = weightedSum(g, w, op.getValue(), *group);
-  Type outElt = cast<ShapedType>(op.getType()).getElementType();
+  Value state = op.getState(), decay = op.getDecay();
+  // λ_h^e (1 without decay), e an i64-valued index.
+  auto power = [&](OpBuilder &b, Location loc, Value lam, Value e) -> Value {
+    if (!lam)
+      return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0));
+    Value ef = arith::SIToFPOp::create(
+        b, loc, b.getF32Type(),
+        arith::IndexCastOp::create(b, loc, b.getI64Type(), e));
+    return math::PowFOp::create(b, loc, lam, ef);
+  };
+  Value sqV = g.sizeValue(op.getQuery(), 2), skvV = g.sizeValue(op.getKey(), 2);
+  if (state) {
+    // num[b, h, i, e] += λ^(i'+1) Σ_f q[b, h, i, f] S0[b, h, f, e], i' >= -1.
+    SmallVector<Value> ins = {op.getQuery(), state};
+    SmallVector<AffineMap> maps = {g.pick(5, {0, 1, 2, 4}),
+                                   g.pick(5, {0, 1, 4, 3})};
+    if (decay) {
+      ins.push_back(decay);
+      maps.push_back(g.pick(5, {1}));
+    }
+    num = g.generic(
+        ins, maps, num, g.pick(5, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar, kRed},
+        [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+          Value aligned = arith::AddIOp::create(
+              b, loc, idx(b, loc, 2), arith::SubIOp::create(b, loc, skvV, sqV));
+          Value e = arith::AddIOp::create(
+              b, loc, aligned, arith::ConstantIndexOp::create(b, loc, 1));
+          Value sees =
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, e,
+                                    arith::ConstantIndexOp::create(b, loc, 0));
+          Value wgt = power(b, loc, decay ? a[2] : Value(), e);
+          Value p = arith::MulFOp::create(
+              b, loc, arith::MulFOp::create(b, loc, toF32(b, loc, a[0]), a[1]),
+              wgt);
+          Value zero =
+              arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+          return arith::AddFOp::create(
+              b, loc, a.back(), arith::SelectOp::create(b, loc, sees, p, zero));
+        });
+  }
+  Type outElt = cast<ShapedType>(op.getOutput().getType()).getElementType();
   Value out;
   if (op.getNormalize()) {
     Value den =
@@ -691,7 +731,54 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw,
                         return fromF32(b, loc, x[0], outElt);
                       });
   }
-  return SmallVector<Value>{castTo(rw, op.getLoc(), out, op.getType())};
+  SmallVector<Value> results = {castTo(rw, op.getLoc(), out, op.getOutput().getType())};
+  if (state) {
+    // next = λ^Skv S0 + Σ_j λ^(Skv-1-j) k[b, h/g, j, f] v[b, h/g, j, e].
+    SmallVector<Value> ins = {state};
+    SmallVector<AffineMap> maps = {g.pick(4, {0, 1, 2, 3})};
+    if (decay) {
+      ins.push_back(decay);
+      maps.push_back(g.pick(4, {1}));
+    }
+    Value scaled = g.generic(
+        ins, maps,
+        g.empty({g.size(state, 0), g.size(state, 1), g.size(state, 2),
+                 g.size(state, 3)},
+                rw.getF32Type()),
+        g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+        [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+          return arith::MulFOp::create(
+              b, loc, a[0], power(b, loc, decay ? a[1] : Value(), skvV));
+        });
+    SmallVector<Value> kvIns = {op.getKey(), op.getValue()};
+    SmallVector<AffineMap> kvMaps = {
+        g.map(5, {g.d(0), g.d(1).floorDiv(*group), g.d(4), g.d(2)}),
+        g.map(5, {g.d(0), g.d(1).floorDiv(*group), g.d(4), g.d(3)})};
+    if (decay) {
+      kvIns.push_back(decay);
+      kvMaps.push_back(g.pick(5, {1}));
+    }
+    Value next = g.generic(
+        kvIns, kvMaps, scaled, g.pick(5, {0, 1, 2, 3}),
+        {kPar, kPar, kPar, kPar, kRed},
+        [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+          Value e = arith::SubIOp::create(
+              b, loc,
+              arith::SubIOp::create(b, loc, skvV,
+                                    arith::ConstantIndexOp::create(b, loc, 1)),
+              idx(b, loc, 4));
+          Value p = arith::MulFOp::create(
+              b, loc,
+              arith::MulFOp::create(b, loc, toF32(b, loc, a[0]),
+                                    toF32(b, loc, a[1])),
+              power(b, loc, decay ? a[2] : Value(), e));
+          return arith::AddFOp::create(b, loc, a.back(), p);
+        });
+    results.push_back(
+        castTo(rw, op.getLoc(), next,
+               cast<RankedTensorType>(op.getFinalState().getType())));
+  }
+  return results;
 }
 
 //===----------------------------------------------------------------------===//

@@ -93,7 +93,7 @@ struct MappedInput {
 
 } // namespace
 
-FailureOr<Value>
+FailureOr<SmallVector<Value>>
 mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
                                const LinearizeOptions &options) {
   auto qTy = cast<RankedTensorType>(op.getQuery().getType());
@@ -150,6 +150,7 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
   Value batch = sizeOf(qIn.buffer, 0), sq = sizeOf(qIn.buffer, 2),
         skv = sizeOf(kIn.buffer, 2);
   Value outB = k.allocLike(outTy, {batch, k.idx(hq), sq, k.idx(dv)});
+  Value stateInB = op.getState() ? toBuffer(op.getState()) : Value();
   Value zero = k.idx(0), one = k.idx(1);
   Value offset = k.sub(skv, sq);
   Value eps = k.f32(op.getEps().convertToDouble());
@@ -217,10 +218,13 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
           return {bi, hi, ff, k.idx(c * vwO)};
         };
         auto zAt = [&](Value ff) -> SmallVector<Value> { return {bi, hi, ff}; };
+        // The state starts empty, or from the earlier calls' state.
         k.loop(zero, k.idx(f), 1, [&](Value ff) {
           k.store(k.f32(0.0), zAll, zAt(ff));
           for (int64_t c = 0; c < dv / vwO; ++c)
-            k.vstore(k.splat(vecO, 0.0), stateAll, stAt(ff, c));
+            k.vstore(stateInB ? k.vload(vecO, stateInB, stAt(ff, c))
+                              : k.splat(vecO, 0.0),
+                     stateAll, stAt(ff, c));
         });
         // λ^e for e = 0..C (1 without decay): |λ|^e with the sign of λ for
         // odd e; λ^0 = 1 even for λ = 0.
@@ -315,6 +319,14 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
         k.loop(zero, firstSeeing, 1, [&](Value i) {
           SmallVector<Value> none(dv / vwO, k.splat(vecO, 0.0));
           none.push_back(k.f32(0.0));
+          // Position -1 still sees the earlier calls' keys (weight λ^0).
+          if (stateInB) {
+            Value atMinusOne = arith::CmpIOp::create(
+                rw, loc, arith::CmpIPredicate::eq, k.add(i, offset), k.idx(-1));
+            SmallVector<Value> fromState = readState(i, k.f32(1.0));
+            for (auto [n, v] : llvm::enumerate(fromState))
+              none[n] = k.select(atMinusOne, v, none[n]);
+          }
           store(i, none);
         });
         k.loop(zero, skv, chunk, [&](Value t0) {
@@ -368,9 +380,16 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
         });
       });
 
-  return bufferization::ToTensorOp::create(rw, loc, outTy, outB,
-                                           rw.getUnitAttr(), rw.getUnitAttr())
-      .getResult();
+  Value out = bufferization::ToTensorOp::create(
+      rw, loc, outTy, outB, rw.getUnitAttr(), rw.getUnitAttr());
+  if (!op.getFinalState())
+    return SmallVector<Value>{out};
+  // The state after the last chunk is re-based to Skv - 1: the final state.
+  auto stateTy = cast<RankedTensorType>(op.getFinalState().getType());
+  Value stateOut = memref::CastOp::create(rw, loc, memrefOf(stateTy), stateAll);
+  return SmallVector<Value>{
+      out, bufferization::ToTensorOp::create(
+               rw, loc, stateTy, stateOut, rw.getUnitAttr(), rw.getUnitAttr())};
 }
 
 namespace {
@@ -383,7 +402,8 @@ struct LinearizeAggregate : OpRewritePattern<LinearAggregateOp> {
     for (Value v : {op.getQuery(), op.getKey()})
       if (auto fm = v.getDefiningOp<FeatureMapOp>())
         maps.push_back(fm);
-    FailureOr<Value> out = linearizeAggregate(rewriter, op, options);
+    FailureOr<SmallVector<Value>> out =
+        linearizeAggregate(rewriter, op, options);
     if (failed(out))
       return failure();
     rewriter.replaceOp(op, *out);

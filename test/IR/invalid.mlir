@@ -392,6 +392,86 @@ func.func @fm_taylor(%x: tensor<1x2x4x3xf32>) -> tensor<1x2x4x9xf32> {
 
 // -----
 
+func.func @la_state_causal(%q: tensor<1x2x4x8xf32>, %s: tensor<1x2x8x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op state requires causal}}
+  %o, %s1 = attn.linear_aggregate %q, %q, %q state(%s : tensor<1x2x8x8xf32>) : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x8x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_state_normalize(%q: tensor<1x2x4x8xf32>, %s: tensor<1x2x8x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op state cannot be combined with normalize}}
+  %o, %s1 = attn.linear_aggregate %q, %q, %q state(%s : tensor<1x2x8x8xf32>) {causal, normalize} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x8x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_state_rank(%q: tensor<1x2x4x8xf32>, %s: tensor<2x8x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op state must have rank 4, got 3}}
+  %o, %s1 = attn.linear_aggregate %q, %q, %q state(%s : tensor<2x8x8xf32>) {causal} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>, tensor<2x8x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_state_batch(%q: tensor<1x2x4x8xf32>, %s: tensor<3x2x8x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op state batch size differs from the query's (3 vs 1)}}
+  %o, %s1 = attn.linear_aggregate %q, %q, %q state(%s : tensor<3x2x8x8xf32>) {causal} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>, tensor<3x2x8x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_state_heads(%q: tensor<1x2x4x8xf32>, %s: tensor<1x1x8x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op state needs one [F, Dv] matrix per query head (1 vs 2)}}
+  %o, %s1 = attn.linear_aggregate %q, %q, %q state(%s : tensor<1x1x8x8xf32>) {causal} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>, tensor<1x1x8x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_state_rows(%q: tensor<1x2x4x8xf32>, %s: tensor<1x2x7x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op state rows differ from the feature dimension F (7 vs 8)}}
+  %o, %s1 = attn.linear_aggregate %q, %q, %q state(%s : tensor<1x2x7x8xf32>) {causal} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x7x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_state_cols(%q: tensor<1x2x4x8xf32>, %s: tensor<1x2x8x5xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op state columns differ from the value dimension Dv (5 vs 8)}}
+  %o, %s1 = attn.linear_aggregate %q, %q, %q state(%s : tensor<1x2x8x5xf32>) {causal} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x8x5xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_state_result(%q: tensor<1x2x4x8xf32>, %s: tensor<1x2x8x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op state needs a second result, the final state}}
+  %o = attn.linear_aggregate %q, %q, %q state(%s : tensor<1x2x8x8xf32>) {causal} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_final_state(%q: tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op a final state result needs a state operand}}
+  %o, %s1 = attn.linear_aggregate %q, %q, %q {causal} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x8x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
+func.func @la_state_result_shape(%q: tensor<1x2x4x8xf32>, %s: tensor<1x2x8x8xf32>) -> tensor<1x2x4x8xf32> {
+  // expected-error @+1 {{'attn.linear_aggregate' op result #1 has shape [1, 2, 8, 4] but [1, 2, 8, 8] is expected}}
+  %o, %s1 = attn.linear_aggregate %q, %q, %q state(%s : tensor<1x2x8x8xf32>) {causal} : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32> -> tensor<1x2x4x8xf32>, tensor<1x2x8x4xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// -----
+
 func.func @la_decay(%q: tensor<1x2x4x8xf32>, %l: tensor<2xf32>) -> tensor<1x2x4x8xf32> {
   // expected-error @+1 {{'attn.linear_aggregate' op decay requires causal}}
   %o = attn.linear_aggregate %q, %q, %q decay(%l) : tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<2xf32> -> tensor<1x2x4x8xf32>

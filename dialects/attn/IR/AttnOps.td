@@ -205,7 +205,8 @@ def Attn_FeatureMapOp : Attn_Op<"feature_map", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Attn_LinearAggregateOp : Attn_Op<"linear_aggregate", [Pure]> {
+def Attn_LinearAggregateOp : Attn_Op<"linear_aggregate",
+                                     [Pure, AttrSizedOperandSegments]> {
   let summary = "linear attention with optional causal decay";
   let description = [{
     O_i = Σ_{j∈N(i)} λ_h^{i'−j} (φq_i·φk_j) v_j, divided by
@@ -217,16 +218,33 @@ def Attn_LinearAggregateOp : Attn_Op<"linear_aggregate", [Pure]> {
     %o = attn.linear_aggregate %fq, %fk, %v {causal, normalize} : tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32> -> tensor<1x8x128x64xf32>
     %o = attn.linear_aggregate %q, %k, %v decay(%lambda) {causal} : tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>, tensor<8xf32> -> tensor<1x8x128x64xf32>
     ```
+
+    Recurrent use (an addition to the contract): `state(%s0 : tensor<B x Hq
+    x F x Dv x f32>)` stands for the keys of earlier calls, summarised as
+    S0 = Σ_{j<0} λ^{−1−j} φk_jᵀ v_j (positions before this call's first
+    key). A query at aligned position i' ≥ −1 adds λ^{i'+1} φq_i S0 to its
+    output, and the op's second result is the state after this call's keys,
+    λ^{Skv} S0 + Σ_j λ^{Skv−1−j} φk_jᵀ v_j, to pass to the next call. Calls
+    on consecutive pieces of a sequence thus equal one call on all of it;
+    decoding token by token costs O(1) per token. Requires `causal`, not
+    `normalize`.
+
+    ```mlir
+    %o, %s1 = attn.linear_aggregate %q, %k, %v decay(%lambda) state(%s0 : tensor<1x8x64x64xf32>) {causal} : tensor<1x8x1x64xf32>, tensor<1x8x1x64xf32>, tensor<1x8x1x64xf32>, tensor<8xf32> -> tensor<1x8x1x64xf32>, tensor<1x8x64x64xf32>
+    ```
   }];
   let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
                        Attn_FloatTensor:$value, Optional<Attn_F32Tensor>:$decay,
+                       Optional<Attn_F32Tensor>:$state,
                        UnitAttr:$causal, UnitAttr:$normalize,
                        DefaultValuedAttr<F32Attr, "1e-6">:$eps);
-  let results = (outs Attn_FloatTensor:$output);
+  let results = (outs Attn_FloatTensor:$output,
+                      Optional<Attn_F32Tensor>:$final_state);
   let assemblyFormat = [{
-    $query `,` $key `,` $value (`decay` `(` $decay^ `)`)? attr-dict `:`
+    $query `,` $key `,` $value (`decay` `(` $decay^ `)`)?
+    (`state` `(` $state^ `:` type($state) `)`)? attr-dict `:`
     type($query) `,` type($key) `,` type($value) (`,` type($decay)^)?
-    `->` type($output)
+    `->` type($output) (`,` type($final_state)^)?
   }];
   let hasVerifier = 1;
 }

@@ -1,0 +1,72 @@
+"""Row D8: carrying the linear-attention state across calls. A sequence is
+cut into random pieces (some of a single token: decoding), each piece one
+call of `attn.linear_aggregate ... state(%s)` with the previous call's final
+state; the concatenated outputs and the last state must equal one call on
+the whole sequence (the chunked form), which --check compares with the
+reference interpreter.
+
+usage: linear_recurrence.py ATTN_RUN WORKDIR SEED
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+attn_run, work, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+os.makedirs(work, exist_ok=True)
+rng = np.random.default_rng(seed)
+HQ, HKV, F, DV, S = 4, 2, 8, 6, 150
+lam = np.array([0.5, 0.9, 0.99, -0.7], np.float32)
+q = rng.uniform(-1, 1, (1, HQ, S, F)).astype(np.float32)
+k = rng.uniform(-1, 1, (1, HKV, S, F)).astype(np.float32)
+v = rng.uniform(-1, 1, (1, HKV, S, DV)).astype(np.float32)
+
+
+def call(name, qs, ks, vs, state, check=False):
+    """One call on a piece; returns (output, final state)."""
+    L = qs.shape[2]
+    tq, tk = f"tensor<1x{HQ}x{L}x{F}xf32>", f"tensor<1x{HKV}x{L}x{F}xf32>"
+    tv, to = f"tensor<1x{HKV}x{L}x{DV}xf32>", f"tensor<1x{HQ}x{L}x{DV}xf32>"
+    ts = f"tensor<1x{HQ}x{F}x{DV}xf32>"
+    path = os.path.join(work, name + ".mlir")
+    with open(path, "w") as fh:
+        fh.write(f"func.func @f(%q: {tq}, %k: {tk}, %v: {tv}, %l: tensor<{HQ}xf32>, %s: {ts})"
+                 f" -> ({to}, {ts}) {{\n"
+                 f"  %o, %s1 = attn.linear_aggregate %q, %k, %v decay(%l) state(%s : {ts}) {{causal}}"
+                 f" : {tq}, {tk}, {tv}, tensor<{HQ}xf32> -> {to}, {ts}\n"
+                 f"  return %o, %s1 : {to}, {ts}\n}}\n")
+    args = []
+    for n, a in enumerate((qs, ks, vs, lam, state)):
+        p = os.path.join(work, f"{name}_in{n}.npy")
+        np.save(p, np.ascontiguousarray(a))
+        args.append(f"--arg={p}")
+    outs = [os.path.join(work, f"{name}_out{n}.npy") for n in range(2)]
+    cmd = [attn_run, path, "--pipeline=cpu"] + args + [f"--out={o}" for o in outs]
+    if check:
+        cmd.append("--check")
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"{name}: attn-run failed: {r.stdout} {r.stderr}")
+    return np.load(outs[0]), np.load(outs[1])
+
+
+zero = np.zeros((1, HQ, F, DV), np.float32)
+# A nonzero starting state, as from earlier calls, checked by the reference.
+start = rng.uniform(-1, 1, (1, HQ, F, DV)).astype(np.float32)
+whole_out, whole_state = call("whole", q, k, v, start, check=True)
+
+cuts = list(range(0, 12))  # token by token first, as in decoding
+while cuts[-1] < S:
+    step = int(rng.choice([1, 1, 1, 2, 7, 33, 64]))
+    cuts.append(min(S, cuts[-1] + step))
+state, pieces = start, []
+for n, (a, b) in enumerate(zip(cuts, cuts[1:])):
+    out, state = call(f"piece{n}", q[:, :, a:b], k[:, :, a:b], v[:, :, a:b], state)
+    pieces.append(out)
+pieced = np.concatenate(pieces, axis=2)
+scale = np.abs(whole_out).max() + 1.0
+err_out = np.abs(pieced - whole_out).max() / scale
+err_state = np.abs(state - whole_state).max() / (np.abs(whole_state).max() + 1.0)
+print(f"pieces={len(pieces)} output_err={err_out:.2e} state_err={err_state:.2e}")
+print("recurrence:", "ok" if err_out < 1e-5 and err_state < 1e-5 else "FAIL")
