@@ -29,6 +29,8 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
+#include <cmath>
+
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNLINEARIZE
 #include "attn/Transforms/Passes.h.inc"
@@ -50,7 +52,40 @@ struct MappedInput {
     return kind == FeatureMapKind::identity ||
            kind == FeatureMapKind::elu_plus_one ||
            kind == FeatureMapKind::relu || kind == FeatureMapKind::exp ||
-           kind == FeatureMapKind::sigmoid;
+           kind == FeatureMapKind::sigmoid || kind == FeatureMapKind::taylor2;
+  }
+  bool isTaylor() const { return map == FeatureMapKind::taylor2; }
+
+  /// φ(x)[ff] of the row at `row` (indices before the last dimension) for
+  /// any fused map: taylor2 is [1, x, x⊗x/√2], D = the raw row length.
+  Value element(KernelBuilder &k, ValueRange row, Value ff) {
+    auto at = [&](Value d) {
+      SmallVector<Value> ivs(row);
+      ivs.push_back(d);
+      return k.toF32(k.load(buffer, ivs));
+    };
+    if (!isTaylor())
+      return apply(k, at(ff));
+    OpBuilder &b = k.b;
+    Location loc = k.loc;
+    int64_t d = cast<MemRefType>(buffer.getType()).getShape().back();
+    Value one = k.idx(1), dIdx = k.idx(d);
+    // f = 0: 1; f <= D: x[f-1]; else x[a] x[c] / sqrt(2), f-1-D = a D + c.
+    Value lin = k.sub(ff, one);
+    Value quad = k.sub(lin, dIdx);
+    Value isLinear =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, lin, dIdx);
+    Value isOne =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, ff, k.idx(0));
+    // Indices stay in range on every branch (selects evaluate all).
+    Value zero = k.idx(0);
+    Value linIdx = k.select(isLinear, k.select(isOne, zero, lin), zero);
+    Value quadSafe = k.select(isLinear, zero, quad);
+    Value a = arith::DivUIOp::create(b, loc, quadSafe, dIdx);
+    Value c = arith::RemUIOp::create(b, loc, quadSafe, dIdx);
+    Value pair = k.fmul(k.fmul(at(a), at(c)), k.f32(1.0 / std::sqrt(2.0)));
+    Value y = k.select(isOne, k.f32(1.0), k.select(isLinear, at(linIdx), pair));
+    return k.toF32(k.fromF32(y, mapElt));
   }
 
   /// φ(x) for an f32 scalar or vector x.
@@ -175,7 +210,9 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
         Value bi = ivs[0], hi = ivs[1];
         Value hk = arith::DivUIOp::create(rw, loc, hi, k.idx(group));
         // φq, φk as f32 vectors over F, or one element.
-        auto qVec = [&](Value i, int64_t c) {
+        auto qVec = [&](Value i, int64_t c) -> Value {
+          if (qIn.isTaylor()) // F = 1 + D + D^2 is odd: one lane
+            return k.bcast(vecF, qIn.element(k, {bi, hi, i}, k.idx(c)));
           return qIn.apply(
               k, k.toF32(k.vload(VectorType::get({vwF}, eltOf(qIn.buffer)),
                                  qIn.buffer, {bi, hi, i, k.idx(c * vwF)})));
@@ -183,10 +220,12 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
         // A chunk's φk, computed once per chunk when a fused feature map
         // would otherwise be re-applied for every query of the chunk.
         Value kCache, cacheT0;
-        const bool useCache = causal && kIn.map && chunk * f <= 16384;
+        const bool useCache = causal && kIn.map && chunk * f <= 65536;
         if (useCache)
           kCache = k.stackBuffer({chunk, f});
-        auto kVecRaw = [&](Value j, int64_t c) {
+        auto kVecRaw = [&](Value j, int64_t c) -> Value {
+          if (kIn.isTaylor())
+            return k.bcast(vecF, kIn.element(k, {bi, hk, j}, k.idx(c)));
           return kIn.apply(
               k, k.toF32(k.vload(VectorType::get({vwF}, eltOf(kIn.buffer)),
                                  kIn.buffer, {bi, hk, j, k.idx(c * vwF)})));
@@ -199,7 +238,7 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
         auto kElem = [&](Value j, Value ff) {
           if (cacheT0)
             return k.load(kCache, {k.sub(j, cacheT0), ff});
-          return kIn.apply(k, k.toF32(k.load(kIn.buffer, {bi, hk, j, ff})));
+          return kIn.element(k, {bi, hk, j}, ff);
         };
         auto vVec = [&](Value j, int64_t c) {
           return k.toF32(k.vload(VectorType::get({vwO}, eltOf(vB)), vB,
@@ -282,8 +321,7 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
           return k.reduceMany(
               zero, k.idx(f), 1, acc,
               [&](Value ff, ValueRange a) -> SmallVector<Value> {
-                Value qf =
-                    qIn.apply(k, k.toF32(k.load(qIn.buffer, {bi, hi, i, ff})));
+                Value qf = qIn.element(k, {bi, hi, i}, ff);
                 Value qfw = k.fmul(qf, factor);
                 Value qV = k.bcast(vecO, qfw);
                 SmallVector<Value> next;

@@ -60,3 +60,22 @@ func.func @global(%q: tensor<1x2x?x16xf32>, %k: tensor<1x2x?x16xf32>, %v: tensor
   %o = attn.linear_aggregate %q, %fk, %v : tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x8xf32> -> tensor<1x2x?x8xf32>
   return %o, %fk : tensor<1x2x?x8xf32>, tensor<1x2x?x16xf32>
 }
+
+// -----
+
+// taylor2 (Based) is fused too: phi(x) = [1, x, x (x) x / sqrt(2)] is formed
+// from the raw rows on load (the chunk's phi(K) once per chunk), F = 21.
+// CHECK-LABEL: func.func @based
+// CHECK: arith.constant 0.70710
+// CHECK-NOT: attn.feature_map
+// CHECK: memref.alloc() : memref<1x1x21x8xf32>
+// CHECK: memref.alloca() : memref<32x21xf32>
+// CHECK: scf.for {{.*}} step %c32
+// CHECK: vector.store %{{.*}} : memref<32x21xf32>, vector<1xf32>
+// CHECK-NOT: attn.feature_map
+func.func @based(%q: tensor<1x1x?x4xf32>, %k: tensor<1x1x?x4xf32>, %v: tensor<1x1x?x8xf32>) -> tensor<1x1x?x8xf32> {
+  %fq = attn.feature_map taylor2 %q : tensor<1x1x?x4xf32> -> tensor<1x1x?x21xf32>
+  %fk = attn.feature_map taylor2 %k : tensor<1x1x?x4xf32> -> tensor<1x1x?x21xf32>
+  %o = attn.linear_aggregate %fq, %fk, %v {causal, normalize} : tensor<1x1x?x21xf32>, tensor<1x1x?x21xf32>, tensor<1x1x?x8xf32> -> tensor<1x1x?x8xf32>
+  return %o : tensor<1x1x?x8xf32>
+}

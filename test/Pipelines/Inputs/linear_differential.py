@@ -27,7 +27,7 @@ for n in range(count):
     causal = rng.random() < 0.7
     decay = causal and rng.random() < 0.6
     normalize = rng.random() < 0.4
-    maps = ["elu_plus_one", "sigmoid", "exp"] if normalize else \
+    maps = ["elu_plus_one", "sigmoid", "exp", "taylor2"] if normalize else \
         ["identity", "elu_plus_one", "relu", "exp", "sigmoid", "taylor2", None]
     fmap = rng.choice(maps)
     if elt == "f16" and not normalize and fmap not in ("identity", "relu", None):
@@ -35,8 +35,8 @@ for n in range(count):
         # small outputs: in f16 every path (naive too) misses the f16
         # tolerance. Such sums are tested in f32.
         fmap = "identity"
-    if fmap == "taylor2" and d > 8:
-        fmap = "elu_plus_one" if normalize else "relu"
+    if fmap == "taylor2":
+        d = rng.choice([2, 4, 8])  # F = 1 + D + D^2
     qt, kt = f"tensor<{b}x{hq}x{sq}x{d}x{elt}>", f"tensor<{b}x{hkv}x{skv}x{d}x{elt}>"
     vt, ot = f"tensor<{b}x{hkv}x{skv}x{dv}x{elt}>", f"tensor<{b}x{hq}x{sq}x{dv}x{elt}>"
     fdim = 1 + d + d * d if fmap == "taylor2" else d
