@@ -23,8 +23,9 @@
 // softmax; linalg.add.
 // Compiled form (attn-to-llvm): attn-linearize turns the linear aggregate into
 // the chunked O(S) form (per (b, h) a [73, 32] state and a [73] normaliser,
-// re-based per chunk); taylor2 is not elementwise, so it runs as linalg
-// (attn-decompose) and the aggregate reads its [.., 73] result. The window
+// re-based per chunk); the taylor2 maps are fused into it: each of the 73
+// features is formed from the raw 8-wide rows on load (phi(K) once per
+// chunk), so the [.., 73] feature tensors never exist. The window
 // attention is fused into attn.attention and takes the tiled online-softmax
 // form; tiles outside the window band are never visited.
 
