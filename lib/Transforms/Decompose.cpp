@@ -731,7 +731,8 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw,
                         return fromF32(b, loc, x[0], outElt);
                       });
   }
-  SmallVector<Value> results = {castTo(rw, op.getLoc(), out, op.getOutput().getType())};
+  SmallVector<Value> results = {
+      castTo(rw, op.getLoc(), out, op.getOutput().getType())};
   if (state) {
     // next = λ^Skv S0 + Σ_j λ^(Skv-1-j) k[b, h/g, j, f] v[b, h/g, j, e].
     SmallVector<Value> ins = {state};

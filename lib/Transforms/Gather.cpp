@@ -90,19 +90,11 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
   auto outTy = cast<RankedTensorType>(op.getOutput().getType());
   Type outElt = outTy.getElementType();
 
-  auto toBuffer = [&](Value t) -> Value {
-    return bufferization::ToBufferOp::create(
-        rw, loc, memrefOf(cast<RankedTensorType>(t.getType())), t, true);
-  };
-  Value qB = toBuffer(op.getQuery()), kB = toBuffer(op.getKey()),
-        vB = toBuffer(op.getValue());
-  Value sinksB = op.getSinks() ? toBuffer(op.getSinks()) : Value();
-  auto dimOf = [&](Value t, int64_t dim) {
-    return getValueOrCreateConstantIndexOp(
-        rw, loc, tensor::getMixedSize(rw, loc, t, dim));
-  };
-  Value batch = dimOf(op.getQuery(), 0), sq = dimOf(op.getQuery(), 2),
-        skv = dimOf(op.getKey(), 2);
+  Value qB = k.toBuffer(op.getQuery()), kB = k.toBuffer(op.getKey()),
+        vB = k.toBuffer(op.getValue());
+  Value sinksB = op.getSinks() ? k.toBuffer(op.getSinks()) : Value();
+  Value batch = k.dimOf(op.getQuery(), 0), sq = k.dimOf(op.getQuery(), 2),
+        skv = k.dimOf(op.getKey(), 2);
   Value outB = k.allocLike(outTy, {batch, k.idx(hq), sq, k.idx(dv)});
   Value lseB;
   RankedTensorType lseTy;
@@ -111,9 +103,9 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
     lseB = k.allocLike(lseTy, {batch, k.idx(hq), sq});
   }
   // Key lists as index buffers.
-  Value list0 = toBuffer(driverOperands[0]);
-  Value list1 = csr ? toBuffer(driverOperands[1]) : Value();
-  Value numSlots = csr ? Value() : dimOf(driverOperands[0], 3);
+  Value list0 = k.toBuffer(driverOperands[0]);
+  Value list1 = csr ? k.toBuffer(driverOperands[1]) : Value();
+  Value numSlots = csr ? Value() : k.dimOf(driverOperands[0], 3);
   const double scale = op.getEffectiveScale();
   Value zeroIdx = k.idx(0), oneIdx = k.idx(1);
   Value ninf = k.negInf(), zero = k.f32(0.0);
@@ -300,10 +292,8 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
       });
 
   SmallVector<Value> results;
-  results.push_back(bufferization::ToTensorOp::create(
-      rw, loc, outTy, outB, rw.getUnitAttr(), rw.getUnitAttr()));
+  results.push_back(k.toTensor(outTy, outB));
   if (lseB)
-    results.push_back(bufferization::ToTensorOp::create(
-        rw, loc, lseTy, lseB, rw.getUnitAttr(), rw.getUnitAttr()));
+    results.push_back(k.toTensor(lseTy, lseB));
   return results;
 }

@@ -8,15 +8,22 @@
 #define ATTN_LIB_TRANSFORMS_KERNELBUILDER_H
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/TypeUtilities.h"
 
 #include <limits>
 
 namespace mlir::attn {
+
+inline MemRefType memrefOf(RankedTensorType t) {
+  return MemRefType::get(t.getShape(), t.getElementType());
+}
 
 /// Builders for the kernel: constants, loops and vector arithmetic.
 class KernelBuilder {
@@ -91,6 +98,23 @@ public:
   Value stackBuffer(ArrayRef<int64_t> shape) {
     return memref::AllocaOp::create(b, loc,
                                     MemRefType::get(shape, b.getF32Type()));
+  }
+
+  /// The read-only buffer of a tensor operand.
+  Value toBuffer(Value tensor) {
+    return bufferization::ToBufferOp::create(
+        b, loc, memrefOf(cast<RankedTensorType>(tensor.getType())), tensor,
+        /*readOnly=*/true);
+  }
+  /// A buffer the kernel filled, as the tensor result of type `t`.
+  Value toTensor(RankedTensorType t, Value buffer) {
+    return bufferization::ToTensorOp::create(b, loc, t, buffer, b.getUnitAttr(),
+                                             b.getUnitAttr());
+  }
+  /// Size `dim` of a tensor, as an index value.
+  Value dimOf(Value tensor, int64_t dim) {
+    return getValueOrCreateConstantIndexOp(
+        b, loc, tensor::getMixedSize(b, loc, tensor, dim));
   }
 
   /// A heap buffer of tensor type `t`, taking dynamic sizes from `sizes`.
@@ -205,10 +229,6 @@ inline int64_t largestDividingWidth(int64_t n, int64_t maxWidth) {
     if (n % w == 0)
       return w;
   return 1;
-}
-
-inline MemRefType memrefOf(RankedTensorType t) {
-  return MemRefType::get(t.getShape(), t.getElementType());
 }
 
 } // namespace mlir::attn

@@ -158,26 +158,22 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
   const bool causal = op.getCausal(), normalize = op.getNormalize();
   auto outTy = cast<RankedTensorType>(op.getOutput().getType());
 
-  auto toBuffer = [&](Value t) -> Value {
-    return bufferization::ToBufferOp::create(
-        rw, loc, memrefOf(cast<RankedTensorType>(t.getType())), t, true);
-  };
   // Inputs, with fusable feature maps read through.
   auto input = [&](Value v) {
     MappedInput in;
     auto fm = v.getDefiningOp<FeatureMapOp>();
     if (fm && fm->hasOneUse() && in.isFusable(fm.getKind())) {
-      in.buffer = toBuffer(fm.getInput());
+      in.buffer = k.toBuffer(fm.getInput());
       in.map = fm.getKind();
       in.mapElt = getElementTypeOrSelf(fm.getType());
     } else {
-      in.buffer = toBuffer(v);
+      in.buffer = k.toBuffer(v);
     }
     return in;
   };
   MappedInput qIn = input(op.getQuery()), kIn = input(op.getKey());
-  Value vB = toBuffer(op.getValue());
-  Value decayB = op.getDecay() ? toBuffer(op.getDecay()) : Value();
+  Value vB = k.toBuffer(op.getValue());
+  Value decayB = op.getDecay() ? k.toBuffer(op.getDecay()) : Value();
   // Sizes from the buffers read (a fused feature map keeps its input's).
   auto sizeOf = [&](Value buffer, int64_t dim) -> Value {
     return memref::DimOp::create(rw, loc, buffer, dim);
@@ -185,7 +181,7 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
   Value batch = sizeOf(qIn.buffer, 0), sq = sizeOf(qIn.buffer, 2),
         skv = sizeOf(kIn.buffer, 2);
   Value outB = k.allocLike(outTy, {batch, k.idx(hq), sq, k.idx(dv)});
-  Value stateInB = op.getState() ? toBuffer(op.getState()) : Value();
+  Value stateInB = op.getState() ? k.toBuffer(op.getState()) : Value();
   Value zero = k.idx(0), one = k.idx(1);
   Value offset = k.sub(skv, sq);
   Value eps = k.f32(op.getEps().convertToDouble());
@@ -418,16 +414,13 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
         });
       });
 
-  Value out = bufferization::ToTensorOp::create(
-      rw, loc, outTy, outB, rw.getUnitAttr(), rw.getUnitAttr());
+  Value out = k.toTensor(outTy, outB);
   if (!op.getFinalState())
     return SmallVector<Value>{out};
   // The state after the last chunk is re-based to Skv - 1: the final state.
   auto stateTy = cast<RankedTensorType>(op.getFinalState().getType());
   Value stateOut = memref::CastOp::create(rw, loc, memrefOf(stateTy), stateAll);
-  return SmallVector<Value>{
-      out, bufferization::ToTensorOp::create(
-               rw, loc, stateTy, stateOut, rw.getUnitAttr(), rw.getUnitAttr())};
+  return SmallVector<Value>{out, k.toTensor(stateTy, stateOut)};
 }
 
 namespace {

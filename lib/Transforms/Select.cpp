@@ -47,28 +47,20 @@ FailureOr<Value> mlir::attn::lowerSelectTopk(RewriterBase &rw, SelectTopkOp op,
   rw.setInsertionPoint(op);
   KernelBuilder k(rw, loc);
   Type f32 = rw.getF32Type(), i32 = rw.getI32Type();
-  auto toBuffer = [&](Value t) -> Value {
-    return bufferization::ToBufferOp::create(
-        rw, loc, memrefOf(cast<RankedTensorType>(t.getType())), t, true);
-  };
-  auto dimOf = [&](Value t, int64_t dim) {
-    return getValueOrCreateConstantIndexOp(
-        rw, loc, tensor::getMixedSize(rw, loc, t, dim));
-  };
   Value batch, heads, sq, skv, qB, kB, sB;
   if (score) {
-    batch = dimOf(score.getQuery(), 0);
+    batch = k.dimOf(score.getQuery(), 0);
     heads = k.idx(hq);
-    sq = dimOf(score.getQuery(), 2);
-    skv = dimOf(score.getKey(), 2);
-    qB = toBuffer(score.getQuery());
-    kB = toBuffer(score.getKey());
+    sq = k.dimOf(score.getQuery(), 2);
+    skv = k.dimOf(score.getKey(), 2);
+    qB = k.toBuffer(score.getQuery());
+    kB = k.toBuffer(score.getKey());
   } else {
-    batch = dimOf(op.getScores(), 0);
-    heads = dimOf(op.getScores(), 1);
-    sq = dimOf(op.getScores(), 2);
-    skv = dimOf(op.getScores(), 3);
-    sB = toBuffer(op.getScores());
+    batch = k.dimOf(op.getScores(), 0);
+    heads = k.dimOf(op.getScores(), 1);
+    sq = k.dimOf(op.getScores(), 2);
+    skv = k.dimOf(op.getScores(), 3);
+    sB = k.toBuffer(op.getScores());
   }
   Value outB = k.allocLike(outTy, {batch, heads, sq, k.idx(topK)});
   const int64_t vw =
@@ -171,7 +163,5 @@ FailureOr<Value> mlir::attn::lowerSelectTopk(RewriterBase &rw, SelectTopkOp op,
                   outB, {bi, hi, i, t});
         });
       });
-  return bufferization::ToTensorOp::create(rw, loc, outTy, outB,
-                                           rw.getUnitAttr(), rw.getUnitAttr())
-      .getResult();
+  return k.toTensor(outTy, outB);
 }

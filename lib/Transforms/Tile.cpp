@@ -119,24 +119,12 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   auto outTy = cast<RankedTensorType>(op.getOutput().getType());
   Type outElt = outTy.getElementType();
 
-  Value qB = bufferization::ToBufferOp::create(rw, loc, memrefOf(qTy),
-                                               op.getQuery(), true);
-  Value kB = bufferization::ToBufferOp::create(rw, loc, memrefOf(kTy),
-                                               op.getKey(), true);
-  Value vB = bufferization::ToBufferOp::create(rw, loc, memrefOf(vTy),
-                                               op.getValue(), true);
-  Value sinksB;
-  if (Value sinks = op.getSinks())
-    sinksB = bufferization::ToBufferOp::create(
-        rw, loc, memrefOf(cast<RankedTensorType>(sinks.getType())), sinks,
-        true);
+  Value qB = k.toBuffer(op.getQuery()), kB = k.toBuffer(op.getKey()),
+        vB = k.toBuffer(op.getValue());
+  Value sinksB = op.getSinks() ? k.toBuffer(op.getSinks()) : Value();
 
-  auto dimOf = [&](Value t, int64_t dim) {
-    return getValueOrCreateConstantIndexOp(
-        rw, loc, tensor::getMixedSize(rw, loc, t, dim));
-  };
-  Value batch = dimOf(op.getQuery(), 0), sq = dimOf(op.getQuery(), 2),
-        skv = dimOf(op.getKey(), 2);
+  Value batch = k.dimOf(op.getQuery(), 0), sq = k.dimOf(op.getQuery(), 2),
+        skv = k.dimOf(op.getKey(), 2);
   Value outB = k.allocLike(outTy, {batch, k.idx(hq), sq, k.idx(dv)});
   Value lseB;
   RankedTensorType lseTy;
@@ -756,11 +744,9 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   }
 
   SmallVector<Value> results;
-  results.push_back(bufferization::ToTensorOp::create(
-      rw, loc, outTy, outB, rw.getUnitAttr(), rw.getUnitAttr()));
+  results.push_back(k.toTensor(outTy, outB));
   if (lseB)
-    results.push_back(bufferization::ToTensorOp::create(
-        rw, loc, lseTy, lseB, rw.getUnitAttr(), rw.getUnitAttr()));
+    results.push_back(k.toTensor(lseTy, lseB));
   return results;
 }
 
