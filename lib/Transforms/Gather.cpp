@@ -90,18 +90,10 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
   auto outTy = cast<RankedTensorType>(op.getOutput().getType());
   Type outElt = outTy.getElementType();
 
-  Value qB = k.toBuffer(op.getQuery()), kB = k.toBuffer(op.getKey()),
-        vB = k.toBuffer(op.getValue());
-  Value sinksB = op.getSinks() ? k.toBuffer(op.getSinks()) : Value();
-  Value batch = k.dimOf(op.getQuery(), 0), sq = k.dimOf(op.getQuery(), 2),
-        skv = k.dimOf(op.getKey(), 2);
-  Value outB = k.allocLike(outTy, {batch, k.idx(hq), sq, k.idx(dv)});
-  Value lseB;
-  RankedTensorType lseTy;
-  if (op.getLse()) {
-    lseTy = cast<RankedTensorType>(op.getLse().getType());
-    lseB = k.allocLike(lseTy, {batch, k.idx(hq), sq});
-  }
+  AttentionIO io(k, op);
+  Value qB = io.q, kB = io.key, vB = io.v, sinksB = io.sinks;
+  Value batch = io.batch, sq = io.sq, skv = io.skv;
+  Value outB = io.out, lseB = io.lse;
   // Key lists as index buffers.
   Value list0 = k.toBuffer(driverOperands[0]);
   Value list1 = csr ? k.toBuffer(driverOperands[1]) : Value();
@@ -291,9 +283,5 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
           k.store(lse, lseB, {bi, hi, i});
       });
 
-  SmallVector<Value> results;
-  results.push_back(k.toTensor(outTy, outB));
-  if (lseB)
-    results.push_back(k.toTensor(lseTy, lseB));
-  return results;
+  return io.results(k);
 }

@@ -7,6 +7,7 @@
 #ifndef ATTN_LIB_TRANSFORMS_KERNELBUILDER_H
 #define ATTN_LIB_TRANSFORMS_KERNELBUILDER_H
 
+#include "attn/IR/AttnOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -221,6 +222,38 @@ private:
       return VectorType::get(vt.getShape(), b.getF32Type());
     return b.getF32Type();
   }
+};
+
+/// The operands of an attn.attention as buffers, its sizes, and buffers for
+/// its results (output, and lse when the op has one).
+struct AttentionIO {
+  AttentionIO(KernelBuilder &k, AttentionOp op) {
+    q = k.toBuffer(op.getQuery());
+    key = k.toBuffer(op.getKey());
+    v = k.toBuffer(op.getValue());
+    sinks = op.getSinks() ? k.toBuffer(op.getSinks()) : Value();
+    batch = k.dimOf(op.getQuery(), 0);
+    sq = k.dimOf(op.getQuery(), 2);
+    skv = k.dimOf(op.getKey(), 2);
+    auto qTy = cast<RankedTensorType>(op.getQuery().getType());
+    outTy = cast<RankedTensorType>(op.getOutput().getType());
+    Value hq = k.idx(qTy.getDimSize(1));
+    out = k.allocLike(outTy, {batch, hq, sq, k.idx(outTy.getDimSize(3))});
+    if (op.getLse()) {
+      lseTy = cast<RankedTensorType>(op.getLse().getType());
+      lse = k.allocLike(lseTy, {batch, hq, sq});
+    }
+  }
+  /// The op's results, from the filled buffers.
+  SmallVector<Value> results(KernelBuilder &k) const {
+    SmallVector<Value> r = {k.toTensor(outTy, out)};
+    if (lse)
+      r.push_back(k.toTensor(lseTy, lse));
+    return r;
+  }
+
+  Value q, key, v, sinks, batch, sq, skv, out, lse;
+  RankedTensorType outTy, lseTy;
 };
 
 /// The widest power-of-two vector width up to `maxWidth` that divides `n`.
