@@ -1,6 +1,7 @@
 //===- KeyTileLists.cpp - run-time key-tile lists of sparse masks ---------===//
 
 #include "KeyTileLists.h"
+#include "MaskPredicate.h"
 
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -61,18 +62,11 @@ struct ListEmitter {
   Value extract(Value t, ArrayRef<Value> ivs) {
     return tensor::ExtractOp::create(k.b, k.loc, t, ivs);
   }
-  /// `i`, or 0 where dimension `dim` of `t` is broadcast (size 1).
   Value broadcastIndex(Value t, unsigned dim, Value i) {
-    Value size = getValueOrCreateConstantIndexOp(
-        k.b, k.loc, tensor::getMixedSize(k.b, k.loc, t, dim));
-    return k.select(cmp(arith::CmpIPredicate::eq, size, k.idx(1)), k.idx(0), i);
+    return attn::broadcastIndex(k.b, k.loc, t, dim, i);
   }
-  /// Segment id of position `pos`: ids are [B, S] or per query head
-  /// [B, H, S].
   Value segmentId(Value ids, Value bi, Value hi, Value pos) {
-    if (cast<RankedTensorType>(ids.getType()).getRank() == 2)
-      return extract(ids, {bi, pos});
-    return extract(ids, {bi, hi, pos});
+    return segmentIdAt(k.b, k.loc, ids, bi, hi, pos);
   }
   /// Writes into order[bi, h, 0..len) the positions 0..len-1 stably sorted
   /// by their segment id (h: `hi` where `order` has a head axis > 1, else

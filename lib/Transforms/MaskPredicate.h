@@ -18,6 +18,16 @@
 
 namespace mlir::attn {
 
+/// `i` as an index into dimension `dim` of tensor `t`, or 0 where that
+/// dimension is broadcast (size 1).
+Value broadcastIndex(OpBuilder &b, Location loc, Value t, unsigned dim,
+                     Value i);
+
+/// The `#attn.segments` id at position `pos` of batch `bi`, query head `hi`:
+/// ids are [B, S], or [B, H|1, S] per head.
+Value segmentIdAt(OpBuilder &b, Location loc, Value ids, Value bi, Value hi,
+                  Value pos);
+
 /// Builds the keep-predicate of mask patterns for element (b, h, i, j) of
 /// scores [B, H, Sq, Skv]; `sq` and `skv` are index values.
 class MaskPredicateBuilder {
@@ -87,12 +97,9 @@ public:
         })
         .Case<SegmentsAttr>([&](SegmentsAttr) {
           Value qs = take(operands), ks = take(operands);
-          auto ids = [&](Value t, Value pos) {
-            if (cast<ShapedType>(t.getType()).getRank() == 2)
-              return extract(t, {bi, pos});
-            return extract(t, {bi, broadcastIndex(t, 1, hi), pos});
-          };
-          return cmp(arith::CmpIPredicate::eq, ids(qs, ii), ids(ks, ji));
+          return cmp(arith::CmpIPredicate::eq,
+                     segmentIdAt(b, loc, qs, bi, hi, ii),
+                     segmentIdAt(b, loc, ks, bi, hi, ji));
         })
         .Case<CsrAttr>([&](CsrAttr) {
           Value rowPtr = take(operands), cols = take(operands);
@@ -149,12 +156,8 @@ private:
   Value extract(Value t, ArrayRef<Value> indices) {
     return tensor::ExtractOp::create(b, loc, t, indices);
   }
-  /// Index into a dimension that may be broadcast (size 1).
   Value broadcastIndex(Value t, unsigned dim, Value i) {
-    Value size = getValueOrCreateConstantIndexOp(
-        b, loc, tensor::getMixedSize(b, loc, t, dim));
-    Value isOne = cmp(arith::CmpIPredicate::eq, size, cst(1));
-    return arith::SelectOp::create(b, loc, isOne, cst(0), i);
+    return attn::broadcastIndex(b, loc, t, dim, i);
   }
   /// A window span: one constant, or the query head's entry of a table.
   Value span(ArrayRef<int64_t> vals, bool perHead) {

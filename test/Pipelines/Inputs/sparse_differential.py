@@ -5,7 +5,8 @@ usage: sparse_differential.py ATTN_RUN WORKDIR COUNT SEED
 Draws COUNT random attention programs whose masks hold block-structured
 dynamic patterns -- #attn.block_mask with block sizes unrelated to the tile
 (random density, including empty block rows), #attn.segments (sorted like
-packed documents, or unsorted like cluster/LSH buckets; [B, S] or per head),
+packed documents, or unsorted like cluster/LSH buckets; [B, S], [B, H, S]
+or [B, 1, S]),
 #attn.rows, #attn.csr adjacencies (with empty rows) and #attn.indices
 lists (with -1 and duplicates) -- alone or intersected with each other,
 static patterns and predicates, and
@@ -87,7 +88,8 @@ def case(n):
             operands.append("bm")
         elif dyn == "segments":
             per_head = rng.random() < 0.4
-            lead = (b, hq) if per_head else (b,)
+            # Per-head ids may broadcast one row of ids to every head.
+            lead = (b, rng.choice([1, hq])) if per_head else (b,)
             nseg = rng.randint(1, 6)
             if rng.random() < 0.5:  # packed documents: non-decreasing ids
                 qs = np.sort(nprng.integers(0, nseg, lead + (sq,)), axis=-1)
