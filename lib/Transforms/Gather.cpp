@@ -39,14 +39,11 @@ bool mlir::attn::hasKeyListPattern(AttentionOp op) {
 FailureOr<SmallVector<Value>>
 mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
                             const TileOptions &options) {
-  auto qTy = cast<RankedTensorType>(op.getQuery().getType());
-  auto kTy = cast<RankedTensorType>(op.getKey().getType());
   auto vTy = cast<RankedTensorType>(op.getValue().getType());
-  int64_t hq = qTy.getDimSize(1), hkv = kTy.getDimSize(1);
-  int64_t d = qTy.getDimSize(3), dv = vTy.getDimSize(3);
-  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv) ||
-      ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) || hkv == 0)
+  std::optional<HeadDims> dims = staticHeadDims(op);
+  if (!dims)
     return rw.notifyMatchFailure(op, "dynamic head count or head dimension");
+  const int64_t hq = dims->hq, hkv = dims->hkv, d = dims->d, dv = dims->dv;
 
   // The first csr/indices pattern drives the loop; the others (and the
   // predicate) are evaluated per visited key.
@@ -82,7 +79,6 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
   // Listed keys handled together: whole vectors of scores.
   const int64_t chunk = std::max<int64_t>(64 / vw, 1) * vw;
   auto vecS = VectorType::get({vw}, f32);
-  auto vecD = VectorType::get({vwDot}, f32);
   auto vecO = VectorType::get({vwOut}, f32);
   const int64_t group = hq / hkv;
   const AggregationKind kind = op.getKind();
@@ -113,13 +109,8 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
         rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
         Value bi = ivs[0], hi = ivs[1], i = ivs[2];
         Value hk = arith::DivUIOp::create(rw, loc, hi, k.idx(group));
-        SmallVector<Value> q;
-        Value scaleV = k.bcast(vecD, k.f32(scale));
-        auto vecDQ = VectorType::get({vwDot}, qTy.getElementType());
-        for (int64_t c = 0; c < numDot; ++c)
-          q.push_back(
-              k.fmul(k.toF32(k.vload(vecDQ, qB, {bi, hi, i, k.idx(c * vwDot)})),
-                     scaleV));
+        SmallVector<Value> q =
+            k.loadRow(qB, {bi, hi, i}, vwDot, numDot, k.f32(scale));
 
         // The row's slots [lo, hi) and the key of a slot (-1: none).
         Value lo, hiSlot;
@@ -168,7 +159,6 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
         Value jBuf = memref::AllocaOp::create(
             rw, loc, MemRefType::get({chunk}, rw.getIndexType()));
         auto vecVT = VectorType::get({vwOut}, vTy.getElementType());
-        auto vecDK = VectorType::get({vwDot}, kTy.getElementType());
         SmallVector<Value> inits = {ninf, zero};
         for (int64_t c = 0; c < numOut; ++c)
           inits.push_back(k.splat(vecO, 0.0));
@@ -182,15 +172,7 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
                 // Unlisted slots read key 0 and are masked.
                 Value kept = slotKept(slot, j);
                 Value jSafe = k.select(kept, j, zeroIdx);
-                Value dot = k.splat(vecD, 0.0);
-                for (int64_t c = 0; c < numDot; ++c)
-                  dot =
-                      k.fma(q[c],
-                            k.toF32(k.vload(vecDK, kB,
-                                            {bi, hk, jSafe, k.idx(c * vwDot)})),
-                            dot);
-                Value s = vector::ReductionOp::create(
-                    rw, loc, vector::CombiningKind::ADD, dot);
+                Value s = k.dotRow(q, kB, {bi, hk, jSafe});
                 if (!op.getScoreMod().empty())
                   s = inlineRegion(rw, op.getScoreMod(), {s, bi, hi, i, jSafe});
                 Value keep = kept;

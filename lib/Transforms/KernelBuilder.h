@@ -118,6 +118,35 @@ public:
         b, loc, tensor::getMixedSize(b, loc, tensor, dim));
   }
 
+  /// `count` f32 vectors of `width` lanes from the row `row` of `buffer`
+  /// (vector c at last index c * width), widened, times `scale` if given.
+  SmallVector<Value> loadRow(Value buffer, ValueRange row, int64_t width,
+                             int64_t count, Value scale = Value()) {
+    auto type = VectorType::get(
+        {width}, cast<MemRefType>(buffer.getType()).getElementType());
+    Value scaleV = scale
+                       ? bcast(VectorType::get({width}, b.getF32Type()), scale)
+                       : Value();
+    SmallVector<Value> vecs;
+    for (int64_t c = 0; c < count; ++c) {
+      SmallVector<Value> ivs(row);
+      ivs.push_back(idx(c * width));
+      Value x = toF32(vload(type, buffer, ivs));
+      vecs.push_back(scaleV ? fmul(x, scaleV) : x);
+    }
+    return vecs;
+  }
+  /// The dot product of the vectors `q` with the row `row` of `buffer`:
+  /// lane-wise FMAs, then one horizontal sum.
+  Value dotRow(ArrayRef<Value> q, Value buffer, ValueRange row) {
+    auto vt = cast<VectorType>(q.front().getType());
+    SmallVector<Value> kv = loadRow(buffer, row, vt.getNumElements(), q.size());
+    Value acc = splat(vt, 0.0);
+    for (auto [a, x] : llvm::zip(q, kv))
+      acc = fma(a, x, acc);
+    return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, acc);
+  }
+
   /// A heap buffer of tensor type `t`, taking dynamic sizes from `sizes`.
   Value allocLike(RankedTensorType t, ArrayRef<Value> sizes) {
     SmallVector<Value> dyn;
@@ -223,6 +252,25 @@ private:
     return b.getF32Type();
   }
 };
+
+/// Static head counts and last dimensions of an attention-like op with
+/// [B, H, S, D] query, key and value operands.
+struct HeadDims {
+  int64_t hq, hkv, d, dv;
+};
+
+/// The op's HeadDims, or nullopt when one is dynamic or Hkv is 0.
+template <typename OpT> std::optional<HeadDims> staticHeadDims(OpT op) {
+  auto dim = [](Value v, unsigned i) {
+    return cast<RankedTensorType>(v.getType()).getDimSize(i);
+  };
+  HeadDims h{dim(op.getQuery(), 1), dim(op.getKey(), 1), dim(op.getQuery(), 3),
+             dim(op.getValue(), 3)};
+  if (ShapedType::isDynamic(h.hq) || ShapedType::isDynamic(h.hkv) ||
+      ShapedType::isDynamic(h.d) || ShapedType::isDynamic(h.dv) || h.hkv == 0)
+    return std::nullopt;
+  return h;
+}
 
 /// The operands of an attn.attention as buffers, its sizes, and buffers for
 /// its results (output, and lse when the op has one).

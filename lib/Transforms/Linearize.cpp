@@ -131,14 +131,10 @@ struct MappedInput {
 FailureOr<SmallVector<Value>>
 mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
                                const LinearizeOptions &options) {
-  auto qTy = cast<RankedTensorType>(op.getQuery().getType());
-  auto kTy = cast<RankedTensorType>(op.getKey().getType());
-  auto vTy = cast<RankedTensorType>(op.getValue().getType());
-  int64_t hq = qTy.getDimSize(1), hkv = kTy.getDimSize(1);
-  int64_t f = qTy.getDimSize(3), dv = vTy.getDimSize(3);
-  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv) ||
-      ShapedType::isDynamic(f) || ShapedType::isDynamic(dv) || hkv == 0)
+  std::optional<HeadDims> dims = staticHeadDims(op);
+  if (!dims)
     return rw.notifyMatchFailure(op, "dynamic head count or feature size");
+  const int64_t hq = dims->hq, hkv = dims->hkv, f = dims->d, dv = dims->dv;
   if (options.chunk < 0 || options.vectorWidth < 0)
     return rw.notifyMatchFailure(op, "invalid options");
 

@@ -87,26 +87,13 @@ FailureOr<Value> mlir::attn::lowerSelectTopk(RewriterBase &rw, SelectTopkOp op,
         Value hk;
         if (score) {
           hk = arith::DivUIOp::create(rw, loc, hi, k.idx(hq / hkv));
-          auto qElt = cast<ShapedType>(qB.getType()).getElementType();
-          Value scaleV = k.bcast(vecD, k.f32(score.getEffectiveScale()));
-          for (int64_t c = 0; c < d / vwDot; ++c)
-            q.push_back(
-                k.fmul(k.toF32(k.vload(VectorType::get({vwDot}, qElt), qB,
-                                       {bi, hi, i, k.idx(c * vwDot)})),
-                       scaleV));
+          q = k.loadRow(qB, {bi, hi, i}, vwDot, d / vwDot,
+                        k.f32(score.getEffectiveScale()));
         }
         auto scoreOf = [&](Value j) -> Value {
           if (!score)
             return k.load(sB, {bi, hi, i, j});
-          auto kElt = cast<ShapedType>(kB.getType()).getElementType();
-          Value dot = k.splat(vecD, 0.0);
-          for (int64_t c = 0; c < d / vwDot; ++c)
-            dot = k.fma(q[c],
-                        k.toF32(k.vload(VectorType::get({vwDot}, kElt), kB,
-                                        {bi, hk, j, k.idx(c * vwDot)})),
-                        dot);
-          return vector::ReductionOp::create(rw, loc,
-                                             vector::CombiningKind::ADD, dot);
+          return k.dotRow(q, kB, {bi, hk, j});
         };
         // The best scores so far, descending, and their keys.
         Value vals = k.stackBuffer({topK});

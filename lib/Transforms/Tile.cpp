@@ -79,11 +79,10 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   auto qTy = cast<RankedTensorType>(op.getQuery().getType());
   auto kTy = cast<RankedTensorType>(op.getKey().getType());
   auto vTy = cast<RankedTensorType>(op.getValue().getType());
-  int64_t hq = qTy.getDimSize(1), hkv = kTy.getDimSize(1);
-  int64_t d = qTy.getDimSize(3), dv = vTy.getDimSize(3);
-  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv) ||
-      ShapedType::isDynamic(d) || ShapedType::isDynamic(dv) || hkv == 0)
+  std::optional<HeadDims> dims = staticHeadDims(op);
+  if (!dims)
     return rw.notifyMatchFailure(op, "dynamic head count or head dimension");
+  const int64_t hq = dims->hq, hkv = dims->hkv, d = dims->d, dv = dims->dv;
   if (options.vectorWidth < 0 || options.tileQ < 0 || options.tileKV < 0)
     return rw.notifyMatchFailure(op, "invalid tile options");
 
