@@ -366,13 +366,13 @@ KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
     Value count = k.reduce(ktLo, ktHi, 1, k.idx(0), [&](Value kt, Value n) {
       Value j0 = k.mul(kt, k.idx(bc));
       Value jLast = k.sub(k.minI(k.add(j0, k.idx(bc)), skv), k.idx(1));
-      TileClass cls = analysis.classify(b, loc, tile, j0, jLast);
-      if (rowsLoMax) {
-        // Empty tiles are outside [jLo, jHi) already.
-        cls.empty = e.boolean(false);
-        cls.full = e.andI(e.cmp(P::sle, rowsLoMax, j0),
-                          e.cmp(P::sgt, rowsHiMin, jLast));
-      }
+      // Scattered rows (live rows first) bound tiles by their intervals;
+      // empty tiles are outside [jLo, jHi) already.
+      TileClass cls = rowsLoMax
+                          ? TileClass{e.boolean(false),
+                                      e.andI(e.cmp(P::sle, rowsLoMax, j0),
+                                             e.cmp(P::sgt, rowsHiMin, jLast))}
+                          : analysis.classify(b, loc, tile, j0, jLast);
       cls.empty = e.andI(cls.empty, staticValid);
       cls.full =
           e.orI(e.andI(cls.full, staticValid), e.boolean(analysis.isTrivial()));
