@@ -307,14 +307,20 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
           });
         };
         // o = factor φq_i S (and den = factor φq_i·z), as accumulators.
-        auto readState = [&](Value i, Value factor) {
+        // φq of the current query, computed once per query: the state read
+        // takes its elements, the chunk's dot products its vectors.
+        Value qPhi = k.stackBuffer({f});
+        auto loadQuery = [&](Value i) {
+          for (int64_t c = 0; c < f / vwF; ++c)
+            k.vstore(qVec(i, c), qPhi, {k.idx(c * vwF)});
+        };
+        auto readState = [&](Value factor) {
           SmallVector<Value> acc(dv / vwO, k.splat(vecO, 0.0));
           acc.push_back(k.f32(0.0));
           return k.reduceMany(
               zero, k.idx(f), 1, acc,
               [&](Value ff, ValueRange a) -> SmallVector<Value> {
-                Value qf = qIn.element(k, {bi, hi, i}, ff);
-                Value qfw = k.fmul(qf, factor);
+                Value qfw = k.fmul(k.load(qPhi, ff), factor);
                 Value qV = k.bcast(vecO, qfw);
                 SmallVector<Value> next;
                 for (int64_t c = 0; c < dv / vwO; ++c)
@@ -338,8 +344,10 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
 
         if (!causal) {
           k.loop(zero, skv, 1, [&](Value j) { accumulate(j, k.f32(1.0)); });
-          k.loop(zero, sq, 1,
-                 [&](Value i) { store(i, readState(i, k.f32(1.0))); });
+          k.loop(zero, sq, 1, [&](Value i) {
+            loadQuery(i);
+            store(i, readState(k.f32(1.0)));
+          });
           return;
         }
         // Queries before the first key (Sq > Skv) see nothing.
@@ -353,7 +361,8 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
           if (stateInB) {
             Value atMinusOne = arith::CmpIOp::create(
                 rw, loc, arith::CmpIPredicate::eq, k.add(i, offset), k.idx(-1));
-            SmallVector<Value> fromState = readState(i, k.f32(1.0));
+            loadQuery(i);
+            SmallVector<Value> fromState = readState(k.f32(1.0));
             for (auto [n, v] : llvm::enumerate(fromState))
               none[n] = k.select(atMinusOne, v, none[n]);
           }
@@ -373,11 +382,12 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
           Value iHi = k.minI(k.sub(t1, offset), sq);
           k.loop(iLo, iHi, 1, [&](Value i) {
             Value p = k.add(i, offset);
+            loadQuery(i);
             SmallVector<Value> acc =
-                readState(i, k.load(pw, k.add(k.sub(p, t0), one)));
+                readState(k.load(pw, k.add(k.sub(p, t0), one)));
             SmallVector<Value> qv;
             for (int64_t c = 0; c < f / vwF; ++c)
-              qv.push_back(qVec(i, c));
+              qv.push_back(k.vload(vecF, qPhi, {k.idx(c * vwF)}));
             acc =
                 k.reduceMany(t0, k.add(p, one), 1, acc,
                              [&](Value j, ValueRange a) -> SmallVector<Value> {
