@@ -83,6 +83,10 @@ void mlir::attn::buildToLLVMPipeline(OpPassManager &pm,
   linearize.chunk = options.linearChunk;
   linearize.vectorWidth = options.vectorWidth;
   pm.addPass(createAttnLinearize(linearize));
+  AttnScanOptions scan;
+  scan.chunk = options.scanChunk;
+  scan.vectorWidth = options.vectorWidth;
+  pm.addPass(createAttnScan(scan));
   pm.addPass(createAttnTile(tile));
   pm.addPass(createAttnDecompose());
   addLoweringToLLVM(pm, options.threads);

@@ -40,6 +40,11 @@ struct ToLLVMOptions : public PassPipelineOptions<ToLLVMOptions> {
       llvm::cl::desc("Positions per chunk of the chunked linear attention "
                      "(0: chosen by the cost model)"),
       llvm::cl::init(0)};
+  Option<int64_t> scanChunk{
+      *this, "scan-chunk",
+      llvm::cl::desc("Keys per chunk of the prefix scan (0: chosen by the "
+                     "cost model)"),
+      llvm::cl::init(0)};
   Option<unsigned> threads{
       *this, "threads",
       llvm::cl::desc("OpenMP threads of the parallel loops (0: the runtime's "
@@ -47,8 +52,10 @@ struct ToLLVMOptions : public PassPipelineOptions<ToLLVMOptions> {
       llvm::cl::init(0)};
 };
 
-/// The CPU pipeline: attn-fuse, attn-tile (FlashAttention-style loops with
-/// compile-time mask analysis), attn-decompose for whatever is left, then
+/// The CPU pipeline: attn-fuse, the forms -- attn-sparsify (gather and
+/// block-sparse), attn-linearize (chunked linear attention), attn-scan
+/// (prefix scan), attn-tile (FlashAttention-style loops with compile-time
+/// mask analysis) -- attn-decompose for whatever is left, then
 /// bufferization, OpenMP for the parallel loops and the LLVM dialect.
 void buildToLLVMPipeline(OpPassManager &pm, const ToLLVMOptions &options);
 

@@ -135,4 +135,37 @@ def AttnLinearize : Pass<"attn-linearize"> {
   ];
 }
 
+def AttnScan : Pass<"attn-scan"> {
+  let summary = "Lower attention of one query over every prefix to the scan "
+                "form";
+  let description = [{
+    Rewrites each `attn.attention` whose query rows are all one broadcast
+    vector (a `linalg.broadcast`, or a `linalg.generic` copy, over the query
+    axis) and whose mask is `#attn.causal` alone -- attention of one query
+    over every prefix of the keys, as in Aaren (attention as an RNN) -- into
+    the scan form: each key's score once, then a parallel prefix scan of the
+    softmax state (max, denominator, numerator) over chunks of keys: local
+    chunk states in parallel, an exclusive scan of the chunk states, and a
+    parallel rescan that writes each row's output and lse where its prefix
+    ends. Work is O(Skv (D + Dv)) instead of the tiled form's O(Sq Skv D).
+    score_mod and predicate regions that do not read the query index are
+    applied per key; sinks, GQA, Sq != Skv and the `none` and `sigmoid`
+    aggregations are supported. Static query lengths up to 8 are left to the
+    tiled decode kernel.
+  }];
+  let options = [
+    Option<"chunk", "chunk", "int64_t", /*default=*/"0",
+           "Keys per chunk of the parallel scan (0: chosen by the cost "
+           "model)">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes of the vector ops (0: the host's)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
 #endif // ATTN_TRANSFORMS_PASSES_TD
