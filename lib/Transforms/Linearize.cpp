@@ -13,7 +13,8 @@
 // `normalize` the same sums over φk (z) give the denominator. λ^e comes
 // from a table of e = 0..C built once per head. Without `causal`, S and z
 // over all keys come first and every query reads them (φ(K)ᵀV first).
-// Elementwise feature maps feeding only this op are applied on load.
+// Feature maps feeding only this op are applied on load: the elementwise
+// ones, taylor2 (formed from the raw row) and random_features (Wᵀx per row).
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,20 +42,49 @@ using namespace mlir::attn;
 
 namespace {
 
-/// An operand of the linear aggregate, read through an elementwise feature
-/// map when that map's only user is the aggregate (fused), else as is.
+/// An operand of the linear aggregate, read through its feature map when
+/// that map's only user is the aggregate (fused), else as is.
 struct MappedInput {
   Value buffer;
   std::optional<FeatureMapKind> map;
-  Type mapElt; // the map's result element type: values round through it
+  Type mapElt;  // the map's result element type: values round through it
+  Value weights; // random_features: W [D, F]
 
-  bool isFusable(FeatureMapKind kind) {
-    return kind == FeatureMapKind::identity ||
-           kind == FeatureMapKind::elu_plus_one ||
-           kind == FeatureMapKind::relu || kind == FeatureMapKind::exp ||
-           kind == FeatureMapKind::sigmoid || kind == FeatureMapKind::taylor2;
-  }
   bool isTaylor() const { return map == FeatureMapKind::taylor2; }
+  bool isRandom() const { return map == FeatureMapKind::random_features; }
+
+  /// random_features over the features [f0, f0 + width) of the row at `row`:
+  /// exp(Wᵀx − ‖x‖²/2)/√F, as an f32 vector of `width` lanes (1 allowed).
+  Value randomFeatures(KernelBuilder &k, ValueRange row, Value f0,
+                       int64_t width) {
+    OpBuilder &b = k.b;
+    Location loc = k.loc;
+    auto wTy = cast<MemRefType>(weights.getType());
+    const int64_t d = wTy.getShape()[0], numF = wTy.getShape()[1];
+    // ‖x‖² in vectors over D.
+    const int64_t vwD = largestDividingWidth(d, 16);
+    auto vecD = VectorType::get({vwD}, b.getF32Type());
+    Value sq = k.splat(vecD, 0.0);
+    for (Value x : k.loadRow(buffer, row, vwD, d / vwD))
+      sq = k.fma(x, x, sq);
+    Value halfNorm = k.fmul(
+        vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, sq),
+        k.f32(0.5));
+    // Wᵀx for the features f0.. f0 + width: one broadcast x_d per row of W.
+    auto vecF = VectorType::get({width}, b.getF32Type());
+    auto wVec = VectorType::get({width}, wTy.getElementType());
+    Value proj = k.reduce(k.idx(0), k.idx(d), 1, k.splat(vecF, 0.0),
+                          [&](Value dd, Value acc) {
+                            SmallVector<Value> ivs(row);
+                            ivs.push_back(dd);
+                            Value x = k.bcast(vecF, k.toF32(k.load(buffer, ivs)));
+                            Value w = k.toF32(k.vload(wVec, weights, {dd, f0}));
+                            return k.fma(x, w, acc);
+                          });
+    Value y = k.fmul(k.exp(k.fsub(proj, k.bcast(vecF, halfNorm))),
+                     k.splat(vecF, 1.0 / std::sqrt(static_cast<double>(numF))));
+    return k.toF32(k.fromF32(y, mapElt));
+  }
 
   /// φ(x)[ff] of the row at `row` (indices before the last dimension) for
   /// any fused map: taylor2 is [1, x, x⊗x/√2], D = the raw row length.
@@ -64,6 +94,9 @@ struct MappedInput {
       ivs.push_back(d);
       return k.toF32(k.load(buffer, ivs));
     };
+    if (isRandom())
+      return vector::ExtractOp::create(k.b, k.loc,
+                                       randomFeatures(k, row, ff, 1), 0);
     if (!isTaylor())
       return apply(k, at(ff));
     OpBuilder &b = k.b;
@@ -158,10 +191,12 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
   auto input = [&](Value v) {
     MappedInput in;
     auto fm = v.getDefiningOp<FeatureMapOp>();
-    if (fm && fm->hasOneUse() && in.isFusable(fm.getKind())) {
+    if (fm && fm->hasOneUse()) {
       in.buffer = k.toBuffer(fm.getInput());
       in.map = fm.getKind();
       in.mapElt = getElementTypeOrSelf(fm.getType());
+      if (fm.getWeights())
+        in.weights = k.toBuffer(fm.getWeights());
     } else {
       in.buffer = k.toBuffer(v);
     }
@@ -205,6 +240,8 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
         auto qVec = [&](Value i, int64_t c) -> Value {
           if (qIn.isTaylor()) // F = 1 + D + D^2 is odd: one lane
             return k.bcast(vecF, qIn.element(k, {bi, hi, i}, k.idx(c)));
+          if (qIn.isRandom())
+            return qIn.randomFeatures(k, {bi, hi, i}, k.idx(c * vwF), vwF);
           return qIn.apply(
               k, k.toF32(k.vload(VectorType::get({vwF}, eltOf(qIn.buffer)),
                                  qIn.buffer, {bi, hi, i, k.idx(c * vwF)})));
@@ -218,6 +255,8 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
         auto kVecRaw = [&](Value j, int64_t c) -> Value {
           if (kIn.isTaylor())
             return k.bcast(vecF, kIn.element(k, {bi, hk, j}, k.idx(c)));
+          if (kIn.isRandom())
+            return kIn.randomFeatures(k, {bi, hk, j}, k.idx(c * vwF), vwF);
           return kIn.apply(
               k, k.toF32(k.vload(VectorType::get({vwF}, eltOf(kIn.buffer)),
                                  kIn.buffer, {bi, hk, j, k.idx(c * vwF)})));

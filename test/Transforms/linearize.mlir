@@ -79,3 +79,28 @@ func.func @based(%q: tensor<1x1x?x4xf32>, %k: tensor<1x1x?x4xf32>, %v: tensor<1x
   %o = attn.linear_aggregate %fq, %fk, %v {causal, normalize} : tensor<1x1x?x21xf32>, tensor<1x1x?x21xf32>, tensor<1x1x?x8xf32> -> tensor<1x1x?x8xf32>
   return %o : tensor<1x1x?x8xf32>
 }
+
+// -----
+
+// random_features (Performer) is fused: phi(x) = exp(W^T x - |x|^2/2)/sqrt(F)
+// per row on load -- |x|^2 in vectors over D, W^T x as a loop over the rows
+// of W (a broadcast x_d times a vector of W), exp and 1/sqrt(32) -- cached
+// per chunk for the keys; the [.., 32] feature tensors never exist.
+// CHECK-LABEL: func.func @performer
+// CHECK-NOT: attn.feature_map
+// CHECK: %[[INVSQRTF:.*]] = arith.constant dense<0.176776{{[0-9]*}}> : vector<16xf32>
+// CHECK: %[[W:.*]] = bufferization.to_buffer %arg3
+// CHECK: memref.alloca() : memref<32x32xf32>
+// CHECK: scf.for {{.*}} step %c32
+// CHECK: vector.reduction <add>
+// CHECK: scf.for {{.*}} -> (vector<16xf32>)
+// CHECK: vector.load %[[W]][%{{.*}}, %c0] : memref<8x32xf32>, vector<16xf32>
+// CHECK: arith.mulf %{{.*}}, %[[INVSQRTF]] : vector<16xf32>
+// CHECK-NOT: attn.feature_map
+func.func @performer(%q: tensor<1x2x?x8xf32>, %k: tensor<1x2x?x8xf32>, %v: tensor<1x2x?x16xf32>,
+                     %w: tensor<8x32xf32>) -> tensor<1x2x?x16xf32> {
+  %fq = attn.feature_map random_features %q, %w : tensor<1x2x?x8xf32>, tensor<8x32xf32> -> tensor<1x2x?x32xf32>
+  %fk = attn.feature_map random_features %k, %w : tensor<1x2x?x8xf32>, tensor<8x32xf32> -> tensor<1x2x?x32xf32>
+  %o = attn.linear_aggregate %fq, %fk, %v {causal, normalize} : tensor<1x2x?x32xf32>, tensor<1x2x?x32xf32>, tensor<1x2x?x16xf32> -> tensor<1x2x?x16xf32>
+  return %o : tensor<1x2x?x16xf32>
+}

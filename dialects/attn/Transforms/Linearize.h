@@ -16,8 +16,8 @@ struct LinearizeOptions {
 
 /// Lowers `op` to its O(S) form: a parallel loop over (batch, query head)
 /// walking the keys in chunks with a decayed state re-based per chunk
-/// (causal), or the state over all keys first (non-causal). Elementwise
-/// feature maps that feed only `op` are applied on load. With a `state`
+/// (causal), or the state over all keys first (non-causal). Feature maps
+/// (any kind) that feed only `op` are applied on load. With a `state`
 /// operand, the state starts from it and the final state is the second
 /// result. Fails when a head count or feature size is dynamic.
 FailureOr<SmallVector<Value>>

@@ -118,8 +118,9 @@ def AttnLinearize : Pass<"attn-linearize"> {
     re-based to each chunk's end so decay exponents never exceed the chunk
     length (no overflow or underflow at any sequence length). Without
     `causal` the state over all keys is built first (φ(K)ᵀV) and every query
-    reads it. Feature maps whose only user is the aggregate (identity,
-    elu_plus_one, relu, exp, sigmoid, taylor2) are applied on load.
+    reads it. Feature maps whose only user is the aggregate (every kind:
+    the elementwise ones, taylor2 from the raw row, random_features as
+    Wᵀx per row) are applied on load; their [.., F] tensors never exist.
   }];
   let options = [
     Option<"chunk", "chunk", "int64_t", /*default=*/"0",

@@ -4,8 +4,9 @@ reference interpreter.
 usage: linear_differential.py ATTN_RUN WORKDIR COUNT SEED
 Draws COUNT random linear-attention programs -- causal or not, Sq < / = / >
 Skv, GQA, per-head decay (random in [-1, 1], so negative and tiny ones too),
-`normalize` with positive feature maps, elementwise feature maps (fused) and
-taylor2 (not fused), f32/f16 -- and runs each through
+`normalize` with positive feature maps, every feature map kind (fused into
+the chunked form: elementwise, taylor2, random_features with W [D, F]),
+f32/f16 -- and runs each through
 `attn-run --pipeline=cpu --check` with a random chunk length.
 """
 import os
@@ -27,21 +28,26 @@ for n in range(count):
     causal = rng.random() < 0.7
     decay = causal and rng.random() < 0.6
     normalize = rng.random() < 0.4
-    maps = ["elu_plus_one", "sigmoid", "exp", "taylor2"] if normalize else \
-        ["identity", "elu_plus_one", "relu", "exp", "sigmoid", "taylor2", None]
+    maps = ["elu_plus_one", "sigmoid", "exp", "taylor2", "random_features"] if normalize else \
+        ["identity", "elu_plus_one", "relu", "exp", "sigmoid", "taylor2", "random_features", None]
     fmap = rng.choice(maps)
     if elt == "f16" and not normalize and fmap not in ("identity", "relu", None):
         # Unnormalised sums of O(1)-positive feature products cancel down to
         # small outputs: in f16 every path (naive too) misses the f16
         # tolerance. Such sums are tested in f32.
         fmap = "identity"
+    if fmap == "random_features":
+        elt = "f32"  # exp(W^T x) can pass the f16 range
     if fmap == "taylor2":
         d = rng.choice([2, 4, 8])  # F = 1 + D + D^2
     qt, kt = f"tensor<{b}x{hq}x{sq}x{d}x{elt}>", f"tensor<{b}x{hkv}x{skv}x{d}x{elt}>"
     vt, ot = f"tensor<{b}x{hkv}x{skv}x{dv}x{elt}>", f"tensor<{b}x{hq}x{sq}x{dv}x{elt}>"
-    fdim = 1 + d + d * d if fmap == "taylor2" else d
+    fdim = {"taylor2": 1 + d + d * d, "random_features": rng.choice([8, 24, 40])}.get(fmap, d)
     fqt, fkt = f"tensor<{b}x{hq}x{sq}x{fdim}x{elt}>", f"tensor<{b}x{hkv}x{skv}x{fdim}x{elt}>"
     args = [f"%q: {qt}", f"%k: {kt}", f"%v: {vt}"] + ([f"%l: tensor<{hq}xf32>"] if decay else [])
+    wt = f"tensor<{d}x{fdim}xf32>"
+    if fmap == "random_features":
+        args.append(f"%w: {wt}")
     body = ""
     lam = "%l"
     if decay and normalize:
@@ -57,8 +63,9 @@ for n in range(count):
         lam = "%lp"
     qn, kn = "%q", "%k"
     if fmap:
-        body += f"  %fq = attn.feature_map {fmap} %q : {qt} -> {fqt}\n"
-        body += f"  %fk = attn.feature_map {fmap} %k : {kt} -> {fkt}\n"
+        w, wty = (", %w", f", {wt}") if fmap == "random_features" else ("", "")
+        body += f"  %fq = attn.feature_map {fmap} %q{w} : {qt}{wty} -> {fqt}\n"
+        body += f"  %fk = attn.feature_map {fmap} %k{w} : {kt}{wty} -> {fkt}\n"
         qn, kn, qt, kt = "%fq", "%fk", fqt, fkt
     attrs = [a for a, on in (("causal", causal), ("normalize", normalize)) if on]
     dec = f" decay({lam})" if decay else ""
