@@ -15,8 +15,9 @@
 // code also rescales by sequence lengths: softmax(Ô) * Skv and
 // sigmoid(Î * Sq / Skv); not modelled here. With the plain softmax the
 // output is small (about mean_j V_j / S), so its elementwise check is
-// dominated by atol; the flows I, O, Î, Ô are returned too, and max_rel_err
-// (normwise) is the figure to read.
+// dominated by atol; the flows I, O, Î, Ô are returned too, and
+// test/Examples/flowformer-numpy.test compares every result normwise with an
+// independent NumPy transcription of the formula.
 // Every flow is a linear aggregate: sum_j (phi(a_i) . phi(b_j)) w_j with a
 // one-column "value" w (ones, 1/O_j or 1/I_i), so they are written with
 // attn.linear_aggregate (non-causal); the roles swap for the outgoing flows

@@ -3,9 +3,10 @@ cut into random pieces (some of a single token: decoding), each piece one
 call of `attn.linear_aggregate ... state(%s)` with the previous call's final
 state; the concatenated outputs and the last state must equal one call on
 the whole sequence (the chunked form), which --check compares with the
-reference interpreter.
+reference interpreter. Each trial draws its shapes (GQA), decays in [-1, 1]
+and chunk length.
 
-usage: linear_recurrence.py ATTN_RUN WORKDIR SEED
+usage: linear_recurrence.py ATTN_RUN WORKDIR SEED [TRIALS]
 """
 import os
 import subprocess
@@ -14,13 +15,9 @@ import sys
 import numpy as np
 
 attn_run, work, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+trials = int(sys.argv[4]) if len(sys.argv) > 4 else 1
 os.makedirs(work, exist_ok=True)
 rng = np.random.default_rng(seed)
-HQ, HKV, F, DV, S = 4, 2, 8, 6, 150
-lam = np.array([0.5, 0.9, 0.99, -0.7], np.float32)
-q = rng.uniform(-1, 1, (1, HQ, S, F)).astype(np.float32)
-k = rng.uniform(-1, 1, (1, HKV, S, F)).astype(np.float32)
-v = rng.uniform(-1, 1, (1, HKV, S, DV)).astype(np.float32)
 
 
 def call(name, qs, ks, vs, state, check=False):
@@ -42,7 +39,8 @@ def call(name, qs, ks, vs, state, check=False):
         np.save(p, np.ascontiguousarray(a))
         args.append(f"--arg={p}")
     outs = [os.path.join(work, f"{name}_out{n}.npy") for n in range(2)]
-    cmd = [attn_run, path, "--pipeline=cpu"] + args + [f"--out={o}" for o in outs]
+    cmd = [attn_run, path, "--pipeline=cpu", f"--cpu-options=linear-chunk={CHUNK}"] + args + \
+        [f"--out={o}" for o in outs]
     if check:
         cmd.append("--check")
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -51,22 +49,33 @@ def call(name, qs, ks, vs, state, check=False):
     return np.load(outs[0]), np.load(outs[1])
 
 
-zero = np.zeros((1, HQ, F, DV), np.float32)
-# A nonzero starting state, as from earlier calls, checked by the reference.
-start = rng.uniform(-1, 1, (1, HQ, F, DV)).astype(np.float32)
-whole_out, whole_state = call("whole", q, k, v, start, check=True)
+ok = True
+for trial in range(trials):
+    HKV = int(rng.choice([1, 2]))
+    HQ = HKV * int(rng.choice([1, 2]))
+    F, DV, S = int(rng.choice([4, 8, 16])), int(rng.choice([4, 6, 16])), int(rng.integers(40, 160))
+    CHUNK = int(rng.choice([1, 5, 16, 64]))
+    lam = rng.uniform(-1, 1, HQ).astype(np.float32)
+    q = rng.uniform(-1, 1, (1, HQ, S, F)).astype(np.float32)
+    k = rng.uniform(-1, 1, (1, HKV, S, F)).astype(np.float32)
+    v = rng.uniform(-1, 1, (1, HKV, S, DV)).astype(np.float32)
+    # A nonzero starting state, as from earlier calls, checked by the reference.
+    start = rng.uniform(-1, 1, (1, HQ, F, DV)).astype(np.float32)
+    whole_out, whole_state = call(f"t{trial}_whole", q, k, v, start, check=True)
 
-cuts = list(range(0, 12))  # token by token first, as in decoding
-while cuts[-1] < S:
-    step = int(rng.choice([1, 1, 1, 2, 7, 33, 64]))
-    cuts.append(min(S, cuts[-1] + step))
-state, pieces = start, []
-for n, (a, b) in enumerate(zip(cuts, cuts[1:])):
-    out, state = call(f"piece{n}", q[:, :, a:b], k[:, :, a:b], v[:, :, a:b], state)
-    pieces.append(out)
-pieced = np.concatenate(pieces, axis=2)
-scale = np.abs(whole_out).max() + 1.0
-err_out = np.abs(pieced - whole_out).max() / scale
-err_state = np.abs(state - whole_state).max() / (np.abs(whole_state).max() + 1.0)
-print(f"pieces={len(pieces)} output_err={err_out:.2e} state_err={err_state:.2e}")
-print("recurrence:", "ok" if err_out < 1e-5 and err_state < 1e-5 else "FAIL")
+    cuts = list(range(0, 8))  # token by token first, as in decoding
+    while cuts[-1] < S:
+        step = int(rng.choice([1, 1, 2, 7, 33, 64]))
+        cuts.append(min(S, cuts[-1] + step))
+    state, pieces = start, []
+    for n, (a, b) in enumerate(zip(cuts, cuts[1:])):
+        out, state = call(f"t{trial}_piece{n}", q[:, :, a:b], k[:, :, a:b], v[:, :, a:b], state)
+        pieces.append(out)
+    pieced = np.concatenate(pieces, axis=2)
+    scale = np.abs(whole_out).max() + 1.0
+    err_out = np.abs(pieced - whole_out).max() / scale
+    err_state = np.abs(state - whole_state).max() / (np.abs(whole_state).max() + 1.0)
+    print(f"trial {trial}: Hq={HQ} Hkv={HKV} F={F} Dv={DV} S={S} chunk={CHUNK} "
+          f"pieces={len(pieces)} output_err={err_out:.2e} state_err={err_state:.2e}")
+    ok &= bool(err_out < 1e-5 and err_state < 1e-5)
+print("recurrence:", "ok" if ok else "FAIL")
