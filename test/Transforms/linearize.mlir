@@ -104,3 +104,28 @@ func.func @performer(%q: tensor<1x2x?x8xf32>, %k: tensor<1x2x?x8xf32>, %v: tenso
   %o = attn.linear_aggregate %fq, %fk, %v {causal, normalize} : tensor<1x2x?x32xf32>, tensor<1x2x?x32xf32>, tensor<1x2x?x16xf32> -> tensor<1x2x?x16xf32>
   return %o : tensor<1x2x?x16xf32>
 }
+
+// -----
+
+// D8, the recurrent state: the per-head state starts from the state operand
+// (copied into the [B, H, F, Dv] state buffer), the chunks update it in
+// place, and the buffer after the last chunk is the second result.
+// CHECK-LABEL: func.func @recurrent
+// CHECK: %[[S0:.*]] = bufferization.to_buffer %arg4 read_only : tensor<1x2x16x16xf32>
+// CHECK: %[[STATE:.*]] = memref.alloc() : memref<1x2x16x16xf32>
+// CHECK: scf.parallel (%[[H:.*]]) =
+// CHECK: scf.for %[[F:.*]] = %c0 to %c16
+// CHECK: %[[ROW:.*]] = vector.load %[[S0]][%c0, %[[H]], %[[F]], %c0]
+// CHECK: vector.store %[[ROW]], %[[STATE]][%c0, %[[H]], %[[F]], %c0]
+// CHECK: scf.for {{.*}} step %c32
+// CHECK: vector.store %{{.*}}, %[[STATE]]
+// CHECK: %[[OUT:.*]] = bufferization.to_tensor %{{.*}} : memref<1x2x?x16xf32>
+// CHECK: %[[FINAL:.*]] = bufferization.to_tensor %[[STATE]]
+// CHECK: return %[[OUT]], %[[FINAL]]
+func.func @recurrent(%q: tensor<1x2x?x16xf32>, %k: tensor<1x2x?x16xf32>, %v: tensor<1x2x?x16xf32>,
+                     %l: tensor<2xf32>, %s: tensor<1x2x16x16xf32>)
+    -> (tensor<1x2x?x16xf32>, tensor<1x2x16x16xf32>) {
+  %o, %s1 = attn.linear_aggregate %q, %k, %v decay(%l) state(%s : tensor<1x2x16x16xf32>) {causal}
+      : tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<1x2x?x16xf32>, tensor<2xf32> -> tensor<1x2x?x16xf32>, tensor<1x2x16x16xf32>
+  return %o, %s1 : tensor<1x2x?x16xf32>, tensor<1x2x16x16xf32>
+}
