@@ -43,6 +43,6 @@ function(attn_install_package)
   install(FILES ${PROJECT_BINARY_DIR}/AttnConfig.cmake
                 ${PROJECT_BINARY_DIR}/AttnConfigVersion.cmake
           DESTINATION ${ATTN_CMAKE_DIR})
-  install(TARGETS attn-opt attn-translate attn-run
+  install(TARGETS attn-opt attn-translate attn-run attn-compile
           RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endfunction()

@@ -30,4 +30,9 @@ if [ ! -f "$build/build.ninja" ]; then
     -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
     -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit >/dev/null
 fi
-ninja -C "$build" attn-opt attn-translate attn-run attn-doc
+targets=(attn-opt attn-translate attn-run attn-compile attn-doc)
+# The CUDA runtime wrappers exist where the toolkit's cuda.h does.
+if ninja -C "$build" -t query attn_cuda_runtime >/dev/null 2>&1; then
+  targets+=(attn_cuda_runtime)
+fi
+ninja -C "$build" "${targets[@]}"

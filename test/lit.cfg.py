@@ -27,6 +27,7 @@ tools = [
     ToolSubst("attn-opt", unresolved="fatal"),
     ToolSubst("attn-translate", unresolved="fatal"),
     ToolSubst("attn-run", unresolved="fatal"),
+    ToolSubst("attn-compile", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, [config.attn_tools_dir])
 
@@ -38,3 +39,17 @@ config.substitutions.append(("%cmake", config.cmake_command))
 config.substitutions.append(("%mlir_dir", config.mlir_dir))
 config.substitutions.append(("%cxx", config.cxx_compiler))
 config.substitutions.append(("%cc", config.c_compiler))
+config.substitutions.append(("%llvm_lib_dir", config.llvm_lib_dir))
+
+# GPU: compile-only checks need the CUDA toolkit (ptxas, cuda.h and the stub
+# libcuda); execution needs a GPU with its driver, which CI never has.
+ptxas = os.path.join(config.cuda_root, "bin", "ptxas")
+if os.path.exists(ptxas):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))
+if config.cuda_include_dir and "NOTFOUND" not in config.cuda_include_dir:
+    config.available_features.add("cuda-toolkit")
+    config.substitutions.append(("%cuda_include", config.cuda_include_dir))
+    config.substitutions.append(("%cuda_stubs", os.path.join(config.cuda_root, "lib64", "stubs")))
+if os.path.exists("/dev/nvidia0") or os.path.exists("/dev/nvidiactl"):
+    config.available_features.add("cuda-gpu")

@@ -9,10 +9,14 @@
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+
+#include <cstdlib>
 
 using namespace mlir;
 
@@ -92,6 +96,97 @@ void mlir::attn::buildToLLVMPipeline(OpPassManager &pm,
   addLoweringToLLVM(pm, options.threads);
 }
 
+/// The CUDA toolkit (libdevice for the math functions, ptxas for cubins):
+/// the option, else $CUDA_HOME or $CUDA_ROOT, else the configured default.
+static std::string cudaToolkit(const std::string &option) {
+  if (!option.empty())
+    return option;
+  for (const char *var : {"CUDA_HOME", "CUDA_ROOT", "CUDA_PATH"})
+    if (const char *path = std::getenv(var); path && *path)
+      return path;
+  return ATTN_CUDA_ROOT;
+}
+
+/// Kernel outlining and the NVVM lowering of kernels and host code, ending
+/// in a gpu.binary: upstream's gpu-lower-to-nvvm-pipeline, plus the toolkit
+/// path (libdevice and ptxas need not be on PATH) and PTX ISA 8.0 (the
+/// default +ptx60 aborts for sm_90).
+static void addLoweringToNVVM(OpPassManager &pm,
+                              const attn::ToNVVMOptions &options) {
+  pm.addPass(createConvertNVGPUToNVVMPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createConvertVectorToSCFPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertNVVMToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  GpuNVVMAttachTargetOptions target;
+  target.chip = options.chip;
+  target.features = "+ptx80";
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  pm.addNestedPass<gpu::GPUModuleOp>(createStripDebugInfoPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createConvertGpuOpsToNVVMOps());
+  pm.addNestedPass<gpu::GPUModuleOp>(LLVM::createNVVMOptimizeForTargetPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createCanonicalizerPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createCSEPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createReconcileUnrealizedCastsPass());
+
+  pm.addPass(createGpuToLLVMConversionPass());
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = options.format;
+  binary.toolkitPath = cudaToolkit(options.toolkit);
+  pm.addPass(createGpuModuleToBinaryPass(binary));
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mlir::attn::buildToNVVMPipeline(OpPassManager &pm,
+                                     const ToNVVMOptions &options) {
+  pm.addPass(createAttnFuse());
+  AttnGpuTileOptions gpuTile;
+  gpuTile.blockQ = options.blockQ;
+  gpuTile.blockKV = options.blockKV;
+  pm.addPass(createAttnGpuTile(gpuTile));
+  // What attn-gpu-tile leaves: csr/indices attention (gather form) and
+  // select_topk, linear aggregates and prefix scans; their parallel loops
+  // become GPU blocks below.
+  pm.addPass(createAttnSparsify());
+  pm.addPass(createAttnLinearize());
+  pm.addPass(createAttnScan());
+  pm.addPass(createAttnDecompose());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // No ownership-based deallocation: it rejects GPU launches (they declare
+  // no memory effects); attn-gpu-managed-memory frees what does not escape.
+  pm.addPass(createConvertBufferizationToMemRefPass());
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true;
+  pm.addPass(arith::createArithExpandOpsPass(expand));
+  pm.addPass(createAttnGpuManagedMemory());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createCanonicalizerPass());
+
+  addLoweringToNVVM(pm, options);
+}
+
 void mlir::attn::registerPipelines() {
   PassPipelineRegistration<NaiveToLLVMOptions>(
       "attn-naive-to-llvm",
@@ -101,4 +196,8 @@ void mlir::attn::registerPipelines() {
       "attn-to-llvm",
       "CPU lowering: fuse, analyse masks, tile, vectorise, OpenMP, LLVM",
       buildToLLVMPipeline);
+  PassPipelineRegistration<ToNVVMOptions>(
+      "attn-to-nvvm",
+      "GPU lowering: fuse, GPU attention kernels, NVVM, gpu.binary",
+      buildToNVVMPipeline);
 }

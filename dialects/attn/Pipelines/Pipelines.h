@@ -59,7 +59,43 @@ struct ToLLVMOptions : public PassPipelineOptions<ToLLVMOptions> {
 /// bufferization, OpenMP for the parallel loops and the LLVM dialect.
 void buildToLLVMPipeline(OpPassManager &pm, const ToLLVMOptions &options);
 
-/// Registers `attn-naive-to-llvm` and `attn-to-llvm`.
+/// Options of `attn-to-nvvm`.
+struct ToNVVMOptions : public PassPipelineOptions<ToNVVMOptions> {
+  Option<std::string> chip{
+      *this, "chip",
+      llvm::cl::desc("NVIDIA architecture of the kernels (sm_80, sm_90, ...)"),
+      llvm::cl::init("sm_90")};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("Kernel object in the gpu.binary: isa (PTX text), bin "
+                     "(cubin, through ptxas) or fatbin"),
+      llvm::cl::init("isa")};
+  Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("CUDA toolkit directory, for libdevice and ptxas (empty: "
+                     "$CUDA_HOME, $CUDA_ROOT, else the configured default)"),
+      llvm::cl::init("")};
+  Option<int64_t> blockQ{
+      *this, "block-q",
+      llvm::cl::desc("Query rows (threads) per block of the attention "
+                     "kernels (0: chosen by the cost model)"),
+      llvm::cl::init(0)};
+  Option<int64_t> blockKV{
+      *this, "block-kv",
+      llvm::cl::desc("Keys per shared-memory tile (0: chosen by the cost "
+                     "model)"),
+      llvm::cl::init(0)};
+};
+
+/// The GPU pipeline: attn-fuse, attn-gpu-tile (attention kernels with K/V
+/// tiles in shared memory), the gather, linear and scan forms, attn-decompose
+/// for the rest, bufferization, the remaining parallel loops mapped to GPU
+/// blocks, managed memory for host buffers, then the upstream NVVM lowering
+/// ending in a gpu.binary (PTX, or a cubin through ptxas). Host code is LLVM
+/// dialect calling the mgpu* runtime functions.
+void buildToNVVMPipeline(OpPassManager &pm, const ToNVVMOptions &options);
+
+/// Registers `attn-naive-to-llvm`, `attn-to-llvm` and `attn-to-nvvm`.
 void registerPipelines();
 
 } // namespace mlir::attn

@@ -169,4 +169,48 @@ def AttnScan : Pass<"attn-scan"> {
   ];
 }
 
+def AttnGpuTile : Pass<"attn-gpu-tile"> {
+  let summary = "Lower attn.attention to GPU kernels (gpu.launch)";
+  let description = [{
+    Rewrites each `attn.attention` (except csr/indices masks, which take the
+    gather form) into one `gpu.launch`: blocks over (query tile, query head,
+    batch), one thread per query row. The block's key range and the
+    empty/full class of each key tile come from the compile-time mask
+    analysis: empty tiles are skipped by the whole block, full tiles skip
+    the mask. K and V tiles are staged in shared memory as f32; each thread
+    keeps its scaled query row and its accumulator as vectors (registers)
+    and runs the online softmax over the tile. Masks with run-time data are
+    evaluated per element. f32 accumulation for every input type.
+  }];
+  let options = [
+    Option<"blockQ", "block-q", "int64_t", /*default=*/"0",
+           "Query rows (threads) per block (0: chosen by the cost model)">,
+    Option<"blockKV", "block-kv", "int64_t", /*default=*/"0",
+           "Keys per shared-memory tile (0: chosen by the cost model)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect"
+  ];
+}
+
+def AttnGpuManagedMemory : Pass<"attn-gpu-managed-memory"> {
+  let summary = "Allocate the buffers of a GPU program in managed memory";
+  let description = [{
+    Rewrites host-side `memref.alloc`/`memref.dealloc` into
+    `gpu.alloc host_shared`/`gpu.dealloc` and copies `memref.get_global`
+    constants that kernels read into such allocations, so that every buffer
+    a kernel touches is addressable on the device and on the host (CUDA
+    managed memory): results returned to the caller included. Buffers that
+    do not outlive their block (not returned, yielded or stored) are freed at
+    its end; kernel launches are synchronous. This replaces the
+    ownership-based deallocation pipeline, which does not accept GPU launches
+    (they declare no memory effects).
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 #endif // ATTN_TRANSFORMS_PASSES_TD

@@ -1,0 +1,371 @@
+//===- GpuTile.cpp - GPU kernels for attn.attention -----------------------===//
+//
+// The GPU form of the fused op: one gpu.launch whose blocks are (query tile,
+// query head, batch) and whose threads are the tile's query rows. Per block:
+//
+//   [lo, hi)  = the keys the mask analysis lets the tile see
+//   for each key tile [j0, j0 + BK) in [lo, hi) that is not empty:
+//     stage K and V rows (f32) in shared memory, all threads cooperating
+//     each thread: s_t = <q, K_t> (+ score_mod, masked unless the tile is
+//     full), m' = max(m, max_t s_t), p_t = exp(s_t - m'),
+//     l = e^(m - m') l + sum p_t, acc = e^(m - m') acc + sum p_t V_t
+//   o = acc / l (sinks in the denominator), lse = m + log l
+//
+// The query row and the accumulator are vectors over D and Dv (registers);
+// a tile's scores sit in a small private buffer. Empty tiles are skipped by
+// the whole block (the test is uniform, so the barriers stay convergent).
+// Masks with run-time data (block_mask, segments, rows, dense) are evaluated
+// per element here; csr and indices take the gather form.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Transforms/GpuTile.h"
+#include "KernelBuilder.h"
+#include "MaskPredicate.h"
+#include "attn/Transforms/MaskAnalysis.h"
+#include "attn/Transforms/Passes.h"
+#include "attn/Transforms/Tile.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNGPUTILE
+#define GEN_PASS_DEF_ATTNGPUMANAGEDMEMORY
+#include "attn/Transforms/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+static MemRefType memrefIn(ArrayRef<int64_t> shape, Type elt,
+                           gpu::AddressSpace space) {
+  MLIRContext *ctx = elt.getContext();
+  return MemRefType::get(shape, elt, MemRefLayoutAttrInterface(),
+                         gpu::AddressSpaceAttr::get(ctx, space));
+}
+
+FailureOr<SmallVector<Value>>
+mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
+                             const GpuTileOptions &options) {
+  if (hasKeyListPattern(op))
+    return rw.notifyMatchFailure(op, "csr/indices: gather form");
+  std::optional<HeadDims> dims = staticHeadDims(op);
+  if (!dims)
+    return rw.notifyMatchFailure(op, "dynamic head count or head dimension");
+  const int64_t hq = dims->hq, hkv = dims->hkv, d = dims->d, dv = dims->dv;
+  const int64_t group = hq / hkv;
+  const int64_t blockQ = options.blockQ > 0 ? options.blockQ : 64;
+  // K and V tiles in f32 within 40 KiB (the static shared-memory limit is
+  // 48 KiB), a power of two up to 64 keys.
+  int64_t blockKV = options.blockKV;
+  if (blockKV <= 0) {
+    blockKV = 64;
+    while (blockKV > 1 && blockKV * (d + dv) * 4 > 40 * 1024)
+      blockKV /= 2;
+  }
+  const AggregationKind kind = op.getKind();
+  const bool softmax = kind == AggregationKind::softmax;
+
+  OpBuilder::InsertionGuard guard(rw);
+  rw.setInsertionPoint(op);
+  Location loc = op.getLoc();
+  KernelBuilder k(rw, loc);
+  Type f32 = rw.getF32Type();
+  auto vecD = VectorType::get({d}, f32);
+  auto vecV = VectorType::get({dv}, f32);
+  auto outTy = cast<RankedTensorType>(op.getOutput().getType());
+  Type outElt = outTy.getElementType();
+  auto eltOf = [](Value m) {
+    return cast<MemRefType>(m.getType()).getElementType();
+  };
+
+  AttentionIO io(k, op);
+  Value zero = k.idx(0), one = k.idx(1);
+  Value numQTiles = arith::CeilDivUIOp::create(rw, loc, io.sq, k.idx(blockQ));
+  Value offset = k.sub(io.skv, io.sq);
+  MaskAnalysis analysis(op.getPatterns(), &op.getPredicate());
+  const double scale = op.getEffectiveScale();
+
+  auto launch = gpu::LaunchOp::create(
+      rw, loc, numQTiles, k.idx(hq), io.batch, k.idx(blockQ), one, one,
+      /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
+      /*asyncDependencies=*/{},
+      TypeRange{memrefIn({blockKV, d}, f32, gpu::AddressSpace::Workgroup),
+                memrefIn({blockKV, dv}, f32, gpu::AddressSpace::Workgroup)},
+      TypeRange{memrefIn({blockKV}, f32, gpu::AddressSpace::Private)});
+  {
+    OpBuilder::InsertionGuard bodyGuard(rw);
+    Block &body = launch.getBody().front();
+    rw.setInsertionPointToStart(&body);
+    gpu::KernelDim3 blockIds = launch.getBlockIds();
+    gpu::KernelDim3 threadIds = launch.getThreadIds();
+    Value kTile = launch.getWorkgroupAttributions()[0];
+    Value vTile = launch.getWorkgroupAttributions()[1];
+    Value scores = launch.getPrivateAttributions()[0];
+    Value tid = threadIds.x, bi = blockIds.z, hi = blockIds.y;
+    Value i0 = k.mul(blockIds.x, k.idx(blockQ));
+    Value i = k.add(i0, tid);
+    Value rowValid =
+        arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ult, i, io.sq);
+    Value hk = arith::DivUIOp::create(rw, loc, hi, k.idx(group));
+    Value iLast = k.sub(k.minI(k.add(i0, k.idx(blockQ)), io.sq), one);
+    QueryTile tile{bi, hi, i0, iLast, k.add(i0, offset), k.add(iLast, offset)};
+    Value lo, keyEnd;
+    std::tie(lo, keyEnd) = analysis.keyRange(rw, loc, tile, io.skv);
+
+    // The scaled query row (rows past Sq read row 0 and write nothing).
+    Value iSafe = k.select(rowValid, i, zero);
+    Value q = k.vload(VectorType::get({d}, eltOf(io.q)), io.q,
+                      {bi, hi, iSafe, zero});
+    q = k.fmul(k.toF32(q), k.splat(vecD, scale));
+
+    Value ninf = k.negInf(), zeroF = k.f32(0.0);
+    auto weight = [&](Value x, Value mSafe) {
+      return k.select(k.feq(x, ninf), zeroF, k.exp(k.fsub(x, mSafe)));
+    };
+    // Stages rows [j0, j0 + count) of `src` ([B, Hkv, S, n]) in `tile`.
+    auto stage = [&](Value src, Value dst, int64_t n, Value j0, Value count) {
+      Value total = k.mul(count, k.idx(n));
+      k.loop(tid, total, blockQ, [&](Value e) {
+        Value r = arith::DivUIOp::create(rw, loc, e, k.idx(n));
+        Value c = arith::RemUIOp::create(rw, loc, e, k.idx(n));
+        k.store(k.toF32(k.load(src, {bi, hk, k.add(j0, r), c})), dst, {r, c});
+      });
+    };
+
+    SmallVector<Value> inits = {ninf, zeroF, k.splat(vecV, 0.0)};
+    SmallVector<Value> state = k.reduceMany(
+        lo, keyEnd, blockKV, inits,
+        [&](Value j0, ValueRange st) -> SmallVector<Value> {
+          Value jEnd = k.minI(k.add(j0, k.idx(blockKV)), keyEnd);
+          Value count = k.sub(jEnd, j0);
+          TileClass cls = analysis.classify(rw, loc, tile, j0, k.sub(jEnd, one));
+          auto ifOp = scf::IfOp::create(rw, loc, TypeRange(st), cls.empty,
+                                        /*withElseRegion=*/true);
+          {
+            OpBuilder::InsertionGuard g(rw);
+            rw.setInsertionPointToStart(ifOp.thenBlock());
+            scf::YieldOp::create(rw, loc, st);
+            rw.setInsertionPointToStart(ifOp.elseBlock());
+            stage(io.key, kTile, d, j0, count);
+            stage(io.v, vTile, dv, j0, count);
+            gpu::BarrierOp::create(rw, loc);
+            auto rowIf = scf::IfOp::create(rw, loc, TypeRange(st), rowValid,
+                                           /*withElseRegion=*/true);
+            {
+              OpBuilder::InsertionGuard g2(rw);
+              rw.setInsertionPointToStart(rowIf.elseBlock());
+              scf::YieldOp::create(rw, loc, st);
+              rw.setInsertionPointToStart(rowIf.thenBlock());
+              // The tile's scores (masked: -inf), and their max.
+              Value tileMax = k.reduce(zero, count, 1, ninf, [&](Value t,
+                                                                 Value mx) {
+                Value j = k.add(j0, t);
+                Value kRow = k.vload(vecD, kTile, {t, zero});
+                Value s = vector::ReductionOp::create(
+                    rw, loc, vector::CombiningKind::ADD, k.fmul(q, kRow));
+                if (!op.getScoreMod().empty())
+                  s = inlineRegion(rw, op.getScoreMod(), {s, bi, hi, i, j});
+                if (!analysis.isTrivial()) {
+                  auto keepIf = scf::IfOp::create(rw, loc, rw.getI1Type(),
+                                                  cls.full, true);
+                  OpBuilder::InsertionGuard g3(rw);
+                  rw.setInsertionPointToStart(keepIf.thenBlock());
+                  scf::YieldOp::create(
+                      rw, loc,
+                      arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true))
+                          .getResult());
+                  rw.setInsertionPointToStart(keepIf.elseBlock());
+                  MaskPredicateBuilder pb(rw, loc, io.sq, io.skv);
+                  pb.setIndices(bi, hi, i, j);
+                  scf::YieldOp::create(rw, loc,
+                                       pb.buildAll(op.getPatterns(),
+                                                   op.getMaskOperands(),
+                                                   op.getPredicate()));
+                  rw.setInsertionPointAfter(keepIf);
+                  s = k.select(keepIf.getResult(0), s, ninf);
+                }
+                if (kind == AggregationKind::sigmoid)
+                  s = k.select(
+                      k.feq(s, ninf), zeroF,
+                      k.fdiv(k.f32(1.0),
+                             k.fadd(k.f32(1.0),
+                                    k.exp(arith::NegFOp::create(rw, loc, s)))));
+                else if (!softmax)
+                  s = k.select(k.feq(s, ninf), zeroF, s);
+                k.store(s, scores, t);
+                return k.fmax(mx, s);
+              });
+              Value m = st[0], l = st[1], acc = st[2];
+              SmallVector<Value> next;
+              if (softmax) {
+                Value mNew = k.fmax(m, tileMax), mSafe = k.safeMax(mNew);
+                Value alpha = weight(m, mSafe);
+                SmallVector<Value> sums = k.reduceMany(
+                    zero, count, 1,
+                    ValueRange{k.fmul(l, alpha),
+                               k.fmul(acc, k.bcast(vecV, alpha))},
+                    [&](Value t, ValueRange a) -> SmallVector<Value> {
+                      Value p = weight(k.load(scores, t), mSafe);
+                      Value vRow = k.vload(vecV, vTile, {t, zero});
+                      return {k.fadd(a[0], p),
+                              k.fma(k.bcast(vecV, p), vRow, a[1])};
+                    });
+                next = {mNew, sums[0], sums[1]};
+              } else {
+                Value sum = k.reduce(zero, count, 1, acc, [&](Value t, Value a) {
+                  Value vRow = k.vload(vecV, vTile, {t, zero});
+                  return k.fma(k.bcast(vecV, k.load(scores, t)), vRow, a);
+                });
+                next = {m, l, sum};
+              }
+              scf::YieldOp::create(rw, loc, next);
+            }
+            // The next tile overwrites the staged rows.
+            gpu::BarrierOp::create(rw, loc);
+            scf::YieldOp::create(rw, loc, rowIf.getResults());
+          }
+          return SmallVector<Value>(ifOp.getResults());
+        });
+
+    k.ifThen(rowValid, [&] {
+      Value factor = k.f32(1.0), lse;
+      if (softmax)
+        std::tie(factor, lse) = k.finishSoftmax(
+            state[0], state[1], io.sinks ? k.load(io.sinks, hi) : Value());
+      Value o = k.fromF32(k.fmul(state[2], k.bcast(vecV, factor)), outElt);
+      k.vstore(o, io.out, {bi, hi, i, zero});
+      if (io.lse)
+        k.store(lse, io.lse, {bi, hi, i});
+    });
+    gpu::TerminatorOp::create(rw, loc);
+  }
+  return io.results(k);
+}
+
+namespace {
+struct GpuTileAttention : OpRewritePattern<AttentionOp> {
+  GpuTileAttention(MLIRContext *ctx, GpuTileOptions options)
+      : OpRewritePattern(ctx), options(options) {}
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<SmallVector<Value>> out =
+        gpuTileAttention(rewriter, op, options);
+    if (failed(out))
+      return failure();
+    rewriter.replaceOp(op, *out);
+    return success();
+  }
+  GpuTileOptions options;
+};
+
+struct AttnGpuTilePass : attn::impl::AttnGpuTileBase<AttnGpuTilePass> {
+  using AttnGpuTileBase::AttnGpuTileBase;
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateGpuTilePatterns(patterns, {blockQ, blockKV});
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+/// Whether `op` is host code (not inside a kernel).
+bool onHost(Operation *op) {
+  return !op->getParentOfType<gpu::LaunchOp>() &&
+         !op->getParentOfType<gpu::GPUModuleOp>();
+}
+
+/// Whether the buffer `alloc`, or a view of it, is used outside `block` or
+/// by its terminator (returned, yielded): it must then outlive the block.
+bool escapes(Value alloc, Block *block) {
+  SmallVector<Value> worklist = {alloc};
+  while (!worklist.empty()) {
+    Value v = worklist.pop_back_val();
+    for (OpOperand &use : v.getUses()) {
+      Operation *user = use.getOwner();
+      Operation *inBlock = block->findAncestorOpInBlock(*user);
+      if (!inBlock || user == block->getTerminator())
+        return true;
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user))
+        if (view.getViewSource() == v)
+          llvm::append_range(worklist, user->getResults());
+      // A buffer stored into memory may be read later through it.
+      if (auto store = dyn_cast<memref::StoreOp>(user))
+        if (store.getValueToStore() == v)
+          return true;
+    }
+  }
+  return false;
+}
+
+struct AttnGpuManagedMemoryPass
+    : attn::impl::AttnGpuManagedMemoryBase<AttnGpuManagedMemoryPass> {
+  void runOnOperation() override {
+    IRRewriter rewriter(&getContext());
+    SmallVector<memref::AllocOp> allocs;
+    SmallVector<memref::DeallocOp> deallocs;
+    SmallVector<memref::GetGlobalOp> globals;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<gpu::GPUModuleOp>(op))
+        return WalkResult::skip();
+      if (!onHost(op))
+        return WalkResult::advance();
+      if (auto alloc = dyn_cast<memref::AllocOp>(op))
+        allocs.push_back(alloc);
+      else if (auto dealloc = dyn_cast<memref::DeallocOp>(op))
+        deallocs.push_back(dealloc);
+      else if (auto global = dyn_cast<memref::GetGlobalOp>(op))
+        globals.push_back(global);
+      return WalkResult::advance();
+    });
+    // Buffers that do not outlive their block are freed at its end (the
+    // kernels are synchronous); the others are the caller's results.
+    for (memref::AllocOp alloc : allocs) {
+      Block *block = alloc->getBlock();
+      bool freeHere = !escapes(alloc.getResult(), block);
+      rewriter.setInsertionPoint(alloc);
+      auto managed = gpu::AllocOp::create(
+          rewriter, alloc.getLoc(), alloc.getType(), Type(), ValueRange{},
+          alloc.getDynamicSizes(), alloc.getSymbolOperands(),
+          /*hostShared=*/true);
+      rewriter.replaceOp(alloc, managed.getMemref());
+      if (freeHere) {
+        rewriter.setInsertionPoint(block->getTerminator());
+        gpu::DeallocOp::create(rewriter, managed.getLoc(), Type(),
+                               ValueRange{}, managed.getMemref());
+      }
+    }
+    for (memref::DeallocOp dealloc : deallocs) {
+      rewriter.setInsertionPoint(dealloc);
+      rewriter.replaceOpWithNewOp<gpu::DeallocOp>(dealloc, Type(),
+                                                  ValueRange{},
+                                                  dealloc.getMemref());
+    }
+    // Constant globals live in host memory: kernels read a managed copy.
+    for (memref::GetGlobalOp global : globals) {
+      if (llvm::all_of(global->getUsers(), [](Operation *user) {
+            return onHost(user) && !isa<gpu::LaunchFuncOp>(user);
+          }))
+        continue;
+      rewriter.setInsertionPointAfter(global);
+      Location loc = global.getLoc();
+      auto copy = gpu::AllocOp::create(rewriter, loc, global.getType(), Type(),
+                                       ValueRange{}, ValueRange{},
+                                       ValueRange{}, /*hostShared=*/true);
+      auto copyOp = memref::CopyOp::create(rewriter, loc, global.getResult(),
+                                           copy.getMemref());
+      rewriter.replaceAllUsesExcept(global.getResult(), copy.getMemref(),
+                                    copyOp);
+      rewriter.setInsertionPoint(global->getBlock()->getTerminator());
+      gpu::DeallocOp::create(rewriter, loc, Type(), ValueRange{},
+                             copy.getMemref());
+    }
+  }
+};
+} // namespace
+
+void mlir::attn::populateGpuTilePatterns(RewritePatternSet &patterns,
+                                         const GpuTileOptions &options) {
+  patterns.add<GpuTileAttention>(patterns.getContext(), options);
+}

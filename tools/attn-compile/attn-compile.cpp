@@ -1,0 +1,361 @@
+//===- attn-compile.cpp - ahead-of-time compiler for attn programs --------===//
+//
+// attn-compile FILE.mlir --target=cpu|cuda -o OUT
+//
+// Lowers every public function through attn-to-llvm (cpu) or attn-to-nvvm
+// (cuda, the kernels as an embedded cubin) and writes OUT.o, an object file,
+// and OUT.h, a C header declaring one entry point per function in MLIR's
+// memref-descriptor ABI (`_mlir_ciface_NAME`, llvm.emit_c_interface).
+// Linking the object needs neither libMLIR nor libLLVM: the OpenMP runtime
+// (libomp) for cpu, and libattn_cuda_runtime.a plus libcuda for cuda.
+// Exit status 2 with a one-line message names the file and the problem.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/InitAll.h"
+#include "attn/Pipelines/Pipelines.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+#include <cstdlib>
+#include <optional>
+#include <set>
+
+using namespace mlir;
+
+namespace {
+
+struct Options {
+  std::string file, target, out;
+  std::string cpu = "x86-64-v3"; // --mcpu; "native": this machine's
+  std::string cpuOptions, gpuOptions;
+};
+
+[[noreturn]] void fail(const std::string &subject, const std::string &msg) {
+  llvm::errs() << subject << ": " << msg << "\n";
+  std::exit(2);
+}
+
+Options parseOptions(int argc, char **argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const std::string &flag) -> std::optional<std::string> {
+      if (a.rfind(flag + "=", 0) == 0)
+        return a.substr(flag.size() + 1);
+      return std::nullopt;
+    };
+    if (a == "--help" || a == "-h") {
+      llvm::outs()
+          << "usage: attn-compile FILE.mlir --target=cpu|cuda -o OUT "
+             "[--mcpu=CPU|native] [--cpu-options='attn-to-llvm options'] "
+             "[--gpu-options='attn-to-nvvm options']\n"
+             "writes OUT.o (object) and OUT.h (C header, one "
+             "_mlir_ciface_NAME entry per public function)\n";
+      std::exit(0);
+    }
+    if (auto v = value("--target")) {
+      if (*v != "cpu" && *v != "cuda")
+        fail("--target", "unknown target '" + *v + "' (expected cpu or cuda)");
+      o.target = *v;
+    } else if (a == "-o") {
+      if (++i == argc)
+        fail("-o", "expects an output path");
+      o.out = argv[i];
+    } else if (auto v = value("-o")) {
+      o.out = *v;
+    } else if (auto v = value("--mcpu")) {
+      o.cpu = *v;
+    } else if (auto v = value("--cpu-options")) {
+      o.cpuOptions = *v;
+    } else if (auto v = value("--gpu-options")) {
+      o.gpuOptions = *v;
+    } else if (a.rfind("-", 0) == 0) {
+      fail(a, "unknown flag");
+    } else if (o.file.empty()) {
+      o.file = a;
+    } else {
+      fail(a, "more than one input file");
+    }
+  }
+  if (o.file.empty())
+    fail("attn-compile", "no input file (usage: attn-compile FILE.mlir "
+                         "--target=cpu|cuda -o OUT)");
+  if (o.target.empty())
+    fail("attn-compile", "missing --target=cpu|cuda");
+  if (o.out.empty())
+    fail("attn-compile", "missing -o OUT");
+  if (StringRef(o.out).ends_with(".o"))
+    o.out.resize(o.out.size() - 2);
+  return o;
+}
+
+//===----------------------------------------------------------------------===//
+// The C header
+//===----------------------------------------------------------------------===//
+
+/// The C type of a memref element or scalar, or empty when there is none.
+std::string cType(Type t) {
+  if (t.isF32())
+    return "float";
+  if (t.isF64())
+    return "double";
+  if (t.isF16() || t.isBF16())
+    return "uint16_t"; // raw IEEE half / bfloat16 bits
+  if (t.isIndex())
+    return "intptr_t";
+  if (auto i = dyn_cast<IntegerType>(t)) {
+    switch (i.getWidth()) {
+    case 1:
+    case 8:
+      return "uint8_t"; // i1 is stored one per byte
+    case 16:
+      return "int16_t";
+    case 32:
+      return "int32_t";
+    case 64:
+      return "int64_t";
+    }
+  }
+  return "";
+}
+
+std::string eltName(Type t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  t.print(os);
+  return s;
+}
+
+/// The descriptor struct of a ranked tensor's buffer, e.g.
+/// attn_memref_4d_f32 {float *allocated, *aligned; int64_t offset,
+/// sizes[4], strides[4];}, emitted once per header.
+class HeaderWriter {
+public:
+  explicit HeaderWriter(const std::string &file) : file(file) {}
+
+  std::string descriptor(RankedTensorType t) {
+    std::string elt = cType(t.getElementType());
+    if (elt.empty())
+      fail(file, "unsupported element type " + eltName(t.getElementType()) +
+                     " in a function signature");
+    std::string name = "attn_memref_" + std::to_string(t.getRank()) + "d_" +
+                       eltName(t.getElementType());
+    if (declared.insert(name).second) {
+      types += "#ifndef ATTN_DEFINED_" + name + "\n#define ATTN_DEFINED_" +
+               name + "\ntypedef struct {\n  " + elt + " *allocated;\n  " +
+               elt + " *aligned;\n  int64_t offset;\n";
+      if (t.getRank() > 0)
+        types += "  int64_t sizes[" + std::to_string(t.getRank()) +
+                 "];\n  int64_t strides[" + std::to_string(t.getRank()) +
+                 "];\n";
+      types += "} " + name + ";\n#endif\n\n";
+    }
+    return name;
+  }
+
+  /// The declaration of `f`'s C interface.
+  void declare(func::FuncOp f) {
+    std::string name = f.getName().str();
+    std::string params, comment = "/* " + name + "(";
+    FunctionType type = f.getFunctionType();
+    auto typeOf = [&](Type t) -> std::string {
+      if (auto rt = dyn_cast<RankedTensorType>(t))
+        return descriptor(rt);
+      std::string c = cType(t);
+      if (c.empty() || isa<ShapedType>(t))
+        fail(file, "function '" + name + "': unsupported type " +
+                       eltName(t) + " (tensors and scalars only)");
+      return c;
+    };
+    if (type.getNumResults() == 1) {
+      params = typeOf(type.getResult(0)) + " *result";
+    } else if (type.getNumResults() > 1) {
+      std::string results = "typedef struct {\n";
+      for (auto [n, t] : llvm::enumerate(type.getResults()))
+        results += "  " + typeOf(t) + " r" + std::to_string(n) + ";\n";
+      results += "} attn_" + name + "_results;\n";
+      decls += results;
+      params = "attn_" + name + "_results *results";
+    }
+    for (auto [n, t] : llvm::enumerate(type.getInputs())) {
+      if (!params.empty())
+        params += ", ";
+      std::string c = typeOf(t);
+      params += isa<RankedTensorType>(t) ? c + " *arg" + std::to_string(n)
+                                         : c + " arg" + std::to_string(n);
+      comment += (n ? ", " : "") + eltName(t);
+    }
+    comment += ") */\n";
+    decls += comment + "void _mlir_ciface_" + name + "(" +
+             (params.empty() ? "void" : params) + ");\n\n";
+  }
+
+  std::string text(const std::string &guard, const std::string &target) {
+    std::string cuda =
+        target == "cuda"
+            ? "/* Arguments and results live in CUDA managed memory: "
+              "allocate\n   arguments with attnCudaAlloc, free results' "
+              "`allocated` pointers with\n   attnCudaFree "
+              "(libattn_cuda_runtime.a; link -lcuda). */\n"
+              "void *attnCudaAlloc(uint64_t size_bytes);\n"
+              "void attnCudaFree(void *ptr);\n"
+              "void attnCudaSynchronize(void);\n\n"
+            : "/* Results are malloc'ed: free their `allocated` pointers. "
+              "Link -lomp\n   (the OpenMP runtime of the parallel loops) and "
+              "-lm. */\n\n";
+    return "/* Generated by attn-compile from " + file + " (--target=" +
+           target + "). */\n#ifndef " + guard + "\n#define " + guard +
+           "\n\n#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" "
+           "{\n#endif\n\n" +
+           types + cuda + decls +
+           "#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
+  }
+
+private:
+  std::string file, types, decls;
+  std::set<std::string> declared;
+};
+
+//===----------------------------------------------------------------------===//
+// Object emission
+//===----------------------------------------------------------------------===//
+
+void emitObject(llvm::Module &module, const Options &o) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  std::string triple = llvm::sys::getDefaultTargetTriple();
+  std::string error;
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), error);
+  if (!target)
+    fail(o.file, "no LLVM target for " + triple + ": " + error);
+  std::string cpu =
+      o.cpu == "native" ? llvm::sys::getHostCPUName().str() : o.cpu;
+  llvm::TargetOptions options;
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      llvm::Triple(triple), cpu, "", options, llvm::Reloc::PIC_, std::nullopt,
+      llvm::CodeGenOptLevel::Aggressive));
+  if (!machine)
+    fail(o.file, "cannot create a target machine for " + cpu);
+  module.setDataLayout(machine->createDataLayout());
+  module.setTargetTriple(llvm::Triple(triple));
+  if (llvm::Error err = makeOptimizingTransformer(3, 0, machine.get())(&module))
+    fail(o.file, "LLVM optimisation failed: " + llvm::toString(std::move(err)));
+
+  std::error_code ec;
+  llvm::raw_fd_ostream os(o.out + ".o", ec, llvm::sys::fs::OF_None);
+  if (ec)
+    fail(o.out + ".o", "cannot write: " + ec.message());
+  llvm::legacy::PassManager codegen;
+  if (machine->addPassesToEmitFile(codegen, os, nullptr,
+                                   llvm::CodeGenFileType::ObjectFile))
+    fail(o.file, "the target cannot emit object files");
+  codegen.run(module);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o = parseOptions(argc, argv);
+  DialectRegistry registry;
+  attn::registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  std::string firstDiag;
+  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
+    if (diag.getSeverity() != DiagnosticSeverity::Error || !firstDiag.empty())
+      return success();
+    std::string loc;
+    llvm::raw_string_ostream os(loc);
+    if (auto fl = dyn_cast<FileLineColLoc>(diag.getLocation()))
+      os << fl.getFilename().getValue() << ":" << fl.getLine() << ":"
+         << fl.getColumn();
+    else
+      os << o.file;
+    firstDiag = loc + ": error: " + diag.str();
+    return success();
+  });
+
+  llvm::SourceMgr sourceMgr;
+  auto buffer = llvm::MemoryBuffer::getFile(o.file);
+  if (!buffer)
+    fail(o.file, "cannot read file: " + buffer.getError().message());
+  sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module) {
+    llvm::errs() << (firstDiag.empty() ? o.file + ": parse error" : firstDiag)
+                 << "\n";
+    return 2;
+  }
+
+  // The header, from the signatures before lowering.
+  HeaderWriter header(o.file);
+  SmallVector<func::FuncOp> publics;
+  module->walk([&](func::FuncOp f) {
+    if (f.isPublic() && !f.isExternal())
+      publics.push_back(f);
+  });
+  if (publics.empty())
+    fail(o.file, "no public function to compile");
+  for (func::FuncOp f : publics) {
+    header.declare(f);
+    f->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
+  }
+
+  PassManager pm(&context);
+  if (o.target == "cpu") {
+    auto options = attn::ToLLVMOptions::createFromString(o.cpuOptions);
+    if (!options)
+      fail("--cpu-options", "invalid attn-to-llvm options '" + o.cpuOptions +
+                                "'");
+    attn::buildToLLVMPipeline(pm, *options);
+  } else {
+    // The kernels as a cubin: no PTX JIT when the program starts.
+    auto options =
+        attn::ToNVVMOptions::createFromString("format=bin " + o.gpuOptions);
+    if (!options)
+      fail("--gpu-options", "invalid attn-to-nvvm options '" + o.gpuOptions +
+                                "'");
+    attn::buildToNVVMPipeline(pm, *options);
+  }
+  if (failed(pm.run(*module)))
+    fail(o.file, "lowering for --target=" + o.target + " failed" +
+                     (firstDiag.empty() ? std::string() : ": " + firstDiag));
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(*module, llvmContext, o.file);
+  if (!llvmModule)
+    fail(o.file, "translation to LLVM IR failed" +
+                     (firstDiag.empty() ? std::string() : ": " + firstDiag));
+  emitObject(*llvmModule, o);
+
+  std::string guard = "ATTN_";
+  for (char c : llvm::sys::path::filename(o.out).str())
+    guard += std::isalnum(static_cast<unsigned char>(c)) ? std::toupper(c) : '_';
+  guard += "_H";
+  std::error_code ec;
+  llvm::raw_fd_ostream h(o.out + ".h", ec, llvm::sys::fs::OF_Text);
+  if (ec)
+    fail(o.out + ".h", "cannot write: " + ec.message());
+  h << header.text(guard, o.target);
+  return 0;
+}
