@@ -46,7 +46,7 @@ FailureOr<Value> mlir::attn::lowerSelectTopk(RewriterBase &rw, SelectTopkOp op,
   OpBuilder::InsertionGuard guard(rw);
   rw.setInsertionPoint(op);
   KernelBuilder k(rw, loc);
-  Type f32 = rw.getF32Type(), i32 = rw.getI32Type();
+  Type i32 = rw.getI32Type();
   Value batch, heads, sq, skv, qB, kB, sB;
   if (score) {
     batch = k.dimOf(score.getQuery(), 0);
@@ -66,7 +66,6 @@ FailureOr<Value> mlir::attn::lowerSelectTopk(RewriterBase &rw, SelectTopkOp op,
   const int64_t vw =
       options.vectorWidth ? options.vectorWidth : hostVectorWidth();
   const int64_t vwDot = score ? largestDividingWidth(d, vw) : 1;
-  auto vecD = VectorType::get({vwDot}, f32);
   Value zero = k.idx(0), one = k.idx(1), kIdx = k.idx(topK);
   Value ninf = k.negInf();
   auto cmpF = [&](arith::CmpFPredicate p, Value x, Value y) -> Value {

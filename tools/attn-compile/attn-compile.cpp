@@ -205,6 +205,57 @@ public:
     comment += ") */\n";
     decls += comment + "void _mlir_ciface_" + name + "(" +
              (params.empty() ? "void" : params) + ");\n\n";
+    addEntry(f);
+  }
+
+  /// The entry table (under ATTN_ENTRY_TABLE) that lets a generic runner
+  /// call `f`: its tensors' element types and static sizes (-1: dynamic),
+  /// and a trampoline taking descriptor pointers.
+  void addEntry(func::FuncOp f) {
+    std::string name = f.getName().str();
+    FunctionType type = f.getFunctionType();
+    auto describe = [&](TypeRange types, const std::string &array) {
+      std::string out = "static const attn_entry_tensor " + array + "[] = {";
+      for (Type t : types) {
+        auto rt = dyn_cast<RankedTensorType>(t);
+        if (!rt || rt.getRank() > 8)
+          return std::string();
+        out += "{\"" + eltName(rt.getElementType()) + "\", " +
+               std::to_string(rt.getRank()) + ", {";
+        for (int64_t d : rt.getShape())
+          out += std::to_string(ShapedType::isDynamic(d) ? -1 : d) + ", ";
+        out += "}}, ";
+      }
+      return out + "{0, 0, {0}}};\n";
+    };
+    std::string args = describe(type.getInputs(), "attn_" + name + "_args");
+    std::string results =
+        describe(type.getResults(), "attn_" + name + "_result_types");
+    if (args.empty() || results.empty())
+      return; // scalars: no generic entry
+    std::string call = "static void attn_call_" + name +
+                       "(void **args, void *results) {\n  (void)args;\n"
+                       "  (void)results;\n  _mlir_ciface_" + name + "(";
+    std::string sep;
+    if (type.getNumResults() == 1) {
+      call += "(" + descriptor(cast<RankedTensorType>(type.getResult(0))) +
+              " *)results";
+      sep = ", ";
+    } else if (type.getNumResults() > 1) {
+      call += "(attn_" + name + "_results *)results";
+      sep = ", ";
+    }
+    for (auto [n, t] : llvm::enumerate(type.getInputs())) {
+      call += sep + "(" + descriptor(cast<RankedTensorType>(t)) + " *)args[" +
+              std::to_string(n) + "]";
+      sep = ", ";
+    }
+    call += ");\n}\n";
+    table += args + results + call;
+    entries += "  {\"" + name + "\", attn_call_" + name + ", " +
+               std::to_string(type.getNumInputs()) + ", attn_" + name +
+               "_args, " + std::to_string(type.getNumResults()) + ", attn_" +
+               name + "_result_types},\n";
   }
 
   std::string text(const std::string &guard, const std::string &target) {
@@ -224,12 +275,25 @@ public:
            target + "). */\n#ifndef " + guard + "\n#define " + guard +
            "\n\n#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" "
            "{\n#endif\n\n" +
-           types + cuda + decls +
+           types + cuda + decls + entryTable() +
            "#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
   }
 
 private:
-  std::string file, types, decls;
+  std::string entryTable() {
+    return "/* For generic runners (attn-aot-run): every function's tensor\n"
+           "   types and a trampoline taking descriptor pointers. */\n"
+           "#ifdef ATTN_ENTRY_TABLE\ntypedef struct {\n  const char *element;"
+           "\n  int rank;\n  int64_t sizes[8];\n} attn_entry_tensor;\n"
+           "typedef struct {\n  const char *name;\n  void (*call)(void **args,"
+           " void *results);\n  int num_args;\n  const attn_entry_tensor "
+           "*args;\n  int num_results;\n  const attn_entry_tensor *results;\n"
+           "} attn_entry;\n" +
+           table + "static const attn_entry attn_entries[] = {\n" + entries +
+           "  {0, 0, 0, 0, 0, 0}};\n#endif\n\n";
+  }
+
+  std::string file, types, decls, table, entries;
   std::set<std::string> declared;
 };
 
