@@ -33,6 +33,7 @@ static void addLoweringToLLVM(OpPassManager &pm, unsigned numThreads) {
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createConvertBufferizationToMemRefPass());
+  pm.addPass(attn::createAttnExpandStridedCopies());
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   // bf16 <-> f32 conversions become integer ops: no compiler-rt libcalls.
@@ -174,6 +175,7 @@ void mlir::attn::buildToNVVMPipeline(OpPassManager &pm,
   // No ownership-based deallocation: it rejects GPU launches (they declare
   // no memory effects); attn-gpu-managed-memory frees what does not escape.
   pm.addPass(createConvertBufferizationToMemRefPass());
+  pm.addPass(attn::createAttnExpandStridedCopies());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());

@@ -27,11 +27,13 @@
 #include "attn/Transforms/Tile.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::attn {
 #define GEN_PASS_DEF_ATTNGPUTILE
 #define GEN_PASS_DEF_ATTNGPUMANAGEDMEMORY
+#define GEN_PASS_DEF_ATTNEXPANDSTRIDEDCOPIES
 #include "attn/Transforms/Passes.h.inc"
 } // namespace mlir::attn
 
@@ -299,6 +301,19 @@ bool escapes(Value alloc, Block *block) {
   return false;
 }
 
+/// Frees `buffer`: gpu.dealloc lowers only in its async form, so on a
+/// stream of its own, waited for at once.
+void emitFree(RewriterBase &rewriter, Location loc, Value buffer) {
+  auto tokenType = gpu::AsyncTokenType::get(rewriter.getContext());
+  Value stream = gpu::WaitOp::create(rewriter, loc, tokenType, ValueRange{})
+                     .getAsyncToken();
+  Value done =
+      gpu::DeallocOp::create(rewriter, loc, tokenType, ValueRange{stream},
+                             buffer)
+          .getAsyncToken();
+  gpu::WaitOp::create(rewriter, loc, Type(), ValueRange{done});
+}
+
 struct AttnGpuManagedMemoryPass
     : attn::impl::AttnGpuManagedMemoryBase<AttnGpuManagedMemoryPass> {
   void runOnOperation() override {
@@ -332,15 +347,13 @@ struct AttnGpuManagedMemoryPass
       rewriter.replaceOp(alloc, managed.getMemref());
       if (freeHere) {
         rewriter.setInsertionPoint(block->getTerminator());
-        gpu::DeallocOp::create(rewriter, managed.getLoc(), Type(),
-                               ValueRange{}, managed.getMemref());
+        emitFree(rewriter, managed.getLoc(), managed.getMemref());
       }
     }
     for (memref::DeallocOp dealloc : deallocs) {
       rewriter.setInsertionPoint(dealloc);
-      rewriter.replaceOpWithNewOp<gpu::DeallocOp>(dealloc, Type(),
-                                                  ValueRange{},
-                                                  dealloc.getMemref());
+      emitFree(rewriter, dealloc.getLoc(), dealloc.getMemref());
+      rewriter.eraseOp(dealloc);
     }
     // Constant globals live in host memory: kernels read a managed copy.
     for (memref::GetGlobalOp global : globals) {
@@ -358,9 +371,37 @@ struct AttnGpuManagedMemoryPass
       rewriter.replaceAllUsesExcept(global.getResult(), copy.getMemref(),
                                     copyOp);
       rewriter.setInsertionPoint(global->getBlock()->getTerminator());
-      gpu::DeallocOp::create(rewriter, loc, Type(), ValueRange{},
-                             copy.getMemref());
+      emitFree(rewriter, loc, copy.getMemref());
     }
+  }
+};
+/// memref.copy between strided buffers -> linalg.copy (no memrefCopy call).
+struct ExpandStridedCopy : OpRewritePattern<memref::CopyOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(memref::CopyOp op,
+                                PatternRewriter &rewriter) const override {
+    auto identity = [](Value v) {
+      auto type = dyn_cast<MemRefType>(v.getType());
+      return type && type.getLayout().isIdentity();
+    };
+    if (identity(op.getSource()) && identity(op.getTarget()))
+      return failure();
+    if (!isa<MemRefType>(op.getSource().getType()) ||
+        !isa<MemRefType>(op.getTarget().getType()))
+      return failure();
+    rewriter.replaceOpWithNewOp<linalg::CopyOp>(op, op.getSource(),
+                                                op.getTarget());
+    return success();
+  }
+};
+
+struct AttnExpandStridedCopiesPass
+    : attn::impl::AttnExpandStridedCopiesBase<AttnExpandStridedCopiesPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<ExpandStridedCopy>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
   }
 };
 } // namespace

@@ -213,4 +213,17 @@ def AttnGpuManagedMemory : Pass<"attn-gpu-managed-memory"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def AttnExpandStridedCopies : Pass<"attn-expand-strided-copies"> {
+  let summary = "Turn copies between strided buffers into linalg.copy";
+  let description = [{
+    `memref.copy` between buffers with non-identity layouts lowers to a call
+    of MLIR's `memrefCopy` runtime function (libmlir_c_runner_utils); this
+    pass rewrites such copies into `linalg.copy`, which becomes loops (CPU)
+    or a kernel (GPU), so that ahead-of-time objects link without MLIR's
+    runtime libraries. Contiguous copies stay (they become memcpy).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 #endif // ATTN_TRANSFORMS_PASSES_TD
