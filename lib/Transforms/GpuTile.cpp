@@ -87,6 +87,27 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
   Value numQTiles = arith::CeilDivUIOp::create(rw, loc, io.sq, k.idx(blockQ));
   Value offset = k.sub(io.skv, io.sq);
   MaskAnalysis analysis(op.getPatterns(), &op.getPredicate());
+  // Block masks also skip tiles at run time: a key tile none of whose
+  // overlapping mask blocks is kept is empty. The other patterns with
+  // run-time data make every tile partial.
+  SmallVector<Attribute> staticPatterns;
+  SmallVector<std::pair<BlockMaskAttr, Value>> blockMasks;
+  bool otherDynamic = false;
+  {
+    ValueRange operands = op.getMaskOperands();
+    for (Attribute p : op.getPatterns()) {
+      unsigned count = cast<MaskPatternAttrInterface>(p).getNumMaskOperands();
+      if (auto bm = dyn_cast<BlockMaskAttr>(p))
+        blockMasks.push_back({bm, operands.front()});
+      else if (count)
+        otherDynamic = true;
+      else
+        staticPatterns.push_back(p);
+      operands = operands.drop_front(count);
+    }
+  }
+  MaskAnalysis staticAnalysis(rw.getArrayAttr(staticPatterns),
+                              &op.getPredicate());
   const double scale = op.getEffectiveScale();
 
   auto launch = gpu::LaunchOp::create(
@@ -136,6 +157,52 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
       });
     };
 
+    // The tile's class from the static patterns and the block masks'
+    // blocks overlapping it (the same for every thread of the block).
+    auto classifyWithBlockMasks = [&](const QueryTile &qt, Value jLo,
+                                      Value jHi) {
+      TileClass cls = staticAnalysis.classify(rw, loc, qt, jLo, jHi);
+      Value anyEmpty = arith::ConstantOp::create(rw, loc, rw.getBoolAttr(false));
+      Value allFull = arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true));
+      for (auto &blockMask : blockMasks) {
+        BlockMaskAttr bm = blockMask.first;
+        Value mask = blockMask.second;
+        Value bq = k.idx(bm.getBlockQ()), bkv = k.idx(bm.getBlockKv());
+        auto div = [&](Value x, Value y) {
+          return arith::DivUIOp::create(rw, loc, x, y).getResult();
+        };
+        Value bIdx = broadcastIndex(rw, loc, mask, 0, bi);
+        Value hIdx = broadcastIndex(rw, loc, mask, 1, hi);
+        SmallVector<Value> anyAll = k.reduceMany(
+            div(qt.iLo, bq), k.add(div(qt.iHi, bq), one), 1,
+            ValueRange{arith::ConstantOp::create(rw, loc, rw.getBoolAttr(false)),
+                       arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true))},
+            [&](Value qb, ValueRange acc) -> SmallVector<Value> {
+              return k.reduceMany(
+                  div(jLo, bkv), k.add(div(jHi, bkv), one), 1, acc,
+                  [&](Value kb, ValueRange a) -> SmallVector<Value> {
+                    Value kept = tensor::ExtractOp::create(
+                        rw, loc, mask, ValueRange{bIdx, hIdx, qb, kb});
+                    return {arith::OrIOp::create(rw, loc, a[0], kept),
+                            arith::AndIOp::create(rw, loc, a[1], kept)};
+                  });
+            });
+        anyEmpty = arith::OrIOp::create(
+            rw, loc, anyEmpty,
+            arith::XOrIOp::create(
+                rw, loc, anyAll[0],
+                arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true))));
+        allFull = arith::AndIOp::create(rw, loc, allFull, anyAll[1]);
+      }
+      cls.empty = arith::OrIOp::create(rw, loc, cls.empty, anyEmpty);
+      cls.full = otherDynamic
+                     ? arith::ConstantOp::create(rw, loc, rw.getBoolAttr(false))
+                           .getResult()
+                     : arith::AndIOp::create(rw, loc, cls.full, allFull)
+                           .getResult();
+      return cls;
+    };
+
     SmallVector<Value> inits = {ninf, zeroF, k.splat(vecV, 0.0)};
     SmallVector<Value> state = k.reduceMany(
         lo, keyEnd, blockKV, inits,
@@ -143,6 +210,8 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
           Value jEnd = k.minI(k.add(j0, k.idx(blockKV)), keyEnd);
           Value count = k.sub(jEnd, j0);
           TileClass cls = analysis.classify(rw, loc, tile, j0, k.sub(jEnd, one));
+          if (!blockMasks.empty())
+            cls = classifyWithBlockMasks(tile, j0, k.sub(jEnd, one));
           auto ifOp = scf::IfOp::create(rw, loc, TypeRange(st), cls.empty,
                                         /*withElseRegion=*/true);
           {
@@ -169,7 +238,7 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
                     rw, loc, vector::CombiningKind::ADD, k.fmul(q, kRow));
                 if (!op.getScoreMod().empty())
                   s = inlineRegion(rw, op.getScoreMod(), {s, bi, hi, i, j});
-                if (!analysis.isTrivial()) {
+                if (!analysis.isTrivial() || !blockMasks.empty()) {
                   auto keepIf = scf::IfOp::create(rw, loc, rw.getI1Type(),
                                                   cls.full, true);
                   OpBuilder::InsertionGuard g3(rw);

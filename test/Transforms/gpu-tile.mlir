@@ -53,11 +53,22 @@ func.func @causal(%q: tensor<1x2x33x16xf32>, %k: tensor<1x1x40x16xf32>, %v: tens
 
 // -----
 
-// A block mask is run-time data: every tile is partial and each element
-// reads the mask.
+// A block mask is run-time data: per key tile the block reads the mask
+// blocks the tile overlaps -- none kept: the tile is skipped (not even
+// staged); all kept: the mask is not evaluated per element; else each
+// element reads the mask.
 // CHECK-LABEL: func.func @block_mask
 // CHECK: gpu.launch
-// CHECK-NOT: scf.if %{{.*}} -> (i1)
+// CHECK: scf.for %[[J0:.*]] = %c0 to %c64 step %c16
+// CHECK: %[[ANYALL:.*]]:2 = scf.for {{.*}} -> (i1, i1)
+// CHECK: scf.for {{.*}} -> (i1, i1)
+// CHECK: %[[KEPT:.*]] = tensor.extract %arg2
+// CHECK: arith.ori %{{.*}}, %[[KEPT]]
+// CHECK: arith.andi %{{.*}}, %[[KEPT]]
+// CHECK: scf.if %[[ANYALL]]#0 -> (f32, f32, vector<16xf32>)
+// CHECK: gpu.barrier
+// CHECK: scf.if %[[ANYALL]]#1 -> (i1)
+// CHECK: } else {
 // CHECK: tensor.extract %arg2
 // CHECK: gpu.terminator
 func.func @block_mask(%q: tensor<1x2x64x16xf32>, %k: tensor<1x2x64x16xf32>, %bm: tensor<1x2x2x2xi1>)
