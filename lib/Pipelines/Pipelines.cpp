@@ -20,20 +20,28 @@
 
 using namespace mlir;
 
-/// Bufferization and the upstream lowering to the LLVM dialect, shared by
-/// both pipelines.
-static void addLoweringToLLVM(OpPassManager &pm, unsigned numThreads) {
+/// One-shot bufferization with identity layouts at function boundaries,
+/// then memref only. `deallocate`: the ownership-based deallocation
+/// pipeline (the GPU pipeline frees its buffers itself: that pipeline
+/// rejects GPU launches, which declare no memory effects).
+static void addBufferization(OpPassManager &pm, bool deallocate) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  bufferization::buildBufferDeallocationPipeline(pm);
+  if (deallocate)
+    bufferization::buildBufferDeallocationPipeline(pm);
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(attn::createAttnExpandStridedCopies());
+}
+
+/// Bufferization and the upstream lowering to the LLVM dialect, shared by
+/// both CPU pipelines.
+static void addLoweringToLLVM(OpPassManager &pm, unsigned numThreads) {
+  addBufferization(pm, /*deallocate=*/true);
 
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   // bf16 <-> f32 conversions become integer ops: no compiler-rt libcalls.
@@ -164,18 +172,8 @@ void mlir::attn::buildToNVVMPipeline(OpPassManager &pm,
   pm.addPass(createAttnLinearize());
   pm.addPass(createAttnScan());
   pm.addPass(createAttnDecompose());
-  pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
-
-  bufferization::OneShotBufferizePassOptions bufferize;
-  bufferize.bufferizeFunctionBoundaries = true;
-  bufferize.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
-  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
-  // No ownership-based deallocation: it rejects GPU launches (they declare
-  // no memory effects); attn-gpu-managed-memory frees what does not escape.
-  pm.addPass(createConvertBufferizationToMemRefPass());
-  pm.addPass(attn::createAttnExpandStridedCopies());
+  // attn-gpu-managed-memory frees what does not escape.
+  addBufferization(pm, /*deallocate=*/false);
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createGpuMapParallelLoopsPass());
   pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());

@@ -80,22 +80,6 @@ size_t elementSize(const std::string &element) {
   return 4;
 }
 
-uint16_t toBf16(float x) {
-  uint32_t bits;
-  std::memcpy(&bits, &x, 4);
-  if ((bits & 0x7fffffff) > 0x7f800000) // NaN stays NaN
-    return static_cast<uint16_t>((bits >> 16) | 0x40);
-  bits += 0x7fff + ((bits >> 16) & 1); // round to nearest even
-  return static_cast<uint16_t>(bits >> 16);
-}
-
-float fromBf16(uint16_t x) {
-  uint32_t bits = static_cast<uint32_t>(x) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
 /// A memref descriptor as words: allocated, aligned, offset, sizes,
 /// strides (every field is 8 bytes on 64-bit hosts).
 std::vector<int64_t> descriptor(void *data, const std::vector<int64_t> &shape) {
@@ -201,7 +185,7 @@ int main(int argc, char **argv) {
       for (int64_t i = 0; i < num; ++i) {
         float x;
         std::memcpy(&x, a.bytes.data() + 4 * i, 4);
-        dst[i] = toBf16(x);
+        dst[i] = attn_run::floatToBF16(x);
       }
     } else {
       std::memcpy(data, a.bytes.data(), a.bytes.size());
@@ -271,7 +255,7 @@ int main(int argc, char **argv) {
         for (int64_t i = 0; i < num; ++i) {
           uint16_t x;
           std::memcpy(&x, src + 2 * i, 2);
-          float f = fromBf16(x);
+          float f = attn_run::bf16ToFloat(x);
           std::memcpy(a.bytes.data() + 4 * i, &f, 4);
         }
       } else {

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "../common/ToolSupport.h"
 #include "attn/InitAll.h"
 #include "attn/Pipelines/Pipelines.h"
 
@@ -47,10 +48,7 @@ struct Options {
   std::string cpuOptions, gpuOptions;
 };
 
-[[noreturn]] void fail(const std::string &subject, const std::string &msg) {
-  llvm::errs() << subject << ": " << msg << "\n";
-  std::exit(2);
-}
+using attn_tools::fail;
 
 Options parseOptions(int argc, char **argv) {
   Options o;
@@ -343,32 +341,10 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
-  std::string firstDiag;
-  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
-    if (diag.getSeverity() != DiagnosticSeverity::Error || !firstDiag.empty())
-      return success();
-    std::string loc;
-    llvm::raw_string_ostream os(loc);
-    if (auto fl = dyn_cast<FileLineColLoc>(diag.getLocation()))
-      os << fl.getFilename().getValue() << ":" << fl.getLine() << ":"
-         << fl.getColumn();
-    else
-      os << o.file;
-    firstDiag = loc + ": error: " + diag.str();
-    return success();
-  });
-
+  attn_tools::FirstError firstError(context, o.file);
   llvm::SourceMgr sourceMgr;
-  auto buffer = llvm::MemoryBuffer::getFile(o.file);
-  if (!buffer)
-    fail(o.file, "cannot read file: " + buffer.getError().message());
-  sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
-  if (!module) {
-    llvm::errs() << (firstDiag.empty() ? o.file + ": parse error" : firstDiag)
-                 << "\n";
-    return 2;
-  }
+  OwningOpRef<ModuleOp> module =
+      attn_tools::parseOrFail(o.file, context, firstError, sourceMgr);
 
   // The header, from the signatures before lowering.
   HeaderWriter header(o.file);
@@ -402,14 +378,13 @@ int main(int argc, char **argv) {
   }
   if (failed(pm.run(*module)))
     fail(o.file, "lowering for --target=" + o.target + " failed" +
-                     (firstDiag.empty() ? std::string() : ": " + firstDiag));
+                     firstError.suffix());
 
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(*module, llvmContext, o.file);
   if (!llvmModule)
-    fail(o.file, "translation to LLVM IR failed" +
-                     (firstDiag.empty() ? std::string() : ": " + firstDiag));
+    fail(o.file, "translation to LLVM IR failed" + firstError.suffix());
   emitObject(*llvmModule, o);
 
   std::string guard = "ATTN_";

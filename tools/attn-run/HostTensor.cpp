@@ -12,22 +12,6 @@ using namespace mlir;
 
 namespace {
 
-uint16_t floatToBF16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffff) > 0x7f800000)
-    return 0x7fc0;               // NaN
-  u += 0x7fff + ((u >> 16) & 1); // round to nearest even
-  return static_cast<uint16_t>(u >> 16);
-}
-
-float bf16ToFloat(uint16_t h) {
-  uint32_t u = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 float halfToFloat(uint16_t h) {
   uint32_t sign = (h & 0x8000u) << 16;
   uint32_t exp = (h >> 10) & 0x1f;
@@ -142,7 +126,7 @@ double HostTensor::get(int64_t i) const {
   if (elementType.isF16())
     return halfToFloat(load<uint16_t>(p));
   if (elementType.isBF16())
-    return bf16ToFloat(load<uint16_t>(p));
+    return attn_run::bf16ToFloat(load<uint16_t>(p));
   if (elementType.isF64())
     return load<double>(p);
   if (elementType.isInteger(1))
@@ -163,7 +147,7 @@ void HostTensor::set(int64_t i, double v) {
   else if (elementType.isF16())
     store<uint16_t>(p, floatToHalf(static_cast<float>(v)));
   else if (elementType.isBF16())
-    store<uint16_t>(p, floatToBF16(static_cast<float>(v)));
+    store<uint16_t>(p, attn_run::floatToBF16(static_cast<float>(v)));
   else if (elementType.isF64())
     store<double>(p, v);
   else if (elementType.isInteger(1))

@@ -207,3 +207,19 @@ bool attn_run::writeNpy(const std::string &path, const NpyArray &array,
   }
   return true;
 }
+
+uint16_t attn_run::floatToBF16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffff) > 0x7f800000)
+    return 0x7fc0;               // NaN
+  u += 0x7fff + ((u >> 16) & 1); // round to nearest even
+  return static_cast<uint16_t>(u >> 16);
+}
+
+float attn_run::bf16ToFloat(uint16_t h) {
+  uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}

@@ -25,6 +25,11 @@ bool readNpy(const std::string &path, NpyArray &array, std::string &error);
 bool writeNpy(const std::string &path, const NpyArray &array,
               std::string &error);
 
+/// bf16 <-> float32 (bf16 travels as float32 in .npy): round to nearest
+/// even, NaN kept.
+uint16_t floatToBF16(float f);
+float bf16ToFloat(uint16_t h);
+
 /// Size in bytes of one element of `descr`, or 0 when unsupported.
 size_t npyElementSize(const std::string &descr);
 

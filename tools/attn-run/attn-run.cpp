@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "../common/ToolSupport.h"
 #include "HostTensor.h"
 #include "Npy.h"
 
@@ -65,11 +66,7 @@ struct Options {
   std::vector<std::string> benchWith;
 };
 
-/// Reports an invalid program or input and exits with status 2.
-[[noreturn]] void fail(const std::string &subject, const std::string &msg) {
-  llvm::errs() << subject << ": " << msg << "\n";
-  std::exit(2);
-}
+using attn_tools::fail;
 
 bool parseInt(const std::string &s, int64_t &v) {
   if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos ||
@@ -565,7 +562,7 @@ private:
 
 std::unique_ptr<CompiledFunction> compile(ModuleOp module, func::FuncOp func,
                                           const Options &o,
-                                          const std::string &firstDiag) {
+                                          const attn_tools::FirstError &firstError) {
   std::string name = func.getName().str();
   SmallVector<RankedTensorType> resultTypes;
   for (Type t : func.getResultTypes())
@@ -583,7 +580,7 @@ std::unique_ptr<CompiledFunction> compile(ModuleOp module, func::FuncOp func,
   }
   if (failed(pm.run(module)))
     fail(o.file, "lowering through the " + o.pipeline + " pipeline failed" +
-                     (firstDiag.empty() ? std::string() : ": " + firstDiag));
+                     firstError.suffix());
   ExecutionEngineOptions eo;
   // The OpenMP runtime of the parallel loops, and MLIR's C runner utilities
   // (memrefCopy for copies of strided buffers).
@@ -753,33 +750,11 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
-  // Keep the first diagnostic: it becomes the one-line error message.
-  std::string firstDiag;
-  ScopedDiagnosticHandler handler(&context, [&](Diagnostic &diag) {
-    if (diag.getSeverity() != DiagnosticSeverity::Error || !firstDiag.empty())
-      return success();
-    std::string loc;
-    llvm::raw_string_ostream os(loc);
-    if (auto fl = dyn_cast<FileLineColLoc>(diag.getLocation()))
-      os << fl.getFilename().getValue() << ":" << fl.getLine() << ":"
-         << fl.getColumn();
-    else
-      os << o.file;
-    firstDiag = loc + ": error: " + diag.str();
-    return success();
-  });
-
+  // The first diagnostic becomes the one-line error message.
+  attn_tools::FirstError firstError(context, o.file);
   llvm::SourceMgr sourceMgr;
-  auto buffer = llvm::MemoryBuffer::getFile(o.file);
-  if (!buffer)
-    fail(o.file, "cannot read file: " + buffer.getError().message());
-  sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
-  if (!module) {
-    llvm::errs() << (firstDiag.empty() ? o.file + ": parse error" : firstDiag)
-                 << "\n";
-    return 2;
-  }
+  OwningOpRef<ModuleOp> module =
+      attn_tools::parseOrFail(o.file, context, firstError, sourceMgr);
 
   // The entry function.
   func::FuncOp func;
@@ -888,7 +863,7 @@ int main(int argc, char **argv) {
     OwningOpRef<ModuleOp> lowered = module->clone();
     func::FuncOp loweredFunc =
         lowered->lookupSymbol<func::FuncOp>(func.getName());
-    compiled = compile(*lowered, loweredFunc, o, firstDiag);
+    compiled = compile(*lowered, loweredFunc, o, firstError);
     // Results are copied out only when something reads them.
     bool readResults = o.check || !o.outs.empty();
     if (llvm::Error err = compiled->run(args, readResults ? &results : nullptr))
@@ -938,7 +913,7 @@ int main(int argc, char **argv) {
       validateMaskData(other, otherArgs, names, otherKnown);
       OwningOpRef<ModuleOp> lowered = module->clone();
       auto fn = compile(*lowered, lowered->lookupSymbol<func::FuncOp>(name), o,
-                        firstDiag);
+                        firstError);
       if (llvm::Error err = fn->run(otherArgs, nullptr)) // warm-up
         fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
       timed.push_back({name,
