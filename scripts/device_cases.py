@@ -94,6 +94,10 @@ def cases():
                                        [("qs", t([1, 384], "i32")), ("ks", t([1, 384], "i32"))]),
         qkv(1, 2, 2, 384, 384, 64, 64) + [("qs", [1, 384], "docs5"), ("ks", [1, 384], "docs5")],
         dict(kind="attention", mask="causal+segments"))
+    # Dynamic B and S: one compiled object, sizes from the inputs.
+    add("dynamic_causal", attention_program("dynamic_causal", "?", 2, 2, "?", "?", 32, 32, "f32",
+                                            "#attn.causal"),
+        qkv(3, 2, 2, 77, 130, 32, 32), dict(kind="attention", mask="causal"))
     add("linear_decay", linear_program("linear_decay", 1, 4, 256, 32, 32),
         [("q", [1, 4, 256, 32], "uniform"), ("k", [1, 4, 256, 32], "uniform"),
          ("v", [1, 4, 256, 32], "uniform"), ("l", [4], "decay")],
