@@ -155,23 +155,34 @@ def run(a):
         if case["bench"]:
             entry["median_ms"] = float(r.stdout.split("median_ms=")[1].split()[0])
         got = [np.load(o).astype(np.float64) for o in outs]
-        # The reference on (at most) the first batch and two heads: the
-        # benchmark shapes' float64 scores would not fit otherwise.
-        sub = {}
+        # For the benchmark shapes, the reference of batch 0, heads 0-1 and
+        # the last 512 query rows (they see the most keys): their float64
+        # scores would not fit otherwise.
+        sub, row0, sq_full = {}, 0, None
+        if case["bench"]:
+            sq_full = inputs["q"].shape[2]
+            row0 = sq_full - 512
         for iname, x in inputs.items():
             y = x.astype(np.float64) if x.dtype.kind == "f" else x
-            if case["bench"] and iname in ("q", "k", "v"):
+            if case["bench"] and iname in ("k", "v"):
                 y = y[:1, :2]
+            if case["bench"] and iname == "q":
+                y = y[:1, :2, row0:]
             sub[iname] = torch.from_numpy(np.ascontiguousarray(y)).to(dev) if T.torch else y
-        want = device_cases.reference(case, sub, T)
+        want = device_cases.reference(case, sub, T, row0, sq_full)
         atol, rtol = TOLERANCE[case["elt"]]
         worst, ok = 0.0, True
         for g, w in zip(got, want):
             w = w.cpu().numpy() if T.torch else w
             if case["bench"]:
-                g = g[:1, :2]
+                g = g[:1, :2, row0:]
             err = np.abs(g - w)
-            ok &= bool(np.all((err <= atol + rtol * np.abs(w)) | (g == w)) and not np.isnan(g).any())
+            bad = ~((err <= atol + rtol * np.abs(w)) | (g == w))
+            if bad.any():
+                ok = False
+                at = tuple(int(v) for v in np.argwhere(bad)[0])
+                entry.setdefault("first_mismatch", f"{at}: got {g[at]:.6g}, want {w[at]:.6g}, "
+                                                   f"{int(bad.sum())} of {bad.size} outside tolerance")
             worst = max(worst, float(np.nanmax(err)) if err.size else 0.0)
         entry.update(status="ok" if ok else "FAIL", max_abs_err=worst,
                      seconds=round(time.time() - t1, 1))
@@ -211,7 +222,7 @@ def peers(torch, case, inputs):
     ref = case["ref"]
     out = {}
     causal = ref.get("mask") == "causal"
-    if ref.get("mask") in ("causal", "none"):
+    if ref.get("mask") in ("causal", "none"):  # SDPA has no block mask or window
         for label, backend in (("sdpa_flash", SDPBackend.FLASH_ATTENTION),
                                ("sdpa_cudnn", SDPBackend.CUDNN_ATTENTION)):
             try:
@@ -234,14 +245,12 @@ def peers(torch, case, inputs):
 
             def mask_mod(b, h, i, j):
                 return (j <= i) & (j >= i - left)
-        elif causal:
-            def mask_mod(b, h, i, j):
-                return j <= i
         else:
-            mask_mod = None
-        block_mask = create_block_mask(mask_mod, None, None, s, s) if mask_mod else None
-        flex = torch.compile(flex_attention)
-        out["flex_attention"] = time_cuda(torch, lambda: flex(q, k, v, block_mask=block_mask))
+            mask_mod = None  # dense and causal: SDPA is the peer
+        if mask_mod is not None:
+            block_mask = create_block_mask(mask_mod, None, None, s, s)
+            flex = torch.compile(flex_attention)
+            out["flex_attention"] = time_cuda(torch, lambda: flex(q, k, v, block_mask=block_mask))
     except Exception as e:
         out["flex_attention"] = f"unavailable: {type(e).__name__}: {e}"[:200]
     return out
