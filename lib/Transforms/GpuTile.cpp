@@ -234,8 +234,14 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
                                                                  Value mx) {
                 Value j = k.add(j0, t);
                 Value kRow = k.vload(vecD, kTile, {t, zero});
+                // Reassociable: a tree of adds, not a chain of D dependent
+                // ones (the order a strict reduction imposes).
                 Value s = vector::ReductionOp::create(
-                    rw, loc, vector::CombiningKind::ADD, k.fmul(q, kRow));
+                    rw, loc, vector::CombiningKind::ADD,
+                    arith::MulFOp::create(rw, loc, q, kRow,
+                                          arith::FastMathFlags::contract),
+                    arith::FastMathFlags::reassoc |
+                        arith::FastMathFlags::contract);
                 if (!op.getScoreMod().empty())
                   s = inlineRegion(rw, op.getScoreMod(), {s, bi, hi, i, j});
                 if (!analysis.isTrivial() || !blockMasks.empty()) {
