@@ -161,16 +161,17 @@ static void addLoweringToNVVM(OpPassManager &pm,
 void mlir::attn::buildToNVVMPipeline(OpPassManager &pm,
                                      const ToNVVMOptions &options) {
   pm.addPass(createAttnFuse());
+  // Prefix attention first: its O(S) scan beats any O(S^2) kernel.
+  pm.addPass(createAttnScan());
   AttnGpuTileOptions gpuTile;
   gpuTile.blockQ = options.blockQ;
   gpuTile.blockKV = options.blockKV;
   pm.addPass(createAttnGpuTile(gpuTile));
   // What attn-gpu-tile leaves: csr/indices attention (gather form) and
-  // select_topk, linear aggregates and prefix scans; their parallel loops
-  // become GPU blocks below.
+  // select_topk, and linear aggregates; their parallel loops (and the
+  // scan's) become GPU blocks below.
   pm.addPass(createAttnSparsify());
   pm.addPass(createAttnLinearize());
-  pm.addPass(createAttnScan());
   pm.addPass(createAttnDecompose());
   // attn-gpu-managed-memory frees what does not escape.
   addBufferization(pm, /*deallocate=*/false);

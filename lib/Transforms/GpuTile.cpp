@@ -28,6 +28,8 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Interfaces/CallInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::attn {
@@ -57,15 +59,15 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
     return rw.notifyMatchFailure(op, "dynamic head count or head dimension");
   const int64_t hq = dims->hq, hkv = dims->hkv, d = dims->d, dv = dims->dv;
   const int64_t group = hq / hkv;
-  const int64_t blockQ = options.blockQ > 0 ? options.blockQ : 64;
+  // At most 1024 threads per block.
+  const int64_t blockQ =
+      options.blockQ > 0 ? std::min<int64_t>(options.blockQ, 1024) : 64;
   // K and V tiles in f32 within 40 KiB (the static shared-memory limit is
-  // 48 KiB), a power of two up to 64 keys.
-  int64_t blockKV = options.blockKV;
-  if (blockKV <= 0) {
-    blockKV = 64;
-    while (blockKV > 1 && blockKV * (d + dv) * 4 > 40 * 1024)
-      blockKV /= 2;
-  }
+  // 48 KiB): 64 keys by default, halved (also a given block-kv) until they
+  // fit.
+  int64_t blockKV = options.blockKV > 0 ? options.blockKV : 64;
+  while (blockKV > 1 && blockKV * (d + dv) * 4 > 40 * 1024)
+    blockKV /= 2;
   const AggregationKind kind = op.getKind();
   const bool softmax = kind == AggregationKind::softmax;
 
@@ -353,24 +355,46 @@ bool onHost(Operation *op) {
          !op->getParentOfType<gpu::GPUModuleOp>();
 }
 
-/// Whether the buffer `alloc`, or a view of it, is used outside `block` or
-/// by its terminator (returned, yielded): it must then outlive the block.
+/// Whether the buffer `alloc`, or a view of it, may outlive `block`:
+/// conservatively, any use outside the block, by a terminator (returned or
+/// yielded, at any depth), by a call, by an op that returns a memref other
+/// than a view of it (select, loop results), or stored into memory.
 bool escapes(Value alloc, Block *block) {
   SmallVector<Value> worklist = {alloc};
   while (!worklist.empty()) {
     Value v = worklist.pop_back_val();
     for (OpOperand &use : v.getUses()) {
       Operation *user = use.getOwner();
-      Operation *inBlock = block->findAncestorOpInBlock(*user);
-      if (!inBlock || user == block->getTerminator())
+      if (!block->findAncestorOpInBlock(*user) ||
+          user->hasTrait<OpTrait::IsTerminator>() || isa<CallOpInterface>(user))
         return true;
-      if (auto view = dyn_cast<ViewLikeOpInterface>(user))
-        if (view.getViewSource() == v)
-          llvm::append_range(worklist, user->getResults());
-      // A buffer stored into memory may be read later through it.
-      if (auto store = dyn_cast<memref::StoreOp>(user))
-        if (store.getValueToStore() == v)
-          return true;
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+          view && view.getViewSource() == v) {
+        llvm::append_range(worklist, user->getResults());
+        continue;
+      }
+      if (llvm::any_of(user->getResultTypes(),
+                       [](Type t) { return isa<BaseMemRefType>(t); }))
+        return true;
+      if (auto store = dyn_cast<memref::StoreOp>(user);
+          store && store.getValueToStore() == v)
+        return true;
+    }
+  }
+  return false;
+}
+
+/// Whether a kernel reads `buffer` or a view of it.
+bool readByKernel(Value buffer) {
+  SmallVector<Value> worklist = {buffer};
+  while (!worklist.empty()) {
+    Value v = worklist.pop_back_val();
+    for (Operation *user : v.getUsers()) {
+      if (!onHost(user) || isa<gpu::LaunchFuncOp, gpu::LaunchOp>(user))
+        return true;
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+          view && view.getViewSource() == v)
+        llvm::append_range(worklist, user->getResults());
     }
   }
   return false;
@@ -430,11 +454,12 @@ struct AttnGpuManagedMemoryPass
       emitFree(rewriter, dealloc.getLoc(), dealloc.getMemref());
       rewriter.eraseOp(dealloc);
     }
-    // Constant globals live in host memory: kernels read a managed copy.
+    // Constant globals live in host memory: kernels read a managed copy,
+    // and a returned one is a managed copy too (the caller frees results).
     for (memref::GetGlobalOp global : globals) {
-      if (llvm::all_of(global->getUsers(), [](Operation *user) {
-            return onHost(user) && !isa<gpu::LaunchFuncOp>(user);
-          }))
+      Block *block = global->getBlock();
+      if (!readByKernel(global.getResult()) &&
+          !escapes(global.getResult(), block))
         continue;
       rewriter.setInsertionPointAfter(global);
       Location loc = global.getLoc();
@@ -445,8 +470,10 @@ struct AttnGpuManagedMemoryPass
                                            copy.getMemref());
       rewriter.replaceAllUsesExcept(global.getResult(), copy.getMemref(),
                                     copyOp);
-      rewriter.setInsertionPoint(global->getBlock()->getTerminator());
-      emitFree(rewriter, loc, copy.getMemref());
+      if (!escapes(copy.getMemref(), block)) {
+        rewriter.setInsertionPoint(block->getTerminator());
+        emitFree(rewriter, loc, copy.getMemref());
+      }
     }
   }
 };

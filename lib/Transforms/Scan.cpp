@@ -211,12 +211,16 @@ mlir::attn::scanAttention(RewriterBase &rw, AttentionOp op,
       if (!op.getPredicate().empty())
         s = k.select(inlineRegion(rw, op.getPredicate(), {bi, hi, zero, j}),
                      s, ninf);
-      if (kind == AggregationKind::sigmoid)
-        s = k.fdiv(k.f32(1.0),
-                   k.fadd(k.f32(1.0),
-                          k.exp(arith::NegFOp::create(rw, loc, s))));
-      if (!softmax) // masked keys weigh 0
-        s = k.select(k.feq(s, ninf), zeroF, s);
+      // Weights of none/sigmoid: masked keys weigh exactly 0 (tested before
+      // the sigmoid, whose exp may be a clamped polynomial).
+      if (!softmax) {
+        Value masked = k.feq(s, ninf);
+        if (kind == AggregationKind::sigmoid)
+          s = k.fdiv(k.f32(1.0),
+                     k.fadd(k.f32(1.0),
+                            k.exp(arith::NegFOp::create(rw, loc, s))));
+        s = k.select(masked, zeroF, s);
+      }
       k.store(s, scores, {bi, hi, j});
       return k.fmax(mAcc, s);
     });

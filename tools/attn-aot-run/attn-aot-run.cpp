@@ -199,8 +199,13 @@ int main(int argc, char **argv) {
 
   // Results: a struct of descriptors (one descriptor for one result).
   size_t resultWords = 0;
-  for (int r = 0; r < entry->num_results; ++r)
+  for (int r = 0; r < entry->num_results; ++r) {
+    if (descrOf(entry->results[r].element).empty())
+      fail(entry->name, std::string("result #") + std::to_string(r) +
+                            " has an unsupported element type " +
+                            entry->results[r].element);
     resultWords += 3 + 2 * entry->results[r].rank;
+  }
   std::vector<int64_t> results(resultWords + 1);
   auto call = [&] {
     entry->call(args.data(), results.data());
@@ -208,10 +213,17 @@ int main(int argc, char **argv) {
     attnCudaSynchronize();
 #endif
   };
+  // Results own fresh buffers unless they alias an argument; several may
+  // share one buffer: free each fresh one once.
   auto freeResults = [&] {
+    std::vector<void *> freed(argPtrs);
     size_t w = 0;
     for (int r = 0; r < entry->num_results; ++r) {
-      release(reinterpret_cast<void *>(results[w]));
+      void *buffer = reinterpret_cast<void *>(results[w]);
+      if (std::find(freed.begin(), freed.end(), buffer) == freed.end()) {
+        release(buffer);
+        freed.push_back(buffer);
+      }
       w += 3 + 2 * entry->results[r].rank;
     }
   };

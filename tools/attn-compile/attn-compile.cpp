@@ -176,12 +176,20 @@ public:
     auto typeOf = [&](Type t) -> std::string {
       if (auto rt = dyn_cast<RankedTensorType>(t))
         return descriptor(rt);
+      // f16/bf16 scalars travel in vector registers, unlike uint16_t.
       std::string c = cType(t);
-      if (c.empty() || isa<ShapedType>(t))
+      if (c.empty() || isa<ShapedType>(t) || t.isF16() || t.isBF16())
         fail(file, "function '" + name + "': unsupported type " +
-                       eltName(t) + " (tensors and scalars only)");
+                       eltName(t) +
+                       " (tensors, and f32/f64/integer/index scalars only)");
       return c;
     };
+    // A lone scalar result would be returned by value, not through a
+    // pointer: results must be tensors.
+    for (Type t : type.getResults())
+      if (!isa<RankedTensorType>(t))
+        fail(file, "function '" + name + "': result type " + eltName(t) +
+                       " is not a tensor (results must be tensors)");
     if (type.getNumResults() == 1) {
       params = typeOf(type.getResult(0)) + " *result";
     } else if (type.getNumResults() > 1) {
@@ -222,7 +230,7 @@ public:
                std::to_string(rt.getRank()) + ", {";
         for (int64_t d : rt.getShape())
           out += std::to_string(ShapedType::isDynamic(d) ? -1 : d) + ", ";
-        out += "}}, ";
+        out += rt.getRank() ? "}}, " : "0}}, ";
       }
       return out + "{0, 0, {0}}};\n";
     };
