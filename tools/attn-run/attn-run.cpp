@@ -151,7 +151,8 @@ Options parseOptions(int argc, char **argv) {
     fail("--bench-with", "needs --bench=N and --random-args");
   if (o.device == "cuda")
     fail("--device=cuda",
-         "GPU execution is not available yet in this build of attn-run");
+         "attn-run does not run GPU code: compile with attn-compile "
+         "--target=cuda and run with attn-aot-run (docs/gpu.md)");
   return o;
 }
 
