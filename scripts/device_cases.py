@@ -144,12 +144,14 @@ def draw(kind, shape, rng, np):
 class Ops:
     """The few array operations the references use, for NumPy or PyTorch."""
 
-    def __init__(self, module):
+    def __init__(self, module, device="cpu"):
         self.m = module
         self.torch = module.__name__ == "torch"
+        self.device = device
 
     def arange(self, n):
-        return self.m.arange(n)
+        # On the inputs' device: torch does not mix devices in one op.
+        return self.m.arange(n, device=self.device) if self.torch else self.m.arange(n)
 
     def where(self, c, x, y):
         return self.m.where(c, x, y)

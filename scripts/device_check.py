@@ -118,8 +118,8 @@ def run(a):
     except ImportError:
         if target == "cuda":
             raise
-    T = device_cases.Ops(torch if torch is not None and target == "cuda" else np)
     dev = "cuda" if target == "cuda" else "cpu"
+    T = device_cases.Ops(torch if torch is not None and target == "cuda" else np, dev)
     os.makedirs(a.out, exist_ok=True)
     results = {"target": target, "cases": {}}
     if torch is not None and target == "cuda":
