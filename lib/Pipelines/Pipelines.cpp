@@ -38,11 +38,8 @@ static void addBufferization(OpPassManager &pm, bool deallocate) {
   pm.addPass(attn::createAttnExpandStridedCopies());
 }
 
-/// Bufferization and the upstream lowering to the LLVM dialect, shared by
-/// both CPU pipelines.
-static void addLoweringToLLVM(OpPassManager &pm, unsigned numThreads) {
-  addBufferization(pm, /*deallocate=*/true);
-
+/// The upstream CPU lowering of buffer code to the LLVM dialect.
+static void addBuffersToLLVM(OpPassManager &pm, unsigned numThreads) {
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   // bf16 <-> f32 conversions become integer ops: no compiler-rt libcalls.
   arith::ArithExpandOpsPassOptions expand;
@@ -70,6 +67,13 @@ static void addLoweringToLLVM(OpPassManager &pm, unsigned numThreads) {
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
+}
+
+/// Bufferization and the upstream lowering to the LLVM dialect, shared by
+/// both CPU pipelines.
+static void addLoweringToLLVM(OpPassManager &pm, unsigned numThreads) {
+  addBufferization(pm, /*deallocate=*/true);
+  addBuffersToLLVM(pm, numThreads);
 }
 
 void mlir::attn::buildNaiveToLLVMPipeline(OpPassManager &pm,
@@ -158,8 +162,10 @@ static void addLoweringToNVVM(OpPassManager &pm,
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
-void mlir::attn::buildToNVVMPipeline(OpPassManager &pm,
-                                     const ToNVVMOptions &options) {
+/// The forms of the GPU pipeline, on tensors: GPU attention kernels
+/// (gpu.launch) and the parallel loop nests of the other forms.
+static void addGpuForms(OpPassManager &pm, const attn::ToNVVMOptions &options) {
+  using namespace mlir::attn;
   pm.addPass(createAttnFuse());
   // Prefix attention first: its O(S) scan beats any O(S^2) kernel.
   pm.addPass(createAttnScan());
@@ -173,6 +179,21 @@ void mlir::attn::buildToNVVMPipeline(OpPassManager &pm,
   pm.addPass(createAttnSparsify());
   pm.addPass(createAttnLinearize());
   pm.addPass(createAttnDecompose());
+}
+
+void mlir::attn::buildGpuEmulationPipeline(OpPassManager &pm,
+                                           const ToNVVMOptions &options) {
+  addGpuForms(pm, options);
+  // Test runs: no deallocation (the ownership-based pipeline rejects
+  // gpu.launch; the emulated program's buffers live until exit).
+  addBufferization(pm, /*deallocate=*/false);
+  pm.addPass(createAttnGpuEmulate());
+  addBuffersToLLVM(pm, /*numThreads=*/0);
+}
+
+void mlir::attn::buildToNVVMPipeline(OpPassManager &pm,
+                                     const ToNVVMOptions &options) {
+  addGpuForms(pm, options);
   // attn-gpu-managed-memory frees what does not escape.
   addBufferization(pm, /*deallocate=*/false);
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
@@ -201,4 +222,9 @@ void mlir::attn::registerPipelines() {
       "attn-to-nvvm",
       "GPU lowering: fuse, GPU attention kernels, NVVM, gpu.binary",
       buildToNVVMPipeline);
+  PassPipelineRegistration<ToNVVMOptions>(
+      "attn-gpu-emulation-to-llvm",
+      "The GPU forms with each kernel run on CPU threads (OpenMP): checks "
+      "the GPU kernels' logic without a GPU",
+      buildGpuEmulationPipeline);
 }

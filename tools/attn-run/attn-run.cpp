@@ -62,6 +62,7 @@ struct Options {
   int64_t threads = 0; // 0: every hardware thread
   std::string device = "cpu";
   std::string cpuOptions; // options of attn-to-llvm, e.g. "tile-q=128"
+  std::string gpuOptions; // attn-to-nvvm options (gpu-emulated)
   // Functions timed alternately with the entry (--bench-with).
   std::vector<std::string> benchWith;
 };
@@ -93,19 +94,23 @@ Options parseOptions(int argc, char **argv) {
     };
     if (a == "--help" || a == "-h") {
       llvm::outs() << "usage: attn-run FILE.mlir [--entry=NAME] "
-                      "[--pipeline=cpu|naive|reference] [--arg=X.npy]... "
+                      "[--pipeline=cpu|naive|reference|gpu-emulated] "
+                      "[--arg=X.npy]... "
                       "[--random-args] [--seed=N] [--out=Y.npy]... [--check] "
                       "[--bench=N] [--threads=N] [--device=cpu|cuda] "
                       "[--cpu-options='tile-q=N tile-kv=N vector-width=N'] "
+                      "[--gpu-options='block-q=N block-kv=N'] "
                       "[--bench-with=NAME]...\n";
       std::exit(0);
     }
     if (auto v = value("--entry"))
       o.entry = *v;
     else if (auto v = value("--pipeline")) {
-      if (*v != "cpu" && *v != "naive" && *v != "reference")
+      if (*v != "cpu" && *v != "naive" && *v != "reference" &&
+          *v != "gpu-emulated")
         fail("--pipeline", "unknown pipeline '" + *v +
-                               "' (expected cpu, naive or reference)");
+                               "' (expected cpu, naive, reference or "
+                               "gpu-emulated)");
       o.pipeline = *v;
     } else if (auto v = value("--arg"))
       o.args.push_back(*v);
@@ -129,6 +134,8 @@ Options parseOptions(int argc, char **argv) {
       o.benchWith.push_back(*v);
     } else if (auto v = value("--cpu-options")) {
       o.cpuOptions = *v;
+    } else if (auto v = value("--gpu-options")) {
+      o.gpuOptions = *v;
     } else if (auto v = value("--device")) {
       if (*v != "cpu" && *v != "cuda")
         fail("--device", "unknown device '" + *v + "' (expected cpu or cuda)");
@@ -570,9 +577,15 @@ std::unique_ptr<CompiledFunction> compile(ModuleOp module, func::FuncOp func,
     resultTypes.push_back(cast<RankedTensorType>(t));
   func->setAttr("llvm.emit_c_interface", UnitAttr::get(module.getContext()));
   PassManager pm(module.getContext());
-  if (o.pipeline == "naive")
+  if (o.pipeline == "naive") {
     attn::buildNaiveToLLVMPipeline(pm, attn::NaiveToLLVMOptions());
-  else {
+  } else if (o.pipeline == "gpu-emulated") {
+    auto options = attn::ToNVVMOptions::createFromString(o.gpuOptions);
+    if (!options)
+      fail("--gpu-options",
+           "invalid attn-to-nvvm options '" + o.gpuOptions + "'");
+    attn::buildGpuEmulationPipeline(pm, *options);
+  } else {
     auto options = attn::ToLLVMOptions::createFromString(o.cpuOptions);
     if (!options)
       fail("--cpu-options",

@@ -95,7 +95,15 @@ struct ToNVVMOptions : public PassPipelineOptions<ToNVVMOptions> {
 /// dialect calling the mgpu* runtime functions.
 void buildToNVVMPipeline(OpPassManager &pm, const ToNVVMOptions &options);
 
-/// Registers `attn-naive-to-llvm`, `attn-to-llvm` and `attn-to-nvvm`.
+/// The forms of attn-to-nvvm, with each gpu.launch run on CPU threads
+/// (attn-gpu-emulate: blocks in sequence, a block's threads as an OpenMP
+/// team, barriers as OpenMP barriers), lowered for the CPU: a test vehicle
+/// for the GPU kernels on machines without a GPU (`attn-run
+/// --pipeline=gpu-emulated`).
+void buildGpuEmulationPipeline(OpPassManager &pm, const ToNVVMOptions &options);
+
+/// Registers `attn-naive-to-llvm`, `attn-to-llvm`, `attn-to-nvvm` and
+/// `attn-gpu-emulation-to-llvm`.
 void registerPipelines();
 
 } // namespace mlir::attn

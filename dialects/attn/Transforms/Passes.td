@@ -226,4 +226,23 @@ def AttnExpandStridedCopies : Pass<"attn-expand-strided-copies"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def AttnGpuEmulate : Pass<"attn-gpu-emulate", "::mlir::ModuleOp"> {
+  let summary = "Run gpu.launch kernels on CPU threads (a test vehicle)";
+  let description = [{
+    Rewrites each (synchronous, single-block) `gpu.launch` on buffers into a
+    sequential loop over its blocks, each block one `omp.parallel` region
+    with one CPU thread per GPU thread: `omp_get_thread_num` gives the
+    thread ids, workgroup attributions become buffers shared by the
+    region's threads, private ones per-thread buffers, and `gpu.barrier`
+    becomes `omp.barrier`. The kernels' logic (tiling, staging between
+    barriers, masks, online softmax) then runs and can be checked on a
+    machine without a GPU: `attn-run --pipeline=gpu-emulated`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::omp::OpenMPDialect",
+    "::mlir::scf::SCFDialect"
+  ];
+}
+
 #endif // ATTN_TRANSFORMS_PASSES_TD

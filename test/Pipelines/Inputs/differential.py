@@ -1,11 +1,13 @@
 """Differential test of the tiled CPU form against the reference interpreter.
 
-usage: differential.py ATTN_RUN WORKDIR COUNT SEED
+usage: differential.py ATTN_RUN WORKDIR COUNT SEED [PIPELINE]
 Draws COUNT random attention programs -- shapes that are not multiples of
 the tile, GQA, Sq != Skv, every static mask pattern (single, intersected and
 in unions), predicate regions, score_mod, sinks, lse, f16/bf16 and all three
 aggregation kinds -- and runs each through `attn-run --pipeline=cpu --check`
 with random tile sizes, vector widths and key-axis splits. Any disagreement fails the test with the program.
+PIPELINE gpu-emulated runs the GPU kernels of attn-to-nvvm on CPU threads
+instead (attn-run --pipeline=gpu-emulated), with random block sizes.
 """
 import os
 import random
@@ -13,6 +15,7 @@ import subprocess
 import sys
 
 attn_run, work, count, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+pipeline = sys.argv[5] if len(sys.argv) > 5 else "cpu"
 os.makedirs(work, exist_ok=True)
 rng = random.Random(seed)
 
@@ -129,11 +132,15 @@ for n in range(count):
     tq, tkv = rng.choice([4, 16, 32, 64]), rng.choice([16, 32, 64])
     vw = rng.choice([8, 16])
     splits = rng.choice([0, 0, 1, 3])
-    cmd = [attn_run, path, "--pipeline=cpu", "--random-args", f"--seed={n}",
-           "--check", f"--cpu-options=tile-q={tq} tile-kv={tkv} vector-width={vw} kv-splits={splits}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if pipeline == "cpu":
+        options = f"--cpu-options=tile-q={tq} tile-kv={tkv} vector-width={vw} kv-splits={splits}"
+    else:  # threads per block and keys per shared-memory tile
+        options = f"--gpu-options=block-q={tq} block-kv={tkv // 2}"
+    cmd = [attn_run, path, f"--pipeline={pipeline}", "--random-args", f"--seed={n}",
+           "--check", options]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, KMP_BLOCKTIME="0"))
     status = "ok" if proc.returncode == 0 else "FAIL"
-    print(f"case{n} tile-q={tq} tile-kv={tkv} vector-width={vw} kv-splits={splits}: {status} {proc.stdout.strip()}")
+    print(f"case{n} {options}: {status} {proc.stdout.strip()}")
     if proc.returncode != 0:
         failures += 1
         print(text)

@@ -1,7 +1,7 @@
 """Differential test of the block-sparse form (attn-sparsify) against the
 reference interpreter.
 
-usage: sparse_differential.py ATTN_RUN WORKDIR COUNT SEED
+usage: sparse_differential.py ATTN_RUN WORKDIR COUNT SEED [PIPELINE]
 Draws COUNT random attention programs whose masks hold block-structured
 dynamic patterns -- #attn.block_mask with block sizes unrelated to the tile
 (random density, including empty block rows), #attn.segments (sorted like
@@ -11,7 +11,9 @@ or [B, 1, S]),
 lists (with -1 and duplicates) -- alone or intersected with each other,
 static patterns and predicates, and
 runs each through `attn-run --pipeline=cpu --check` with random tile sizes.
-The data is drawn here with NumPy and passed as .npy files.
+The data is drawn here with NumPy and passed as .npy files. PIPELINE
+gpu-emulated runs the GPU forms instead (attn-run --pipeline=gpu-emulated:
+the GPU kernels on CPU threads, block masks skipping tiles at run time).
 """
 import os
 import random
@@ -21,6 +23,7 @@ import sys
 import numpy as np
 
 attn_run, work, count, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+pipeline = sys.argv[5] if len(sys.argv) > 5 else "cpu"
 os.makedirs(work, exist_ok=True)
 rng = random.Random(seed)
 nprng = np.random.default_rng(seed)
@@ -140,13 +143,15 @@ for n in range(count):
     tq, tkv = rng.choice([4, 16, 32, 64]), rng.choice([16, 32, 64])
     vw = rng.choice([8, 16])
     splits = rng.choice([0, 0, 1, 3])
-    cmd = [attn_run, path, "--pipeline=cpu", "--check",
-           f"--cpu-options=tile-q={tq} tile-kv={tkv} vector-width={vw} kv-splits={splits}"]
+    if pipeline == "cpu":
+        options = f"--cpu-options=tile-q={tq} tile-kv={tkv} vector-width={vw} kv-splits={splits}"
+    else:  # threads per block and keys per shared-memory tile
+        options = f"--gpu-options=block-q={tq} block-kv={tkv // 2}"
+    cmd = [attn_run, path, f"--pipeline={pipeline}", "--check", options]
     cmd += [f"--arg={p}" for p in paths]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, KMP_BLOCKTIME="0"))
     status = "ok" if proc.returncode == 0 else "FAIL"
-    print(f"case{n} tile-q={tq} tile-kv={tkv} vector-width={vw} kv-splits={splits}: "
-          f"{status} {proc.stdout.strip()}")
+    print(f"case{n} {options}: {status} {proc.stdout.strip()}")
     if proc.returncode != 0:
         failures += 1
         print(text)
