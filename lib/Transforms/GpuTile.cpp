@@ -89,11 +89,13 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
   Value numQTiles = arith::CeilDivUIOp::create(rw, loc, io.sq, k.idx(blockQ));
   Value offset = k.sub(io.skv, io.sq);
   MaskAnalysis analysis(op.getPatterns(), &op.getPredicate());
-  // Block masks also skip tiles at run time: a key tile none of whose
-  // overlapping mask blocks is kept is empty. The other patterns with
+  // Block masks and segments also classify tiles at run time: a key tile
+  // none of whose overlapping mask blocks is kept, or whose key segment ids
+  // do not meet the query tile's, is empty. The other patterns with
   // run-time data make every tile partial.
   SmallVector<Attribute> staticPatterns;
   SmallVector<std::pair<BlockMaskAttr, Value>> blockMasks;
+  SmallVector<std::pair<Value, Value>> segments; // query ids, key ids
   bool otherDynamic = false;
   {
     ValueRange operands = op.getMaskOperands();
@@ -101,6 +103,8 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
       unsigned count = cast<MaskPatternAttrInterface>(p).getNumMaskOperands();
       if (auto bm = dyn_cast<BlockMaskAttr>(p))
         blockMasks.push_back({bm, operands.front()});
+      else if (isa<SegmentsAttr>(p))
+        segments.push_back({operands[0], operands[1]});
       else if (count)
         otherDynamic = true;
       else
@@ -108,6 +112,7 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
       operands = operands.drop_front(count);
     }
   }
+  const bool runTimeClasses = !blockMasks.empty() || !segments.empty();
   MaskAnalysis staticAnalysis(rw.getArrayAttr(staticPatterns),
                               &op.getPredicate());
   const double scale = op.getEffectiveScale();
@@ -159,13 +164,49 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
       });
     };
 
-    // The tile's class from the static patterns and the block masks'
-    // blocks overlapping it (the same for every thread of the block).
-    auto classifyWithBlockMasks = [&](const QueryTile &qt, Value jLo,
-                                      Value jHi) {
+    // The query tile's segment id range, per segments pattern (once per
+    // block).
+    SmallVector<std::pair<Value, Value>> queryIds;
+    auto minMax = [&](Value ids, Value lo, Value hiPos) {
+      Value first = segmentIdAt(rw, loc, ids, bi, hi, lo);
+      SmallVector<Value> mm = k.reduceMany(
+          k.add(lo, one), k.add(hiPos, one), 1, ValueRange{first, first},
+          [&](Value p, ValueRange a) -> SmallVector<Value> {
+            Value id = segmentIdAt(rw, loc, ids, bi, hi, p);
+            return {arith::MinSIOp::create(rw, loc, a[0], id),
+                    arith::MaxSIOp::create(rw, loc, a[1], id)};
+          });
+      return std::make_pair(mm[0], mm[1]);
+    };
+    for (auto &seg : segments)
+      queryIds.push_back(minMax(seg.first, tile.iLo, tile.iHi));
+
+    // The tile's class from the static patterns, the block masks' blocks
+    // overlapping it and the segment id ranges (the same for every thread
+    // of the block).
+    auto classifyAtRunTime = [&](const QueryTile &qt, Value jLo, Value jHi) {
       TileClass cls = staticAnalysis.classify(rw, loc, qt, jLo, jHi);
       Value anyEmpty = arith::ConstantOp::create(rw, loc, rw.getBoolAttr(false));
       Value allFull = arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true));
+      for (auto [n, seg] : llvm::enumerate(segments)) {
+        auto [kMin, kMax] = minMax(seg.second, jLo, jHi);
+        Value qMin = queryIds[n].first, qMax = queryIds[n].second;
+        auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) {
+          return arith::CmpIOp::create(rw, loc, p, x, y).getResult();
+        };
+        // Disjoint id ranges: no pair meets. One id on both sides: every
+        // pair does.
+        Value disjoint =
+            arith::OrIOp::create(rw, loc, cmp(arith::CmpIPredicate::slt, qMax, kMin),
+                                 cmp(arith::CmpIPredicate::slt, kMax, qMin));
+        Value single = arith::AndIOp::create(
+            rw, loc,
+            arith::AndIOp::create(rw, loc, cmp(arith::CmpIPredicate::eq, qMin, qMax),
+                                  cmp(arith::CmpIPredicate::eq, kMin, kMax)),
+            cmp(arith::CmpIPredicate::eq, qMin, kMin));
+        anyEmpty = arith::OrIOp::create(rw, loc, anyEmpty, disjoint);
+        allFull = arith::AndIOp::create(rw, loc, allFull, single);
+      }
       for (auto &blockMask : blockMasks) {
         BlockMaskAttr bm = blockMask.first;
         Value mask = blockMask.second;
@@ -211,9 +252,10 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
         [&](Value j0, ValueRange st) -> SmallVector<Value> {
           Value jEnd = k.minI(k.add(j0, k.idx(blockKV)), keyEnd);
           Value count = k.sub(jEnd, j0);
-          TileClass cls = analysis.classify(rw, loc, tile, j0, k.sub(jEnd, one));
-          if (!blockMasks.empty())
-            cls = classifyWithBlockMasks(tile, j0, k.sub(jEnd, one));
+          TileClass cls =
+              runTimeClasses
+                  ? classifyAtRunTime(tile, j0, k.sub(jEnd, one))
+                  : analysis.classify(rw, loc, tile, j0, k.sub(jEnd, one));
           auto ifOp = scf::IfOp::create(rw, loc, TypeRange(st), cls.empty,
                                         /*withElseRegion=*/true);
           {
@@ -246,7 +288,7 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
                         arith::FastMathFlags::contract);
                 if (!op.getScoreMod().empty())
                   s = inlineRegion(rw, op.getScoreMod(), {s, bi, hi, i, j});
-                if (!analysis.isTrivial() || !blockMasks.empty()) {
+                if (!analysis.isTrivial() || runTimeClasses) {
                   auto keepIf = scf::IfOp::create(rw, loc, rw.getI1Type(),
                                                   cls.full, true);
                   OpBuilder::InsertionGuard g3(rw);

@@ -89,3 +89,28 @@ func.func @csr(%q: tensor<1x1x4x16xf32>, %k: tensor<1x1x4x16xf32>, %rp: tensor<5
       : tensor<1x1x4x16xf32>, tensor<1x1x4x16xf32>, tensor<1x1x4x16xf32> -> tensor<1x1x4x16xf32>
   return %o : tensor<1x1x4x16xf32>
 }
+
+// -----
+
+// Segments (packed documents) classify tiles at run time too: the query
+// tile's id range is computed once per block, each key tile's per tile;
+// disjoint ranges skip the tile, one shared id makes it full.
+// CHECK-LABEL: func.func @documents
+// CHECK: gpu.launch
+// CHECK: scf.for {{.*}} -> (i32, i32)
+// CHECK: tensor.extract %arg2
+// CHECK: arith.minsi
+// CHECK: arith.maxsi
+// CHECK: scf.for %{{.*}} = %c0 to %{{.*}} step %c16
+// CHECK: scf.for {{.*}} -> (i32, i32)
+// CHECK: tensor.extract %arg3
+// CHECK: arith.cmpi slt
+// CHECK: arith.cmpi slt
+// CHECK: scf.if
+// CHECK: gpu.barrier
+func.func @documents(%q: tensor<1x2x64x16xf32>, %k: tensor<1x2x64x16xf32>, %qs: tensor<1x64xi32>, %ks: tensor<1x64xi32>)
+    -> tensor<1x2x64x16xf32> {
+  %o = attn.attention softmax %q, %k, %k [#attn.causal, #attn.segments] (%qs, %ks : tensor<1x64xi32>, tensor<1x64xi32>)
+      : tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32> -> tensor<1x2x64x16xf32>
+  return %o : tensor<1x2x64x16xf32>
+}
