@@ -172,6 +172,7 @@ static void addGpuForms(OpPassManager &pm, const attn::ToNVVMOptions &options) {
   AttnGpuTileOptions gpuTile;
   gpuTile.blockQ = options.blockQ;
   gpuTile.blockKV = options.blockKV;
+  gpuTile.rowThreads = options.rowThreads;
   pm.addPass(createAttnGpuTile(gpuTile));
   // What attn-gpu-tile leaves: csr/indices attention (gather form) and
   // select_topk, and linear aggregates; their parallel loops (and the

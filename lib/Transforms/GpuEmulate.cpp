@@ -10,7 +10,10 @@
 //     workgroup buffers (shared by the block's threads)
 //     omp.parallel num_threads(blockDim.x * y * z):
 //       t = omp_get_thread_num(); tx, ty, tz from t
-//       private buffers; the kernel body; gpu.barrier -> omp.barrier
+//       private buffers; the kernel body; gpu.barrier -> omp.barrier;
+//       gpu.shuffle xor -> through a per-block f32 exchange buffer between
+//       two barriers (the shuffles of a kernel must be convergent over the
+//       block, as they are on the GPU over each warp)
 //
 // Barriers keep their meaning (every thread of the block waits), so a kernel
 // that is right here differs on a GPU only in what the NVVM lowering does.
@@ -53,6 +56,38 @@ func::FuncOp threadNumFunc(ModuleOp module) {
       b.getFunctionType({}, {b.getI32Type()}));
   f.setPrivate();
   return f;
+}
+
+/// Rewrites the f32 xor shuffles of a block's region: each thread writes
+/// its value to an exchange buffer, all wait, each reads its partner's
+/// (thread t ^ offset: within its warp, as offsets stay below the width),
+/// all wait again before the buffer is reused.
+void emulateShuffles(omp::ParallelOp parallel, Value tid, Value threads) {
+  SmallVector<gpu::ShuffleOp> shuffles;
+  parallel.walk([&](gpu::ShuffleOp op) { shuffles.push_back(op); });
+  if (shuffles.empty())
+    return;
+  OpBuilder b(parallel);
+  Location loc = parallel.getLoc();
+  Value exchange = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
+      ValueRange{threads});
+  b.setInsertionPointAfter(parallel);
+  memref::DeallocOp::create(b, loc, exchange);
+  for (gpu::ShuffleOp op : shuffles) {
+    b.setInsertionPoint(op);
+    Value offset = arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                              op.getOffset());
+    Value partner = arith::XOrIOp::create(b, loc, tid, offset);
+    memref::StoreOp::create(b, loc, op.getValue(), exchange, tid);
+    omp::BarrierOp::create(b, loc);
+    Value got = memref::LoadOp::create(b, loc, exchange, partner);
+    omp::BarrierOp::create(b, loc);
+    op.getShuffleResult().replaceAllUsesWith(got);
+    op.getValid().replaceAllUsesWith(
+        arith::ConstantOp::create(b, loc, b.getBoolAttr(true)));
+    op.erase();
+  }
 }
 
 LogicalResult emulate(gpu::LaunchOp launch, func::FuncOp threadNum) {
@@ -124,6 +159,7 @@ LogicalResult emulate(gpu::LaunchOp launch, func::FuncOp threadNum) {
         for (Operation &op : body.without_terminator())
           b.clone(op, map);
         omp::TerminatorOp::create(b, loc);
+        emulateShuffles(parallel, t, threads);
       });
     });
   });

@@ -59,9 +59,22 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
     return rw.notifyMatchFailure(op, "dynamic head count or head dimension");
   const int64_t hq = dims->hq, hkv = dims->hkv, d = dims->d, dv = dims->dv;
   const int64_t group = hq / hkv;
+  // Threads per query row: each holds 1/r of the query row and of the
+  // accumulator (registers), the partial scores are summed by xor shuffles.
+  // A power of two up to 32 dividing D and Dv; by default 2 from D = 128,
+  // where one thread would hold 2 x 128 floats.
+  int64_t rowThreads = options.rowThreads > 0 ? options.rowThreads
+                       : d >= 128                ? 2
+                                                 : 1;
+  if (rowThreads > 32 || !llvm::isPowerOf2_64(rowThreads) ||
+      d % rowThreads || dv % rowThreads)
+    rowThreads = 1;
   // At most 1024 threads per block.
   const int64_t blockQ =
-      options.blockQ > 0 ? std::min<int64_t>(options.blockQ, 1024) : 64;
+      std::min<int64_t>(options.blockQ > 0 ? options.blockQ : 64,
+                        1024 / rowThreads);
+  const int64_t threads = blockQ * rowThreads;
+  const int64_t dPart = d / rowThreads, dvPart = dv / rowThreads;
   // K and V tiles in f32 within 40 KiB (the static shared-memory limit is
   // 48 KiB): 64 keys by default, halved (also a given block-kv) until they
   // fit.
@@ -76,8 +89,8 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
   Location loc = op.getLoc();
   KernelBuilder k(rw, loc);
   Type f32 = rw.getF32Type();
-  auto vecD = VectorType::get({d}, f32);
-  auto vecV = VectorType::get({dv}, f32);
+  auto vecD = VectorType::get({dPart}, f32);
+  auto vecV = VectorType::get({dvPart}, f32);
   auto outTy = cast<RankedTensorType>(op.getOutput().getType());
   Type outElt = outTy.getElementType();
   auto eltOf = [](Value m) {
@@ -118,7 +131,7 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
   const double scale = op.getEffectiveScale();
 
   auto launch = gpu::LaunchOp::create(
-      rw, loc, numQTiles, k.idx(hq), io.batch, k.idx(blockQ), one, one,
+      rw, loc, numQTiles, k.idx(hq), io.batch, k.idx(threads), one, one,
       /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
       /*asyncDependencies=*/{},
       TypeRange{memrefIn({blockKV, d}, f32, gpu::AddressSpace::Workgroup),
@@ -134,8 +147,11 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
     Value vTile = launch.getWorkgroupAttributions()[1];
     Value scores = launch.getPrivateAttributions()[0];
     Value tid = threadIds.x, bi = blockIds.z, hi = blockIds.y;
+    Value rowThreadsV = k.idx(rowThreads);
+    Value part = arith::RemUIOp::create(rw, loc, tid, rowThreadsV);
+    Value dOff = k.mul(part, k.idx(dPart)), dvOff = k.mul(part, k.idx(dvPart));
     Value i0 = k.mul(blockIds.x, k.idx(blockQ));
-    Value i = k.add(i0, tid);
+    Value i = k.add(i0, arith::DivUIOp::create(rw, loc, tid, rowThreadsV));
     Value rowValid =
         arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ult, i, io.sq);
     Value hk = arith::DivUIOp::create(rw, loc, hi, k.idx(group));
@@ -144,10 +160,12 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
     Value lo, keyEnd;
     std::tie(lo, keyEnd) = analysis.keyRange(rw, loc, tile, io.skv);
 
-    // The scaled query row (rows past Sq read row 0 and write nothing).
+    // This thread's part of the scaled query row. Rows past Sq compute
+    // with row 0 (every thread takes part in the shuffles and barriers)
+    // and write nothing.
     Value iSafe = k.select(rowValid, i, zero);
-    Value q = k.vload(VectorType::get({d}, eltOf(io.q)), io.q,
-                      {bi, hi, iSafe, zero});
+    Value q = k.vload(VectorType::get({dPart}, eltOf(io.q)), io.q,
+                      {bi, hi, iSafe, dOff});
     q = k.fmul(k.toF32(q), k.splat(vecD, scale));
 
     Value ninf = k.negInf(), zeroF = k.f32(0.0);
@@ -157,7 +175,7 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
     // Stages rows [j0, j0 + count) of `src` ([B, Hkv, S, n]) in `tile`.
     auto stage = [&](Value src, Value dst, int64_t n, Value j0, Value count) {
       Value total = k.mul(count, k.idx(n));
-      k.loop(tid, total, blockQ, [&](Value e) {
+      k.loop(tid, total, threads, [&](Value e) {
         Value r = arith::DivUIOp::create(rw, loc, e, k.idx(n));
         Value c = arith::RemUIOp::create(rw, loc, e, k.idx(n));
         k.store(k.toF32(k.load(src, {bi, hk, k.add(j0, r), c})), dst, {r, c});
@@ -266,18 +284,14 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
             stage(io.key, kTile, d, j0, count);
             stage(io.v, vTile, dv, j0, count);
             gpu::BarrierOp::create(rw, loc);
-            auto rowIf = scf::IfOp::create(rw, loc, TypeRange(st), rowValid,
-                                           /*withElseRegion=*/true);
             {
-              OpBuilder::InsertionGuard g2(rw);
-              rw.setInsertionPointToStart(rowIf.elseBlock());
-              scf::YieldOp::create(rw, loc, st);
-              rw.setInsertionPointToStart(rowIf.thenBlock());
+              // Every thread computes (the shuffles need the whole warp);
+              // rows past Sq use row 0's indices and write nothing.
               // The tile's scores (masked: -inf), and their max.
               Value tileMax = k.reduce(zero, count, 1, ninf, [&](Value t,
                                                                  Value mx) {
                 Value j = k.add(j0, t);
-                Value kRow = k.vload(vecD, kTile, {t, zero});
+                Value kRow = k.vload(vecD, kTile, {t, dOff});
                 // Reassociable: a tree of adds, not a chain of D dependent
                 // ones (the order a strict reduction imposes).
                 Value s = vector::ReductionOp::create(
@@ -286,8 +300,16 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
                                           arith::FastMathFlags::contract),
                     arith::FastMathFlags::reassoc |
                         arith::FastMathFlags::contract);
+                // The row's threads are neighbours in the warp: a butterfly
+                // of xor shuffles gives each of them the whole sum.
+                for (int64_t off = 1; off < rowThreads; off *= 2)
+                  s = k.fadd(s, gpu::ShuffleOp::create(
+                                    rw, loc, s, static_cast<int32_t>(off),
+                                    /*width=*/32, gpu::ShuffleMode::XOR)
+                                    .getShuffleResult());
                 if (!op.getScoreMod().empty())
-                  s = inlineRegion(rw, op.getScoreMod(), {s, bi, hi, i, j});
+                  s = inlineRegion(rw, op.getScoreMod(),
+                                   {s, bi, hi, iSafe, j});
                 if (!analysis.isTrivial() || runTimeClasses) {
                   auto keepIf = scf::IfOp::create(rw, loc, rw.getI1Type(),
                                                   cls.full, true);
@@ -299,7 +321,7 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
                           .getResult());
                   rw.setInsertionPointToStart(keepIf.elseBlock());
                   MaskPredicateBuilder pb(rw, loc, io.sq, io.skv);
-                  pb.setIndices(bi, hi, i, j);
+                  pb.setIndices(bi, hi, iSafe, j);
                   scf::YieldOp::create(rw, loc,
                                        pb.buildAll(op.getPatterns(),
                                                    op.getMaskOperands(),
@@ -329,23 +351,22 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
                                k.fmul(acc, k.bcast(vecV, alpha))},
                     [&](Value t, ValueRange a) -> SmallVector<Value> {
                       Value p = weight(k.load(scores, t), mSafe);
-                      Value vRow = k.vload(vecV, vTile, {t, zero});
+                      Value vRow = k.vload(vecV, vTile, {t, dvOff});
                       return {k.fadd(a[0], p),
                               k.fma(k.bcast(vecV, p), vRow, a[1])};
                     });
                 next = {mNew, sums[0], sums[1]};
               } else {
                 Value sum = k.reduce(zero, count, 1, acc, [&](Value t, Value a) {
-                  Value vRow = k.vload(vecV, vTile, {t, zero});
+                  Value vRow = k.vload(vecV, vTile, {t, dvOff});
                   return k.fma(k.bcast(vecV, k.load(scores, t)), vRow, a);
                 });
                 next = {m, l, sum};
               }
+              // The next tile overwrites the staged rows.
+              gpu::BarrierOp::create(rw, loc);
               scf::YieldOp::create(rw, loc, next);
             }
-            // The next tile overwrites the staged rows.
-            gpu::BarrierOp::create(rw, loc);
-            scf::YieldOp::create(rw, loc, rowIf.getResults());
           }
           return SmallVector<Value>(ifOp.getResults());
         });
@@ -356,9 +377,11 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
         std::tie(factor, lse) = k.finishSoftmax(
             state[0], state[1], io.sinks ? k.load(io.sinks, hi) : Value());
       Value o = k.fromF32(k.fmul(state[2], k.bcast(vecV, factor)), outElt);
-      k.vstore(o, io.out, {bi, hi, i, zero});
+      k.vstore(o, io.out, {bi, hi, i, dvOff});
       if (io.lse)
-        k.store(lse, io.lse, {bi, hi, i});
+        k.ifThen(arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
+                                       part, zero),
+                 [&] { k.store(lse, io.lse, {bi, hi, i}); });
     });
     gpu::TerminatorOp::create(rw, loc);
   }
@@ -385,7 +408,7 @@ struct AttnGpuTilePass : attn::impl::AttnGpuTileBase<AttnGpuTilePass> {
   using AttnGpuTileBase::AttnGpuTileBase;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    populateGpuTilePatterns(patterns, {blockQ, blockKV});
+    populateGpuTilePatterns(patterns, {blockQ, blockKV, rowThreads});
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -1,12 +1,14 @@
 // The GPU form of attn-gpu-tile: one gpu.launch over (query tile, head,
-// batch) blocks of block-q threads (one query row each), K and V tiles of
+// batch) blocks of block-q threads (one query row each; D = 16 < 128, so one
+// thread per row), K and V tiles of
 // block-kv keys staged in shared memory (f32) between barriers, the tile
 // scores in a private buffer, the accumulator a vector over Dv. The key
 // range and the empty/full class of each key tile come from the mask
 // analysis: causal with Sq = 33 < Skv = 40 lets query tile [0, 32) see keys
 // [0, 39) only. Masks with run-time data are evaluated per element; csr and
 // indices masks are left for the gather form.
-// RUN: attn-opt %s --split-input-file --attn-gpu-tile="block-q=32 block-kv=16" --canonicalize --cse | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-gpu-tile="block-q=32 block-kv=16 row-threads=1" --canonicalize --cse | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-gpu-tile="block-q=32 block-kv=16 row-threads=2" --canonicalize --cse | FileCheck %s --check-prefix=TWO
 
 // CHECK-LABEL: func.func @causal
 // CHECK: %[[OUT:.*]] = memref.alloc() : memref<1x2x33x8xf32>
@@ -30,7 +32,6 @@
 // CHECK: scf.for %{{.*}} = %[[T]] to %{{.*}} step %c32
 // CHECK: memref.store %{{.*}}, %[[VS]]
 // CHECK: gpu.barrier
-// CHECK: scf.if %[[VALID]] -> (f32, f32, vector<8xf32>)
 // CHECK: vector.load %[[KS]]
 // CHECK: vector.reduction <add>
 // CHECK: scf.if %[[FULL]] -> (i1)
@@ -113,4 +114,22 @@ func.func @documents(%q: tensor<1x2x64x16xf32>, %k: tensor<1x2x64x16xf32>, %qs: 
   %o = attn.attention softmax %q, %k, %k [#attn.causal, #attn.segments] (%qs, %ks : tensor<1x64xi32>, tensor<1x64xi32>)
       : tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32>, tensor<1x2x64x16xf32> -> tensor<1x2x64x16xf32>
   return %o : tensor<1x2x64x16xf32>
+}
+
+// -----
+
+// Two threads per row (row-threads=2; the default from D = 128): each holds
+// half of q and of the accumulator, and one xor shuffle sums the partial
+// scores; 32 rows make 64 threads.
+// TWO-LABEL: func.func @row_threads
+// TWO: gpu.launch {{.*}} threads({{.*}}) in (%{{[a-z0-9]+}} = %c64,
+// TWO: vector.load %{{.*}} : memref<1x2x40x16xf32>, vector<8xf32>
+// TWO: vector.reduction <add>, %{{.*}} : vector<8xf32> into f32
+// TWO: gpu.shuffle  xor %{{.*}}, %c1_i32, %c32_i32 : f32
+// TWO: vector.store %{{.*}} : memref<1x2x40x16xf32>, vector<8xf32>
+func.func @row_threads(%q: tensor<1x2x40x16xf32>, %k: tensor<1x2x40x16xf32>)
+    -> tensor<1x2x40x16xf32> {
+  %o = attn.attention softmax %q, %k, %k [#attn.causal]
+      : tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32>, tensor<1x2x40x16xf32> -> tensor<1x2x40x16xf32>
+  return %o : tensor<1x2x40x16xf32>
 }

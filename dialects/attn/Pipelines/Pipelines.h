@@ -85,6 +85,11 @@ struct ToNVVMOptions : public PassPipelineOptions<ToNVVMOptions> {
       llvm::cl::desc("Keys per shared-memory tile (0: chosen by the cost "
                      "model)"),
       llvm::cl::init(0)};
+  Option<int64_t> rowThreads{
+      *this, "row-threads",
+      llvm::cl::desc("Threads per query row of the attention kernels (0: "
+                     "chosen by the cost model)"),
+      llvm::cl::init(0)};
 };
 
 /// The GPU pipeline: attn-fuse, attn-gpu-tile (attention kernels with K/V

@@ -13,6 +13,9 @@ namespace mlir::attn {
 struct GpuTileOptions {
   int64_t blockQ = 0;
   int64_t blockKV = 0;
+  /// Threads per query row (a power of two up to 32 dividing D and Dv; 0:
+  /// 2 from D = 128, else 1).
+  int64_t rowThreads = 0;
 };
 
 /// Lowers `op` to one `gpu.launch` over (query tile, head, batch) blocks of

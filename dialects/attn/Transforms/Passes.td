@@ -187,6 +187,9 @@ def AttnGpuTile : Pass<"attn-gpu-tile"> {
            "Query rows (threads) per block (0: chosen by the cost model)">,
     Option<"blockKV", "block-kv", "int64_t", /*default=*/"0",
            "Keys per shared-memory tile (0: chosen by the cost model)">,
+    Option<"rowThreads", "row-threads", "int64_t", /*default=*/"0",
+           "Threads per query row, summing partial scores by shuffles (0: "
+           "chosen by the cost model)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

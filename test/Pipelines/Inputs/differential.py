@@ -134,8 +134,9 @@ for n in range(count):
     splits = rng.choice([0, 0, 1, 3])
     if pipeline == "cpu":
         options = f"--cpu-options=tile-q={tq} tile-kv={tkv} vector-width={vw} kv-splits={splits}"
-    else:  # threads per block and keys per shared-memory tile
-        options = f"--gpu-options=block-q={tq} block-kv={tkv // 2}"
+    else:  # query rows per block, keys per shared-memory tile, threads per row
+        options = (f"--gpu-options=block-q={tq} block-kv={tkv // 2} "
+                   f"row-threads={rng.choice([0, 1, 2, 4])}")
     cmd = [attn_run, path, f"--pipeline={pipeline}", "--random-args", f"--seed={n}",
            "--check", options]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, KMP_BLOCKTIME="0"))
