@@ -128,6 +128,7 @@ static void addLoweringToNVVM(OpPassManager &pm,
                               const attn::ToNVVMOptions &options) {
   pm.addPass(createConvertNVGPUToNVVMPass());
   pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(attn::createAttnGpuAlignShared());
   pm.addPass(createConvertVectorToSCFPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(createConvertNVVMToLLVMPass());

@@ -127,8 +127,11 @@ LogicalResult emulate(gpu::LaunchOp launch, func::FuncOp threadNum) {
         // The block's shared memory, freed when its threads are done.
         SmallVector<Value> shared;
         for (BlockArgument arg : launch.getWorkgroupAttributions()) {
-          shared.push_back(
-              memref::AllocOp::create(b, loc, onHostMemory(arg.getType())));
+          // Aligned as on the GPU (attn-gpu-align-shared): the kernels'
+          // 16-byte vector loads rely on it.
+          shared.push_back(memref::AllocOp::create(
+              b, loc, onHostMemory(arg.getType()), ValueRange{}, ValueRange{},
+              b.getI64IntegerAttr(64)));
           map.map(arg, shared.back());
         }
         Value threads = k.mul(k.mul(block.x, block.y), block.z);

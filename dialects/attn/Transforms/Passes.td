@@ -248,4 +248,15 @@ def AttnGpuEmulate : Pass<"attn-gpu-emulate", "::mlir::ModuleOp"> {
   ];
 }
 
+def AttnGpuAlignShared : Pass<"attn-gpu-align-shared"> {
+  let summary = "Align the shared-memory buffers of GPU kernels to 16 bytes";
+  let description = [{
+    Sets `llvm.align = 16` on every workgroup attribution of every
+    `gpu.func` (after kernel outlining), so that the 16-byte vector loads
+    attn-gpu-tile emits from its staged K/V tiles are legal: one 128-bit
+    shared load per four floats.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 #endif // ATTN_TRANSFORMS_PASSES_TD
