@@ -13,7 +13,7 @@
 // CHECK: llvm.return
 // CHECK: gpu.binary @attention_kernel  [#gpu.object<#nvvm.target<O = 3, chip = "sm_80", features = "+ptx80">
 // CHECK-SAME: .target sm_80
-// CHECK-SAME: .shared
+// CHECK-SAME: .shared .align 16
 // CHECK-SAME: bar.sync
 // CHECK: gpu.binary @attention_kernel_0
 // SM90: gpu.binary @attention_kernel  [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">
