@@ -83,8 +83,6 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
   const int64_t group = hq / hkv;
   const AggregationKind kind = op.getKind();
   const bool softmax = kind == AggregationKind::softmax;
-  auto outTy = cast<RankedTensorType>(op.getOutput().getType());
-  Type outElt = outTy.getElementType();
 
   AttentionIO io(k, op);
   Value qB = io.q, kB = io.key, vB = io.v, sinksB = io.sinks;
@@ -252,17 +250,10 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
             });
 
         // Finish: sinks, normalisation, lse.
-        Value m = state[0], l = state[1];
-        Value factor = k.f32(1.0), lse;
-        if (softmax)
-          std::tie(factor, lse) =
-              k.finishSoftmax(m, l, sinksB ? k.load(sinksB, hi) : Value());
-        Value factorV = k.bcast(vecO, factor);
-        for (int64_t c = 0; c < numOut; ++c)
-          k.vstore(k.fromF32(k.fmul(state[2 + c], factorV), outElt), outB,
-                   {bi, hi, i, k.idx(c * vwOut)});
-        if (lseB)
-          k.store(lse, lseB, {bi, hi, i});
+        k.storeRow(softmax, state[0], state[1],
+                   sinksB ? k.load(sinksB, hi) : Value(),
+                   ArrayRef<Value>(state).drop_front(2), outB, lseB,
+                   {bi, hi, i});
       });
 
   return io.results(k);

@@ -228,6 +228,28 @@ public:
     return {factor, fadd(m, math::LogOp::create(b, loc, l))};
   }
 
+  /// Stores a finished row: the accumulator vectors `acc` (vector c at
+  /// last index c * its width) times the normalising factor -- softmax with
+  /// running max `m`, sum `l` and sink logit `sink` (may be null); 1 for the
+  /// other aggregations -- to `out` at `row`, and the lse to `lse` (may be
+  /// null).
+  void storeRow(bool softmax, Value m, Value l, Value sink,
+                ArrayRef<Value> acc, Value out, Value lse, ValueRange row) {
+    Value factor = f32(1.0), lseValue;
+    if (softmax)
+      std::tie(factor, lseValue) = finishSoftmax(m, l, sink);
+    auto vt = cast<VectorType>(acc.front().getType());
+    Value factorV = bcast(vt, factor);
+    Type outElt = cast<MemRefType>(out.getType()).getElementType();
+    for (auto [c, a] : llvm::enumerate(acc)) {
+      SmallVector<Value> ivs(row);
+      ivs.push_back(idx(c * vt.getNumElements()));
+      vstore(fromF32(fmul(a, factorV), outElt), out, ivs);
+    }
+    if (lse)
+      store(lseValue, lse, row);
+  }
+
   /// scf.if/else without results.
   void ifThenElse(Value cond, function_ref<void()> thenBody,
                   function_ref<void()> elseBody) {

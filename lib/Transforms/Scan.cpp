@@ -127,7 +127,6 @@ mlir::attn::scanAttention(RewriterBase &rw, AttentionOp op,
   auto vTy = cast<RankedTensorType>(op.getValue().getType());
   auto vecV = VectorType::get({vwOut}, vTy.getElementType());
   auto outTy = cast<RankedTensorType>(op.getOutput().getType());
-  Type outElt = outTy.getElementType();
 
   linalg::LinalgOp bcast = getQueryBroadcast(op.getQuery());
   Value qB = k.toBuffer(queryRow(rw, loc, bcast));
@@ -284,16 +283,9 @@ mlir::attn::scanAttention(RewriterBase &rw, AttentionOp op,
 
   // Writes row i from the state of its prefix.
   auto writeRow = [&](Value bi, Value hi, Value i, ValueRange st) {
-    Value factor = k.f32(1.0), lse;
-    if (softmax)
-      std::tie(factor, lse) =
-          k.finishSoftmax(st[0], st[1], sinksB ? k.load(sinksB, hi) : Value());
-    Value factorV = k.bcast(vecO, factor);
-    for (int64_t n = 0; n < numOut; ++n)
-      k.vstore(k.fromF32(k.fmul(st[2 + n], factorV), outElt), outB,
-               {bi, hi, i, k.idx(n * vwOut)});
-    if (lseB)
-      k.store(lse, lseB, {bi, hi, i});
+    k.storeRow(softmax, st[0], st[1], sinksB ? k.load(sinksB, hi) : Value(),
+               SmallVector<Value>(st.drop_front(2)), outB, lseB,
+               {bi, hi, i});
   };
 
   // 3. Each chunk from its carried state, key by key; key j ends the prefix
