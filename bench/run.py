@@ -640,6 +640,17 @@ def write_docs(rows, results, paired, peak, S, big, rounds):
                   f"{paired['scan growth']:.2f}x | linear (length x{S2 // S1}) |",
                   f"| scan form (D6) S={S1}: faster than our tiled causal softmax | "
                   f"{paired['scan vs softmax']:.2f}x | O(S) vs O(S^2) |"]
+    # The GPU device check (issue 6) runs elsewhere: scripts/device-check.sh
+    # writes results.md, committed as docs/gpu-results.md.
+    gpu = os.path.join(ROOT, "docs", "gpu-results.md")
+    lines += ["", "## GPU (issue 6)", ""]
+    if os.path.exists(gpu):
+        lines += [open(gpu).read().strip(), "", "(from docs/gpu-results.md, written by "
+                  "`scripts/device-check.sh run` on the GPU machine)"]
+    else:
+        lines += ["Not measured yet: no session has had a GPU machine. The device check "
+                  "(`scripts/device-check.sh`, docs/gpu.md) is ready; its results.md goes to "
+                  "docs/gpu-results.md and appears here."]
     lines += ["", "![benchmarks](benchmarks.png)", ""]
     with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:
         f.write("\n".join(lines))

@@ -13,6 +13,8 @@
 #
 # With the `device` tool: prepare here, then
 #   run(command="bash scripts/device-check.sh run", carry=["build/device"])
+# and commit $OUT/results.md as docs/gpu-results.md (./bench/run.py
+# --docs-only then shows it in docs/benchmarks.md).
 # `--target cpu` (prepare) rehearses the whole check on this machine with
 # CPU objects and a NumPy reference.
 set -euo pipefail
