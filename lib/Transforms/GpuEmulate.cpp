@@ -22,6 +22,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "KernelBuilder.h"
+#include "attn/Transforms/GpuTile.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -170,28 +171,34 @@ LogicalResult emulate(gpu::LaunchOp launch, func::FuncOp threadNum) {
   return success();
 }
 
+} // namespace
+
+LogicalResult mlir::attn::emulateGpuLaunches(ModuleOp module) {
+  SmallVector<gpu::LaunchOp> launches;
+  module.walk([&](gpu::LaunchOp l) { launches.push_back(l); });
+  if (launches.empty())
+    return success();
+  func::FuncOp threadNum = threadNumFunc(module);
+  for (gpu::LaunchOp launch : launches)
+    if (failed(emulate(launch, threadNum)))
+      return failure();
+  // Barriers inside the cloned bodies become OpenMP barriers.
+  SmallVector<gpu::BarrierOp> barriers;
+  module.walk([&](gpu::BarrierOp op) { barriers.push_back(op); });
+  for (gpu::BarrierOp barrier : barriers) {
+    OpBuilder b(barrier);
+    omp::BarrierOp::create(b, barrier.getLoc());
+    barrier.erase();
+  }
+  return success();
+}
+
+namespace {
 struct AttnGpuEmulatePass
     : attn::impl::AttnGpuEmulateBase<AttnGpuEmulatePass> {
   void runOnOperation() override {
-    ModuleOp module = getOperation();
-    SmallVector<gpu::LaunchOp> launches;
-    module.walk([&](gpu::LaunchOp l) { launches.push_back(l); });
-    if (launches.empty())
-      return;
-    func::FuncOp threadNum = threadNumFunc(module);
-    for (gpu::LaunchOp launch : launches)
-      if (failed(emulate(launch, threadNum)))
-        return signalPassFailure();
-    // Barriers inside the cloned bodies become OpenMP barriers; memory
-    // spaces of the values read through the new buffers are dropped.
-    SmallVector<gpu::BarrierOp> barriers;
-    module.walk([&](gpu::BarrierOp op) { barriers.push_back(op); });
-    for (gpu::BarrierOp barrier : barriers) {
-      OpBuilder b(barrier);
-      omp::BarrierOp::create(b, barrier.getLoc());
-      barrier.erase();
-    }
+    if (failed(emulateGpuLaunches(getOperation())))
+      signalPassFailure();
   }
 };
-
 } // namespace

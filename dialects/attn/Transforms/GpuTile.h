@@ -3,6 +3,7 @@
 #define ATTN_TRANSFORMS_GPUTILE_H
 
 #include "attn/IR/AttnOps.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::attn {
@@ -33,6 +34,29 @@ FailureOr<SmallVector<Value>> gpuTileAttention(RewriterBase &rewriter,
 
 void populateGpuTilePatterns(RewritePatternSet &patterns,
                              const GpuTileOptions &options);
+
+/// Host-side memref.alloc/dealloc become gpu.alloc host_shared (CUDA managed
+/// memory) and async gpu.dealloc; buffers that cannot escape their block
+/// (conservatively: not returned, yielded, passed to calls or ops returning
+/// memrefs, or stored, through views too) are freed at its end; constant
+/// globals that kernels read, or that are returned, are copied into managed
+/// memory.
+void placeInManagedMemory(Operation *root);
+
+/// memref.copy between buffers with non-identity layouts -> linalg.copy, so
+/// that no call of MLIR's memrefCopy runtime function remains.
+void populateExpandStridedCopiesPatterns(RewritePatternSet &patterns);
+
+/// Sets `llvm.align` on every workgroup attribution of the gpu.funcs under
+/// `root` (after kernel outlining).
+void alignWorkgroupBuffers(Operation *root, int64_t alignment);
+
+/// Runs every gpu.launch under `module` on CPU threads (a test vehicle):
+/// blocks in sequence, each an omp.parallel team of one thread per GPU
+/// thread, gpu.barrier as omp.barrier, xor shuffles through an exchange
+/// buffer. Fails on async launches, clusters, dynamic shared memory or
+/// multi-block kernel bodies.
+LogicalResult emulateGpuLaunches(ModuleOp module);
 
 } // namespace mlir::attn
 
