@@ -250,10 +250,9 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
             });
 
         // Finish: sinks, normalisation, lse.
-        k.storeRow(softmax, state[0], state[1],
-                   sinksB ? k.load(sinksB, hi) : Value(),
-                   ArrayRef<Value>(state).drop_front(2), outB, lseB,
-                   {bi, hi, i});
+        k.storeRow(
+            softmax, state[0], state[1], sinksB ? k.load(sinksB, hi) : Value(),
+            ArrayRef<Value>(state).drop_front(2), outB, lseB, {bi, hi, i});
       });
 
   return io.results(k);

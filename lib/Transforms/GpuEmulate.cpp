@@ -52,9 +52,8 @@ func::FuncOp threadNumFunc(ModuleOp module) {
   if (auto f = module.lookupSymbol<func::FuncOp>(name))
     return f;
   OpBuilder b(module.getBodyRegion());
-  auto f = func::FuncOp::create(
-      b, module.getLoc(), name,
-      b.getFunctionType({}, {b.getI32Type()}));
+  auto f = func::FuncOp::create(b, module.getLoc(), name,
+                                b.getFunctionType({}, {b.getI32Type()}));
   f.setPrivate();
   return f;
 }
@@ -77,8 +76,8 @@ void emulateShuffles(omp::ParallelOp parallel, Value tid, Value threads) {
   memref::DeallocOp::create(b, loc, exchange);
   for (gpu::ShuffleOp op : shuffles) {
     b.setInsertionPoint(op);
-    Value offset = arith::IndexCastOp::create(b, loc, b.getIndexType(),
-                                              op.getOffset());
+    Value offset =
+        arith::IndexCastOp::create(b, loc, b.getIndexType(), op.getOffset());
     Value partner = arith::XOrIOp::create(b, loc, tid, offset);
     memref::StoreOp::create(b, loc, op.getValue(), exchange, tid);
     omp::BarrierOp::create(b, loc);
@@ -136,8 +135,8 @@ LogicalResult emulate(gpu::LaunchOp launch, func::FuncOp threadNum) {
           map.map(arg, shared.back());
         }
         Value threads = k.mul(k.mul(block.x, block.y), block.z);
-        Value threads32 = arith::IndexCastOp::create(b, loc, b.getI32Type(),
-                                                     threads);
+        Value threads32 =
+            arith::IndexCastOp::create(b, loc, b.getI32Type(), threads);
         omp::ParallelOperands clauses;
         clauses.numThreads = threads32;
         auto parallel = omp::ParallelOp::create(b, loc, clauses);
@@ -157,9 +156,9 @@ LogicalResult emulate(gpu::LaunchOp launch, func::FuncOp threadNum) {
         map.map(launch.getThreadIds().z,
                 arith::DivUIOp::create(b, loc, rest, block.y).getResult());
         for (BlockArgument arg : launch.getPrivateAttributions())
-          map.map(arg, memref::AllocaOp::create(b, loc,
-                                                onHostMemory(arg.getType()))
-                           .getResult());
+          map.map(arg,
+                  memref::AllocaOp::create(b, loc, onHostMemory(arg.getType()))
+                      .getResult());
         for (Operation &op : body.without_terminator())
           b.clone(op, map);
         omp::TerminatorOp::create(b, loc);
@@ -194,8 +193,7 @@ LogicalResult mlir::attn::emulateGpuLaunches(ModuleOp module) {
 }
 
 namespace {
-struct AttnGpuEmulatePass
-    : attn::impl::AttnGpuEmulateBase<AttnGpuEmulatePass> {
+struct AttnGpuEmulatePass : attn::impl::AttnGpuEmulateBase<AttnGpuEmulatePass> {
   void runOnOperation() override {
     if (failed(emulateGpuLaunches(getOperation())))
       signalPassFailure();

@@ -86,10 +86,9 @@ void emitFree(RewriterBase &rewriter, Location loc, Value buffer) {
   auto tokenType = gpu::AsyncTokenType::get(rewriter.getContext());
   Value stream = gpu::WaitOp::create(rewriter, loc, tokenType, ValueRange{})
                      .getAsyncToken();
-  Value done =
-      gpu::DeallocOp::create(rewriter, loc, tokenType, ValueRange{stream},
-                             buffer)
-          .getAsyncToken();
+  Value done = gpu::DeallocOp::create(rewriter, loc, tokenType,
+                                      ValueRange{stream}, buffer)
+                   .getAsyncToken();
   gpu::WaitOp::create(rewriter, loc, Type(), ValueRange{done});
 }
 
@@ -164,12 +163,11 @@ void mlir::attn::placeInManagedMemory(Operation *root) {
     rewriter.setInsertionPointAfter(global);
     Location loc = global.getLoc();
     auto copy = gpu::AllocOp::create(rewriter, loc, global.getType(), Type(),
-                                     ValueRange{}, ValueRange{},
-                                     ValueRange{}, /*hostShared=*/true);
+                                     ValueRange{}, ValueRange{}, ValueRange{},
+                                     /*hostShared=*/true);
     auto copyOp = memref::CopyOp::create(rewriter, loc, global.getResult(),
                                          copy.getMemref());
-    rewriter.replaceAllUsesExcept(global.getResult(), copy.getMemref(),
-                                  copyOp);
+    rewriter.replaceAllUsesExcept(global.getResult(), copy.getMemref(), copyOp);
     if (!escapes(copy.getMemref(), block)) {
       rewriter.setInsertionPoint(block->getTerminator());
       emitFree(rewriter, loc, copy.getMemref());

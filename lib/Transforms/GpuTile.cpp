@@ -59,15 +59,14 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
   // A power of two up to 32 dividing D and Dv; by default 2 from D = 128,
   // where one thread would hold 2 x 128 floats.
   int64_t rowThreads = options.rowThreads > 0 ? options.rowThreads
-                       : d >= 128                ? 2
-                                                 : 1;
-  if (rowThreads > 32 || !llvm::isPowerOf2_64(rowThreads) ||
-      d % rowThreads || dv % rowThreads)
+                       : d >= 128             ? 2
+                                              : 1;
+  if (rowThreads > 32 || !llvm::isPowerOf2_64(rowThreads) || d % rowThreads ||
+      dv % rowThreads)
     rowThreads = 1;
   // At most 1024 threads per block.
-  const int64_t blockQ =
-      std::min<int64_t>(options.blockQ > 0 ? options.blockQ : 64,
-                        1024 / rowThreads);
+  const int64_t blockQ = std::min<int64_t>(
+      options.blockQ > 0 ? options.blockQ : 64, 1024 / rowThreads);
   const int64_t threads = blockQ * rowThreads;
   const int64_t dPart = d / rowThreads, dvPart = dv / rowThreads;
   // K and V tiles in f32 within 40 KiB (the static shared-memory limit is
@@ -210,7 +209,8 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
     // of the block).
     auto classifyAtRunTime = [&](const QueryTile &qt, Value jLo, Value jHi) {
       TileClass cls = staticAnalysis.classify(rw, loc, qt, jLo, jHi);
-      Value anyEmpty = arith::ConstantOp::create(rw, loc, rw.getBoolAttr(false));
+      Value anyEmpty =
+          arith::ConstantOp::create(rw, loc, rw.getBoolAttr(false));
       Value allFull = arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true));
       for (auto [n, seg] : llvm::enumerate(segments)) {
         auto [kMin, kMax] = minMax(seg.second, jLo, jHi);
@@ -220,12 +220,13 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
         };
         // Disjoint id ranges: no pair meets. One id on both sides: every
         // pair does.
-        Value disjoint =
-            arith::OrIOp::create(rw, loc, cmp(arith::CmpIPredicate::slt, qMax, kMin),
-                                 cmp(arith::CmpIPredicate::slt, kMax, qMin));
+        Value disjoint = arith::OrIOp::create(
+            rw, loc, cmp(arith::CmpIPredicate::slt, qMax, kMin),
+            cmp(arith::CmpIPredicate::slt, kMax, qMin));
         Value single = arith::AndIOp::create(
             rw, loc,
-            arith::AndIOp::create(rw, loc, cmp(arith::CmpIPredicate::eq, qMin, qMax),
+            arith::AndIOp::create(rw, loc,
+                                  cmp(arith::CmpIPredicate::eq, qMin, qMax),
                                   cmp(arith::CmpIPredicate::eq, kMin, kMax)),
             cmp(arith::CmpIPredicate::eq, qMin, kMin));
         anyEmpty = arith::OrIOp::create(rw, loc, anyEmpty, disjoint);
@@ -242,8 +243,9 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
         Value hIdx = broadcastIndex(rw, loc, mask, 1, hi);
         SmallVector<Value> anyAll = k.reduceMany(
             div(qt.iLo, bq), k.add(div(qt.iHi, bq), one), 1,
-            ValueRange{arith::ConstantOp::create(rw, loc, rw.getBoolAttr(false)),
-                       arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true))},
+            ValueRange{
+                arith::ConstantOp::create(rw, loc, rw.getBoolAttr(false)),
+                arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true))},
             [&](Value qb, ValueRange acc) -> SmallVector<Value> {
               return k.reduceMany(
                   div(jLo, bkv), k.add(div(jHi, bkv), one), 1, acc,
@@ -262,11 +264,11 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
         allFull = arith::AndIOp::create(rw, loc, allFull, anyAll[1]);
       }
       cls.empty = arith::OrIOp::create(rw, loc, cls.empty, anyEmpty);
-      cls.full = otherDynamic
-                     ? arith::ConstantOp::create(rw, loc, rw.getBoolAttr(false))
-                           .getResult()
-                     : arith::AndIOp::create(rw, loc, cls.full, allFull)
-                           .getResult();
+      cls.full =
+          otherDynamic
+              ? arith::ConstantOp::create(rw, loc, rw.getBoolAttr(false))
+                    .getResult()
+              : arith::AndIOp::create(rw, loc, cls.full, allFull).getResult();
       return cls;
     };
 
@@ -294,58 +296,58 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
               // Every thread computes (the shuffles need the whole warp);
               // rows past Sq use row 0's indices and write nothing.
               // The tile's scores (masked: -inf), and their max.
-              Value tileMax = k.reduce(zero, count, 1, ninf, [&](Value t,
-                                                                 Value mx) {
-                Value j = k.add(j0, t);
-                Value kRow = sliceLoad(vecD, kTile, t, dOff);
-                // Reassociable: a tree of adds, not a chain of D dependent
-                // ones (the order a strict reduction imposes).
-                Value s = vector::ReductionOp::create(
-                    rw, loc, vector::CombiningKind::ADD,
-                    arith::MulFOp::create(rw, loc, q, kRow,
-                                          arith::FastMathFlags::contract),
-                    arith::FastMathFlags::reassoc |
-                        arith::FastMathFlags::contract);
-                // The row's threads are neighbours in the warp: a butterfly
-                // of xor shuffles gives each of them the whole sum.
-                for (int64_t off = 1; off < rowThreads; off *= 2)
-                  s = k.fadd(s, gpu::ShuffleOp::create(
-                                    rw, loc, s, static_cast<int32_t>(off),
-                                    /*width=*/32, gpu::ShuffleMode::XOR)
-                                    .getShuffleResult());
-                if (!op.getScoreMod().empty())
-                  s = inlineRegion(rw, op.getScoreMod(),
-                                   {s, bi, hi, iSafe, j});
-                if (!analysis.isTrivial() || runTimeClasses) {
-                  auto keepIf = scf::IfOp::create(rw, loc, rw.getI1Type(),
-                                                  cls.full, true);
-                  OpBuilder::InsertionGuard g3(rw);
-                  rw.setInsertionPointToStart(keepIf.thenBlock());
-                  scf::YieldOp::create(
-                      rw, loc,
-                      arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true))
-                          .getResult());
-                  rw.setInsertionPointToStart(keepIf.elseBlock());
-                  MaskPredicateBuilder pb(rw, loc, io.sq, io.skv);
-                  pb.setIndices(bi, hi, iSafe, j);
-                  scf::YieldOp::create(rw, loc,
-                                       pb.buildAll(op.getPatterns(),
-                                                   op.getMaskOperands(),
-                                                   op.getPredicate()));
-                  rw.setInsertionPointAfter(keepIf);
-                  s = k.select(keepIf.getResult(0), s, ninf);
-                }
-                if (kind == AggregationKind::sigmoid)
-                  s = k.select(
-                      k.feq(s, ninf), zeroF,
-                      k.fdiv(k.f32(1.0),
-                             k.fadd(k.f32(1.0),
-                                    k.exp(arith::NegFOp::create(rw, loc, s)))));
-                else if (!softmax)
-                  s = k.select(k.feq(s, ninf), zeroF, s);
-                k.store(s, scores, t);
-                return k.fmax(mx, s);
-              });
+              Value tileMax =
+                  k.reduce(zero, count, 1, ninf, [&](Value t, Value mx) {
+                    Value j = k.add(j0, t);
+                    Value kRow = sliceLoad(vecD, kTile, t, dOff);
+                    // Reassociable: a tree of adds, not a chain of D dependent
+                    // ones (the order a strict reduction imposes).
+                    Value s = vector::ReductionOp::create(
+                        rw, loc, vector::CombiningKind::ADD,
+                        arith::MulFOp::create(rw, loc, q, kRow,
+                                              arith::FastMathFlags::contract),
+                        arith::FastMathFlags::reassoc |
+                            arith::FastMathFlags::contract);
+                    // The row's threads are neighbours in the warp: a butterfly
+                    // of xor shuffles gives each of them the whole sum.
+                    for (int64_t off = 1; off < rowThreads; off *= 2)
+                      s = k.fadd(s, gpu::ShuffleOp::create(
+                                        rw, loc, s, static_cast<int32_t>(off),
+                                        /*width=*/32, gpu::ShuffleMode::XOR)
+                                        .getShuffleResult());
+                    if (!op.getScoreMod().empty())
+                      s = inlineRegion(rw, op.getScoreMod(),
+                                       {s, bi, hi, iSafe, j});
+                    if (!analysis.isTrivial() || runTimeClasses) {
+                      auto keepIf = scf::IfOp::create(rw, loc, rw.getI1Type(),
+                                                      cls.full, true);
+                      OpBuilder::InsertionGuard g3(rw);
+                      rw.setInsertionPointToStart(keepIf.thenBlock());
+                      scf::YieldOp::create(rw, loc,
+                                           arith::ConstantOp::create(
+                                               rw, loc, rw.getBoolAttr(true))
+                                               .getResult());
+                      rw.setInsertionPointToStart(keepIf.elseBlock());
+                      MaskPredicateBuilder pb(rw, loc, io.sq, io.skv);
+                      pb.setIndices(bi, hi, iSafe, j);
+                      scf::YieldOp::create(rw, loc,
+                                           pb.buildAll(op.getPatterns(),
+                                                       op.getMaskOperands(),
+                                                       op.getPredicate()));
+                      rw.setInsertionPointAfter(keepIf);
+                      s = k.select(keepIf.getResult(0), s, ninf);
+                    }
+                    if (kind == AggregationKind::sigmoid)
+                      s = k.select(
+                          k.feq(s, ninf), zeroF,
+                          k.fdiv(k.f32(1.0),
+                                 k.fadd(k.f32(1.0), k.exp(arith::NegFOp::create(
+                                                        rw, loc, s)))));
+                    else if (!softmax)
+                      s = k.select(k.feq(s, ninf), zeroF, s);
+                    k.store(s, scores, t);
+                    return k.fmax(mx, s);
+                  });
               Value m = st[0], l = st[1], acc = st[2];
               SmallVector<Value> next;
               if (softmax) {
@@ -363,10 +365,11 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
                     });
                 next = {mNew, sums[0], sums[1]};
               } else {
-                Value sum = k.reduce(zero, count, 1, acc, [&](Value t, Value a) {
-                  Value vRow = sliceLoad(vecV, vTile, t, dvOff);
-                  return k.fma(k.bcast(vecV, k.load(scores, t)), vRow, a);
-                });
+                Value sum =
+                    k.reduce(zero, count, 1, acc, [&](Value t, Value a) {
+                      Value vRow = sliceLoad(vecV, vTile, t, dvOff);
+                      return k.fma(k.bcast(vecV, k.load(scores, t)), vRow, a);
+                    });
                 next = {m, l, sum};
               }
               // The next tile overwrites the staged rows.
@@ -385,8 +388,8 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
       Value o = k.fromF32(k.fmul(state[2], k.bcast(vecV, factor)), outElt);
       k.vstore(o, io.out, {bi, hi, i, dvOff});
       if (io.lse)
-        k.ifThen(arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
-                                       part, zero),
+        k.ifThen(arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, part,
+                                       zero),
                  [&] { k.store(lse, io.lse, {bi, hi, i}); });
     });
     gpu::TerminatorOp::create(rw, loc);
@@ -400,8 +403,7 @@ struct GpuTileAttention : OpRewritePattern<AttentionOp> {
       : OpRewritePattern(ctx), options(options) {}
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
-    FailureOr<SmallVector<Value>> out =
-        gpuTileAttention(rewriter, op, options);
+    FailureOr<SmallVector<Value>> out = gpuTileAttention(rewriter, op, options);
     if (failed(out))
       return failure();
     rewriter.replaceOp(op, *out);

@@ -233,8 +233,8 @@ public:
   /// running max `m`, sum `l` and sink logit `sink` (may be null); 1 for the
   /// other aggregations -- to `out` at `row`, and the lse to `lse` (may be
   /// null).
-  void storeRow(bool softmax, Value m, Value l, Value sink,
-                ArrayRef<Value> acc, Value out, Value lse, ValueRange row) {
+  void storeRow(bool softmax, Value m, Value l, Value sink, ArrayRef<Value> acc,
+                Value out, Value lse, ValueRange row) {
     Value factor = f32(1.0), lseValue;
     if (softmax)
       std::tie(factor, lseValue) = finishSoftmax(m, l, sink);

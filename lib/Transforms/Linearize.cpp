@@ -47,7 +47,7 @@ namespace {
 struct MappedInput {
   Value buffer;
   std::optional<FeatureMapKind> map;
-  Type mapElt;  // the map's result element type: values round through it
+  Type mapElt;   // the map's result element type: values round through it
   Value weights; // random_features: W [D, F]
 
   bool isTaylor() const { return map == FeatureMapKind::taylor2; }
@@ -73,14 +73,14 @@ struct MappedInput {
     // Wᵀx for the features f0.. f0 + width: one broadcast x_d per row of W.
     auto vecF = VectorType::get({width}, b.getF32Type());
     auto wVec = VectorType::get({width}, wTy.getElementType());
-    Value proj = k.reduce(k.idx(0), k.idx(d), 1, k.splat(vecF, 0.0),
-                          [&](Value dd, Value acc) {
-                            SmallVector<Value> ivs(row);
-                            ivs.push_back(dd);
-                            Value x = k.bcast(vecF, k.toF32(k.load(buffer, ivs)));
-                            Value w = k.toF32(k.vload(wVec, weights, {dd, f0}));
-                            return k.fma(x, w, acc);
-                          });
+    Value proj = k.reduce(
+        k.idx(0), k.idx(d), 1, k.splat(vecF, 0.0), [&](Value dd, Value acc) {
+          SmallVector<Value> ivs(row);
+          ivs.push_back(dd);
+          Value x = k.bcast(vecF, k.toF32(k.load(buffer, ivs)));
+          Value w = k.toF32(k.vload(wVec, weights, {dd, f0}));
+          return k.fma(x, w, acc);
+        });
     Value y = k.fmul(k.exp(k.fsub(proj, k.bcast(vecF, halfNorm))),
                      k.splat(vecF, 1.0 / std::sqrt(static_cast<double>(numF))));
     return k.toF32(k.fromF32(y, mapElt));

@@ -66,7 +66,8 @@ linalg::LinalgOp mlir::attn::getQueryBroadcast(Value query) {
   if (!body || body->getOperations().size() != 1)
     return {};
   Operation *yield = body->getTerminator();
-  if (yield->getNumOperands() != 1 || yield->getOperand(0) != body->getArgument(0))
+  if (yield->getNumOperands() != 1 ||
+      yield->getOperand(0) != body->getArgument(0))
     return {};
   return op;
 }
@@ -103,7 +104,8 @@ FailureOr<SmallVector<Value>>
 mlir::attn::scanAttention(RewriterBase &rw, AttentionOp op,
                           const ScanOptions &options) {
   if (!isPrefixAttention(op))
-    return rw.notifyMatchFailure(op, "not attention of one query over prefixes");
+    return rw.notifyMatchFailure(op,
+                                 "not attention of one query over prefixes");
   std::optional<HeadDims> dims = staticHeadDims(op);
   if (!dims)
     return rw.notifyMatchFailure(op, "dynamic head count or head dimension");
@@ -153,15 +155,15 @@ mlir::attn::scanAttention(RewriterBase &rw, AttentionOp op,
   auto dyn = ShapedType::kDynamic;
   Value scores = memref::AllocOp::create(
       rw, loc, MemRefType::get({dyn, hq, dyn}, f32), ValueRange{batch, skv});
-  Value stateM = memref::AllocOp::create(
-      rw, loc, MemRefType::get({dyn, hq, dyn}, f32),
-      ValueRange{batch, numChunks});
-  Value stateL = memref::AllocOp::create(
-      rw, loc, MemRefType::get({dyn, hq, dyn}, f32),
-      ValueRange{batch, numChunks});
-  Value stateA = memref::AllocOp::create(
-      rw, loc, MemRefType::get({dyn, hq, dyn, dv}, f32),
-      ValueRange{batch, numChunks});
+  Value stateM =
+      memref::AllocOp::create(rw, loc, MemRefType::get({dyn, hq, dyn}, f32),
+                              ValueRange{batch, numChunks});
+  Value stateL =
+      memref::AllocOp::create(rw, loc, MemRefType::get({dyn, hq, dyn}, f32),
+                              ValueRange{batch, numChunks});
+  Value stateA =
+      memref::AllocOp::create(rw, loc, MemRefType::get({dyn, hq, dyn, dv}, f32),
+                              ValueRange{batch, numChunks});
 
   Value ninf = k.negInf(), zeroF = k.f32(0.0);
   // exp(x - m) for a state or score x that may be -inf (weight 0); `m` is
@@ -179,16 +181,14 @@ mlir::attn::scanAttention(RewriterBase &rw, AttentionOp op,
   auto vRow = [&](Value bi, Value hk, Value j, int64_t c) {
     return k.toF32(k.vload(vecV, vB, {bi, hk, j, k.idx(c * vwOut)}));
   };
-  auto parallel = [&](ValueRange ubs,
-                      function_ref<void(ValueRange)> body) {
+  auto parallel = [&](ValueRange ubs, function_ref<void(ValueRange)> body) {
     SmallVector<Value> lbs(ubs.size(), zero), steps(ubs.size(), one);
-    scf::ParallelOp::create(rw, loc, lbs, ubs, steps,
-                            [&](OpBuilder &nb, Location, ValueRange ivs) {
-                              OpBuilder::InsertionGuard g(rw);
-                              rw.setInsertionPoint(nb.getInsertionBlock(),
-                                                   nb.getInsertionPoint());
-                              body(ivs);
-                            });
+    scf::ParallelOp::create(
+        rw, loc, lbs, ubs, steps, [&](OpBuilder &nb, Location, ValueRange ivs) {
+          OpBuilder::InsertionGuard g(rw);
+          rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          body(ivs);
+        });
   };
   auto stateAt = [&](Value bi, Value hi, Value c, int64_t n) {
     return SmallVector<Value>{bi, hi, c, k.idx(n * vwOut)};
@@ -199,25 +199,24 @@ mlir::attn::scanAttention(RewriterBase &rw, AttentionOp op,
     Value bi = ivs[0], hi = ivs[1], c = ivs[2];
     Value hk = headOfKey(hi);
     auto [j0, j1] = chunkRange(c);
-    SmallVector<Value> q =
-        k.loadRow(qB, {bi, hi, zero}, vwDot, numDot,
-                  k.f32(op.getEffectiveScale()));
+    SmallVector<Value> q = k.loadRow(qB, {bi, hi, zero}, vwDot, numDot,
+                                     k.f32(op.getEffectiveScale()));
     Value m = k.reduce(j0, j1, 1, ninf, [&](Value j, Value mAcc) {
       Value s = k.dotRow(q, kB, {bi, hk, j});
       // The query index is unused by both regions (isPrefixAttention).
       if (!op.getScoreMod().empty())
         s = inlineRegion(rw, op.getScoreMod(), {s, bi, hi, zero, j});
       if (!op.getPredicate().empty())
-        s = k.select(inlineRegion(rw, op.getPredicate(), {bi, hi, zero, j}),
-                     s, ninf);
+        s = k.select(inlineRegion(rw, op.getPredicate(), {bi, hi, zero, j}), s,
+                     ninf);
       // Weights of none/sigmoid: masked keys weigh exactly 0 (tested before
       // the sigmoid, whose exp may be a clamped polynomial).
       if (!softmax) {
         Value masked = k.feq(s, ninf);
         if (kind == AggregationKind::sigmoid)
-          s = k.fdiv(k.f32(1.0),
-                     k.fadd(k.f32(1.0),
-                            k.exp(arith::NegFOp::create(rw, loc, s))));
+          s = k.fdiv(
+              k.f32(1.0),
+              k.fadd(k.f32(1.0), k.exp(arith::NegFOp::create(rw, loc, s))));
         s = k.select(masked, zeroF, s);
       }
       k.store(s, scores, {bi, hi, j});
@@ -284,8 +283,7 @@ mlir::attn::scanAttention(RewriterBase &rw, AttentionOp op,
   // Writes row i from the state of its prefix.
   auto writeRow = [&](Value bi, Value hi, Value i, ValueRange st) {
     k.storeRow(softmax, st[0], st[1], sinksB ? k.load(sinksB, hi) : Value(),
-               SmallVector<Value>(st.drop_front(2)), outB, lseB,
-               {bi, hi, i});
+               SmallVector<Value>(st.drop_front(2)), outB, lseB, {bi, hi, i});
   };
 
   // 3. Each chunk from its carried state, key by key; key j ends the prefix
@@ -323,8 +321,8 @@ mlir::attn::scanAttention(RewriterBase &rw, AttentionOp op,
             next.push_back(k.fma(pV, v[n], st[2 + n]));
         }
         Value jEnd = k.add(j, sq);
-        Value hasRow = arith::CmpIOp::create(
-            rw, loc, arith::CmpIPredicate::uge, jEnd, skv);
+        Value hasRow = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::uge,
+                                             jEnd, skv);
         k.ifThen(hasRow, [&] { writeRow(bi, hi, k.sub(jEnd, skv), next); });
         return next;
       });

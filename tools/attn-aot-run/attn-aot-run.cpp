@@ -240,8 +240,9 @@ int main(int argc, char **argv) {
       freeResults();
     }
     std::sort(ms.begin(), ms.end());
-    double median = ms.size() % 2 ? ms[ms.size() / 2]
-                                  : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
+    double median = ms.size() % 2
+                        ? ms[ms.size() / 2]
+                        : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
     std::printf("median_ms=%.4f gflops=%.3f\n", median,
                 o.flops > 0 ? o.flops / (median * 1e6) : 0.0);
   }

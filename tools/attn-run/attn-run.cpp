@@ -568,9 +568,9 @@ private:
   SmallVector<RankedTensorType> resultTypes;
 };
 
-std::unique_ptr<CompiledFunction> compile(ModuleOp module, func::FuncOp func,
-                                          const Options &o,
-                                          const attn_tools::FirstError &firstError) {
+std::unique_ptr<CompiledFunction>
+compile(ModuleOp module, func::FuncOp func, const Options &o,
+        const attn_tools::FirstError &firstError) {
   std::string name = func.getName().str();
   SmallVector<RankedTensorType> resultTypes;
   for (Type t : func.getResultTypes())

@@ -39,7 +39,8 @@ public:
             return mlir::success();
           std::string loc;
           llvm::raw_string_ostream os(loc);
-          if (auto fl = llvm::dyn_cast<mlir::FileLineColLoc>(diag.getLocation()))
+          if (auto fl =
+                  llvm::dyn_cast<mlir::FileLineColLoc>(diag.getLocation()))
             os << fl.getFilename().getValue() << ":" << fl.getLine() << ":"
                << fl.getColumn();
           else
