@@ -449,6 +449,24 @@ def docs_from_results():
     write_docs(rows, results, saved["paired"], saved["sgemm_peak"], S, big, rounds)
 
 
+def growth_and_speedup(a, path, name, S1, S2, reps):
+    """Paired call-by-call timings over rounds of NAME at lengths S1 and S2
+    (`reps` calls per run), and of NAME against our tiled causal softmax
+    `softmax{S1}` at S1. Returns the per-round growth S1 -> S2, speed-ups
+    over softmax, and times (ms) keyed short, long and softmax."""
+    growth, versus, times = [], [], {}
+    short, long_ = f"{name}{S1}", f"{name}{S2}"
+    for _ in range(max(3, a.rounds // 2)):
+        r = run_attn_paired(path, short, long_, 2, reps)
+        growth.append(r[f"{long_}/{short}"])
+        times.setdefault("long", []).append(r[long_])
+        r = run_attn_paired(path, short, f"softmax{S1}", 2, 3)
+        versus.append(r[f"softmax{S1}/{short}"])
+        times.setdefault("short", []).append(r[short])
+        times.setdefault("softmax", []).append(r[f"softmax{S1}"])
+    return growth, versus, times
+
+
 def linear_cases(a, big, record):
     """The targets of issue 5: causal linear attention with decay (chunked
     form) at two lengths, and against our tiled causal softmax attention;
@@ -465,15 +483,7 @@ def linear_cases(a, big, record):
     with open(path, "w") as f:
         f.write(linear(S1) + linear(S2) + open(program(f"softmax{S1}", 1, H, H, S1, S1, D,
                                                          "#attn.causal")).read())
-    growth, versus, times = [], [], {}
-    for _ in range(max(3, a.rounds // 2)):
-        r = run_attn_paired(path, f"linear{S1}", f"linear{S2}", 2, 3)
-        growth.append(r[f"linear{S2}/linear{S1}"])
-        times.setdefault("long", []).append(r[f"linear{S2}"])
-        r = run_attn_paired(path, f"linear{S1}", f"softmax{S1}", 2, 3)
-        versus.append(r[f"softmax{S1}/linear{S1}"])
-        times.setdefault("short", []).append(r[f"linear{S1}"])
-        times.setdefault("softmax", []).append(r[f"softmax{S1}"])
+    growth, versus, times = growth_and_speedup(a, path, "linear", S1, S2, 3)
     record(f"causal linear, decay S={S1}", "attn (cpu, 2 threads)", median(times["short"]),
            "chunked form (attn-linearize), random decays in [-1, 1]")
     record(f"causal linear, decay S={S2}", "attn (cpu, 2 threads)", median(times["long"]))
@@ -542,14 +552,7 @@ def scan_cases(a, big, record):
     with open(path, "w") as f:
         f.write(aaren(S1) + aaren(S2) + open(program(f"softmax{S1}", 1, H, H, S1, S1, D,
                                                        "#attn.causal")).read())
-    growth, versus, times = [], [], {}
-    for _ in range(max(3, a.rounds // 2)):
-        r = run_attn_paired(path, f"aaren{S1}", f"aaren{S2}", 2, 5)
-        growth.append(r[f"aaren{S2}/aaren{S1}"])
-        times.setdefault("long", []).append(r[f"aaren{S2}"])
-        r = run_attn_paired(path, f"aaren{S1}", f"softmax{S1}", 2, 3)
-        versus.append(r[f"softmax{S1}/aaren{S1}"])
-        times.setdefault("short", []).append(r[f"aaren{S1}"])
+    growth, versus, times = growth_and_speedup(a, path, "aaren", S1, S2, 5)
     record(f"one query, every prefix S={S1}", "attn (cpu, 2 threads)", median(times["short"]),
            "scan form (attn-scan), Aaren")
     record(f"one query, every prefix S={S2}", "attn (cpu, 2 threads)", median(times["long"]))

@@ -357,11 +357,7 @@ int main(int argc, char **argv) {
 
   // The header, from the signatures before lowering.
   HeaderWriter header(o.file);
-  SmallVector<func::FuncOp> publics;
-  module->walk([&](func::FuncOp f) {
-    if (f.isPublic() && !f.isExternal())
-      publics.push_back(f);
-  });
+  SmallVector<func::FuncOp> publics = attn_tools::publicFunctions(*module);
   if (publics.empty())
     fail(o.file, "no public function to compile");
   for (func::FuncOp f : publics) {

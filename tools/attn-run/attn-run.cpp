@@ -772,11 +772,7 @@ int main(int argc, char **argv) {
 
   // The entry function.
   func::FuncOp func;
-  SmallVector<func::FuncOp> publics;
-  module->walk([&](func::FuncOp f) {
-    if (f.isPublic() && !f.isExternal())
-      publics.push_back(f);
-  });
+  SmallVector<func::FuncOp> publics = attn_tools::publicFunctions(*module);
   if (!o.entry.empty()) {
     func = module->lookupSymbol<func::FuncOp>(o.entry);
     if (!func || func.isExternal())

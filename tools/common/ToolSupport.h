@@ -7,6 +7,7 @@
 #ifndef ATTN_TOOLS_COMMON_TOOLSUPPORT_H
 #define ATTN_TOOLS_COMMON_TOOLSUPPORT_H
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -78,6 +79,17 @@ parseOrFail(const std::string &file, mlir::MLIRContext &context,
     std::exit(2);
   }
   return module;
+}
+
+/// The functions of `module` a caller can run: public, with a body.
+inline llvm::SmallVector<mlir::func::FuncOp>
+publicFunctions(mlir::ModuleOp module) {
+  llvm::SmallVector<mlir::func::FuncOp> publics;
+  module.walk([&](mlir::func::FuncOp f) {
+    if (f.isPublic() && !f.isExternal())
+      publics.push_back(f);
+  });
+  return publics;
 }
 
 } // namespace attn_tools

@@ -10,8 +10,9 @@ usage: gpu_emulated_variants.py ATTN_RUN FILE...
 import os
 import re
 import shlex
-import subprocess
 import sys
+
+from attn_driver import run_case
 
 attn_run = sys.argv[1]
 runs = []
@@ -27,9 +28,8 @@ for path in sys.argv[2:]:
                 for a in args]
         runs.append((path, args))
 ok = 0
-env = dict(os.environ, KMP_BLOCKTIME="0")
 for path, args in runs:
-    r = subprocess.run([attn_run] + args, capture_output=True, text=True, env=env)
+    r = run_case([attn_run] + args)
     name = os.path.basename(path)
     if r.returncode == 0:
         ok += 1

@@ -9,10 +9,10 @@ and chunk length.
 usage: linear_recurrence.py ATTN_RUN WORKDIR SEED [TRIALS]
 """
 import os
-import subprocess
 import sys
 
 import numpy as np
+from attn_driver import run_program
 
 attn_run, work, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
 trials = int(sys.argv[4]) if len(sys.argv) > 4 else 1
@@ -26,27 +26,13 @@ def call(name, qs, ks, vs, state, check=False):
     tq, tk = f"tensor<1x{HQ}x{L}x{F}xf32>", f"tensor<1x{HKV}x{L}x{F}xf32>"
     tv, to = f"tensor<1x{HKV}x{L}x{DV}xf32>", f"tensor<1x{HQ}x{L}x{DV}xf32>"
     ts = f"tensor<1x{HQ}x{F}x{DV}xf32>"
-    path = os.path.join(work, name + ".mlir")
-    with open(path, "w") as fh:
-        fh.write(f"func.func @f(%q: {tq}, %k: {tk}, %v: {tv}, %l: tensor<{HQ}xf32>, %s: {ts})"
-                 f" -> ({to}, {ts}) {{\n"
-                 f"  %o, %s1 = attn.linear_aggregate %q, %k, %v decay(%l) state(%s : {ts}) {{causal}}"
-                 f" : {tq}, {tk}, {tv}, tensor<{HQ}xf32> -> {to}, {ts}\n"
-                 f"  return %o, %s1 : {to}, {ts}\n}}\n")
-    args = []
-    for n, a in enumerate((qs, ks, vs, lam, state)):
-        p = os.path.join(work, f"{name}_in{n}.npy")
-        np.save(p, np.ascontiguousarray(a))
-        args.append(f"--arg={p}")
-    outs = [os.path.join(work, f"{name}_out{n}.npy") for n in range(2)]
-    cmd = [attn_run, path, "--pipeline=cpu", f"--cpu-options=linear-chunk={CHUNK}"] + args + \
-        [f"--out={o}" for o in outs]
-    if check:
-        cmd.append("--check")
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"{name}: attn-run failed: {r.stdout} {r.stderr}")
-    return np.load(outs[0]), np.load(outs[1])
+    text = (f"func.func @f(%q: {tq}, %k: {tk}, %v: {tv}, %l: tensor<{HQ}xf32>, %s: {ts})"
+            f" -> ({to}, {ts}) {{\n"
+            f"  %o, %s1 = attn.linear_aggregate %q, %k, %v decay(%l) state(%s : {ts}) {{causal}}"
+            f" : {tq}, {tk}, {tv}, tensor<{HQ}xf32> -> {to}, {ts}\n"
+            f"  return %o, %s1 : {to}, {ts}\n}}\n")
+    return run_program(attn_run, work, name, text, (qs, ks, vs, lam, state), 2,
+                       [f"--cpu-options=linear-chunk={CHUNK}"], check)
 
 
 ok = True

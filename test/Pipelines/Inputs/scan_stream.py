@@ -11,10 +11,10 @@ reference too.
 usage: scan_stream.py ATTN_RUN WORKDIR SEED
 """
 import os
-import subprocess
 import sys
 
 import numpy as np
+from attn_driver import run_program
 
 attn_run, work, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
 os.makedirs(work, exist_ok=True)
@@ -35,9 +35,7 @@ def call(name, ks, vs, o_state, lse_state, check=False):
     row4 = "affine_map<(b, h, i, d) -> (b, h, 0, d)>, affine_map<(b, h, i, d) -> (b, h, i, d)>"
     row3 = "affine_map<(b, h, i) -> (b, h, 0)>, affine_map<(b, h, i) -> (b, h, i)>"
     par = lambda n: ", ".join(['"parallel"'] * n)
-    path = os.path.join(work, name + ".mlir")
-    with open(path, "w") as fh:
-        fh.write(
+    text = (
             f"func.func @f(%q: tensor<1x{HQ}x{D}xf32>, %k: {tk}, %v: {tv}, %os: {tos}, %ls: {tls})"
             f" -> ({to}, {tl}) {{\n"
             f"  %e = tensor.empty() : {tqb}\n"
@@ -55,19 +53,8 @@ def call(name, ks, vs, o_state, lse_state, check=False):
             f"  ^bb0(%x: f32, %y: f32):\n    linalg.yield %x : f32\n  }} -> {tl}\n"
             f"  %o, %l = attn.merge %oc, %lc, %ob, %lb : {to}, {tl}, {to}, {tl} -> {to}, {tl}\n"
             f"  return %o, %l : {to}, {tl}\n}}\n")
-    args = []
-    for n, a in enumerate((q, ks, vs, o_state, lse_state)):
-        p = os.path.join(work, f"{name}_in{n}.npy")
-        np.save(p, np.ascontiguousarray(a))
-        args.append(f"--arg={p}")
-    outs = [os.path.join(work, f"{name}_out{n}.npy") for n in range(2)]
-    cmd = [attn_run, path, "--pipeline=cpu"] + args + [f"--out={o}" for o in outs]
-    if check:
-        cmd.append("--check")
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"{name}: attn-run failed: {r.stdout} {r.stderr}")
-    return np.load(outs[0]), np.load(outs[1])
+    return run_program(attn_run, work, name, text, (q, ks, vs, o_state, lse_state), 2,
+                       check=check)
 
 
 start_o = rng.standard_normal((1, HQ, 1, DV)).astype(np.float32)

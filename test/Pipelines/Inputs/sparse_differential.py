@@ -17,10 +17,10 @@ the GPU kernels on CPU threads, block masks skipping tiles at run time).
 """
 import os
 import random
-import subprocess
 import sys
 
 import numpy as np
+from attn_driver import form_options, run_case
 
 attn_run, work, count, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 pipeline = sys.argv[5] if len(sys.argv) > 5 else "cpu"
@@ -140,17 +140,9 @@ for n in range(count):
     path = os.path.join(work, f"case{n}.mlir")
     with open(path, "w") as f:
         f.write(text)
-    tq, tkv = rng.choice([4, 16, 32, 64]), rng.choice([16, 32, 64])
-    vw = rng.choice([8, 16])
-    splits = rng.choice([0, 0, 1, 3])
-    if pipeline == "cpu":
-        options = f"--cpu-options=tile-q={tq} tile-kv={tkv} vector-width={vw} kv-splits={splits}"
-    else:  # query rows per block, keys per shared-memory tile, threads per row
-        options = (f"--gpu-options=block-q={tq} block-kv={tkv // 2} "
-                   f"row-threads={rng.choice([0, 1, 2, 4])}")
-    cmd = [attn_run, path, f"--pipeline={pipeline}", "--check", options]
-    cmd += [f"--arg={p}" for p in paths]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, KMP_BLOCKTIME="0"))
+    options = form_options(rng, pipeline)
+    proc = run_case([attn_run, path, f"--pipeline={pipeline}", "--check", options] +
+                    [f"--arg={p}" for p in paths])
     status = "ok" if proc.returncode == 0 else "FAIL"
     print(f"case{n} {options}: {status} {proc.stdout.strip()}")
     if proc.returncode != 0:
