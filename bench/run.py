@@ -1,10 +1,14 @@
 #!/usr/bin/python3
-"""Benchmarks attn's compiled CPU kernels against the peers in
-../shared/bench/peers (NumPy/OpenBLAS unfused, ONNX Runtime, OpenBLAS sgemm
-peak), on the same shapes in the same run, and writes docs/benchmarks.md and
-docs/benchmarks.png.
+"""Benchmarks attn's compiled CPU kernels against the peers in bench/peers
+(NumPy/OpenBLAS unfused, ONNX Runtime, OpenBLAS sgemm peak), on the same
+shapes in the same run, and writes docs/benchmarks.md and docs/benchmarks.png.
 
-usage: bench/run.py [--quick] [--reps N] [--rounds N]
+usage: bench/run.py [--quick] [--reps N] [--rounds N] [--docs-only]
+
+Needs a build (build/bin/attn-run, or $ATTN_BUILD_DIR/bin/attn-run). The
+first run installs what the peers need (Debian packages through apt-get, and
+the peers' npm packages into build/bench/peers/node_modules); see
+bench/peers/README.md.
 
 Every measurement is a median (attn-run --bench=N, the peers' own medians).
 The peers run with glibc told to keep freed memory (attn-run does the same
@@ -23,8 +27,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("ATTN_BUILD_DIR", os.path.join(ROOT, "build"))
 ATTN_RUN = os.path.join(BUILD, "bin", "attn-run")
-PEERS_SRC = os.path.normpath(os.path.join(ROOT, "..", "shared", "bench", "peers"))
-PEERS = os.path.join(BUILD, "bench", "peers")  # a copy with node_modules
+PEERS_SRC = os.path.join(ROOT, "bench", "peers")  # the peer scripts
+PEERS = os.path.join(BUILD, "bench", "peers")  # where they run: a copy with node_modules
 WORK = os.path.join(BUILD, "bench", "work")
 PY = "/usr/bin/python3"
 
@@ -46,23 +50,41 @@ ENV["MALLOC_TRIM_THRESHOLD_"] = "100000000000"
 
 
 def setup():
-    """Installs the peers' dependencies (Debian packages, npm) if missing."""
+    """Installs what the peers need if it is missing: Debian packages (NumPy
+    with OpenBLAS, threadpoolctl, matplotlib for the plot, Node.js and npm),
+    a copy of bench/peers in the build tree, and there the npm packages of
+    bench/peers/package-lock.json (ONNX Runtime for Node)."""
     need = [p for p in ["python3-numpy", "python3-matplotlib", "libopenblas0-pthread",
                         "python3-threadpoolctl"]
             if subprocess.run(["dpkg-query", "-W", "-f=${Status}", p],
                               capture_output=True, text=True).stdout.find("ok installed") < 0]
+    if not shutil.which("node"):
+        need += ["nodejs"]
     if not shutil.which("npm"):
-        need += ["nodejs", "npm"]
+        need += ["npm"]
     if need:
         sudo = [] if os.geteuid() == 0 else ["sudo"]
         subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True)
         subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "--no-install-recommends"] + need,
                        check=True, env=dict(ENV, DEBIAN_FRONTEND="noninteractive"))
-    if not os.path.isdir(os.path.join(PEERS, "node_modules")):
-        shutil.rmtree(PEERS, ignore_errors=True)
-        shutil.copytree(PEERS_SRC, PEERS, ignore=shutil.ignore_patterns("results", "node_modules"))
-        subprocess.run(["npm", "ci", "--silent"], cwd=PEERS, check=True,
+    # The peers run from a copy in the build tree, so that node_modules stays
+    # out of the sources; the scripts are copied afresh on every run.
+    os.makedirs(PEERS, exist_ok=True)
+    for name in os.listdir(PEERS_SRC):
+        src = os.path.join(PEERS_SRC, name)
+        if os.path.isfile(src) and not name.endswith(".md"):
+            shutil.copy2(src, os.path.join(PEERS, name))
+    # npm ci when node_modules is missing or was installed from another lock
+    # file. ONNXRUNTIME_NODE_INSTALL=skip: onnxruntime-node's install script
+    # only downloads the CUDA provider; the CPU library ships in the package.
+    lock = open(os.path.join(PEERS_SRC, "package-lock.json")).read()
+    stamp = os.path.join(PEERS, "node_modules", ".attn-bench-lock.json")
+    if not os.path.isfile(stamp) or open(stamp).read() != lock:
+        shutil.rmtree(os.path.join(PEERS, "node_modules"), ignore_errors=True)
+        subprocess.run(["npm", "ci", "--silent", "--no-audit", "--no-fund"], cwd=PEERS, check=True,
                        env=dict(ENV, ONNXRUNTIME_NODE_INSTALL="skip"))
+        with open(stamp, "w") as f:
+            f.write(lock)
     os.makedirs(WORK, exist_ok=True)
 
 
@@ -204,7 +226,8 @@ def sgemm_peak(threads=2):
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 epilog="Peers and their installation: bench/peers/README.md")
     ap.add_argument("--quick", action="store_true", help="smaller shapes, for a smoke run")
     ap.add_argument("--reps", type=int, default=5, help="timed calls per attn-run")
     ap.add_argument("--rounds", type=int, default=7,
@@ -334,7 +357,7 @@ def power_law_graph(n, avg_deg, rng):
 
 
 def sparse_cases(a, big, record, numpy_dense_ms, numpy_dense_s):
-    """The targets of issue 4: block-sparse, document masking, LSH buckets
+    """The sparse-form targets: block-sparse, document masking, LSH buckets
     against our dense kernels, alternated over rounds, and graph attention
     against the NumPy masked-dense peer extrapolated from its dense time;
     returns their ratios."""
@@ -468,7 +491,7 @@ def growth_and_speedup(a, path, name, S1, S2, reps):
 
 
 def linear_cases(a, big, record):
-    """The targets of issue 5: causal linear attention with decay (chunked
+    """The linear-form targets: causal linear attention with decay (chunked
     form) at two lengths, and against our tiled causal softmax attention;
     each pair timed call by call in one process, over rounds."""
     H, D = 8, 64
@@ -614,14 +637,14 @@ def write_docs(rows, results, paired, peak, S, big, rounds):
              "| case | implementation | median ms | notes |", "|---|---|---|---|"]
     for case, impl, ms, note in rows:
         lines.append(f"| {case} | {impl} | {'skipped' if ms is None else f'{ms:.2f}'} | {note} |")
-    lines += ["", "## Targets of issue 3", "", "| target | measured | wanted |", "|---|---|---|"]
+    lines += ["", "## Targets: tiled form", "", "| target | measured | wanted |", "|---|---|---|"]
     for name, val, want in targets:
         lines.append(f"| {name} | {(val or float('nan')):.2f}x | {want} |")
     if mem.get("peak_mb"):
         extra = mem["peak_mb"] - mem["base_mb"] - mem["io_mb"]
         lines.append(f"| causal S={32768 if big else 8192}: peak RSS above the process baseline "
                      f"minus inputs and output | {extra:.0f} MB | <= 64 MiB |")
-    lines += ["", "## Targets of issue 4 (sparse forms)", "",
+    lines += ["", "## Targets: sparse forms", "",
               f"Block mask density drawn: {paired['block density']:.3f}; the empty-mask time stands for "
               "the compaction (it runs the compaction and the per-query-tile set-up and finish, nothing "
               "else).", "", "| target | measured | wanted |", "|---|---|---|"]
@@ -629,7 +652,7 @@ def write_docs(rows, results, paired, peak, S, big, rounds):
         lines.append(f"| {name} | {(val or float('nan')):.2f}x | {want} |")
     if paired.get("linear growth"):
         S1, S2 = paired["linear sizes"]
-        lines += ["", "## Targets of issue 5 (linear forms)", "",
+        lines += ["", "## Targets: linear and scan forms", "",
                   "| target | measured | wanted |", "|---|---|---|",
                   f"| causal linear with decay: time growth S={S1} -> {S2} | "
                   f"{paired['linear growth']:.2f}x | <= 8.8x (length x{S2 // S1}) |",
@@ -643,10 +666,10 @@ def write_docs(rows, results, paired, peak, S, big, rounds):
                   f"{paired['scan growth']:.2f}x | linear (length x{S2 // S1}) |",
                   f"| scan form (D6) S={S1}: faster than our tiled causal softmax | "
                   f"{paired['scan vs softmax']:.2f}x | O(S) vs O(S^2) |"]
-    # The GPU device check (issue 6) runs elsewhere: scripts/device-check.sh
+    # The GPU device check runs elsewhere: scripts/device-check.sh
     # writes results.md, committed as docs/gpu-results.md.
     gpu = os.path.join(ROOT, "docs", "gpu-results.md")
-    lines += ["", "## GPU (issue 6)", ""]
+    lines += ["", "## GPU", ""]
     if os.path.exists(gpu):
         lines += [open(gpu).read().strip(), "", "(from docs/gpu-results.md, written by "
                   "`scripts/device-check.sh run` on the GPU machine)"]

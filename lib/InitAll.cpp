@@ -3,6 +3,8 @@
 #include "attn/InitAll.h"
 #include "attn/IR/AttnDialect.h"
 #include "attn/Pipelines/Pipelines.h"
+#include "attn/Conversion/Passes.h"
+#include "attn/Lowering/Passes.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -22,6 +24,8 @@ void mlir::attn::registerAllDialects(DialectRegistry &registry) {
 void mlir::attn::registerAllPasses() {
   mlir::registerAllPasses();
   registerAttnPasses();
+  registerAttnConversionPasses();
+  registerAttnLoweringPasses();
 }
 
 void mlir::attn::registerAllPipelines() { registerPipelines(); }

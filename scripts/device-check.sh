@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU device check of issue 6 (docs/gpu.md).
+# The GPU device check (docs/gpu.md).
 #
 #   scripts/device-check.sh prepare   here: build attn, compile every device
 #                                     case ahead of time into build/device

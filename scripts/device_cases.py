@@ -1,6 +1,6 @@
 """The programs of the GPU device check (scripts/device-check.sh): small
-correctness cases covering the forms, dtypes and edges, and the benchmark
-shapes of issue 6. Each case has its MLIR program, how to draw its inputs,
+correctness cases covering the forms, dtypes and edges, and the GPU benchmark
+shapes (docs/gpu.md). Each case has its MLIR program, how to draw its inputs,
 and its reference, written once over an array module (NumPy here for the
 local CPU rehearsal, PyTorch float64 on the GPU machine).
 """
@@ -186,9 +186,10 @@ class Ops:
 
 def reference(case, x, T, row0=0, sq_full=None):
     """The case's results in float64 from its inputs `x` (name -> array;
-    T: Ops over numpy or torch), following DESIGN.md section 2. The query
-    rows may be a slice starting at row `row0` of `sq_full` rows (the
-    benchmark shapes' float64 scores would not fit otherwise)."""
+    T: Ops over numpy or torch), following the semantics of docs/language.md
+    (section 2). The query rows may be a slice starting at row `row0` of
+    `sq_full` rows (the benchmark shapes' float64 scores would not fit
+    otherwise)."""
     ref = case["ref"]
     if ref["kind"] == "linear":
         q, k, v, lam = x["q"], x["k"], x["v"], x["l"]

@@ -1,4 +1,4 @@
-"""The GPU device check of issue 6, in two steps (scripts/device-check.sh).
+"""The GPU device check, in two steps (scripts/device-check.sh).
 
 prepare (here, with LLVM/MLIR): writes every case of device_cases.py as MLIR,
   compiles it ahead of time with attn-compile (--target=cuda, or cpu for a
@@ -36,8 +36,8 @@ TOLERANCE = {"f32": (1e-4, 1e-4), "f16": (2e-3, 2e-3), "bf16": (1e-2, 1e-2)}
 def prepare(a):
     os.makedirs(a.dir, exist_ok=True)
     src = os.path.join(a.dir, "src")
-    for rel in ("tools/attn-aot-run/attn-aot-run.cpp", "tools/attn-run/Npy.h",
-                "tools/attn-run/Npy.cpp", "runtime/AttnCudaRuntime.cpp"):
+    for rel in ("tools/attn-aot-run/attn-aot-run.cpp", "dialects/attn/Runner/Npy.h",
+                "lib/Runner/Npy.cpp", "runtime/AttnCudaRuntime.cpp"):
         dst = os.path.join(src, rel)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         shutil.copy(os.path.join(ROOT, rel), dst)
@@ -81,7 +81,7 @@ def build_runners(a, names, target):
         out = os.path.join(a.dir, name + ".run")
         r = subprocess.run(common + ["-include", os.path.join(a.dir, name + ".h"),
                                      os.path.join(src, "tools/attn-aot-run/attn-aot-run.cpp"),
-                                     os.path.join(src, "tools/attn-run/Npy.cpp"),
+                                     os.path.join(src, "lib/Runner/Npy.cpp"), "-I" + os.path.join(src, "dialects"),
                                      os.path.join(a.dir, name + ".o")] + extra + ["-o", out],
                            capture_output=True, text=True)
         return name, r.returncode, r.stderr.strip()

@@ -18,7 +18,8 @@ void registerAllDialects(DialectRegistry &registry);
 /// Registers the attn passes and the upstream passes the pipelines use.
 void registerAllPasses();
 
-/// Registers attn-naive-to-llvm and attn-to-llvm.
+/// Registers the pipelines attn-naive-to-llvm, attn-to-llvm, attn-to-nvvm and
+/// attn-gpu-emulation-to-llvm.
 void registerAllPipelines();
 
 /// Registers the translations attn-translate offers (--mlir-to-llvmir, ...).

@@ -1,7 +1,8 @@
 // Based (Arora et al., "Simple linear attention language models balance the
 // recall-throughput tradeoff", ICML 2024): linear attention with a 2nd-order
 // Taylor feature map for global recall, plus exact softmax attention over a
-// small sliding window for precise local shifts (VARIANTS row D3).
+// small sliding window for precise local shifts (mechanism D3 of
+// docs/language.md).
 //
 // Linear part. Based approximates exp(q.k / sqrt(d)) by its Taylor series
 // 1 + x + x^2/2, x = q.k / sqrt(d), written as a dot product of features
@@ -14,7 +15,7 @@
 // 1 + x + x^2/2 >= 1/2, so the denominator never vanishes.
 // Window part. Exact causal softmax attention over the last 64 keys:
 //   win_i = softmax_{i-63 <= j <= i} (q_i.k_j / sqrt(d)) v_j
-// Output = lin + win (the two parts summed, as VARIANTS D3 states).
+// Output = lin + win (the two parts summed, as mechanism D3 states).
 // S = 256, H = 4, d = 8, Dv = 32.
 //
 // attn ops: linalg.generic (scale by 8^(-1/4)) -> attn.feature_map taylor2 ->

@@ -1,6 +1,6 @@
 // Combiner (Ren et al., "Combiner: Full Attention Transformer with Sparse
 // Computation Cost", NeurIPS 2021), Combiner-Fixed in the autoregressive
-// setting, VARIANTS row D7.
+// setting, mechanism D7 of docs/language.md.
 //
 // Full attention is read as a conditional expectation and factorised: each
 // query attends directly to the keys of its own region (the local span) and

@@ -1,5 +1,6 @@
 // Flowformer / Flow-Attention (Wu et al., "Flowformer: Linearizing
-// Transformers with Conservation Flows", ICML 2022), VARIANTS row D4.
+// Transformers with Conservation Flows", ICML 2022), mechanism D4 of
+// docs/language.md.
 //
 // Attention as a flow network: queries are sinks, keys are sources, phi =
 // sigmoid keeps every flow positive. Non-causal, S = 256, H = 4, D = 16,
@@ -11,7 +12,7 @@
 //   competition     V'_j = softmax_j(Ô) V_j           (sources compete)
 //   aggregation     R_i = phi(q_i) / I_i . sum_j phi(k_j) V'_j^T
 //   allocation      out_i = sigmoid(Î_i) R_i           (sinks are gated)
-// This is the formula of VARIANTS D4 (the paper's equations). The authors'
+// This is the formula of mechanism D4 (the paper's equations). The authors'
 // code also rescales by sequence lengths: softmax(Ô) * Skv and
 // sigmoid(Î * Sq / Skv); not modelled here. With the plain softmax the
 // output is small (about mean_j V_j / S), so its elementwise check is

@@ -1,6 +1,6 @@
 // Lightning Attention in TransNormerLLM (Qin et al., "TransNormerLLM: A
 // Faster and Better Large Language Model with Improved TransNormer", 2023;
-// "Lightning Attention-2", 2024), VARIANTS row D2.
+// "Lightning Attention-2", 2024), mechanism D2 of docs/language.md.
 //
 // NormAttention with exponential decay: causal linear attention with no
 // softmax and no denominator, each head h forgetting at its own rate

@@ -1,4 +1,5 @@
-// Attention as an RNN (Aaren), VARIANTS row D6: the token-by-token update.
+// Attention as an RNN (Aaren), mechanism D6 of docs/language.md: the
+// token-by-token update.
 //
 // The state of the prefix x_1..x_t is the pair (o_t, lse_t): the softmax
 // output and the log of its denominator -- (max, numerator, denominator)

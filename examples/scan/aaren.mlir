@@ -1,5 +1,5 @@
 // Attention as an RNN (Feng et al., "Attention as an RNN", 2024: Aaren),
-// VARIANTS row D6.
+// mechanism D6 of docs/language.md.
 //
 // One query token q per head (Aaren's learned query) attends to every prefix
 // x_1..x_t of the sequence; output t is exact softmax attention over keys

@@ -24,9 +24,10 @@
 // one here). Note: with select_blocks alone, a fine level would be selected
 // over all blocks and then intersected with the coarse one -- not a tree
 // search; hence the masked select_topk for level 2.
-// Compiled form: the selection runs as linalg; attn-sparsify turns the
-// attention into block-sparse key-tile lists (both block masks read at their
-// own block size).
+// Compiled form: the selection runs as linalg, except select_topk, which
+// attn-sparsify lowers to one pass per row of the masked [8 x 16] block
+// scores; attn-sparsify turns the attention into block-sparse key-tile lists
+// (both block masks read at their own block size).
 
 #pool_in  = affine_map<(b, h, n, d, r) -> (b, h, n, r, d)>
 #pool_out = affine_map<(b, h, n, d, r) -> (b, h, n, d)>

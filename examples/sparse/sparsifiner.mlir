@@ -9,14 +9,16 @@
 //   O_i = softmax_{j in N(i)} (<q_i, k_j> / sqrt(D)) v_j
 // ViT-style, non-causal: S = 256 tokens (16 x 16 patches), H = 4, D = 32.
 // (The predictor's low-rank query/key maps are written here as one W_r
-// applied to Q and K, the form of VARIANTS C8.)
+// applied to Q and K, the form of mechanism C8 in docs/language.md.)
 //
 // attn ops: linalg.generic (low-rank projections) -> attn.score {scale = 1}
 // on the projections -> attn.select_topk {top_k = 32} -> attn.score (full) ->
 // attn.mask [#attn.indices] -> attn.aggregate softmax.
-// Compiled form: the predictor runs as linalg (a dense S x S low-rank score
-// map, rank 8, as in the method); attn-sparsify turns the attention into the
-// gather form: per (batch, head, query) a loop over the query's 32 indices.
+// Compiled form: the low-rank projections run as linalg; attn-sparsify
+// fuses the connectivity scores into select_topk (each rank-8 score is
+// computed in one pass per query row that keeps the best 32, so the S x S
+// score map is never built) and turns the attention into the gather form:
+// per (batch, head, query) a loop over the query's 32 indices.
 
 #x = affine_map<(b, h, s, r, d) -> (b, h, s, d)>
 #w = affine_map<(b, h, s, r, d) -> (d, r)>

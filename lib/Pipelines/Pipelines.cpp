@@ -1,6 +1,8 @@
 //===- Pipelines.cpp - attn pass pipelines --------------------------------===//
 
 #include "attn/Pipelines/Pipelines.h"
+#include "attn/Conversion/Passes.h"
+#include "attn/Lowering/Passes.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -89,20 +91,28 @@ void mlir::attn::buildToLLVMPipeline(OpPassManager &pm,
   tile.tileQ = options.tileQ;
   tile.tileKV = options.tileKV;
   tile.vectorWidth = options.vectorWidth;
+  tile.targetCpu = options.targetCpu;
+  tile.targetFeatures = options.targetFeatures;
   tile.kvSplits = options.kvSplits;
   AttnSparsifyOptions sparsify;
   sparsify.tileQ = options.tileQ;
   sparsify.tileKV = options.tileKV;
   sparsify.vectorWidth = options.vectorWidth;
+  sparsify.targetCpu = options.targetCpu;
+  sparsify.targetFeatures = options.targetFeatures;
   sparsify.kvSplits = options.kvSplits;
   pm.addPass(createAttnSparsify(sparsify));
   AttnLinearizeOptions linearize;
   linearize.chunk = options.linearChunk;
   linearize.vectorWidth = options.vectorWidth;
+  linearize.targetCpu = options.targetCpu;
+  linearize.targetFeatures = options.targetFeatures;
   pm.addPass(createAttnLinearize(linearize));
   AttnScanOptions scan;
   scan.chunk = options.scanChunk;
   scan.vectorWidth = options.vectorWidth;
+  scan.targetCpu = options.targetCpu;
+  scan.targetFeatures = options.targetFeatures;
   pm.addPass(createAttnScan(scan));
   pm.addPass(createAttnTile(tile));
   pm.addPass(createAttnDecompose());

@@ -9,7 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Transforms/Decompose.h"
-#include "MaskPredicate.h"
+#include "attn/Kernel/MaskPredicate.h"
 #include "attn/IR/AttnOps.h"
 #include "attn/Transforms/Fuse.h"
 #include "attn/Transforms/Passes.h"

@@ -6,7 +6,7 @@
 // code reaches a machine that has no LLVM):
 //
 //   c++ -O2 -std=c++17 -DATTN_ENTRY_TABLE -include OUT.h
-//       attn-aot-run.cpp ../attn-run/Npy.cpp OUT.o -lomp           (cpu)
+//       attn-aot-run.cpp -I dialects lib/Runner/Npy.cpp OUT.o -lomp  (cpu)
 //   the same with -DATTN_CUDA, libattn_cuda_runtime.a and -lcuda    (cuda)
 //
 // usage: attn-aot-run [--entry=NAME] --arg=X.npy... [--out=Y.npy]...
@@ -15,7 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "../attn-run/Npy.h"
+#include "attn/Runner/Npy.h"
 
 #include <algorithm>
 #include <chrono>

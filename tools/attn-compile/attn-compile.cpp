@@ -12,7 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "../common/ToolSupport.h"
+#include "attn/Runner/ToolSupport.h"
 #include "attn/InitAll.h"
 #include "attn/Pipelines/Pipelines.h"
 
@@ -371,6 +371,14 @@ int main(int argc, char **argv) {
     if (!options)
       fail("--cpu-options",
            "invalid attn-to-llvm options '" + o.cpuOptions + "'");
+    // The cost model follows the CPU the object is for.
+    if (options->targetCpu.empty() && options->targetFeatures.empty()) {
+      if (o.cpu == "native")
+        std::tie(options->targetCpu, options->targetFeatures) =
+            attn_tools::hostTargetOptions();
+      else
+        options->targetCpu = o.cpu;
+    }
     attn::buildToLLVMPipeline(pm, *options);
   } else {
     // The kernels as a cubin: no PTX JIT when the program starts.

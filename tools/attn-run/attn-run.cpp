@@ -9,9 +9,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "../common/ToolSupport.h"
-#include "HostTensor.h"
-#include "Npy.h"
+#include "attn/Runner/ToolSupport.h"
+#include "attn/Runner/HostTensor.h"
+#include "attn/Runner/Npy.h"
 
 #include "attn/IR/AttnOps.h"
 #include "attn/IR/AttnShapes.h"
@@ -590,6 +590,11 @@ compile(ModuleOp module, func::FuncOp func, const Options &o,
     if (!options)
       fail("--cpu-options",
            "invalid attn-to-llvm options '" + o.cpuOptions + "'");
+    // The JIT runs here: the cost model targets this machine unless the
+    // options name a CPU.
+    if (options->targetCpu.empty() && options->targetFeatures.empty())
+      std::tie(options->targetCpu, options->targetFeatures) =
+          attn_tools::hostTargetOptions();
     attn::buildToLLVMPipeline(pm, *options);
   }
   if (failed(pm.run(module)))

@@ -28,8 +28,18 @@ struct ToLLVMOptions : public PassPipelineOptions<ToLLVMOptions> {
   Option<int64_t> vectorWidth{
       *this, "vector-width",
       llvm::cl::desc("f32 lanes of the vector code (16: AVX-512, 8: AVX2; "
-                     "0: the host's)"),
+                     "0: the target CPU's)"),
       llvm::cl::init(0)};
+  Option<std::string> targetCpu{
+      *this, "target-cpu",
+      llvm::cl::desc("CPU the code is generated for, as LLVM names it "
+                     "(empty: x86-64 with AVX2); the cost model follows it"),
+      llvm::cl::init("")};
+  Option<std::string> targetFeatures{
+      *this, "target-features",
+      llvm::cl::desc("Features added to or removed from the target CPU's "
+                     "(+f,-g)"),
+      llvm::cl::init("")};
   Option<int64_t> kvSplits{
       *this, "kv-splits",
       llvm::cl::desc("Parallel parts of the key axis, merged by lse (0: "

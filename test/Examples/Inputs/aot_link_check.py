@@ -24,7 +24,7 @@ for path in files:
         continue
     r = subprocess.run([cxx, "-O1", "-std=c++17", "-DATTN_CUDA", "-DATTN_ENTRY_TABLE", "-include", out + ".h",
                         os.path.join(src, "tools/attn-aot-run/attn-aot-run.cpp"),
-                        os.path.join(src, "tools/attn-run/Npy.cpp"), out + ".o", runtime,
+                        os.path.join(src, "lib/Runner/Npy.cpp"), "-I" + os.path.join(src, "dialects"), out + ".o", runtime,
                         "-L" + stubs, "-lcuda", "-o", out + ".run"], capture_output=True, text=True)
     if r.returncode:
         print(f"{name}: FAIL link: {r.stderr.strip()[:300]}")

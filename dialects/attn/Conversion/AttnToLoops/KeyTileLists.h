@@ -1,0 +1,68 @@
+//===- KeyTileLists.h - run-time key-tile lists of sparse masks -*- C++ -*-===//
+//
+// The block-sparse form: masks with tile-level dynamic patterns (block_mask,
+// segments, rows) are compacted at run time, before the attention loops,
+// into per-(batch, query head, query tile) lists of the key tiles to visit.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_CONVERSION_ATTNTOLOOPS_KEYTILELISTS_H
+#define ATTN_CONVERSION_ATTNTOLOOPS_KEYTILELISTS_H
+
+#include "attn/Kernel/KernelBuilder.h"
+#include "attn/IR/AttnOps.h"
+#include "attn/Transforms/MaskAnalysis.h"
+
+namespace mlir::attn {
+
+/// How a listed key tile is masked.
+enum class KeyTileState : int64_t {
+  /// Every key visible to every query: no mask.
+  Full = 0,
+  /// The dynamic patterns keep the whole tile; only the static patterns
+  /// and the predicate need evaluating.
+  StaticPartial = 1,
+  /// The whole mask needs evaluating.
+  Partial = 2,
+};
+
+/// Whether `p` is a dynamic pattern decided at tile granularity.
+bool isTileLevelPattern(Attribute p);
+
+/// Whether `op`'s mask has a block_mask, segments or rows pattern.
+bool hasTileLevelPatterns(AttentionOp op);
+
+/// `op`'s patterns without the tile-level ones.
+ArrayAttr nonTileLevelPatterns(AttentionOp op);
+
+/// Key-tile lists, as memrefs: `counts` [B, Hq, NQT] and `tiles`
+/// [B, Hq, NQT, NKT], i32; entry n < counts[b, h, qt] of tiles[b, h, qt] is
+/// `kt * 4 + state` for key tile kt (keys [kt * Bc, (kt + 1) * Bc)) in
+/// ascending kt order.
+struct KeyTileLists {
+  Value counts, tiles;
+  /// With one `#attn.segments` and no other tile-level pattern, queries and
+  /// keys are visited in the order of a stable sort by segment id (bucket
+  /// ids of cluster/LSH attention come in any order): `queryOrder`
+  /// [B, Hs, Sq] and `keyOrder` [B, Hs, Skv] (i32) map positions of the
+  /// sorted order to query and key indices, for the ids' head axis Hs (1 or
+  /// Hq). Lists then refer to tiles of the sorted order. Null otherwise.
+  Value queryOrder, keyOrder;
+  bool orderPerHead = false;
+};
+
+/// Emits the compaction: for every query tile of `br` rows, the key tiles of
+/// `bc` keys that `analysis` (the static patterns and the predicate) does not
+/// prove empty and that the tile-level patterns of `op` keep. Segment ids are
+/// first reduced to per-key-tile [min, max] ranges; block masks are read at
+/// their own block size, which need not match the tiles. Where the
+/// segments are sorted (see KeyTileLists), the static patterns classify
+/// tiles only for the (batch, head)s whose ids were already in order; in
+/// the others their tiles are partial.
+KeyTileLists buildKeyTileLists(KernelBuilder &k, AttentionOp op,
+                               const MaskAnalysis &analysis, int64_t br,
+                               int64_t bc, Value batch, int64_t hq, Value sq,
+                               Value skv);
+
+} // namespace mlir::attn
+
+#endif // ATTN_CONVERSION_ATTNTOLOOPS_KEYTILELISTS_H

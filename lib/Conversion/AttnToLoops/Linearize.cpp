@@ -1,0 +1,512 @@
+//===- Linearize.cpp - chunked form of attn.linear_aggregate --------------===//
+//
+// Linear attention in O(S): per (batch, query head) -- the iterations of one
+// scf.parallel -- the keys are walked in chunks of C positions carrying a
+// state S = Σ_j λ^{t-1-j} φk_jᵀ v_j ([F, Dv]) and z = Σ_j λ^{t-1-j} φk_j
+// ([F]), re-based to the chunk's end t so every decay exponent stays in
+// [0, C] (Lightning Attention's intra/inter split):
+//
+//   o_i = λ^{p-t0+1} φq_i S  +  Σ_{t0<=j<=p} λ^{p-j} (φq_i·φk_j) v_j
+//   S   = λ^{len} S + Σ_{j in chunk} λ^{t1-1-j} φk_jᵀ v_j
+//
+// for the queries at aligned positions p in the chunk [t0, t1); with
+// `normalize` the same sums over φk (z) give the denominator. λ^e comes
+// from a table of e = 0..C built once per head. Without `causal`, S and z
+// over all keys come first and every query reads them (φ(K)ᵀV first).
+// Feature maps feeding only this op are applied on load: the elementwise
+// ones, taylor2 (formed from the raw row) and random_features (Wᵀx per row).
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Conversion/AttnToLoops/Linearize.h"
+#include "attn/Kernel/CpuTarget.h"
+#include "attn/Kernel/KernelBuilder.h"
+#include "attn/Conversion/Passes.h"
+#include "attn/Kernel/FormDriver.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <cmath>
+
+namespace mlir::attn {
+#define GEN_PASS_DEF_ATTNLINEARIZE
+#include "attn/Conversion/Passes.h.inc"
+} // namespace mlir::attn
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// An operand of the linear aggregate, read through its feature map when
+/// that map's only user is the aggregate (fused), else as is.
+struct MappedInput {
+  Value buffer;
+  std::optional<FeatureMapKind> map;
+  Type mapElt;   // the map's result element type: values round through it
+  Value weights; // random_features: W [D, F]
+
+  bool isTaylor() const { return map == FeatureMapKind::taylor2; }
+  bool isRandom() const { return map == FeatureMapKind::random_features; }
+
+  /// random_features over the features [f0, f0 + width) of the row at `row`:
+  /// exp(Wᵀx − ‖x‖²/2)/√F, as an f32 vector of `width` lanes (1 allowed).
+  Value randomFeatures(KernelBuilder &k, ValueRange row, Value f0,
+                       int64_t width) {
+    OpBuilder &b = k.b;
+    Location loc = k.loc;
+    auto wTy = cast<MemRefType>(weights.getType());
+    const int64_t d = wTy.getShape()[0], numF = wTy.getShape()[1];
+    // ‖x‖² in vectors over D.
+    const int64_t vwD = largestDividingWidth(d, 16);
+    auto vecD = VectorType::get({vwD}, b.getF32Type());
+    Value sq = k.splat(vecD, 0.0);
+    for (Value x : k.loadRow(buffer, row, vwD, d / vwD))
+      sq = k.fma(x, x, sq);
+    Value halfNorm = k.fmul(
+        vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD, sq),
+        k.f32(0.5));
+    // Wᵀx for the features f0.. f0 + width: one broadcast x_d per row of W.
+    auto vecF = VectorType::get({width}, b.getF32Type());
+    auto wVec = VectorType::get({width}, wTy.getElementType());
+    Value proj = k.reduce(
+        k.idx(0), k.idx(d), 1, k.splat(vecF, 0.0), [&](Value dd, Value acc) {
+          SmallVector<Value> ivs(row);
+          ivs.push_back(dd);
+          Value x = k.bcast(vecF, k.toF32(k.load(buffer, ivs)));
+          Value w = k.toF32(k.vload(wVec, weights, {dd, f0}));
+          return k.fma(x, w, acc);
+        });
+    Value y = k.fmul(k.exp(k.fsub(proj, k.bcast(vecF, halfNorm))),
+                     k.splat(vecF, 1.0 / std::sqrt(static_cast<double>(numF))));
+    return k.toF32(k.fromF32(y, mapElt));
+  }
+
+  /// φ(x)[ff] of the row at `row` (indices before the last dimension) for
+  /// any fused map: taylor2 is [1, x, x⊗x/√2], D = the raw row length.
+  Value element(KernelBuilder &k, ValueRange row, Value ff) {
+    auto at = [&](Value d) {
+      SmallVector<Value> ivs(row);
+      ivs.push_back(d);
+      return k.toF32(k.load(buffer, ivs));
+    };
+    if (isRandom())
+      return vector::ExtractOp::create(k.b, k.loc,
+                                       randomFeatures(k, row, ff, 1), 0);
+    if (!isTaylor())
+      return apply(k, at(ff));
+    OpBuilder &b = k.b;
+    Location loc = k.loc;
+    int64_t d = cast<MemRefType>(buffer.getType()).getShape().back();
+    Value one = k.idx(1), dIdx = k.idx(d);
+    // f = 0: 1; f <= D: x[f-1]; else x[a] x[c] / sqrt(2), f-1-D = a D + c.
+    Value lin = k.sub(ff, one);
+    Value quad = k.sub(lin, dIdx);
+    Value isLinear =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, lin, dIdx);
+    Value isOne =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, ff, k.idx(0));
+    // Indices stay in range on every branch (selects evaluate all).
+    Value zero = k.idx(0);
+    Value linIdx = k.select(isLinear, k.select(isOne, zero, lin), zero);
+    Value quadSafe = k.select(isLinear, zero, quad);
+    Value a = arith::DivUIOp::create(b, loc, quadSafe, dIdx);
+    Value c = arith::RemUIOp::create(b, loc, quadSafe, dIdx);
+    Value pair = k.fmul(k.fmul(at(a), at(c)), k.f32(1.0 / std::sqrt(2.0)));
+    Value y = k.select(isOne, k.f32(1.0), k.select(isLinear, at(linIdx), pair));
+    return k.toF32(k.fromF32(y, mapElt));
+  }
+
+  /// φ(x) for an f32 scalar or vector x.
+  Value apply(KernelBuilder &k, Value x) {
+    if (!map)
+      return x;
+    OpBuilder &b = k.b;
+    Location loc = k.loc;
+    auto splat = [&](double v) -> Value {
+      if (auto vt = dyn_cast<VectorType>(x.getType()))
+        return k.splat(vt, v);
+      return k.f32(v);
+    };
+    Value y = x;
+    switch (*map) {
+    case FeatureMapKind::identity:
+      break;
+    case FeatureMapKind::elu_plus_one:
+      y = k.select(arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x,
+                                         splat(0.0)),
+                   k.fadd(x, splat(1.0)), k.exp(x));
+      break;
+    case FeatureMapKind::relu:
+      y = k.fmax(x, splat(0.0));
+      break;
+    case FeatureMapKind::exp:
+      y = k.exp(x);
+      break;
+    case FeatureMapKind::sigmoid:
+      y = k.fdiv(splat(1.0),
+                 k.fadd(splat(1.0), k.exp(arith::NegFOp::create(b, loc, x))));
+      break;
+    default:
+      break;
+    }
+    // The unfused map rounds its result to its element type.
+    return k.toF32(k.fromF32(y, mapElt));
+  }
+};
+
+} // namespace
+
+FailureOr<SmallVector<Value>>
+mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
+                               const LinearizeOptions &options) {
+  std::optional<HeadDims> dims = staticHeadDims(op);
+  if (!dims)
+    return rw.notifyMatchFailure(op, "dynamic head count or feature size");
+  const int64_t hq = dims->hq, hkv = dims->hkv, f = dims->d, dv = dims->dv;
+  if (options.chunk < 0 || options.vectorWidth < 0)
+    return rw.notifyMatchFailure(op, "invalid options");
+
+  OpBuilder::InsertionGuard guard(rw);
+  rw.setInsertionPoint(op);
+  Location loc = op.getLoc();
+  KernelBuilder k(rw, loc);
+  Type f32 = rw.getF32Type();
+  const int64_t vw =
+      resolveVectorWidth(options.vectorWidth, options.target);
+  const int64_t chunk = options.chunk ? options.chunk : 64;
+  const int64_t vwF = largestDividingWidth(f, vw);
+  const int64_t vwO = largestDividingWidth(dv, vw);
+  auto vecF = VectorType::get({vwF}, f32);
+  auto vecO = VectorType::get({vwO}, f32);
+  const int64_t group = hq / hkv;
+  const bool causal = op.getCausal(), normalize = op.getNormalize();
+  auto outTy = cast<RankedTensorType>(op.getOutput().getType());
+
+  // Inputs, with fusable feature maps read through.
+  auto input = [&](Value v) {
+    MappedInput in;
+    auto fm = v.getDefiningOp<FeatureMapOp>();
+    if (fm && fm->hasOneUse()) {
+      in.buffer = k.toBuffer(fm.getInput());
+      in.map = fm.getKind();
+      in.mapElt = getElementTypeOrSelf(fm.getType());
+      if (fm.getWeights())
+        in.weights = k.toBuffer(fm.getWeights());
+    } else {
+      in.buffer = k.toBuffer(v);
+    }
+    return in;
+  };
+  MappedInput qIn = input(op.getQuery()), kIn = input(op.getKey());
+  Value vB = k.toBuffer(op.getValue());
+  Value decayB = op.getDecay() ? k.toBuffer(op.getDecay()) : Value();
+  // Sizes from the buffers read (a fused feature map keeps its input's).
+  auto sizeOf = [&](Value buffer, int64_t dim) -> Value {
+    return memref::DimOp::create(rw, loc, buffer, dim);
+  };
+  Value batch = sizeOf(qIn.buffer, 0), sq = sizeOf(qIn.buffer, 2),
+        skv = sizeOf(kIn.buffer, 2);
+  Value outB = k.allocLike(outTy, {batch, k.idx(hq), sq, k.idx(dv)});
+  Value stateInB = op.getState() ? k.toBuffer(op.getState()) : Value();
+  Value zero = k.idx(0), one = k.idx(1);
+  Value offset = k.sub(skv, sq);
+  Value eps = k.f32(op.getEps().convertToDouble());
+  Type outElt = outTy.getElementType();
+  auto eltOf = [](Value m) {
+    return cast<MemRefType>(m.getType()).getElementType();
+  };
+  // Every head's state S [F, Dv] and z [F] (on the heap: F x Dv can be
+  // large, e.g. taylor2).
+  Value stateAll = memref::AllocOp::create(
+      rw, loc, MemRefType::get({ShapedType::kDynamic, hq, f, dv}, f32),
+      ValueRange{batch});
+  Value zAll = memref::AllocOp::create(
+      rw, loc, MemRefType::get({ShapedType::kDynamic, hq, f}, f32),
+      ValueRange{batch});
+
+  scf::ParallelOp::create(
+      rw, loc, ValueRange{zero, zero}, ValueRange{batch, k.idx(hq)},
+      ValueRange{one, one}, [&](OpBuilder &nb, Location, ValueRange ivs) {
+        OpBuilder::InsertionGuard g(rw);
+        rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        Value bi = ivs[0], hi = ivs[1];
+        Value hk = arith::DivUIOp::create(rw, loc, hi, k.idx(group));
+        // φq, φk as f32 vectors over F, or one element.
+        auto qVec = [&](Value i, int64_t c) -> Value {
+          if (qIn.isTaylor()) // F = 1 + D + D^2 is odd: one lane
+            return k.bcast(vecF, qIn.element(k, {bi, hi, i}, k.idx(c)));
+          if (qIn.isRandom())
+            return qIn.randomFeatures(k, {bi, hi, i}, k.idx(c * vwF), vwF);
+          return qIn.apply(
+              k, k.toF32(k.vload(VectorType::get({vwF}, eltOf(qIn.buffer)),
+                                 qIn.buffer, {bi, hi, i, k.idx(c * vwF)})));
+        };
+        // A chunk's φk, computed once per chunk when a fused feature map
+        // would otherwise be re-applied for every query of the chunk.
+        Value kCache, cacheT0;
+        const bool useCache = causal && kIn.map && chunk * f <= 65536;
+        if (useCache)
+          kCache = k.stackBuffer({chunk, f});
+        auto kVecRaw = [&](Value j, int64_t c) -> Value {
+          if (kIn.isTaylor())
+            return k.bcast(vecF, kIn.element(k, {bi, hk, j}, k.idx(c)));
+          if (kIn.isRandom())
+            return kIn.randomFeatures(k, {bi, hk, j}, k.idx(c * vwF), vwF);
+          return kIn.apply(
+              k, k.toF32(k.vload(VectorType::get({vwF}, eltOf(kIn.buffer)),
+                                 kIn.buffer, {bi, hk, j, k.idx(c * vwF)})));
+        };
+        auto kVec = [&](Value j, int64_t c) {
+          if (cacheT0)
+            return k.vload(vecF, kCache, {k.sub(j, cacheT0), k.idx(c * vwF)});
+          return kVecRaw(j, c);
+        };
+        auto kElem = [&](Value j, Value ff) {
+          if (cacheT0)
+            return k.load(kCache, {k.sub(j, cacheT0), ff});
+          return kIn.element(k, {bi, hk, j}, ff);
+        };
+        auto vVec = [&](Value j, int64_t c) {
+          return k.toF32(k.vload(VectorType::get({vwO}, eltOf(vB)), vB,
+                                 {bi, hk, j, k.idx(c * vwO)}));
+        };
+        auto dot = [&](ArrayRef<Value> qv, Value j) {
+          Value acc = k.splat(vecF, 0.0);
+          for (int64_t c = 0; c < f / vwF; ++c)
+            acc = k.fma(qv[c], kVec(j, c), acc);
+          return vector::ReductionOp::create(rw, loc,
+                                             vector::CombiningKind::ADD, acc)
+              .getResult();
+        };
+        // This head's state.
+        auto stAt = [&](Value ff, int64_t c) -> SmallVector<Value> {
+          return {bi, hi, ff, k.idx(c * vwO)};
+        };
+        auto zAt = [&](Value ff) -> SmallVector<Value> { return {bi, hi, ff}; };
+        // The state starts empty, or from the earlier calls' state.
+        k.loop(zero, k.idx(f), 1, [&](Value ff) {
+          k.store(k.f32(0.0), zAll, zAt(ff));
+          for (int64_t c = 0; c < dv / vwO; ++c)
+            k.vstore(stateInB ? k.vload(vecO, stateInB, stAt(ff, c))
+                              : k.splat(vecO, 0.0),
+                     stateAll, stAt(ff, c));
+        });
+        // λ^e for e = 0..C (1 without decay): |λ|^e with the sign of λ for
+        // odd e; λ^0 = 1 even for λ = 0.
+        Value pw = k.stackBuffer({chunk + 1});
+        {
+          Value lam = decayB ? k.load(decayB, hi) : k.f32(1.0);
+          Value logAbs =
+              math::LogOp::create(rw, loc, math::AbsFOp::create(rw, loc, lam));
+          Value negative = arith::CmpFOp::create(
+              rw, loc, arith::CmpFPredicate::OLT, lam, k.f32(0.0));
+          Value lamZero = k.feq(lam, k.f32(0.0));
+          k.loop(zero, k.idx(chunk + 1), 1, [&](Value e) {
+            Value ef = arith::UIToFPOp::create(
+                rw, loc, f32,
+                arith::IndexCastOp::create(rw, loc, rw.getI64Type(), e));
+            Value p = math::ExpOp::create(rw, loc, k.fmul(ef, logAbs));
+            Value odd = arith::CmpIOp::create(
+                rw, loc, arith::CmpIPredicate::eq,
+                arith::RemUIOp::create(rw, loc, e, k.idx(2)), one);
+            p = k.select(arith::AndIOp::create(rw, loc, negative, odd),
+                         arith::NegFOp::create(rw, loc, p), p);
+            Value isZero = arith::CmpIOp::create(
+                rw, loc, arith::CmpIPredicate::eq, e, zero);
+            p = k.select(isZero, k.f32(1.0), k.select(lamZero, k.f32(0.0), p));
+            // Weights below 1e-30 are 0 at f32 precision next to the
+            // weight-1 term; flushing them keeps the state out of denormal
+            // numbers, which the FPU handles ~100x slower.
+            Value tiny = arith::CmpFOp::create(
+                rw, loc, arith::CmpFPredicate::OLT,
+                math::AbsFOp::create(rw, loc, p), k.f32(1e-30));
+            p = k.select(tiny, k.f32(0.0), p);
+            k.store(p, pw, e);
+          });
+        }
+        // S += w φk_jᵀ v_j, z += w φk_j.
+        auto accumulate = [&](Value j, Value w) {
+          SmallVector<Value> vv;
+          for (int64_t c = 0; c < dv / vwO; ++c)
+            vv.push_back(vVec(j, c));
+          k.loop(zero, k.idx(f), 1, [&](Value ff) {
+            Value kw = k.fmul(kElem(j, ff), w);
+            Value kwV = k.bcast(vecO, kw);
+            for (int64_t c = 0; c < dv / vwO; ++c) {
+              Value s = k.vload(vecO, stateAll, stAt(ff, c));
+              k.vstore(k.fma(kwV, vv[c], s), stateAll, stAt(ff, c));
+            }
+            if (normalize)
+              k.store(k.fadd(k.load(zAll, zAt(ff)), kw), zAll, zAt(ff));
+          });
+        };
+        // o = factor φq_i S (and den = factor φq_i·z), as accumulators.
+        // φq of the current query, computed once per query: the state read
+        // takes its elements, the chunk's dot products its vectors.
+        Value qPhi = k.stackBuffer({f});
+        auto loadQuery = [&](Value i) {
+          for (int64_t c = 0; c < f / vwF; ++c)
+            k.vstore(qVec(i, c), qPhi, {k.idx(c * vwF)});
+        };
+        auto readState = [&](Value factor) {
+          SmallVector<Value> acc(dv / vwO, k.splat(vecO, 0.0));
+          acc.push_back(k.f32(0.0));
+          return k.reduceMany(
+              zero, k.idx(f), 1, acc,
+              [&](Value ff, ValueRange a) -> SmallVector<Value> {
+                Value qfw = k.fmul(k.load(qPhi, ff), factor);
+                Value qV = k.bcast(vecO, qfw);
+                SmallVector<Value> next;
+                for (int64_t c = 0; c < dv / vwO; ++c)
+                  next.push_back(
+                      k.fma(qV, k.vload(vecO, stateAll, stAt(ff, c)), a[c]));
+                next.push_back(
+                    normalize ? k.fma(qfw, k.load(zAll, zAt(ff)), a[dv / vwO])
+                              : a[dv / vwO]);
+                return next;
+              });
+        };
+        auto store = [&](Value i, ValueRange acc) {
+          Value scale = k.f32(1.0);
+          if (normalize)
+            scale = k.fdiv(k.f32(1.0), k.fadd(acc[dv / vwO], eps));
+          Value scaleV = k.bcast(vecO, scale);
+          for (int64_t c = 0; c < dv / vwO; ++c)
+            k.vstore(k.fromF32(k.fmul(acc[c], scaleV), outElt), outB,
+                     {bi, hi, i, k.idx(c * vwO)});
+        };
+
+        if (!causal) {
+          k.loop(zero, skv, 1, [&](Value j) { accumulate(j, k.f32(1.0)); });
+          k.loop(zero, sq, 1, [&](Value i) {
+            loadQuery(i);
+            store(i, readState(k.f32(1.0)));
+          });
+          return;
+        }
+        // Queries before the first key (Sq > Skv) see nothing.
+        Value firstSeeing = arith::MaxSIOp::create(
+            rw, loc, zero, arith::SubIOp::create(rw, loc, zero, offset));
+        firstSeeing = k.minI(firstSeeing, sq);
+        k.loop(zero, firstSeeing, 1, [&](Value i) {
+          SmallVector<Value> none(dv / vwO, k.splat(vecO, 0.0));
+          none.push_back(k.f32(0.0));
+          // Position -1 still sees the earlier calls' keys (weight λ^0).
+          if (stateInB) {
+            Value atMinusOne = arith::CmpIOp::create(
+                rw, loc, arith::CmpIPredicate::eq, k.add(i, offset), k.idx(-1));
+            loadQuery(i);
+            SmallVector<Value> fromState = readState(k.f32(1.0));
+            for (auto [n, v] : llvm::enumerate(fromState))
+              none[n] = k.select(atMinusOne, v, none[n]);
+          }
+          store(i, none);
+        });
+        k.loop(zero, skv, chunk, [&](Value t0) {
+          Value t1 = k.minI(k.add(t0, k.idx(chunk)), skv);
+          if (useCache) {
+            k.loop(t0, t1, 1, [&](Value j) {
+              for (int64_t c = 0; c < f / vwF; ++c)
+                k.vstore(kVecRaw(j, c), kCache, {k.sub(j, t0), k.idx(c * vwF)});
+            });
+            cacheT0 = t0;
+          }
+          // Queries whose aligned position p = i + offset lies in [t0, t1).
+          Value iLo = arith::MaxSIOp::create(rw, loc, k.sub(t0, offset), zero);
+          Value iHi = k.minI(k.sub(t1, offset), sq);
+          k.loop(iLo, iHi, 1, [&](Value i) {
+            Value p = k.add(i, offset);
+            loadQuery(i);
+            SmallVector<Value> acc =
+                readState(k.load(pw, k.add(k.sub(p, t0), one)));
+            SmallVector<Value> qv;
+            for (int64_t c = 0; c < f / vwF; ++c)
+              qv.push_back(k.vload(vecF, qPhi, {k.idx(c * vwF)}));
+            acc =
+                k.reduceMany(t0, k.add(p, one), 1, acc,
+                             [&](Value j, ValueRange a) -> SmallVector<Value> {
+                               Value w =
+                                   k.fmul(dot(qv, j), k.load(pw, k.sub(p, j)));
+                               Value wV = k.bcast(vecO, w);
+                               SmallVector<Value> next;
+                               for (int64_t c = 0; c < dv / vwO; ++c)
+                                 next.push_back(k.fma(wV, vVec(j, c), a[c]));
+                               next.push_back(k.fadd(a[dv / vwO], w));
+                               return next;
+                             });
+            store(i, acc);
+          });
+          // Re-base the state to t1 - 1 and add the chunk's keys.
+          Value decayLen = k.load(pw, k.sub(t1, t0));
+          Value decayV = k.bcast(vecO, decayLen);
+          k.loop(zero, k.idx(f), 1, [&](Value ff) {
+            for (int64_t c = 0; c < dv / vwO; ++c) {
+              Value s = k.vload(vecO, stateAll, stAt(ff, c));
+              k.vstore(k.fmul(s, decayV), stateAll, stAt(ff, c));
+            }
+            if (normalize)
+              k.store(k.fmul(k.load(zAll, zAt(ff)), decayLen), zAll, zAt(ff));
+          });
+          k.loop(t0, t1, 1, [&](Value j) {
+            accumulate(j, k.load(pw, k.sub(k.sub(t1, one), j)));
+          });
+          cacheT0 = Value();
+        });
+      });
+
+  Value out = k.toTensor(outTy, outB);
+  if (!op.getFinalState())
+    return SmallVector<Value>{out};
+  // The state after the last chunk is re-based to Skv - 1: the final state.
+  auto stateTy = cast<RankedTensorType>(op.getFinalState().getType());
+  Value stateOut = memref::CastOp::create(rw, loc, memrefOf(stateTy), stateAll);
+  return SmallVector<Value>{out, k.toTensor(stateTy, stateOut)};
+}
+
+namespace {
+struct LinearizeAggregate : OpRewritePattern<LinearAggregateOp> {
+  LinearizeAggregate(MLIRContext *ctx, LinearizeOptions options)
+      : OpRewritePattern(ctx), options(options) {}
+  LogicalResult matchAndRewrite(LinearAggregateOp op,
+                                PatternRewriter &rewriter) const override {
+    SmallVector<Operation *> maps;
+    for (Value v : {op.getQuery(), op.getKey()})
+      if (auto fm = v.getDefiningOp<FeatureMapOp>())
+        maps.push_back(fm);
+    FailureOr<SmallVector<Value>> out =
+        linearizeAggregate(rewriter, op, options);
+    if (failed(out))
+      return failure();
+    rewriter.replaceOp(op, *out);
+    for (Operation *map : maps)
+      if (map->use_empty())
+        rewriter.eraseOp(map);
+    return success();
+  }
+  LinearizeOptions options;
+};
+
+struct AttnLinearizePass : attn::impl::AttnLinearizeBase<AttnLinearizePass> {
+  using AttnLinearizeBase::AttnLinearizeBase;
+  void runOnOperation() override {
+    FailureOr<CpuTarget> target =
+        getCpuTargetOrEmitError(getOperation(), targetCpu, targetFeatures);
+    if (failed(target))
+      return signalPassFailure();
+    LinearizeOptions options{chunk, vectorWidth, *target};
+    RewritePatternSet patterns(&getContext());
+    populateLinearizePatterns(patterns, options);
+    if (failed(applyFormPatterns(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace
+
+void mlir::attn::populateLinearizePatterns(RewritePatternSet &patterns,
+                                           const LinearizeOptions &options) {
+  patterns.add<LinearizeAggregate>(patterns.getContext(), options);
+}
