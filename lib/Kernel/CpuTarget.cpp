@@ -41,7 +41,6 @@ FailureOr<CpuTarget> mlir::attn::getCpuTarget(StringRef cpu,
   CpuTarget target;
   if (avx512) {
     target.vectorWidth = 16;
-    target.vectorRegisters = 32;
   } else if (avx) {
     target.vectorWidth = 8;
   } else {

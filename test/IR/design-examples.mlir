@@ -1,4 +1,4 @@
-// Every example of DESIGN.md section 3, verbatim inside functions that give
+// Every example of the language reference (docs/language.md), verbatim inside functions that give
 // the operands their types. It must parse, print, and re-parse unchanged,
 // in both the pretty and the generic form.
 //

@@ -165,6 +165,34 @@ def AttnScan : Pass<"attn-scan"> {
   ];
 }
 
+def AttnTestTileConfig : Pass<"attn-test-tile-config"> {
+  let summary = "Test pass: print the tiled form's kernel shape per attention";
+  let description = [{
+    Prints, for every `attn.attention` with static head counts and head
+    dimensions, the kernel shape the tiled form's cost model
+    (`chooseTileConfig`) picks for the given options and target CPU: vector
+    width, key and query tile sizes, the layout of the scores, register
+    blocking and key splits. The IR is left unchanged. For tests of the
+    cost model, e.g. that it follows `target-cpu` and never the machine that
+    compiles.
+  }];
+  let options = [
+    Option<"tileQ", "tile-q", "int64_t", /*default=*/"0",
+           "Query rows per tile (0: cost model)">,
+    Option<"tileKV", "tile-kv", "int64_t", /*default=*/"0",
+           "Keys per tile (0: cost model)">,
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"0",
+           "f32 lanes of the vector ops (0: the target CPU's)">,
+    Option<"targetCpu", "target-cpu", "std::string", /*default=*/"\"\"",
+           "CPU the code is generated for (empty: x86-64 with AVX2)">,
+    Option<"targetFeatures", "target-features", "std::string",
+           /*default=*/"\"\"",
+           "Features added to or removed from the target CPU's: +f,-g">,
+    Option<"kvSplits", "kv-splits", "int64_t", /*default=*/"0",
+           "Parallel parts of the key axis (0: cost model)">,
+  ];
+}
+
 def AttnGpuTile : Pass<"attn-gpu-tile"> {
   let summary = "Lower attn.attention to GPU kernels (gpu.launch)";
   let description = [{

@@ -21,8 +21,6 @@ namespace mlir::attn {
 struct CpuTarget {
   /// f32 lanes of the widest vector registers (16: AVX-512, 8: AVX2).
   int64_t vectorWidth = 8;
-  /// Architectural vector registers (32 with AVX-512, else 16).
-  int64_t vectorRegisters = 16;
 };
 
 /// The target of CPU `cpu` with `features` ("+avx512f,-avx512bw"; they

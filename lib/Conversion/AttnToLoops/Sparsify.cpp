@@ -69,8 +69,8 @@ struct AttnSparsifyPass : attn::impl::AttnSparsifyBase<AttnSparsifyPass> {
         getCpuTargetOrEmitError(getOperation(), targetCpu, targetFeatures);
     if (failed(target))
       return signalPassFailure();
-    TileOptions options{tileQ, tileKV, vectorWidth, kvSplits};
-    options.target = *target;
+    TileOptions options{tileQ, tileKV, vectorWidth, kvSplits,
+                        /*sparse=*/false, *target};
     RewritePatternSet patterns(&getContext());
     populateSparsifyPatterns(patterns, options);
     if (failed(applyFormPatterns(getOperation(), std::move(patterns))))

@@ -18,13 +18,14 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Conversion/AttnToLoops/Tile.h"
-#include "attn/Kernel/CpuTarget.h"
-#include "attn/Kernel/KernelBuilder.h"
 #include "attn/Conversion/AttnToLoops/KeyTileLists.h"
-#include "attn/Kernel/MaskPredicate.h"
-#include "attn/Transforms/MaskAnalysis.h"
+#include "attn/Conversion/AttnToLoops/TileConfig.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Kernel/FormDriver.h"
+#include "attn/Kernel/KernelBuilder.h"
+#include "attn/Kernel/MaskPredicate.h"
+#include "attn/Kernel/OnlineSoftmax.h"
+#include "attn/Transforms/MaskAnalysis.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -68,669 +69,704 @@ blockedOuterProducts(KernelBuilder &k, Value lb, Value ub, int64_t rows,
   });
 }
 
+/// The state of one query tile: the iteration of the parallel loop over
+/// (batch, query head, query tile[, key part]) and its stack buffers.
+struct QueryTileState {
+  Value bi, hi, qt, hk, i0, rows;
+  QueryTile tile;
+  /// Lanes: Q^T [D, Br] and S^T [Bc, Br]; rows: Q [Br, D], S [Br, Bc].
+  Value qBuf, sBuf;
+  /// Accumulators [Br, Dv] and the running max, sum and rescale factor.
+  Value acc, mBuf, lBuf, alphaBuf;
+  /// Lanes with one key interval per row: the rows' intervals [lo, hi).
+  Value loBuf, hiBuf;
+  /// Split keys: this part and its keys [partLo, partHi).
+  Value part, partLo, partHi;
+};
+
+/// Builds the tiled kernel of one attn.attention: one method per phase.
+class TiledKernel {
+public:
+  TiledKernel(RewriterBase &rw, AttentionOp op, const TileOptions &options,
+              const TileConfig &cfg, const TileProblem &problem)
+      : rw(rw), op(op), cfg(cfg), problem(problem),
+        k(rw, op.getLoc()), loc(op.getLoc()), io(k, op),
+        useLists(options.sparse && hasTileLevelPatterns(op)),
+        analysis(useLists ? nonTileLevelPatterns(op) : op.getPatterns(),
+                 &op.getPredicate()),
+        os(k) {}
+
+  SmallVector<Value> build();
+
+private:
+  // Setup, once per op.
+  void allocateSplitBuffers();
+  // One query tile.
+  void buildQueryTile(ValueRange ivs);
+  void initStatistics(QueryTileState &t);
+  void loadQueryTile(QueryTileState &t);
+  void computeRowIntervals(QueryTileState &t);
+  void visitListedKeyTiles(QueryTileState &t);
+  void visitAnalysedKeyTiles(QueryTileState &t);
+  void finishRows(QueryTileState &t);
+  // One key tile [j0, j0 + cols): `full` skips the mask; `staticOnly`
+  // (key-tile lists) says the tile-level patterns keep the whole tile.
+  void processKeyTile(QueryTileState &t, Value j0, Value cols, Value full,
+                      Value staticOnly);
+  void computeScoresDirect(QueryTileState &t, Value j0, Value cols);
+  void computeScoresInLanes(QueryTileState &t, Value j0, Value cols);
+  void applyScoreMod(QueryTileState &t, Value j0, Value cols);
+  void applyMask(QueryTileState &t, Value j0, Value cols, Value full,
+                 Value staticOnly);
+  void maskPerElement(QueryTileState &t, Value j0, Value cols);
+  void maskLaneIntervals(QueryTileState &t, Value j0, Value cols);
+  void maskRowIntervals(QueryTileState &t, Value j0);
+  void updateStatisticsInLanes(QueryTileState &t, Value cols);
+  void updateStatisticsPerRow(QueryTileState &t, Value cols);
+  void accumulateValues(QueryTileState &t, Value j0, Value cols);
+  // After the parallel loop, with split keys.
+  void mergeSplits();
+
+  /// Applies `fn(score, i, j)` to every live score of the tile.
+  void forEachScore(QueryTileState &t, Value j0, Value cols,
+                    function_ref<Value(Value, Value, Value)> fn);
+  /// Query and key indices of tile positions: the identity, or the sorted
+  /// order of bucketed segments (key-tile lists).
+  Value queryAt(QueryTileState &t, Value pos) {
+    return rowOf(t, lists.queryOrder, pos);
+  }
+  Value keyAt(QueryTileState &t, Value pos) {
+    return rowOf(t, lists.keyOrder, pos);
+  }
+  Value rowOf(QueryTileState &t, Value order, Value pos);
+  SmallVector<Value> scoreAt(Value r, Value c) const {
+    if (cfg.rowsInLanes)
+      return {c, r};
+    return {r, c};
+  }
+  Value notI(Value x) {
+    return arith::XOrIOp::create(
+        rw, loc, x, arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true)));
+  }
+  bool softmax() { return op.getKind() == AggregationKind::softmax; }
+  int64_t splits() const { return cfg.kvSplits; }
+  VectorType vecS() const {
+    return VectorType::get({cfg.vectorWidth}, rw.getF32Type());
+  }
+  VectorType vecO() const {
+    return VectorType::get({cfg.outWidth}, rw.getF32Type());
+  }
+
+  RewriterBase &rw;
+  AttentionOp op;
+  const TileConfig &cfg;
+  const TileProblem &problem;
+  KernelBuilder k;
+  Location loc;
+  AttentionIO io;
+  /// With key-tile lists (attn-sparsify) the tile-level patterns are
+  /// decided at run time; the analysis covers the others.
+  const bool useLists;
+  MaskAnalysis analysis;
+  OnlineSoftmax os;
+  KeyTileLists lists;
+  Value offset;
+  /// Split mode: each part writes its normalised output and lse (without
+  /// sinks) to [splits, B, Hq, Sq, ...] buffers; chunks are whole key tiles.
+  Value partO, partL, chunk;
+};
+
+SmallVector<Value> TiledKernel::build() {
+  offset = k.sub(io.skv, io.sq);
+  const int64_t br = cfg.queryTile, bc = cfg.keyTile;
+  Value zeroIdx = k.idx(0), oneIdx = k.idx(1);
+  Value numQTiles = arith::CeilDivUIOp::create(rw, loc, io.sq, k.idx(br));
+  allocateSplitBuffers();
+  if (useLists)
+    lists = buildKeyTileLists(k, op, analysis, br, bc, io.batch,
+                              problem.queryHeads, io.sq, io.skv);
+  SmallVector<Value> lbs = {zeroIdx, zeroIdx, zeroIdx};
+  SmallVector<Value> ubs = {io.batch, k.idx(problem.queryHeads), numQTiles};
+  SmallVector<Value> steps = {oneIdx, oneIdx, oneIdx};
+  if (splits() > 1) {
+    lbs.push_back(zeroIdx);
+    ubs.push_back(k.idx(splits()));
+    steps.push_back(oneIdx);
+  }
+  scf::ParallelOp::create(
+      rw, loc, lbs, ubs, steps, [&](OpBuilder &nb, Location, ValueRange ivs) {
+        OpBuilder::InsertionGuard guard(rw);
+        rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        // The stack buffers are per iteration: convert-scf-to-openmp
+        // scopes them (memref.alloca_scope) when it outlines the body.
+        buildQueryTile(ivs);
+      });
+  if (splits() > 1)
+    mergeSplits();
+  return io.results(k);
+}
+
+void TiledKernel::allocateSplitBuffers() {
+  if (splits() <= 1)
+    return;
+  Type f32 = rw.getF32Type();
+  const int64_t hq = problem.queryHeads, dv = problem.valueDim;
+  auto pOType = MemRefType::get(
+      {splits(), ShapedType::kDynamic, hq, ShapedType::kDynamic, dv}, f32);
+  auto pLType = MemRefType::get(
+      {splits(), ShapedType::kDynamic, hq, ShapedType::kDynamic}, f32);
+  partO = memref::AllocOp::create(rw, loc, pOType, ValueRange{io.batch, io.sq});
+  partL = memref::AllocOp::create(rw, loc, pLType, ValueRange{io.batch, io.sq});
+  Value perSplit = arith::CeilDivUIOp::create(rw, loc, io.skv, k.idx(splits()));
+  Value bc = k.idx(cfg.keyTile);
+  chunk = k.mul(arith::CeilDivUIOp::create(rw, loc, perSplit, bc), bc);
+}
+
+Value TiledKernel::rowOf(QueryTileState &t, Value order, Value pos) {
+  if (!order)
+    return pos;
+  Value h = lists.orderPerHead ? t.hi : k.idx(0);
+  return arith::IndexCastOp::create(rw, loc, rw.getIndexType(),
+                                    k.load(order, {t.bi, h, pos}));
+}
+
+void TiledKernel::buildQueryTile(ValueRange ivs) {
+  const int64_t br = cfg.queryTile, bc = cfg.keyTile, d = problem.headDim;
+  QueryTileState t;
+  t.bi = ivs[0];
+  t.hi = ivs[1];
+  t.qt = ivs[2];
+  t.hk = arith::DivUIOp::create(
+      rw, loc, t.hi, k.idx(problem.queryHeads / problem.keyHeads));
+  t.i0 = k.mul(t.qt, k.idx(br));
+  t.rows = k.minI(k.idx(br), k.sub(io.sq, t.i0));
+  Value iLast = k.sub(k.add(t.i0, t.rows), k.idx(1));
+  t.tile = QueryTile{t.bi,
+                     t.hi,
+                     t.i0,
+                     iLast,
+                     k.add(t.i0, offset),
+                     k.add(iLast, offset)};
+  t.qBuf = cfg.rowsInLanes ? k.stackBuffer({d, br}) : k.stackBuffer({br, d});
+  t.sBuf = cfg.rowsInLanes ? k.stackBuffer({bc, br}) : k.stackBuffer({br, bc});
+  t.acc = k.stackBuffer({br, problem.valueDim});
+  t.mBuf = k.stackBuffer({br});
+  t.lBuf = k.stackBuffer({br});
+  t.alphaBuf = k.stackBuffer({br});
+  initStatistics(t);
+  loadQueryTile(t);
+  computeRowIntervals(t);
+  if (splits() > 1)
+    t.part = ivs[3];
+  if (lists.counts)
+    visitListedKeyTiles(t);
+  else
+    visitAnalysedKeyTiles(t);
+  finishRows(t);
+}
+
+void TiledKernel::initStatistics(QueryTileState &t) {
+  // Every row of the buffers starts clean (static bounds: one memset rather
+  // than a loop over the live rows).
+  Value ninf = k.negInf(), zero = k.f32(0.0);
+  k.loop(k.idx(0), k.idx(cfg.queryTile), 1, [&](Value r) {
+    k.store(ninf, t.mBuf, r);
+    k.store(zero, t.lBuf, r);
+    Value zeros = k.splat(vecO(), 0.0);
+    k.loop(k.idx(0), k.idx(problem.valueDim), cfg.outWidth,
+           [&](Value e) { k.vstore(zeros, t.acc, {r, e}); });
+  });
+}
+
+void TiledKernel::loadQueryTile(QueryTileState &t) {
+  // The query rows, pre-scaled, in f32; padding rows of Q^T are 0.
+  Value scaleV = k.f32(op.getEffectiveScale()), zero = k.f32(0.0);
+  Value zeroIdx = k.idx(0);
+  const int64_t d = problem.headDim;
+  if (cfg.rowsInLanes) {
+    k.loop(zeroIdx, k.idx(d), 1, [&](Value dd) {
+      k.loop(zeroIdx, t.rows, 1, [&](Value r) {
+        Value x = k.toF32(
+            k.load(io.q, {t.bi, t.hi, queryAt(t, k.add(t.i0, r)), dd}));
+        k.store(k.fmul(x, scaleV), t.qBuf, {dd, r});
+      });
+      k.loop(t.rows, k.idx(cfg.queryTile), 1,
+             [&](Value r) { k.store(zero, t.qBuf, {dd, r}); });
+    });
+    return;
+  }
+  auto qElt = cast<RankedTensorType>(op.getQuery().getType()).getElementType();
+  k.loop(zeroIdx, t.rows, 1, [&](Value r) {
+    Value i = queryAt(t, k.add(t.i0, r));
+    auto vecD = VectorType::get({cfg.dotWidth}, rw.getF32Type());
+    auto vecDQ = VectorType::get({cfg.dotWidth}, qElt);
+    Value scaleD = k.bcast(vecD, scaleV);
+    k.loop(zeroIdx, k.idx(d), cfg.dotWidth, [&](Value dd) {
+      Value x = k.toF32(k.vload(vecDQ, io.q, {t.bi, t.hi, i, dd}));
+      k.vstore(k.fmul(x, scaleD), t.qBuf, {r, dd});
+    });
+  });
+}
+
+void TiledKernel::computeRowIntervals(QueryTileState &t) {
+  // Lanes with one key interval per row: the intervals of the tile's rows,
+  // once per query tile (padding rows see nothing).
+  if (!cfg.rowsInLanes || !analysis.hasRowIntervals())
+    return;
+  Value zeroIdx = k.idx(0);
+  auto idxBufTy = MemRefType::get({cfg.queryTile}, rw.getIndexType());
+  t.loBuf = memref::AllocaOp::create(rw, loc, idxBufTy);
+  t.hiBuf = memref::AllocaOp::create(rw, loc, idxBufTy);
+  k.loop(zeroIdx, t.rows, 1, [&](Value r) {
+    // Intervals of the tile's queries (a permutation of the rows where live
+    // rows are compacted).
+    Value aligned = k.add(queryAt(t, k.add(t.i0, r)), offset);
+    auto [keyLo, keyHi] = analysis.rowInterval(rw, loc, aligned, t.hi);
+    k.store(keyLo, t.loBuf, r);
+    k.store(keyHi, t.hiBuf, r);
+  });
+  k.loop(t.rows, k.idx(cfg.queryTile), 1, [&](Value r) {
+    k.store(zeroIdx, t.loBuf, r);
+    k.store(zeroIdx, t.hiBuf, r);
+  });
+}
+
+void TiledKernel::visitListedKeyTiles(QueryTileState &t) {
+  // The run-time list of this query tile's key tiles.
+  Value bcIdx = k.idx(cfg.keyTile);
+  if (t.part) {
+    t.partLo = k.mul(t.part, chunk);
+    t.partHi = k.add(t.partLo, chunk);
+  }
+  Value count = arith::IndexCastOp::create(
+      rw, loc, rw.getIndexType(), k.load(lists.counts, {t.bi, t.hi, t.qt}));
+  k.loop(k.idx(0), count, 1, [&](Value n) {
+    Value code = arith::IndexCastOp::create(
+        rw, loc, rw.getIndexType(), k.load(lists.tiles, {t.bi, t.hi, t.qt, n}));
+    Value j0 = k.mul(arith::DivUIOp::create(rw, loc, code, k.idx(4)), bcIdx);
+    Value state = arith::RemUIOp::create(rw, loc, code, k.idx(4));
+    auto is = [&](KeyTileState s) {
+      return arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, state,
+                                   k.idx((int64_t)s));
+    };
+    Value cols = k.minI(bcIdx, k.sub(io.skv, j0));
+    Value inPart = arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true));
+    if (t.part)
+      inPart = arith::AndIOp::create(
+          rw, loc,
+          arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::sge, j0,
+                                t.partLo),
+          arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt, j0,
+                                t.partHi));
+    k.ifThen(inPart, [&]() {
+      processKeyTile(t, j0, cols, is(KeyTileState::Full),
+                     is(KeyTileState::StaticPartial));
+    });
+  });
+}
+
+void TiledKernel::visitAnalysedKeyTiles(QueryTileState &t) {
+  auto [jLo, jHi] = analysis.keyRange(rw, loc, t.tile, io.skv);
+  if (t.part) {
+    t.partLo = k.mul(t.part, chunk);
+    t.partHi = k.add(t.partLo, chunk);
+    jLo = arith::MaxSIOp::create(rw, loc, jLo, t.partLo);
+    jHi = k.minI(jHi, t.partHi);
+  }
+  // Key tiles are aligned to the tile size; a first tile that starts before
+  // jLo is partial and masked like any other.
+  Value bcIdx = k.idx(cfg.keyTile);
+  Value jStart = k.mul(arith::DivUIOp::create(rw, loc, jLo, bcIdx), bcIdx);
+  k.loop(jStart, jHi, cfg.keyTile, [&](Value j0) {
+    Value cols = k.minI(bcIdx, k.sub(io.skv, j0));
+    Value jLast = k.sub(k.add(j0, cols), k.idx(1));
+    TileClass cls = analysis.classify(rw, loc, t.tile, j0, jLast);
+    k.ifThen(notI(cls.empty),
+             [&]() { processKeyTile(t, j0, cols, cls.full, Value()); });
+  });
+}
+
+void TiledKernel::processKeyTile(QueryTileState &t, Value j0, Value cols,
+                                 Value full, Value staticOnly) {
+  if (cfg.rowsInLanes)
+    computeScoresInLanes(t, j0, cols);
+  else
+    computeScoresDirect(t, j0, cols);
+  applyScoreMod(t, j0, cols);
+  applyMask(t, j0, cols, full, staticOnly);
+  if (cfg.rowsInLanes)
+    updateStatisticsInLanes(t, cols);
+  else
+    updateStatisticsPerRow(t, cols);
+  accumulateValues(t, j0, cols);
+}
+
+void TiledKernel::computeScoresDirect(QueryTileState &t, Value j0,
+                                      Value cols) {
+  // S[r][c] = <q_r, k_c>: one vector dot product per key.
+  Value zeroIdx = k.idx(0);
+  auto vecD = VectorType::get({cfg.dotWidth}, rw.getF32Type());
+  auto vecDK = VectorType::get(
+      {cfg.dotWidth},
+      cast<RankedTensorType>(op.getKey().getType()).getElementType());
+  k.loop(zeroIdx, t.rows, 1, [&](Value r) {
+    k.loop(zeroIdx, cols, 1, [&](Value c) {
+      Value j = keyAt(t, k.add(j0, c));
+      Value acc = k.reduce(
+          zeroIdx, k.idx(problem.headDim), cfg.dotWidth, k.splat(vecD, 0.0),
+          [&](Value dd, Value a) {
+            Value kv = k.toF32(k.vload(vecDK, io.key, {t.bi, t.hk, j, dd}));
+            return k.fma(k.vload(vecD, t.qBuf, {r, dd}), kv, a);
+          });
+      k.store(
+          vector::ReductionOp::create(rw, loc, vector::CombiningKind::ADD, acc),
+          t.sBuf, {r, c});
+    });
+  });
+}
+
+void TiledKernel::computeScoresInLanes(QueryTileState &t, Value j0,
+                                       Value cols) {
+  // S^T = K_tile Q^T in blocks of keyBlock keys x rowVectorBlock row
+  // vectors: each step broadcasts keyBlock K elements and loads
+  // rowVectorBlock Q^T vectors. Only the live keys are computed; the rest
+  // of the tile is never read.
+  const int64_t vw = cfg.vectorWidth, rowBlock = cfg.rowVectorBlock;
+  Value zeroIdx = k.idx(0);
+  auto qkBlock = [&](Value c0, int64_t keys) {
+    k.loop(zeroIdx, k.idx(cfg.numRowVectors()), rowBlock, [&](Value rv0) {
+      Value r0 = k.mul(rv0, k.idx(vw));
+      SmallVector<Value> keyRows;
+      for (int64_t kk = 0; kk < keys; ++kk)
+        keyRows.push_back(keyAt(t, k.add(j0, k.add(c0, k.idx(kk)))));
+      SmallVector<Value> inits(keys * rowBlock, k.splat(vecS(), 0.0));
+      SmallVector<Value> accs = blockedOuterProducts(
+          k, zeroIdx, k.idx(problem.headDim), keys, rowBlock, vecS(), inits,
+          [&](Value dd, int64_t rv) {
+            return k.vload(vecS(), t.qBuf, {dd, k.add(r0, k.idx(rv * vw))});
+          },
+          [&](Value dd, int64_t kk) {
+            return k.toF32(k.load(io.key, {t.bi, t.hk, keyRows[kk], dd}));
+          });
+      for (int64_t kk = 0; kk < keys; ++kk)
+        for (int64_t rv = 0; rv < rowBlock; ++rv)
+          k.vstore(accs[kk * rowBlock + rv], t.sBuf,
+                   {k.add(c0, k.idx(kk)), k.add(r0, k.idx(rv * vw))});
+    });
+  };
+  Value keyBlock = k.idx(cfg.keyBlock);
+  Value fullKeys =
+      k.mul(arith::DivUIOp::create(rw, loc, cols, keyBlock), keyBlock);
+  k.loop(zeroIdx, fullKeys, cfg.keyBlock,
+         [&](Value c0) { qkBlock(c0, cfg.keyBlock); });
+  k.loop(fullKeys, cols, 1, [&](Value c) { qkBlock(c, 1); });
+}
+
+void TiledKernel::forEachScore(QueryTileState &t, Value j0, Value cols,
+                               function_ref<Value(Value, Value, Value)> fn) {
+  Value zeroIdx = k.idx(0);
+  k.loop(zeroIdx, t.rows, 1, [&](Value r) {
+    k.loop(zeroIdx, cols, 1, [&](Value c) {
+      Value s = k.load(t.sBuf, scoreAt(r, c));
+      k.store(fn(s, queryAt(t, k.add(t.i0, r)), keyAt(t, k.add(j0, c))),
+              t.sBuf, scoreAt(r, c));
+    });
+  });
+}
+
+void TiledKernel::applyScoreMod(QueryTileState &t, Value j0, Value cols) {
+  if (op.getScoreMod().empty())
+    return;
+  forEachScore(t, j0, cols, [&](Value s, Value i, Value j) {
+    return inlineRegion(rw, op.getScoreMod(), {s, t.bi, t.hi, i, j});
+  });
+}
+
+void TiledKernel::applyMask(QueryTileState &t, Value j0, Value cols,
+                            Value full, Value staticOnly) {
+  if (analysis.isTrivial() && !lists.counts)
+    return;
+  k.ifThen(notI(full), [&]() {
+    if (cfg.rowsInLanes && analysis.hasRowIntervals()) {
+      // With key-tile lists the intervals (static patterns) are the whole
+      // mask only where the tile-level patterns keep the tile.
+      if (staticOnly)
+        k.ifThenElse(
+            staticOnly, [&]() { maskLaneIntervals(t, j0, cols); },
+            [&]() { maskPerElement(t, j0, cols); });
+      else
+        maskLaneIntervals(t, j0, cols);
+      return;
+    }
+    if (!lists.counts && analysis.hasRowIntervals()) {
+      maskRowIntervals(t, j0);
+      return;
+    }
+    maskPerElement(t, j0, cols);
+  });
+}
+
+void TiledKernel::maskPerElement(QueryTileState &t, Value j0, Value cols) {
+  Value ninf = k.negInf();
+  forEachScore(t, j0, cols, [&](Value s, Value i, Value j) {
+    MaskPredicateBuilder pb(rw, loc, io.sq, io.skv);
+    pb.setIndices(t.bi, t.hi, i, j);
+    Value keep =
+        pb.buildAll(op.getPatterns(), op.getMaskOperands(), op.getPredicate());
+    return k.select(keep, s, ninf);
+  });
+}
+
+void TiledKernel::maskLaneIntervals(QueryTileState &t, Value j0, Value cols) {
+  // keep = lo[r] <= j < hi[r], a vector of rows per key.
+  auto laneIdxTy = VectorType::get({cfg.vectorWidth}, rw.getIndexType());
+  Value ninfV = k.splat(vecS(), -INFINITY);
+  k.loop(k.idx(0), cols, 1, [&](Value c) {
+    Value jv = k.bcast(laneIdxTy, k.add(j0, c));
+    for (int64_t rv = 0; rv < cfg.numRowVectors(); ++rv) {
+      Value r = k.idx(rv * cfg.vectorWidth);
+      Value keep = arith::AndIOp::create(
+          rw, loc,
+          arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::sge, jv,
+                                k.vload(laneIdxTy, t.loBuf, {r})),
+          arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt, jv,
+                                k.vload(laneIdxTy, t.hiBuf, {r})));
+      Value sv = k.vload(vecS(), t.sBuf, {c, r});
+      k.vstore(k.select(keep, sv, ninfV), t.sBuf, {c, r});
+    }
+  });
+}
+
+void TiledKernel::maskRowIntervals(QueryTileState &t, Value j0) {
+  // Each row sees one interval of keys: mask whole vectors of keys.
+  const int64_t vw = cfg.vectorWidth;
+  SmallVector<int64_t> lanes(vw);
+  for (int64_t l = 0; l < vw; ++l)
+    lanes[l] = l;
+  auto laneTy = VectorType::get({vw}, rw.getIndexType());
+  Value iota = arith::ConstantOp::create(
+      rw, loc, DenseElementsAttr::get(laneTy, ArrayRef<int64_t>(lanes)));
+  Value ninfV = k.splat(vecS(), -INFINITY);
+  k.loop(k.idx(0), t.rows, 1, [&](Value r) {
+    Value aligned = k.add(k.add(t.i0, r), offset);
+    auto [keyLo, keyHi] = analysis.rowInterval(rw, loc, aligned, t.hi);
+    Value loV = k.bcast(laneTy, keyLo), hiV = k.bcast(laneTy, keyHi);
+    k.loop(k.idx(0), k.idx(cfg.keyTile), vw, [&](Value cb) {
+      Value j = arith::AddIOp::create(rw, loc, k.bcast(laneTy, k.add(j0, cb)),
+                                      iota);
+      Value keep = arith::AndIOp::create(
+          rw, loc,
+          arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::sge, j, loV),
+          arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt, j, hiV));
+      Value sv = k.vload(vecS(), t.sBuf, {r, cb});
+      k.vstore(k.select(keep, sv, ninfV), t.sBuf, {r, cb});
+    });
+  });
+}
+
+void TiledKernel::updateStatisticsInLanes(QueryTileState &t, Value cols) {
+  // Vertical statistics: numRowVectors vectors of rows carried over the
+  // live keys; the scores become weights in place.
+  const int64_t numRowVectors = cfg.numRowVectors();
+  Value zeroIdx = k.idx(0);
+  Value ninfV = k.splat(vecS(), -INFINITY), zv = k.splat(vecS(), 0.0);
+  auto rowVec = [&](int64_t rv) { return k.idx(rv * cfg.vectorWidth); };
+  if (!softmax()) {
+    k.loop(zeroIdx, cols, 1, [&](Value c) {
+      for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+        Value s = k.vload(vecS(), t.sBuf, {c, rowVec(rv)});
+        k.vstore(os.pointwiseWeight(op.getKind(), s), t.sBuf,
+                 {c, rowVec(rv)});
+      }
+    });
+    return;
+  }
+  SmallVector<Value> mx = k.reduceMany(
+      zeroIdx, cols, 1, SmallVector<Value>(numRowVectors, ninfV),
+      [&](Value c, ValueRange a) {
+        SmallVector<Value> next;
+        for (int64_t rv = 0; rv < numRowVectors; ++rv)
+          next.push_back(
+              k.fmax(a[rv], k.vload(vecS(), t.sBuf, {c, rowVec(rv)})));
+        return next;
+      });
+  SmallVector<OnlineSoftmax::Step> steps;
+  for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+    Value mOld = k.vload(vecS(), t.mBuf, rowVec(rv));
+    steps.push_back(os.rescale(mOld, mx[rv]));
+    k.vstore(steps.back().max, t.mBuf, rowVec(rv));
+    k.vstore(steps.back().alpha, t.alphaBuf, rowVec(rv));
+  }
+  SmallVector<Value> sums = k.reduceMany(
+      zeroIdx, cols, 1, SmallVector<Value>(numRowVectors, zv),
+      [&](Value c, ValueRange a) {
+        SmallVector<Value> next;
+        for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+          Value s = k.vload(vecS(), t.sBuf, {c, rowVec(rv)});
+          Value p = os.weight(s, steps[rv].safeMax);
+          k.vstore(p, t.sBuf, {c, rowVec(rv)});
+          next.push_back(k.fadd(a[rv], p));
+        }
+        return next;
+      });
+  for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+    Value l = k.vload(vecS(), t.lBuf, rowVec(rv));
+    k.vstore(os.sum(steps[rv].alpha, l, sums[rv]), t.lBuf, rowVec(rv));
+  }
+}
+
+void TiledKernel::updateStatisticsPerRow(QueryTileState &t, Value cols) {
+  // Columns past the end of the keys are masked.
+  const int64_t vw = cfg.vectorWidth;
+  Value zeroIdx = k.idx(0), ninf = k.negInf();
+  k.loop(zeroIdx, t.rows, 1, [&](Value r) {
+    k.loop(cols, k.idx(cfg.keyTile), 1,
+           [&](Value c) { k.store(ninf, t.sBuf, {r, c}); });
+  });
+  k.loop(zeroIdx, t.rows, 1, [&](Value r) {
+    if (!softmax()) {
+      k.loop(zeroIdx, k.idx(cfg.keyTile), vw, [&](Value cb) {
+        Value s = k.vload(vecS(), t.sBuf, {r, cb});
+        k.vstore(os.pointwiseWeight(op.getKind(), s), t.sBuf, {r, cb});
+      });
+      return;
+    }
+    Value mv = k.reduce(zeroIdx, k.idx(cfg.keyTile), vw,
+                        k.splat(vecS(), -INFINITY), [&](Value cb, Value a) {
+                          return k.fmax(a, k.vload(vecS(), t.sBuf, {r, cb}));
+                        });
+    Value mx = vector::ReductionOp::create(
+        rw, loc, vector::CombiningKind::MAXIMUMF, mv);
+    OnlineSoftmax::Step step = os.rescale(k.load(t.mBuf, r), mx);
+    Value mSafeV = k.bcast(vecS(), step.safeMax);
+    Value sum = k.reduce(zeroIdx, k.idx(cfg.keyTile), vw, k.splat(vecS(), 0.0),
+                         [&](Value cb, Value a) {
+                           Value s = k.vload(vecS(), t.sBuf, {r, cb});
+                           Value p = os.weight(s, mSafeV);
+                           k.vstore(p, t.sBuf, {r, cb});
+                           return k.fadd(a, p);
+                         });
+    Value rowSum =
+        vector::ReductionOp::create(rw, loc, vector::CombiningKind::ADD, sum);
+    k.store(os.sum(step.alpha, k.load(t.lBuf, r), rowSum), t.lBuf, r);
+    k.store(step.max, t.mBuf, r);
+    k.store(step.alpha, t.alphaBuf, r);
+  });
+}
+
+void TiledKernel::accumulateValues(QueryTileState &t, Value j0, Value cols) {
+  // acc = alpha * acc + P V in blocks of rowsPerPVBlock rows x all output
+  // vectors; each V row is loaded once per block.
+  const int64_t rowsPV = cfg.rowsPerPVBlock, vwOut = cfg.outWidth;
+  const int64_t numOut = cfg.numOutVectors(problem.valueDim);
+  auto vecV = VectorType::get(
+      {vwOut}, cast<RankedTensorType>(op.getValue().getType()).getElementType());
+  Value zeroIdx = k.idx(0);
+  k.loop(zeroIdx, t.rows, rowsPV, [&](Value r0) {
+    SmallVector<Value> inits;
+    for (int64_t rr = 0; rr < rowsPV; ++rr) {
+      Value r = k.add(r0, k.idx(rr));
+      Value alphaV =
+          softmax() ? k.bcast(vecO(), k.load(t.alphaBuf, r)) : Value();
+      for (int64_t eb = 0; eb < numOut; ++eb) {
+        Value a = k.vload(vecO(), t.acc, {r, k.idx(eb * vwOut)});
+        inits.push_back(alphaV ? k.fmul(a, alphaV) : a);
+      }
+    }
+    SmallVector<Value> accs = blockedOuterProducts(
+        k, zeroIdx, cols, rowsPV, numOut, vecO(), inits,
+        [&](Value c, int64_t eb) {
+          return k.toF32(
+              k.vload(vecV, io.v,
+                      {t.bi, t.hk, keyAt(t, k.add(j0, c)), k.idx(eb * vwOut)}));
+        },
+        [&](Value c, int64_t rr) {
+          return k.load(t.sBuf, scoreAt(k.add(r0, k.idx(rr)), c));
+        });
+    for (int64_t rr = 0; rr < rowsPV; ++rr)
+      for (int64_t eb = 0; eb < numOut; ++eb)
+        k.vstore(accs[rr * numOut + eb], t.acc,
+                 {k.add(r0, k.idx(rr)), k.idx(eb * vwOut)});
+  });
+}
+
+void TiledKernel::finishRows(QueryTileState &t) {
+  // Sinks, normalisation, lse; a part of split keys is normalised by its
+  // own sum and gets the sinks when the parts are merged.
+  Type outElt = io.outTy.getElementType();
+  k.loop(k.idx(0), t.rows, 1, [&](Value r) {
+    Value i = queryAt(t, k.add(t.i0, r));
+    Value sink =
+        io.sinks && !t.part ? k.load(io.sinks, t.hi) : Value();
+    Value factor = k.f32(1.0), lse;
+    if (softmax())
+      std::tie(factor, lse) =
+          os.finish(k.load(t.mBuf, r), k.load(t.lBuf, r), sink);
+    if (t.part && softmax())
+      k.store(lse, partL, {t.part, t.bi, t.hi, i});
+    Value factorV = k.bcast(vecO(), factor);
+    k.loop(k.idx(0), k.idx(problem.valueDim), cfg.outWidth, [&](Value e) {
+      Value o = k.fmul(k.vload(vecO(), t.acc, {r, e}), factorV);
+      if (t.part)
+        k.vstore(o, partO, {t.part, t.bi, t.hi, i, e});
+      else
+        k.vstore(k.fromF32(o, outElt), io.out, {t.bi, t.hi, i, e});
+    });
+    if (io.lse && !t.part)
+      k.store(lse, io.lse, {t.bi, t.hi, i});
+  });
+}
+
+void TiledKernel::mergeSplits() {
+  // O = Σ_p w_p O_p with the weights of attn.merge (OnlineSoftmax::merge,
+  // sinks in the denominator); the other aggregations just add the parts.
+  Value zeroIdx = k.idx(0), oneIdx = k.idx(1);
+  Type outElt = io.outTy.getElementType();
+  scf::ParallelOp::create(
+      rw, loc, ValueRange{zeroIdx, zeroIdx, zeroIdx},
+      ValueRange{io.batch, k.idx(problem.queryHeads), io.sq},
+      ValueRange{oneIdx, oneIdx, oneIdx},
+      [&](OpBuilder &nb, Location, ValueRange ivs) {
+        OpBuilder::InsertionGuard guard(rw);
+        rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        Value bi = ivs[0], hi = ivs[1], i = ivs[2];
+        OnlineSoftmax::Merge merge;
+        if (softmax()) {
+          SmallVector<Value> lses;
+          for (int64_t p = 0; p < splits(); ++p)
+            lses.push_back(k.load(partL, {k.idx(p), bi, hi, i}));
+          merge = os.merge(lses, io.sinks ? k.load(io.sinks, hi) : Value());
+        }
+        k.loop(zeroIdx, k.idx(problem.valueDim), cfg.outWidth, [&](Value e) {
+          Value o = k.splat(vecO(), 0.0);
+          for (int64_t p = 0; p < splits(); ++p) {
+            Value po = k.vload(vecO(), partO, {k.idx(p), bi, hi, i, e});
+            o = softmax() ? k.fma(k.bcast(vecO(), merge.weights[p]), po, o)
+                          : k.fadd(o, po);
+          }
+          if (softmax())
+            o = k.fmul(o, k.bcast(vecO(), merge.factor));
+          k.vstore(k.fromF32(o, outElt), io.out, {bi, hi, i, e});
+        });
+        if (io.lse)
+          k.store(merge.lse, io.lse, {bi, hi, i});
+      });
+}
+
 } // namespace
 
 FailureOr<SmallVector<Value>>
 mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
                           const TileOptions &options) {
-  auto qTy = cast<RankedTensorType>(op.getQuery().getType());
-  auto kTy = cast<RankedTensorType>(op.getKey().getType());
-  auto vTy = cast<RankedTensorType>(op.getValue().getType());
-  std::optional<HeadDims> dims = staticHeadDims(op);
-  if (!dims)
+  std::optional<TileProblem> problem = TileProblem::of(op);
+  if (!problem)
     return rw.notifyMatchFailure(op, "dynamic head count or head dimension");
-  const int64_t hq = dims->hq, hkv = dims->hkv, d = dims->d, dv = dims->dv;
-  if (options.vectorWidth < 0 || options.tileQ < 0 || options.tileKV < 0)
+  FailureOr<TileConfig> cfg = chooseTileConfig(*problem, options);
+  if (failed(cfg))
     return rw.notifyMatchFailure(op, "invalid tile options");
-
-  // The cost model, where the options leave a choice: full vector registers,
-  // 64 keys per tile (4 AVX-512 vectors: 16 accumulators with 4 rows), and
-  // no more query rows per tile than there are queries.
-  const int64_t staticSq = qTy.getDimSize(2);
-  const int64_t group = hq / hkv;
-  const int64_t vw =
-      resolveVectorWidth(options.vectorWidth, options.target);
-  const int64_t tileKV = options.tileKV ? options.tileKV : 64;
-  int64_t tileQ = options.tileQ ? options.tileQ : 64;
-  if (!options.tileQ && !ShapedType::isDynamic(staticSq))
-    tileQ = std::clamp<int64_t>((staticSq + 3) / 4 * 4, 4, 64);
-  const int64_t bc = (tileKV + vw - 1) / vw * vw;
-  const int64_t vwOut = largestDividingWidth(dv, vw);
-  // Register blocking: rows x vectors accumulators, at most 16 (of the 32
-  // AVX-512 registers) so the loop-carried FMA chains hide their latency.
-  const int64_t numKeyVectors = bc / vw, numOutVectors = dv / vwOut;
-  const int64_t rowsQK = std::clamp<int64_t>(16 / numKeyVectors, 1, 4);
-  int64_t rowsPV = std::clamp<int64_t>(16 / numOutVectors, 1, 4);
-  const AggregationKind kind = op.getKind();
-  const bool softmax = kind == AggregationKind::softmax;
-
   OpBuilder::InsertionGuard guard(rw);
   rw.setInsertionPoint(op);
-  KernelBuilder k(rw, op.getLoc());
-  Location loc = op.getLoc();
-  Type f32 = rw.getF32Type();
-  auto vecS = VectorType::get({vw}, f32);
-  auto vecO = VectorType::get({vwOut}, f32);
-  auto vecV = VectorType::get({vwOut}, vTy.getElementType());
-  auto outTy = cast<RankedTensorType>(op.getOutput().getType());
-  Type outElt = outTy.getElementType();
-
-  AttentionIO io(k, op);
-  Value qB = io.q, kB = io.key, vB = io.v, sinksB = io.sinks;
-  Value batch = io.batch, sq = io.sq, skv = io.skv;
-  Value outB = io.out, lseB = io.lse;
-  Value offset = k.sub(skv, sq);
-  // With key-tile lists (attn-sparsify) the tile-level patterns are
-  // decided at run time; the analysis covers the others.
-  const bool useLists = options.sparse && hasTileLevelPatterns(op);
-  MaskAnalysis analysis(useLists ? nonTileLevelPatterns(op) : op.getPatterns(),
-                        &op.getPredicate());
-  const double scale = op.getEffectiveScale();
-  Value zeroIdx = k.idx(0), oneIdx = k.idx(1);
-
-  // Few query rows (decode): scores are dot products straight from the K
-  // rows. Otherwise each visited key tile is transposed into f32 [D, Bc]
-  // (columns past Skv are 0) on the stack, so the register-blocked FMAs
-  // stream contiguous key vectors. (A transposed copy of all of K would save
-  // the per-query-tile transposes but measured no faster, and costs memory.)
-  const bool directScores =
-      !ShapedType::isDynamic(staticSq) && staticSq <= 2 * rowsQK;
-  // Otherwise the query rows of a tile lie in vector lanes: scores are kept
-  // transposed, S^T [Bc, Br], computed as K_tile (Q_tile^T) with Q^T built
-  // once per query tile, so K is read in place (no per-tile transposes) and
-  // the softmax statistics are vertical vector operations (no horizontal
-  // reductions). The tile's rows fill whole vectors.
-  const bool lanes = !directScores;
-  const int64_t br = lanes ? (tileQ + vw - 1) / vw * vw : (tileQ + 3) / 4 * 4;
-  const int64_t numRowVectors = lanes ? br / vw : 0;
-  // Register blocking of S^T: rowVecBlock row vectors x keyBlock keys, at
-  // most 16 accumulators with 32 vector registers, 8 with 16 (AVX2).
-  const int64_t accBudget = vw >= 16 ? 16 : 8;
-  int64_t rowVecBlock = 1;
-  for (int64_t rb = 4; rb > 1 && lanes; --rb)
-    if (numRowVectors % rb == 0 && rb <= accBudget) {
-      rowVecBlock = rb;
-      break;
-    }
-  const int64_t keyBlock = std::clamp<int64_t>(accBudget / rowVecBlock, 1, 4);
-  const int64_t vwDot = largestDividingWidth(d, vw);
-  // With a handful of rows, blocking rows would mostly compute padding.
-  if (directScores)
-    rowsPV = 1;
-  Value numQTiles = arith::CeilDivUIOp::create(rw, loc, sq, k.idx(br));
-  // Decoding with few (batch, head) pairs: split the keys so that the
-  // parallel loop has ~32 iterations, and merge the parts by lse.
-  int64_t splits = options.kvSplits;
-  const int64_t staticBatch = qTy.getDimSize(0);
-  if (!splits) {
-    splits = 1;
-    if (directScores && !ShapedType::isDynamic(staticBatch)) {
-      int64_t work = staticBatch * hq * ((staticSq + br - 1) / br);
-      splits = std::clamp<int64_t>(32 / std::max<int64_t>(work, 1), 1, 16);
-    }
-  }
-  // Split mode: each part writes its normalised output and lse (without
-  // sinks) to [splits, B, Hq, Sq, ...] buffers; chunks are whole key tiles.
-  Value partO, partL, chunk;
-  if (splits > 1) {
-    auto pOType = MemRefType::get(
-        {splits, ShapedType::kDynamic, hq, ShapedType::kDynamic, dv}, f32);
-    auto pLType = MemRefType::get(
-        {splits, ShapedType::kDynamic, hq, ShapedType::kDynamic}, f32);
-    partO = memref::AllocOp::create(rw, loc, pOType, ValueRange{batch, sq});
-    partL = memref::AllocOp::create(rw, loc, pLType, ValueRange{batch, sq});
-    Value perSplit = arith::CeilDivUIOp::create(rw, loc, skv, k.idx(splits));
-    chunk = k.mul(arith::CeilDivUIOp::create(rw, loc, perSplit, k.idx(bc)),
-                  k.idx(bc));
-  }
-  KeyTileLists lists;
-  if (useLists)
-    lists = buildKeyTileLists(k, op, analysis, br, bc, batch, hq, sq, skv);
-  SmallVector<Value> lbs = {zeroIdx, zeroIdx, zeroIdx};
-  SmallVector<Value> ubs = {batch, k.idx(hq), numQTiles};
-  SmallVector<Value> steps = {oneIdx, oneIdx, oneIdx};
-  if (splits > 1) {
-    lbs.push_back(zeroIdx);
-    ubs.push_back(k.idx(splits));
-    steps.push_back(oneIdx);
-  }
-
-  scf::ParallelOp::create(
-      rw, loc, lbs, ubs, steps, [&](OpBuilder &nb, Location, ValueRange ivs) {
-        OpBuilder::InsertionGuard g2(rw);
-        rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-        // The stack buffers below are per iteration: convert-scf-to-openmp
-        // scopes them (memref.alloca_scope) when it outlines the body.
-
-        Value bi = ivs[0], hi = ivs[1], qt = ivs[2];
-        Value hk = arith::DivUIOp::create(rw, loc, hi, k.idx(group));
-        Value i0 = k.mul(qt, k.idx(br));
-        Value rows = k.minI(k.idx(br), k.sub(sq, i0));
-        Value iLast = k.sub(k.add(i0, rows), oneIdx);
-        QueryTile tile{
-            bi, hi, i0, iLast, k.add(i0, offset), k.add(iLast, offset)};
-
-        // Lanes: Q^T [D, Br] and S^T [Bc, Br]; rows: Q [Br, D], S [Br, Bc].
-        // Query and key indices of positions: the identity, or the sorted
-        // order of bucketed segments (key-tile lists).
-        auto rowOf = [&](Value order, Value pos) -> Value {
-          if (!order)
-            return pos;
-          Value h = lists.orderPerHead ? hi : zeroIdx;
-          return arith::IndexCastOp::create(rw, loc, rw.getIndexType(),
-                                            k.load(order, {bi, h, pos}));
-        };
-        auto queryAt = [&](Value pos) { return rowOf(lists.queryOrder, pos); };
-        auto keyAt = [&](Value pos) { return rowOf(lists.keyOrder, pos); };
-        Value qBuf = lanes ? k.stackBuffer({d, br}) : k.stackBuffer({br, d});
-        Value sBuf = lanes ? k.stackBuffer({bc, br}) : k.stackBuffer({br, bc});
-        auto sAt = [&](Value r, Value c) -> SmallVector<Value> {
-          if (lanes)
-            return {c, r};
-          return {r, c};
-        };
-        Value acc = k.stackBuffer({br, dv});
-        Value mBuf = k.stackBuffer({br});
-        Value lBuf = k.stackBuffer({br});
-        Value alphaBuf = k.stackBuffer({br});
-
-        // Every row of the buffers starts clean (static bounds: one memset
-        // rather than a loop over the live rows); padding rows of Q are 0.
-        Value scaleV = k.f32(scale), ninf = k.negInf(), zero = k.f32(0.0);
-        k.loop(zeroIdx, k.idx(br), 1, [&](Value r) {
-          k.store(ninf, mBuf, r);
-          k.store(zero, lBuf, r);
-          Value zeros = k.splat(vecO, 0.0);
-          k.loop(zeroIdx, k.idx(dv), vwOut,
-                 [&](Value e) { k.vstore(zeros, acc, {r, e}); });
-        });
-        if (lanes) {
-          k.loop(zeroIdx, k.idx(d), 1, [&](Value dd) {
-            k.loop(zeroIdx, rows, 1, [&](Value r) {
-              Value x =
-                  k.toF32(k.load(qB, {bi, hi, queryAt(k.add(i0, r)), dd}));
-              k.store(k.fmul(x, scaleV), qBuf, {dd, r});
-            });
-            k.loop(rows, k.idx(br), 1,
-                   [&](Value r) { k.store(zero, qBuf, {dd, r}); });
-          });
-        } else {
-          k.loop(zeroIdx, rows, 1, [&](Value r) {
-            Value i = queryAt(k.add(i0, r));
-            auto vecD = VectorType::get({vwDot}, f32);
-            auto vecDQ = VectorType::get({vwDot}, qTy.getElementType());
-            Value scaleD = k.bcast(vecD, scaleV);
-            k.loop(zeroIdx, k.idx(d), vwDot, [&](Value dd) {
-              Value x = k.toF32(k.vload(vecDQ, qB, {bi, hi, i, dd}));
-              k.vstore(k.fmul(x, scaleD), qBuf, {r, dd});
-            });
-          });
-        }
-        // Lanes with one key interval per row: the intervals of the tile's
-        // rows, once per query tile (padding rows see nothing).
-        auto laneIdxTy = VectorType::get({vw}, rw.getIndexType());
-        Value loBuf, hiBuf;
-        if (lanes && analysis.hasRowIntervals()) {
-          auto idxBufTy = MemRefType::get({br}, rw.getIndexType());
-          loBuf = memref::AllocaOp::create(rw, loc, idxBufTy);
-          hiBuf = memref::AllocaOp::create(rw, loc, idxBufTy);
-          k.loop(zeroIdx, rows, 1, [&](Value r) {
-            // Intervals of the tile's queries (a permutation of the rows
-            // where live rows are compacted).
-            Value aligned = k.add(queryAt(k.add(i0, r)), offset);
-            auto [keyLo, keyHi] = analysis.rowInterval(rw, loc, aligned, hi);
-            k.store(keyLo, loBuf, r);
-            k.store(keyHi, hiBuf, r);
-          });
-          k.loop(rows, k.idx(br), 1, [&](Value r) {
-            k.store(zeroIdx, loBuf, r);
-            k.store(zeroIdx, hiBuf, r);
-          });
-        }
-
-        auto [jLo, jHi] = analysis.keyRange(rw, loc, tile, skv);
-        Value part = splits > 1 ? ivs[3] : Value();
-        Value partLo, partHi;
-        if (part) {
-          partLo = k.mul(part, chunk);
-          partHi = k.add(partLo, chunk);
-          jLo = arith::MaxSIOp::create(rw, loc, jLo, partLo);
-          jHi = k.minI(jHi, partHi);
-        }
-        // Key tiles are aligned to the transposed K; a first tile that
-        // starts before jLo is partial and masked like any other.
-        Value bcIdx = k.idx(bc);
-        Value jStart =
-            k.mul(arith::DivUIOp::create(rw, loc, jLo, bcIdx), bcIdx);
-        // One visited key tile [j0, j0 + cols): `full` skips the mask;
-        // `staticOnly` (key-tile lists) says the tile-level patterns keep
-        // the whole tile.
-        auto processTile = [&](Value j0, Value cols, Value full,
-                               Value staticOnly) {
-          if (directScores) {
-            // S[r][c] = <q_r, k_c>: one vector dot product per key.
-            auto vecD = VectorType::get({vwDot}, f32);
-            auto vecDK = VectorType::get({vwDot}, kTy.getElementType());
-            k.loop(zeroIdx, rows, 1, [&](Value r) {
-              k.loop(zeroIdx, cols, 1, [&](Value c) {
-                Value j = keyAt(k.add(j0, c));
-                Value acc = k.reduce(
-                    zeroIdx, k.idx(d), vwDot, k.splat(vecD, 0.0),
-                    [&](Value dd, Value a) {
-                      Value kv = k.toF32(k.vload(vecDK, kB, {bi, hk, j, dd}));
-                      return k.fma(k.vload(vecD, qBuf, {r, dd}), kv, a);
-                    });
-                k.store(vector::ReductionOp::create(
-                            rw, loc, vector::CombiningKind::ADD, acc),
-                        sBuf, {r, c});
-              });
-            });
-          } else {
-            // S^T = K_tile Q^T in blocks of keyBlock keys x rowVecBlock
-            // row vectors: each step broadcasts keyBlock K elements and
-            // loads rowVecBlock Q^T vectors. Only the live keys are
-            // computed; the rest of the tile is never read.
-            auto qkBlock = [&](Value c0, int64_t keys) {
-              k.loop(
-                  zeroIdx, k.idx(numRowVectors), rowVecBlock, [&](Value rv0) {
-                    Value r0 = k.mul(rv0, k.idx(vw));
-                    SmallVector<Value> keyRows;
-                    for (int64_t kk = 0; kk < keys; ++kk)
-                      keyRows.push_back(keyAt(k.add(j0, k.add(c0, k.idx(kk)))));
-                    SmallVector<Value> inits(keys * rowVecBlock,
-                                             k.splat(vecS, 0.0));
-                    SmallVector<Value> accs = blockedOuterProducts(
-                        k, zeroIdx, k.idx(d), keys, rowVecBlock, vecS, inits,
-                        [&](Value dd, int64_t rv) {
-                          return k.vload(vecS, qBuf,
-                                         {dd, k.add(r0, k.idx(rv * vw))});
-                        },
-                        [&](Value dd, int64_t kk) {
-                          return k.toF32(k.load(kB, {bi, hk, keyRows[kk], dd}));
-                        });
-                    for (int64_t kk = 0; kk < keys; ++kk)
-                      for (int64_t rv = 0; rv < rowVecBlock; ++rv)
-                        k.vstore(
-                            accs[kk * rowVecBlock + rv], sBuf,
-                            {k.add(c0, k.idx(kk)), k.add(r0, k.idx(rv * vw))});
-                  });
-            };
-            Value fullKeys =
-                k.mul(arith::DivUIOp::create(rw, loc, cols, k.idx(keyBlock)),
-                      k.idx(keyBlock));
-            k.loop(zeroIdx, fullKeys, keyBlock,
-                   [&](Value c0) { qkBlock(c0, keyBlock); });
-            k.loop(fullKeys, cols, 1, [&](Value c) { qkBlock(c, 1); });
-          }
-          // score_mod, then the mask on partial tiles, per element.
-          auto perElement = [&](function_ref<Value(Value, Value, Value)> fn) {
-            k.loop(zeroIdx, rows, 1, [&](Value r) {
-              k.loop(zeroIdx, cols, 1, [&](Value c) {
-                Value s = k.load(sBuf, sAt(r, c));
-                k.store(fn(s, queryAt(k.add(i0, r)), keyAt(k.add(j0, c))), sBuf,
-                        sAt(r, c));
-              });
-            });
-          };
-          if (!op.getScoreMod().empty())
-            perElement([&](Value s, Value i, Value j) {
-              return inlineRegion(rw, op.getScoreMod(), {s, bi, hi, i, j});
-            });
-          if (!analysis.isTrivial() || lists.counts) {
-            Value partial = arith::XOrIOp::create(
-                rw, loc, full,
-                arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true)));
-            auto maskPerElement = [&]() {
-              perElement([&](Value s, Value i, Value j) {
-                MaskPredicateBuilder pb(rw, loc, sq, skv);
-                pb.setIndices(bi, hi, i, j);
-                Value keep = pb.buildAll(op.getPatterns(), op.getMaskOperands(),
-                                         op.getPredicate());
-                return k.select(keep, s, ninf);
-              });
-            };
-            auto maskLaneIntervals = [&]() {
-              // keep = lo[r] <= j < hi[r], a vector of rows per key.
-              Value ninfV = k.splat(vecS, -INFINITY);
-              k.loop(zeroIdx, cols, 1, [&](Value c) {
-                Value jv = k.bcast(laneIdxTy, k.add(j0, c));
-                for (int64_t rv = 0; rv < numRowVectors; ++rv) {
-                  Value r = k.idx(rv * vw);
-                  Value keep = arith::AndIOp::create(
-                      rw, loc,
-                      arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::sge,
-                                            jv, k.vload(laneIdxTy, loBuf, {r})),
-                      arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt,
-                                            jv,
-                                            k.vload(laneIdxTy, hiBuf, {r})));
-                  Value sv = k.vload(vecS, sBuf, {c, r});
-                  k.vstore(k.select(keep, sv, ninfV), sBuf, {c, r});
-                }
-              });
-            };
-            k.ifThen(partial, [&]() {
-              if (lanes && analysis.hasRowIntervals()) {
-                // With key-tile lists the intervals (static patterns)
-                // are the whole mask only where the tile-level patterns
-                // keep the tile.
-                if (staticOnly)
-                  k.ifThenElse(staticOnly, maskLaneIntervals, maskPerElement);
-                else
-                  maskLaneIntervals();
-                return;
-              }
-              if (!lists.counts && analysis.hasRowIntervals()) {
-                // Each row sees one interval of keys: mask whole vectors.
-                SmallVector<int64_t> lanes(vw);
-                for (int64_t l = 0; l < vw; ++l)
-                  lanes[l] = l;
-                auto laneTy = VectorType::get({vw}, rw.getIndexType());
-                Value iota = arith::ConstantOp::create(
-                    rw, loc,
-                    DenseElementsAttr::get(laneTy, ArrayRef<int64_t>(lanes)));
-                Value ninfV = k.splat(vecS, -INFINITY);
-                k.loop(zeroIdx, rows, 1, [&](Value r) {
-                  Value aligned = k.add(k.add(i0, r), offset);
-                  auto [keyLo, keyHi] =
-                      analysis.rowInterval(rw, loc, aligned, hi);
-                  Value loV = k.bcast(laneTy, keyLo),
-                        hiV = k.bcast(laneTy, keyHi);
-                  k.loop(zeroIdx, k.idx(bc), vw, [&](Value cb) {
-                    Value j = arith::AddIOp::create(
-                        rw, loc, k.bcast(laneTy, k.add(j0, cb)), iota);
-                    Value keep = arith::AndIOp::create(
-                        rw, loc,
-                        arith::CmpIOp::create(
-                            rw, loc, arith::CmpIPredicate::sge, j, loV),
-                        arith::CmpIOp::create(
-                            rw, loc, arith::CmpIPredicate::slt, j, hiV));
-                    Value sv = k.vload(vecS, sBuf, {r, cb});
-                    k.vstore(k.select(keep, sv, ninfV), sBuf, {r, cb});
-                  });
-                });
-                return;
-              }
-              maskPerElement();
-            });
-          }
-          if (lanes) {
-            // Vertical statistics: numRowVectors vectors of rows carried
-            // over the live keys.
-            Value ninfV = k.splat(vecS, -INFINITY), zv = k.splat(vecS, 0.0);
-            auto rowVec = [&](int64_t rv) { return k.idx(rv * vw); };
-            if (softmax) {
-              SmallVector<Value> mx = k.reduceMany(
-                  zeroIdx, cols, 1, SmallVector<Value>(numRowVectors, ninfV),
-                  [&](Value c, ValueRange a) {
-                    SmallVector<Value> next;
-                    for (int64_t rv = 0; rv < numRowVectors; ++rv)
-                      next.push_back(
-                          k.fmax(a[rv], k.vload(vecS, sBuf, {c, rowVec(rv)})));
-                    return next;
-                  });
-              SmallVector<Value> mSafe, alpha;
-              for (int64_t rv = 0; rv < numRowVectors; ++rv) {
-                Value mOld = k.vload(vecS, mBuf, rowVec(rv));
-                Value mNew = k.fmax(mOld, mx[rv]);
-                mSafe.push_back(k.select(k.feq(mNew, ninfV), zv, mNew));
-                alpha.push_back(k.exp(k.fsub(mOld, mSafe.back())));
-                k.vstore(mNew, mBuf, rowVec(rv));
-                k.vstore(alpha.back(), alphaBuf, rowVec(rv));
-              }
-              SmallVector<Value> sums = k.reduceMany(
-                  zeroIdx, cols, 1, SmallVector<Value>(numRowVectors, zv),
-                  [&](Value c, ValueRange a) {
-                    SmallVector<Value> next;
-                    for (int64_t rv = 0; rv < numRowVectors; ++rv) {
-                      // The polynomial exp clamps its input, so masked
-                      // scores are zeroed explicitly.
-                      Value s = k.vload(vecS, sBuf, {c, rowVec(rv)});
-                      Value p = k.select(k.feq(s, ninfV), zv,
-                                         k.exp(k.fsub(s, mSafe[rv])));
-                      k.vstore(p, sBuf, {c, rowVec(rv)});
-                      next.push_back(k.fadd(a[rv], p));
-                    }
-                    return next;
-                  });
-              for (int64_t rv = 0; rv < numRowVectors; ++rv) {
-                Value l = k.vload(vecS, lBuf, rowVec(rv));
-                k.vstore(k.fma(alpha[rv], l, sums[rv]), lBuf, rowVec(rv));
-              }
-            } else {
-              Value one = k.splat(vecS, 1.0);
-              k.loop(zeroIdx, cols, 1, [&](Value c) {
-                for (int64_t rv = 0; rv < numRowVectors; ++rv) {
-                  Value s = k.vload(vecS, sBuf, {c, rowVec(rv)});
-                  Value w = s;
-                  if (kind == AggregationKind::sigmoid)
-                    w = k.fdiv(
-                        one,
-                        k.fadd(one, k.exp(arith::NegFOp::create(rw, loc, s))));
-                  w = k.select(k.feq(s, ninfV), zv, w);
-                  k.vstore(w, sBuf, {c, rowVec(rv)});
-                }
-              });
-            }
-          } else {
-            // Columns past the end of the keys are masked.
-            k.loop(zeroIdx, rows, 1, [&](Value r) {
-              k.loop(cols, k.idx(bc), 1,
-                     [&](Value c) { k.store(ninf, sBuf, {r, c}); });
-            });
-
-            k.loop(zeroIdx, rows, 1, [&](Value r) {
-              Value alpha;
-              if (softmax) {
-                Value mv =
-                    k.reduce(zeroIdx, k.idx(bc), vw, k.splat(vecS, -INFINITY),
-                             [&](Value cb, Value a) {
-                               return k.fmax(a, k.vload(vecS, sBuf, {r, cb}));
-                             });
-                Value mx = vector::ReductionOp::create(
-                    rw, loc, vector::CombiningKind::MAXIMUMF, mv);
-                Value mOld = k.load(mBuf, r);
-                Value mNew = k.fmax(mOld, mx);
-                Value mSafe = k.safeMax(mNew);
-                alpha = k.exp(k.fsub(mOld, mSafe));
-                Value mSafeV = k.bcast(vecS, mSafe);
-                Value ninfV = k.splat(vecS, -INFINITY), zv = k.splat(vecS, 0.0);
-                Value sum = k.reduce(
-                    zeroIdx, k.idx(bc), vw, zv, [&](Value cb, Value a) {
-                      // The polynomial exp clamps its input, so masked
-                      // scores are zeroed explicitly.
-                      Value s = k.vload(vecS, sBuf, {r, cb});
-                      Value p = k.select(k.feq(s, ninfV), zv,
-                                         k.exp(k.fsub(s, mSafeV)));
-                      k.vstore(p, sBuf, {r, cb});
-                      return k.fadd(a, p);
-                    });
-                Value rowSum = vector::ReductionOp::create(
-                    rw, loc, vector::CombiningKind::ADD, sum);
-                k.store(k.fadd(k.fmul(alpha, k.load(lBuf, r)), rowSum), lBuf,
-                        r);
-                k.store(mNew, mBuf, r);
-              } else {
-                // Pointwise weights; masked (-inf) scores weigh 0.
-                Value one = k.splat(vecS, 1.0), zv = k.splat(vecS, 0.0);
-                Value ninfV = k.splat(vecS, -INFINITY);
-                k.loop(zeroIdx, k.idx(bc), vw, [&](Value cb) {
-                  Value s = k.vload(vecS, sBuf, {r, cb});
-                  Value w;
-                  if (kind == AggregationKind::sigmoid)
-                    w = k.fdiv(
-                        one,
-                        k.fadd(one, k.exp(arith::NegFOp::create(rw, loc, s))));
-                  else
-                    w = s;
-                  w = k.select(k.feq(s, ninfV), zv, w);
-                  k.vstore(w, sBuf, {r, cb});
-                });
-              }
-              if (alpha)
-                k.store(alpha, alphaBuf, r);
-            });
-          }
-          // acc = alpha * acc + P V in blocks of rowsPV rows x all output
-          // vectors; each V row is loaded once per block.
-          k.loop(zeroIdx, rows, rowsPV, [&](Value r0) {
-            SmallVector<Value> inits;
-            for (int64_t rr = 0; rr < rowsPV; ++rr) {
-              Value r = k.add(r0, k.idx(rr));
-              Value alphaV =
-                  softmax ? k.bcast(vecO, k.load(alphaBuf, r)) : Value();
-              for (int64_t eb = 0; eb < numOutVectors; ++eb) {
-                Value a = k.vload(vecO, acc, {r, k.idx(eb * vwOut)});
-                inits.push_back(alphaV ? k.fmul(a, alphaV) : a);
-              }
-            }
-            SmallVector<Value> accs = blockedOuterProducts(
-                k, zeroIdx, cols, rowsPV, numOutVectors, vecO, inits,
-                [&](Value c, int64_t eb) {
-                  return k.toF32(k.vload(
-                      vecV, vB,
-                      {bi, hk, keyAt(k.add(j0, c)), k.idx(eb * vwOut)}));
-                },
-                [&](Value c, int64_t rr) {
-                  return k.load(sBuf, sAt(k.add(r0, k.idx(rr)), c));
-                });
-            for (int64_t rr = 0; rr < rowsPV; ++rr)
-              for (int64_t eb = 0; eb < numOutVectors; ++eb)
-                k.vstore(accs[rr * numOutVectors + eb], acc,
-                         {k.add(r0, k.idx(rr)), k.idx(eb * vwOut)});
-          });
-        };
-        if (lists.counts) {
-          // The run-time list of this query tile's key tiles.
-          Value count = arith::IndexCastOp::create(
-              rw, loc, rw.getIndexType(), k.load(lists.counts, {bi, hi, qt}));
-          k.loop(zeroIdx, count, 1, [&](Value n) {
-            Value code = arith::IndexCastOp::create(
-                rw, loc, rw.getIndexType(),
-                k.load(lists.tiles, {bi, hi, qt, n}));
-            Value j0 =
-                k.mul(arith::DivUIOp::create(rw, loc, code, k.idx(4)), bcIdx);
-            Value state = arith::RemUIOp::create(rw, loc, code, k.idx(4));
-            auto is = [&](KeyTileState s) {
-              return arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
-                                           state, k.idx((int64_t)s));
-            };
-            Value cols = k.minI(bcIdx, k.sub(skv, j0));
-            Value inPart =
-                arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true));
-            if (part)
-              inPart = arith::AndIOp::create(
-                  rw, loc,
-                  arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::sge, j0,
-                                        partLo),
-                  arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt, j0,
-                                        partHi));
-            k.ifThen(inPart, [&]() {
-              processTile(j0, cols, is(KeyTileState::Full),
-                          is(KeyTileState::StaticPartial));
-            });
-          });
-        } else {
-          k.loop(jStart, jHi, bc, [&](Value j0) {
-            Value cols = k.minI(bcIdx, k.sub(skv, j0));
-            Value jLast = k.sub(k.add(j0, cols), oneIdx);
-            TileClass cls = analysis.classify(rw, loc, tile, j0, jLast);
-            Value visit = arith::XOrIOp::create(
-                rw, loc, cls.empty,
-                arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true)));
-            k.ifThen(visit,
-                     [&]() { processTile(j0, cols, cls.full, Value()); });
-          });
-        }
-
-        // Finish the rows: sinks, normalisation, lse.
-        k.loop(zeroIdx, rows, 1, [&](Value r) {
-          Value i = queryAt(k.add(i0, r));
-          if (part) {
-            // A partial result: normalised by its own sum, sinks later.
-            Value factor = k.f32(1.0);
-            if (softmax) {
-              Value m = k.load(mBuf, r), l = k.load(lBuf, r);
-              m = k.safeMax(m);
-              factor = k.select(k.feq(l, zero), zero, k.fdiv(k.f32(1.0), l));
-              k.store(k.fadd(m, math::LogOp::create(rw, loc, l)), partL,
-                      {part, bi, hi, i});
-            }
-            Value factorV = k.bcast(vecO, factor);
-            k.loop(zeroIdx, k.idx(dv), vwOut, [&](Value e) {
-              k.vstore(k.fmul(k.vload(vecO, acc, {r, e}), factorV), partO,
-                       {part, bi, hi, i, e});
-            });
-            return;
-          }
-          Value factor = k.f32(1.0), lse;
-          if (softmax)
-            std::tie(factor, lse) =
-                k.finishSoftmax(k.load(mBuf, r), k.load(lBuf, r),
-                                sinksB ? k.load(sinksB, hi) : Value());
-          Value factorV = k.bcast(vecO, factor);
-          k.loop(zeroIdx, k.idx(dv), vwOut, [&](Value e) {
-            Value o = k.fmul(k.vload(vecO, acc, {r, e}), factorV);
-            k.vstore(k.fromF32(o, outElt), outB, {bi, hi, i, e});
-          });
-          if (lseB)
-            k.store(lse, lseB, {bi, hi, i});
-        });
-      });
-
-  if (splits > 1) {
-    // Merge the parts: O = Σ e^{lse_p - m} O_p / (Σ e^{lse_p - m} [+ e^{sink -
-    // m}]), lse = m + log(...), as attn.merge does; other kinds just add.
-    scf::ParallelOp::create(
-        rw, loc, ValueRange{zeroIdx, zeroIdx, zeroIdx},
-        ValueRange{batch, k.idx(hq), sq}, ValueRange{oneIdx, oneIdx, oneIdx},
-        [&](OpBuilder &nb, Location, ValueRange ivs) {
-          OpBuilder::InsertionGuard g2(rw);
-          rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          Value bi = ivs[0], hi = ivs[1], i = ivs[2];
-          Value ninf = k.negInf(), zero = k.f32(0.0);
-          SmallVector<Value> weights;
-          Value m = ninf, mSafe = zero, l = zero;
-          if (softmax) {
-            SmallVector<Value> lses;
-            for (int64_t p = 0; p < splits; ++p) {
-              lses.push_back(k.load(partL, {k.idx(p), bi, hi, i}));
-              m = k.fmax(m, lses.back());
-            }
-            Value sink = sinksB ? k.load(sinksB, hi) : Value();
-            if (sink)
-              m = k.fmax(m, sink);
-            mSafe = k.safeMax(m);
-            for (Value lse : lses) {
-              // exp may be a clamped polynomial: empty parts weigh 0.
-              Value w =
-                  k.select(k.feq(lse, ninf), zero, k.exp(k.fsub(lse, mSafe)));
-              weights.push_back(w);
-              l = k.fadd(l, w);
-            }
-            if (sink)
-              l = k.fadd(l, k.exp(k.fsub(sink, mSafe)));
-          }
-          Value inv =
-              softmax ? k.select(k.feq(l, zero), zero, k.fdiv(k.f32(1.0), l))
-                      : Value();
-          k.loop(zeroIdx, k.idx(dv), vwOut, [&](Value e) {
-            Value o = k.splat(vecO, 0.0);
-            for (int64_t p = 0; p < splits; ++p) {
-              Value po = k.vload(vecO, partO, {k.idx(p), bi, hi, i, e});
-              o = softmax ? k.fma(k.bcast(vecO, weights[p]), po, o)
-                          : k.fadd(o, po);
-            }
-            if (softmax)
-              o = k.fmul(o, k.bcast(vecO, inv));
-            k.vstore(k.fromF32(o, outElt), outB, {bi, hi, i, e});
-          });
-          if (lseB)
-            k.store(k.fadd(mSafe, math::LogOp::create(rw, loc, l)), lseB,
-                    {bi, hi, i});
-        });
-  }
-
-  return io.results(k);
+  return TiledKernel(rw, op, options, *cfg, *problem).build();
 }
 
 namespace {
@@ -756,8 +792,8 @@ struct AttnTilePass : attn::impl::AttnTileBase<AttnTilePass> {
         getCpuTargetOrEmitError(getOperation(), targetCpu, targetFeatures);
     if (failed(target))
       return signalPassFailure();
-    TileOptions options{tileQ, tileKV, vectorWidth, kvSplits};
-    options.target = *target;
+    TileOptions options{tileQ, tileKV, vectorWidth, kvSplits,
+                        /*sparse=*/false, *target};
     RewritePatternSet patterns(&getContext());
     populateTilePatterns(patterns, options);
     if (failed(applyFormPatterns(getOperation(), std::move(patterns))))

@@ -1,4 +1,4 @@
-"""Flowformer (VARIANTS D4) against an independent NumPy float64 transcription
+"""Flowformer (mechanism D4 of docs/language.md) against an independent NumPy float64 transcription
 of the formula, result by result. Its main output is small (about
 mean_j V_j / S), so the elementwise --check is dominated by atol; here each
 result is compared normwise: max |attn - numpy| / max |numpy| < 1e-5.

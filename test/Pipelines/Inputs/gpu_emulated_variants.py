@@ -1,5 +1,5 @@
 """The GPU forms (attn-to-nvvm's kernels, run on CPU threads by
-`attn-run --pipeline=gpu-emulated`) on every VARIANTS test program and every
+`attn-run --pipeline=gpu-emulated`) on every mechanism test program (test/Pipelines/variants) and every
 example: each `attn-run ... --pipeline=cpu ...` RUN line of a variant file is
 rerun with --pipeline=gpu-emulated (same entry, seed and arguments), and each
 example runs with --random-args --check. Exit status 0 everywhere means the

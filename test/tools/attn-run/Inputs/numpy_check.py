@@ -1,6 +1,6 @@
 """An independent NumPy oracle for attn-run: writes small programs, runs them
 through attn-run (naive and reference pipelines) with .npy inputs/outputs and
-compares with NumPy implementations written from DESIGN.md section 2.
+compares with NumPy implementations written from the semantics in docs/language.md.
 
 usage: numpy_check.py ATTN_RUN WORKDIR
 """
@@ -53,7 +53,7 @@ def compare(name, inputs, program, expected, tol):
 
 
 def sdpa(q, k, v, scale, keep, sinks=None):
-    """O and lse per DESIGN.md: masked = -inf, fully masked row -> 0 / -inf."""
+    """O and lse per docs/language.md: masked = -inf, fully masked row -> 0 / -inf."""
     b, hq, sq, d = q.shape
     hkv = k.shape[1]
     g = hq // hkv
