@@ -197,6 +197,8 @@ struct MaskPattern {
   std::vector<MaskPattern> alternatives;
 };
 
+struct ScalarOperands;
+
 /// Sizes of the score tensor a mask applies to.
 struct MaskGeometry {
   int64_t batch, heads, sq, skv;
@@ -253,11 +255,27 @@ private:
   bool execConstant(arith::ConstantOp op);
   bool execElementwise(Operation *op);
   FailureOr<double> evalScalar(Operation *op, ArrayRef<double> a);
+  // The op families of evalScalar; std::nullopt when `op` is not theirs.
+  std::optional<FailureOr<double>> evalFloatArith(Operation *op,
+                                                  const ScalarOperands &x);
+  std::optional<FailureOr<double>> evalIntArith(Operation *op,
+                                                const ScalarOperands &x);
+  std::optional<FailureOr<double>> evalMath(Operation *op,
+                                            const ScalarOperands &x);
   bool execCall(func::CallOp op);
   bool execFor(scf::ForOp op);
   bool execIf(scf::IfOp op);
   bool execLinalg(linalg::LinalgOp op);
   bool execTensorOp(Operation *op);
+  bool execTensor(tensor::CollapseShapeOp op);
+  bool execTensor(tensor::ExpandShapeOp op);
+  bool execTensor(tensor::ExtractSliceOp op);
+  bool execTensor(tensor::InsertSliceOp op);
+  bool execTensor(tensor::GenerateOp op);
+  bool flatOffset(Operation *op, const Tensor &t, ValueRange indices,
+                  int64_t &off);
+  bool resultShape(Operation *op, ValueRange dynSizes,
+                   SmallVectorImpl<int64_t> &shape);
   bool sliceIndices(Operation *op, ArrayRef<int64_t> srcShape,
                     ArrayRef<OpFoldResult> offsets,
                     ArrayRef<OpFoldResult> sizes,
@@ -508,37 +526,58 @@ bool Interpreter::execElementwise(Operation *op) {
   return setTensor(op->getResult(0), std::move(out));
 }
 
+/// The operands of one scalar arith/math evaluation with their integer
+/// readings, and the wrapping of an integer result to the result's width.
+struct ScalarOperands {
+  ArrayRef<double> a;
+  unsigned wi, wo; // integer widths of operand 0 and of the result (0: none)
+
+  int64_t s(unsigned k) const { return asSigned(a[k], wi); }
+  uint64_t u(unsigned k) const { return asUnsigned(a[k], wi); }
+  uint64_t bits(unsigned k) const { return static_cast<uint64_t>(toInt(a[k])); }
+  FailureOr<double> out(uint64_t v) const {
+    return static_cast<double>(wrap(v, wo));
+  }
+  FailureOr<double> outS(int64_t v) const {
+    return out(static_cast<uint64_t>(v));
+  }
+  bool isMinOverMinusOne() const {
+    return s(0) == std::numeric_limits<int64_t>::min() && s(1) == -1;
+  }
+  bool isOrdered() const { return !std::isnan(a[0]) && !std::isnan(a[1]); }
+};
+
+/// fptosi/fptoui: truncation toward zero, defined for every input.
+uint64_t fpToInt(double x) {
+  double t = std::trunc(x);
+  if (std::isnan(t))
+    return 0;
+  if (t >= 9223372036854775808.0 && t < 18446744073709551616.0)
+    return static_cast<uint64_t>(t);
+  return static_cast<uint64_t>(toInt(t));
+}
+
 FailureOr<double> Interpreter::evalScalar(Operation *op, ArrayRef<double> a) {
-  using R = FailureOr<double>;
   Type inTy = op->getNumOperands()
                   ? getElementTypeOrSelf(op->getOperand(0).getType())
                   : Type();
   Type outTy = getElementTypeOrSelf(op->getResult(0).getType());
-  unsigned wi = inTy ? intWidth(inTy) : 0, wo = intWidth(outTy);
-  auto s = [&](unsigned k) { return asSigned(a[k], wi); };
-  auto u = [&](unsigned k) { return asUnsigned(a[k], wi); };
-  auto bits = [&](unsigned k) { return static_cast<uint64_t>(toInt(a[k])); };
-  auto out = [&](uint64_t v) -> R { return static_cast<double>(wrap(v, wo)); };
-  auto outS = [&](int64_t v) -> R { return out(static_cast<uint64_t>(v)); };
-  auto divByZero = [&]() -> R {
-    failOp(op, "integer division by zero");
-    return failure();
-  };
-  auto isMinOverMinusOne = [&]() {
-    return s(0) == std::numeric_limits<int64_t>::min() && s(1) == -1;
-  };
-  auto fpToInt = [&](double x) -> uint64_t {
-    double t = std::trunc(x);
-    if (std::isnan(t))
-      return 0;
-    if (t >= 9223372036854775808.0 && t < 18446744073709551616.0)
-      return static_cast<uint64_t>(t);
-    return static_cast<uint64_t>(toInt(t));
-  };
-  auto isOrdered = [&]() { return !std::isnan(a[0]) && !std::isnan(a[1]); };
+  ScalarOperands x{a, inTy ? intWidth(inTy) : 0, intWidth(outTy)};
+  if (std::optional<FailureOr<double>> r = evalFloatArith(op, x))
+    return *r;
+  if (std::optional<FailureOr<double>> r = evalIntArith(op, x))
+    return *r;
+  if (std::optional<FailureOr<double>> r = evalMath(op, x))
+    return *r;
+  unsupported(op);
+  return failure();
+}
 
-  return llvm::TypeSwitch<Operation *, R>(op)
-      // Floating point.
+std::optional<FailureOr<double>>
+Interpreter::evalFloatArith(Operation *op, const ScalarOperands &x) {
+  using R = FailureOr<double>;
+  ArrayRef<double> a = x.a;
+  return llvm::TypeSwitch<Operation *, std::optional<R>>(op)
       .Case<arith::AddFOp>([&](auto) -> R { return a[0] + a[1]; })
       .Case<arith::SubFOp>([&](auto) -> R { return a[0] - a[1]; })
       .Case<arith::MulFOp>([&](auto) -> R { return a[0] * a[1]; })
@@ -546,14 +585,14 @@ FailureOr<double> Interpreter::evalScalar(Operation *op, ArrayRef<double> a) {
       .Case<arith::RemFOp>([&](auto) -> R { return std::fmod(a[0], a[1]); })
       .Case<arith::NegFOp>([&](auto) -> R { return -a[0]; })
       .Case<arith::MaximumFOp>([&](auto) -> R {
-        if (!isOrdered())
+        if (!x.isOrdered())
           return std::numeric_limits<double>::quiet_NaN();
         if (a[0] == a[1]) // +0 > -0
           return std::signbit(a[0]) ? a[1] : a[0];
         return std::max(a[0], a[1]);
       })
       .Case<arith::MinimumFOp>([&](auto) -> R {
-        if (!isOrdered())
+        if (!x.isOrdered())
           return std::numeric_limits<double>::quiet_NaN();
         if (a[0] == a[1])
           return std::signbit(a[0]) ? a[0] : a[1];
@@ -571,77 +610,101 @@ FailureOr<double> Interpreter::evalScalar(Operation *op, ArrayRef<double> a) {
       // Float types are not rounded: this is the f64 oracle.
       .Case<arith::ExtFOp, arith::TruncFOp>([&](auto) -> R { return a[0]; })
       .Case<arith::SIToFPOp>(
-          [&](auto) -> R { return static_cast<double>(s(0)); })
+          [&](auto) -> R { return static_cast<double>(x.s(0)); })
       .Case<arith::UIToFPOp>(
-          [&](auto) -> R { return static_cast<double>(u(0)); })
+          [&](auto) -> R { return static_cast<double>(x.u(0)); })
       .Case<arith::FPToSIOp, arith::FPToUIOp>(
-          [&](auto) -> R { return out(fpToInt(a[0])); })
-      // Integers.
-      .Case<arith::AddIOp>([&](auto) { return out(bits(0) + bits(1)); })
-      .Case<arith::SubIOp>([&](auto) { return out(bits(0) - bits(1)); })
-      .Case<arith::MulIOp>([&](auto) { return out(bits(0) * bits(1)); })
+          [&](auto) -> R { return x.out(fpToInt(a[0])); })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+std::optional<FailureOr<double>>
+Interpreter::evalIntArith(Operation *op, const ScalarOperands &x) {
+  using R = FailureOr<double>;
+  unsigned wi = x.wi;
+  auto divByZero = [&]() -> R {
+    failOp(op, "integer division by zero");
+    return failure();
+  };
+  return llvm::TypeSwitch<Operation *, std::optional<R>>(op)
+      .Case<arith::AddIOp>([&](auto) { return x.out(x.bits(0) + x.bits(1)); })
+      .Case<arith::SubIOp>([&](auto) { return x.out(x.bits(0) - x.bits(1)); })
+      .Case<arith::MulIOp>([&](auto) { return x.out(x.bits(0) * x.bits(1)); })
       .Case<arith::DivSIOp>([&](auto) -> R {
-        if (s(1) == 0)
+        if (x.s(1) == 0)
           return divByZero();
-        return isMinOverMinusOne() ? outS(s(0)) : outS(s(0) / s(1));
+        return x.isMinOverMinusOne() ? x.outS(x.s(0)) : x.outS(x.s(0) / x.s(1));
       })
       .Case<arith::DivUIOp>([&](auto) -> R {
-        if (u(1) == 0)
+        if (x.u(1) == 0)
           return divByZero();
-        return out(u(0) / u(1));
+        return x.out(x.u(0) / x.u(1));
       })
       .Case<arith::CeilDivSIOp>([&](auto) -> R {
-        if (s(1) == 0)
+        if (x.s(1) == 0)
           return divByZero();
-        return isMinOverMinusOne() ? outS(s(0)) : outS(ceilDiv(s(0), s(1)));
+        return x.isMinOverMinusOne() ? x.outS(x.s(0))
+                                     : x.outS(ceilDiv(x.s(0), x.s(1)));
       })
       .Case<arith::CeilDivUIOp>([&](auto) -> R {
-        if (u(1) == 0)
+        if (x.u(1) == 0)
           return divByZero();
-        return out(u(0) / u(1) + (u(0) % u(1) != 0));
+        return x.out(x.u(0) / x.u(1) + (x.u(0) % x.u(1) != 0));
       })
       .Case<arith::FloorDivSIOp>([&](auto) -> R {
-        if (s(1) == 0)
+        if (x.s(1) == 0)
           return divByZero();
-        return isMinOverMinusOne() ? outS(s(0)) : outS(floorDiv(s(0), s(1)));
+        return x.isMinOverMinusOne() ? x.outS(x.s(0))
+                                     : x.outS(floorDiv(x.s(0), x.s(1)));
       })
       .Case<arith::RemSIOp>([&](auto) -> R {
-        if (s(1) == 0)
+        if (x.s(1) == 0)
           return divByZero();
-        return isMinOverMinusOne() ? outS(0) : outS(s(0) % s(1));
+        return x.isMinOverMinusOne() ? x.outS(0) : x.outS(x.s(0) % x.s(1));
       })
       .Case<arith::RemUIOp>([&](auto) -> R {
-        if (u(1) == 0)
+        if (x.u(1) == 0)
           return divByZero();
-        return out(u(0) % u(1));
+        return x.out(x.u(0) % x.u(1));
       })
-      .Case<arith::AndIOp>([&](auto) { return out(bits(0) & bits(1)); })
-      .Case<arith::OrIOp>([&](auto) { return out(bits(0) | bits(1)); })
-      .Case<arith::XOrIOp>([&](auto) { return out(bits(0) ^ bits(1)); })
+      .Case<arith::AndIOp>([&](auto) { return x.out(x.bits(0) & x.bits(1)); })
+      .Case<arith::OrIOp>([&](auto) { return x.out(x.bits(0) | x.bits(1)); })
+      .Case<arith::XOrIOp>([&](auto) { return x.out(x.bits(0) ^ x.bits(1)); })
       // Shifts by the bit width or more are poison; give a fixed answer.
       .Case<arith::ShLIOp>(
-          [&](auto) { return out(u(1) >= wi ? 0 : bits(0) << u(1)); })
+          [&](auto) { return x.out(x.u(1) >= wi ? 0 : x.bits(0) << x.u(1)); })
       .Case<arith::ShRUIOp>(
-          [&](auto) { return out(u(1) >= wi ? 0 : u(0) >> u(1)); })
+          [&](auto) { return x.out(x.u(1) >= wi ? 0 : x.u(0) >> x.u(1)); })
       .Case<arith::ShRSIOp>([&](auto) {
-        return outS(u(1) >= wi ? (s(0) < 0 ? -1 : 0) : s(0) >> u(1));
+        return x.outS(x.u(1) >= wi ? (x.s(0) < 0 ? -1 : 0) : x.s(0) >> x.u(1));
       })
-      .Case<arith::MaxSIOp>([&](auto) { return outS(std::max(s(0), s(1))); })
-      .Case<arith::MinSIOp>([&](auto) { return outS(std::min(s(0), s(1))); })
-      .Case<arith::MaxUIOp>([&](auto) { return out(std::max(u(0), u(1))); })
-      .Case<arith::MinUIOp>([&](auto) { return out(std::min(u(0), u(1))); })
+      .Case<arith::MaxSIOp>(
+          [&](auto) { return x.outS(std::max(x.s(0), x.s(1))); })
+      .Case<arith::MinSIOp>(
+          [&](auto) { return x.outS(std::min(x.s(0), x.s(1))); })
+      .Case<arith::MaxUIOp>(
+          [&](auto) { return x.out(std::max(x.u(0), x.u(1))); })
+      .Case<arith::MinUIOp>(
+          [&](auto) { return x.out(std::min(x.u(0), x.u(1))); })
       .Case<arith::CmpIOp>([&](arith::CmpIOp c) -> R {
-        return arith::applyCmpPredicate(c.getPredicate(), APInt(wi, u(0)),
-                                        APInt(wi, u(1)))
+        return arith::applyCmpPredicate(c.getPredicate(), APInt(wi, x.u(0)),
+                                        APInt(wi, x.u(1)))
                    ? 1.0
                    : 0.0;
       })
       .Case<arith::ExtSIOp, arith::IndexCastOp>(
-          [&](auto) { return outS(s(0)); })
+          [&](auto) { return x.outS(x.s(0)); })
       .Case<arith::ExtUIOp, arith::IndexCastUIOp>(
-          [&](auto) { return out(u(0)); })
-      .Case<arith::TruncIOp>([&](auto) { return out(bits(0)); })
-      // math.
+          [&](auto) { return x.out(x.u(0)); })
+      .Case<arith::TruncIOp>([&](auto) { return x.out(x.bits(0)); })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+std::optional<FailureOr<double>>
+Interpreter::evalMath(Operation *op, const ScalarOperands &x) {
+  using R = FailureOr<double>;
+  ArrayRef<double> a = x.a;
+  return llvm::TypeSwitch<Operation *, std::optional<R>>(op)
       .Case<math::ExpOp>([&](auto) -> R { return std::exp(a[0]); })
       .Case<math::Exp2Op>([&](auto) -> R { return std::exp2(a[0]); })
       .Case<math::ExpM1Op>([&](auto) -> R { return std::expm1(a[0]); })
@@ -660,8 +723,9 @@ FailureOr<double> Interpreter::evalScalar(Operation *op, ArrayRef<double> a) {
                       asSigned(a[1], intWidth(op->getOperand(1).getType()))));
       })
       .Case<math::AbsFOp>([&](auto) -> R { return std::fabs(a[0]); })
-      .Case<math::AbsIOp>(
-          [&](auto) { return out(s(0) < 0 ? uint64_t(0) - bits(0) : bits(0)); })
+      .Case<math::AbsIOp>([&](auto) {
+        return x.out(x.s(0) < 0 ? uint64_t(0) - x.bits(0) : x.bits(0));
+      })
       .Case<math::CopySignOp>(
           [&](auto) -> R { return std::copysign(a[0], a[1]); })
       .Case<math::ErfOp>([&](auto) -> R { return std::erf(a[0]); })
@@ -686,10 +750,7 @@ FailureOr<double> Interpreter::evalScalar(Operation *op, ArrayRef<double> a) {
       .Case<math::IsInfOp>([&](auto) -> R { return std::isinf(a[0]) ? 1 : 0; })
       .Case<math::IsFiniteOp>(
           [&](auto) -> R { return std::isfinite(a[0]) ? 1 : 0; })
-      .Default([&](Operation *o) -> R {
-        unsupported(o);
-        return failure();
-      });
+      .Default([](Operation *) { return std::nullopt; });
 }
 
 //===----------------------------------------------------------------------===//
@@ -965,44 +1026,48 @@ bool Interpreter::sliceIndices(Operation *op, ArrayRef<int64_t> srcShape,
   return true;
 }
 
-bool Interpreter::execTensorOp(Operation *op) {
-  // Flat offset of `indices` into `t`, bounds checked.
-  auto offsetOf = [&](const Tensor &t, ValueRange indices, int64_t &off) {
-    if (indices.size() != t.shape.size())
-      return failOp(op, "wrong number of indices");
-    off = 0;
-    for (auto [d, v] : llvm::enumerate(indices)) {
-      int64_t i = index(v);
-      if (i < 0 || i >= t.shape[d])
-        return failOp(op, llvm::formatv("index {0} out of bounds for dim {1} "
-                                        "of {2}",
-                                        i, d, formatShape(t.shape))
-                              .str());
-      off = off * t.shape[d] + i;
-    }
-    return true;
-  };
-  // The result type's shape with its dynamic sizes taken from `dynSizes`.
-  auto resultShape = [&](ValueRange dynSizes, SmallVectorImpl<int64_t> &shape) {
-    auto type = cast<RankedTensorType>(op->getResult(0).getType());
-    auto dyn = dynSizes.begin();
-    for (int64_t d : type.getShape()) {
-      if (!ShapedType::isDynamic(d)) {
-        shape.push_back(d);
-        continue;
-      }
-      if (dyn == dynSizes.end())
-        return failOp(op, "missing dynamic size");
-      shape.push_back(index(*dyn++));
-    }
-    return true;
-  };
+/// Flat offset of `indices` into `t`, bounds checked.
+bool Interpreter::flatOffset(Operation *op, const Tensor &t, ValueRange indices,
+                             int64_t &off) {
+  if (indices.size() != t.shape.size())
+    return failOp(op, "wrong number of indices");
+  off = 0;
+  for (auto [d, v] : llvm::enumerate(indices)) {
+    int64_t i = index(v);
+    if (i < 0 || i >= t.shape[d])
+      return failOp(op, llvm::formatv("index {0} out of bounds for dim {1} "
+                                      "of {2}",
+                                      i, d, formatShape(t.shape))
+                            .str());
+    off = off * t.shape[d] + i;
+  }
+  return true;
+}
 
+/// The shape of `op`'s result type with its dynamic sizes taken from
+/// `dynSizes`.
+bool Interpreter::resultShape(Operation *op, ValueRange dynSizes,
+                              SmallVectorImpl<int64_t> &shape) {
+  auto type = cast<RankedTensorType>(op->getResult(0).getType());
+  auto dyn = dynSizes.begin();
+  for (int64_t d : type.getShape()) {
+    if (!ShapedType::isDynamic(d)) {
+      shape.push_back(d);
+      continue;
+    }
+    if (dyn == dynSizes.end())
+      return failOp(op, "missing dynamic size");
+    shape.push_back(index(*dyn++));
+  }
+  return true;
+}
+
+bool Interpreter::execTensorOp(Operation *op) {
   return llvm::TypeSwitch<Operation *, bool>(op)
       .Case<tensor::ExtractOp>([&](tensor::ExtractOp e) {
         const Tensor &t = tensor(e.getTensor());
         int64_t off;
-        if (!offsetOf(t, e.getIndices(), off))
+        if (!flatOffset(op, t, e.getIndices(), off))
           return false;
         scalars[e.getResult()] = t.data[off];
         return true;
@@ -1018,13 +1083,14 @@ bool Interpreter::execTensorOp(Operation *op) {
       .Case<tensor::EmptyOp>([&](tensor::EmptyOp e) {
         SmallVector<int64_t> shape;
         Tensor t;
-        return resultShape(e.getDynamicSizes(), shape) && alloc(op, shape, t) &&
-               setTensor(e.getResult(), std::move(t));
+        return resultShape(op, e.getDynamicSizes(), shape) &&
+               alloc(op, shape, t) && setTensor(e.getResult(), std::move(t));
       })
       .Case<tensor::SplatOp>([&](tensor::SplatOp s) {
         SmallVector<int64_t> shape;
         Tensor t;
-        if (!resultShape(s.getDynamicSizes(), shape) || !alloc(op, shape, t))
+        if (!resultShape(op, s.getDynamicSizes(), shape) ||
+            !alloc(op, shape, t))
           return false;
         std::fill(t.data.begin(), t.data.end(), scalar(s.getInput()));
         return setTensor(s.getResult(), std::move(t));
@@ -1046,105 +1112,113 @@ bool Interpreter::execTensorOp(Operation *op) {
       .Case<tensor::InsertOp>([&](tensor::InsertOp ins) {
         Tensor t = tensor(ins.getDest());
         int64_t off;
-        if (!offsetOf(t, ins.getIndices(), off))
+        if (!flatOffset(op, t, ins.getIndices(), off))
           return false;
         t.data[off] = scalar(ins.getScalar());
         return setTensor(ins.getResult(), std::move(t));
       })
-      .Case<tensor::CollapseShapeOp>([&](tensor::CollapseShapeOp c) {
-        Tensor t = tensor(c.getSrc());
-        SmallVector<int64_t> shape;
-        for (ReassociationIndices group : c.getReassociationIndices()) {
-          int64_t n = 1;
-          for (int64_t d : group) {
-            if (d >= static_cast<int64_t>(t.shape.size()))
-              return failOp(op, "reassociation does not match the rank");
-            n *= t.shape[d];
-          }
-          shape.push_back(n);
-        }
-        t.shape = shape;
-        return setTensor(c.getResult(), std::move(t));
-      })
-      .Case<tensor::ExpandShapeOp>([&](tensor::ExpandShapeOp e) {
-        Tensor t = tensor(e.getSrc());
-        SmallVector<int64_t> shape;
-        for (OpFoldResult ofr : e.getMixedOutputShape()) {
-          int64_t d;
-          if (!foldedInt(ofr, d))
-            return false;
-          shape.push_back(d);
-        }
-        SmallVector<ReassociationIndices> groups = e.getReassociationIndices();
-        if (groups.size() != t.shape.size())
-          return failOp(op, "reassociation does not match the rank");
-        for (auto [src, group] : llvm::enumerate(groups)) {
-          int64_t n = 1;
-          for (int64_t d : group)
-            n *= shape[d];
-          if (n != t.shape[src])
-            return failOp(op, llvm::formatv("cannot expand dim {0} of size "
-                                            "{1} into {2} elements",
-                                            src, t.shape[src], n)
-                                  .str());
-        }
-        t.shape = shape;
-        return setTensor(e.getResult(), std::move(t));
-      })
-      .Case<tensor::ExtractSliceOp>([&](tensor::ExtractSliceOp s) {
-        const Tensor &src = tensor(s.getSource());
-        SmallVector<int64_t> positions, sliceShape;
-        if (!sliceIndices(op, src.shape, s.getMixedOffsets(), s.getMixedSizes(),
-                          s.getMixedStrides(), positions, sliceShape))
-          return false;
-        llvm::SmallBitVector dropped = s.getDroppedDims();
-        SmallVector<int64_t> shape;
-        for (auto [d, n] : llvm::enumerate(sliceShape))
-          if (!dropped.test(d))
-            shape.push_back(n);
-        Tensor t;
-        if (!alloc(op, shape, t))
-          return false;
-        for (auto [k, p] : llvm::enumerate(positions))
-          t.data[k] = src.data[p];
-        return setTensor(s.getResult(), std::move(t));
-      })
-      .Case<tensor::InsertSliceOp>([&](tensor::InsertSliceOp s) {
-        const Tensor &src = tensor(s.getSource());
-        Tensor t = tensor(s.getDest());
-        SmallVector<int64_t> positions, sliceShape;
-        if (!sliceIndices(op, t.shape, s.getMixedOffsets(), s.getMixedSizes(),
-                          s.getMixedStrides(), positions, sliceShape))
-          return false;
-        if (static_cast<int64_t>(positions.size()) != src.numElements())
-          return failOp(op, "source shape " + formatShape(src.shape) +
-                                " does not match the slice " +
-                                formatShape(sliceShape));
-        for (auto [k, p] : llvm::enumerate(positions))
-          t.data[p] = src.data[k];
-        return setTensor(s.getResult(), std::move(t));
-      })
-      .Case<tensor::GenerateOp>([&](tensor::GenerateOp g) {
-        SmallVector<int64_t> shape;
-        Tensor t;
-        if (!resultShape(g.getDynamicExtents(), shape) || !alloc(op, shape, t))
-          return false;
-        SmallVector<RtValue> args(shape.size()), yielded;
-        for (int64_t e = 0, n = t.numElements(); e < n; ++e) {
-          for (int64_t d = static_cast<int64_t>(shape.size()) - 1, r = e;
-               d >= 0; --d) {
-            args[d].scalar = static_cast<double>(r % shape[d]);
-            r /= shape[d];
-          }
-          if (!runBlock(g.getBody().front(), args, yielded))
-            return false;
-          if (yielded.size() != 1 || yielded[0].tensor)
-            return failOp(op, "body must yield one scalar");
-          t.data[e] = yielded[0].scalar;
-        }
-        return setTensor(g.getResult(), std::move(t));
-      })
+      .Case<tensor::CollapseShapeOp, tensor::ExpandShapeOp,
+            tensor::ExtractSliceOp, tensor::InsertSliceOp, tensor::GenerateOp>(
+          [&](auto t) { return execTensor(t); })
       .Default([&](Operation *o) { return unsupported(o); });
+}
+
+bool Interpreter::execTensor(tensor::CollapseShapeOp c) {
+  Tensor t = tensor(c.getSrc());
+  SmallVector<int64_t> shape;
+  for (ReassociationIndices group : c.getReassociationIndices()) {
+    int64_t n = 1;
+    for (int64_t d : group) {
+      if (d >= static_cast<int64_t>(t.shape.size()))
+        return failOp(c, "reassociation does not match the rank");
+      n *= t.shape[d];
+    }
+    shape.push_back(n);
+  }
+  t.shape = shape;
+  return setTensor(c.getResult(), std::move(t));
+}
+
+bool Interpreter::execTensor(tensor::ExpandShapeOp e) {
+  Tensor t = tensor(e.getSrc());
+  SmallVector<int64_t> shape;
+  for (OpFoldResult ofr : e.getMixedOutputShape()) {
+    int64_t d;
+    if (!foldedInt(ofr, d))
+      return false;
+    shape.push_back(d);
+  }
+  SmallVector<ReassociationIndices> groups = e.getReassociationIndices();
+  if (groups.size() != t.shape.size())
+    return failOp(e, "reassociation does not match the rank");
+  for (auto [src, group] : llvm::enumerate(groups)) {
+    int64_t n = 1;
+    for (int64_t d : group)
+      n *= shape[d];
+    if (n != t.shape[src])
+      return failOp(e, llvm::formatv("cannot expand dim {0} of size "
+                                     "{1} into {2} elements",
+                                     src, t.shape[src], n)
+                           .str());
+  }
+  t.shape = shape;
+  return setTensor(e.getResult(), std::move(t));
+}
+
+bool Interpreter::execTensor(tensor::ExtractSliceOp s) {
+  const Tensor &src = tensor(s.getSource());
+  SmallVector<int64_t> positions, sliceShape;
+  if (!sliceIndices(s, src.shape, s.getMixedOffsets(), s.getMixedSizes(),
+                    s.getMixedStrides(), positions, sliceShape))
+    return false;
+  llvm::SmallBitVector dropped = s.getDroppedDims();
+  SmallVector<int64_t> shape;
+  for (auto [d, n] : llvm::enumerate(sliceShape))
+    if (!dropped.test(d))
+      shape.push_back(n);
+  Tensor t;
+  if (!alloc(s, shape, t))
+    return false;
+  for (auto [k, p] : llvm::enumerate(positions))
+    t.data[k] = src.data[p];
+  return setTensor(s.getResult(), std::move(t));
+}
+
+bool Interpreter::execTensor(tensor::InsertSliceOp s) {
+  const Tensor &src = tensor(s.getSource());
+  Tensor t = tensor(s.getDest());
+  SmallVector<int64_t> positions, sliceShape;
+  if (!sliceIndices(s, t.shape, s.getMixedOffsets(), s.getMixedSizes(),
+                    s.getMixedStrides(), positions, sliceShape))
+    return false;
+  if (static_cast<int64_t>(positions.size()) != src.numElements())
+    return failOp(s, "source shape " + formatShape(src.shape) +
+                         " does not match the slice " +
+                         formatShape(sliceShape));
+  for (auto [k, p] : llvm::enumerate(positions))
+    t.data[p] = src.data[k];
+  return setTensor(s.getResult(), std::move(t));
+}
+
+bool Interpreter::execTensor(tensor::GenerateOp g) {
+  SmallVector<int64_t> shape;
+  Tensor t;
+  if (!resultShape(g, g.getDynamicExtents(), shape) || !alloc(g, shape, t))
+    return false;
+  SmallVector<RtValue> args(shape.size()), yielded;
+  for (int64_t e = 0, n = t.numElements(); e < n; ++e) {
+    for (int64_t d = static_cast<int64_t>(shape.size()) - 1, r = e; d >= 0;
+         --d) {
+      args[d].scalar = static_cast<double>(r % shape[d]);
+      r /= shape[d];
+    }
+    if (!runBlock(g.getBody().front(), args, yielded))
+      return false;
+    if (yielded.size() != 1 || yielded[0].tensor)
+      return failOp(g, "body must yield one scalar");
+    t.data[e] = yielded[0].scalar;
+  }
+  return setTensor(g.getResult(), std::move(t));
 }
 
 //===----------------------------------------------------------------------===//

@@ -469,6 +469,113 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, MergeOp op) {
 // Linear family
 //===----------------------------------------------------------------------===//
 
+/// phi(x)[f] = 1 (f = 0), x[f-1] (f <= D), x[a] x[c] / sqrt(2) otherwise,
+/// with f - 1 - D = a * D + c (the taylor2 feature map).
+Value taylor2Features(Builder &g, Value x, ArrayRef<OpFoldResult> lead,
+                      Type outElt, Value one) {
+  unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
+  int64_t d = cast<RankedTensorType>(x.getType()).getShape().back();
+  SmallVector<OpFoldResult> shape(lead);
+  shape.push_back(g.b.getIndexAttr(1 + d + d * d));
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, g.ctx());
+  SmallVector<IteratorType> iters(rank, kPar);
+  Value invSqrt2 = g.f32(1.0 / std::sqrt(2.0));
+  return g.generic(
+      {}, {}, g.empty(shape, outElt), id, iters,
+      [&](OpBuilder &b, Location loc, ValueRange) {
+        SmallVector<Value> at;
+        for (unsigned i = 0; i + 1 < rank; ++i)
+          at.push_back(idx(b, loc, i));
+        Value f = idx(b, loc, rank - 1);
+        auto c = [&](int64_t v) {
+          return arith::ConstantIndexOp::create(b, loc, v);
+        };
+        auto load = [&](Value k) {
+          SmallVector<Value> pos(at);
+          pos.push_back(k);
+          return toF32(b, loc, tensor::ExtractOp::create(b, loc, x, pos));
+        };
+        Value zeroIdx = c(0), dim = c(d);
+        Value linearIdx = arith::MaxSIOp::create(
+            b, loc, arith::SubIOp::create(b, loc, f, c(1)), zeroIdx);
+        Value lin = load(arith::MinSIOp::create(b, loc, linearIdx, c(d - 1)));
+        Value t = arith::MaxSIOp::create(
+            b, loc, arith::SubIOp::create(b, loc, f, c(1 + d)), zeroIdx);
+        Value quad = arith::MulFOp::create(
+            b, loc,
+            arith::MulFOp::create(b, loc,
+                                  load(arith::DivUIOp::create(b, loc, t, dim)),
+                                  load(arith::RemUIOp::create(b, loc, t, dim))),
+            invSqrt2);
+        Value isConst =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, f, zeroIdx);
+        Value isLin =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, f, dim);
+        Value v = arith::SelectOp::create(b, loc, isLin, lin, quad);
+        v = arith::SelectOp::create(b, loc, isConst, one, v);
+        return fromF32(b, loc, v, outElt);
+      });
+}
+
+/// Random features: exp(x W - |x|^2 / 2) / sqrt(F) for weights W [D, F].
+Value randomFeatures(Builder &g, Value x, Value w, ArrayRef<OpFoldResult> lead,
+                     Type outElt, Value zero) {
+  unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
+  Type f32 = g.b.getF32Type();
+  int64_t numFeatures = cast<ShapedType>(w.getType()).getShape()[1];
+  SmallVector<OpFoldResult> projShape(lead);
+  projShape.push_back(g.b.getIndexAttr(numFeatures));
+  // proj[..., f] = Σ_d x[..., d] W[d, f]; norm[...] = Σ_d x[..., d]^2.
+  unsigned n = rank + 1; // lead dims, f, d
+  SmallVector<unsigned> xDims, outDims;
+  for (unsigned i = 0; i + 1 < rank; ++i)
+    xDims.push_back(i);
+  outDims = xDims;
+  outDims.push_back(rank - 1);
+  xDims.push_back(rank);
+  SmallVector<IteratorType> iters(rank, kPar);
+  iters.push_back(kRed);
+  Value proj =
+      g.generic({x, w}, {g.pick(n, xDims), g.pick(n, {rank, rank - 1})},
+                g.filled(projShape, f32, zero), g.pick(n, outDims), iters,
+                [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                  Value p = arith::MulFOp::create(b, loc, toF32(b, loc, a[0]),
+                                                  toF32(b, loc, a[1]));
+                  return arith::AddFOp::create(b, loc, a[2], p);
+                });
+  SmallVector<unsigned> normIn, normOut;
+  for (unsigned i = 0; i < rank; ++i)
+    normIn.push_back(i);
+  normOut.assign(normIn.begin(), normIn.end() - 1);
+  SmallVector<IteratorType> normIters(rank - 1, kPar);
+  normIters.push_back(kRed);
+  Value norm =
+      g.generic({x}, {g.pick(rank, normIn)}, g.filled(lead, f32, zero),
+                g.pick(rank, normOut), normIters,
+                [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                  Value v = toF32(b, loc, a[0]);
+                  return arith::AddFOp::create(
+                      b, loc, a[1], arith::MulFOp::create(b, loc, v, v));
+                });
+  Value half = g.f32(0.5);
+  Value invSqrtF = g.f32(1.0 / std::sqrt(static_cast<double>(numFeatures)));
+  SmallVector<unsigned> all;
+  for (unsigned i = 0; i < rank; ++i)
+    all.push_back(i);
+  SmallVector<unsigned> leadDims(all.begin(), all.end() - 1);
+  return g.generic(
+      {proj, norm}, {g.pick(rank, all), g.pick(rank, leadDims)},
+      g.empty(projShape, outElt), g.pick(rank, all),
+      SmallVector<IteratorType>(rank, kPar),
+      [&](OpBuilder &b, Location loc, ValueRange a) {
+        Value arg = arith::SubFOp::create(
+            b, loc, a[0], arith::MulFOp::create(b, loc, a[1], half));
+        Value e = math::ExpOp::create(b, loc, arg);
+        return fromF32(b, loc, arith::MulFOp::create(b, loc, e, invSqrtF),
+                       outElt);
+      });
+}
+
 FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, FeatureMapOp op) {
   Builder g(rw, op.getLoc());
   Value x = op.getInput();
@@ -476,7 +583,6 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, FeatureMapOp op) {
   auto resTy = cast<RankedTensorType>(op.getType());
   Type outElt = resTy.getElementType();
   unsigned rank = xTy.getRank();
-  int64_t d = xTy.getShape().back();
   Value zero = g.f32(0.0), one = g.f32(1.0);
   auto pointwise = [&](function_ref<Value(OpBuilder &, Location, Value)> fn) {
     return elementwise(
@@ -518,109 +624,164 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, FeatureMapOp op) {
                                    arith::AddFOp::create(b, loc, one, e));
     });
     break;
-  case FeatureMapKind::taylor2: {
-    // phi(x)[f] = 1 (f = 0), x[f-1] (f <= D), x[a] x[c] / sqrt(2) otherwise,
-    // with f - 1 - D = a * D + c.
-    SmallVector<OpFoldResult> shape(lead);
-    shape.push_back(rw.getIndexAttr(1 + d + d * d));
-    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, g.ctx());
-    SmallVector<IteratorType> iters(rank, kPar);
-    Value invSqrt2 = g.f32(1.0 / std::sqrt(2.0));
-    result = g.generic(
-        {}, {}, g.empty(shape, outElt), id, iters,
-        [&](OpBuilder &b, Location loc, ValueRange) {
-          SmallVector<Value> at;
-          for (unsigned i = 0; i + 1 < rank; ++i)
-            at.push_back(idx(b, loc, i));
-          Value f = idx(b, loc, rank - 1);
-          auto c = [&](int64_t v) {
-            return arith::ConstantIndexOp::create(b, loc, v);
-          };
-          auto load = [&](Value k) {
-            SmallVector<Value> pos(at);
-            pos.push_back(k);
-            return toF32(b, loc, tensor::ExtractOp::create(b, loc, x, pos));
-          };
-          Value zeroIdx = c(0), dim = c(d);
-          Value linearIdx = arith::MaxSIOp::create(
-              b, loc, arith::SubIOp::create(b, loc, f, c(1)), zeroIdx);
-          Value lin = load(arith::MinSIOp::create(b, loc, linearIdx, c(d - 1)));
-          Value t = arith::MaxSIOp::create(
-              b, loc, arith::SubIOp::create(b, loc, f, c(1 + d)), zeroIdx);
-          Value quad = arith::MulFOp::create(
-              b, loc,
-              arith::MulFOp::create(
-                  b, loc, load(arith::DivUIOp::create(b, loc, t, dim)),
-                  load(arith::RemUIOp::create(b, loc, t, dim))),
-              invSqrt2);
-          Value isConst = arith::CmpIOp::create(
-              b, loc, arith::CmpIPredicate::eq, f, zeroIdx);
-          Value isLin =
-              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, f, dim);
-          Value v = arith::SelectOp::create(b, loc, isLin, lin, quad);
-          v = arith::SelectOp::create(b, loc, isConst, one, v);
-          return fromF32(b, loc, v, outElt);
-        });
+  case FeatureMapKind::taylor2:
+    result = taylor2Features(g, x, lead, outElt, one);
     break;
-  }
-  case FeatureMapKind::random_features: {
-    Value w = op.getWeights();
-    int64_t numFeatures = cast<ShapedType>(w.getType()).getShape()[1];
-    SmallVector<OpFoldResult> projShape(lead);
-    projShape.push_back(rw.getIndexAttr(numFeatures));
-    // proj[..., f] = Σ_d x[..., d] W[d, f]; norm[...] = Σ_d x[..., d]^2.
-    unsigned n = rank + 1; // lead dims, f, d
-    SmallVector<unsigned> xDims, outDims;
-    for (unsigned i = 0; i + 1 < rank; ++i)
-      xDims.push_back(i);
-    outDims = xDims;
-    outDims.push_back(rank - 1);
-    xDims.push_back(rank);
-    SmallVector<IteratorType> iters(rank, kPar);
-    iters.push_back(kRed);
-    Value proj = g.generic(
-        {x, w}, {g.pick(n, xDims), g.pick(n, {rank, rank - 1})},
-        g.filled(projShape, rw.getF32Type(), zero), g.pick(n, outDims), iters,
-        [](OpBuilder &b, Location loc, ValueRange a) -> Value {
-          Value p = arith::MulFOp::create(b, loc, toF32(b, loc, a[0]),
-                                          toF32(b, loc, a[1]));
-          return arith::AddFOp::create(b, loc, a[2], p);
-        });
-    SmallVector<unsigned> normIn, normOut;
-    for (unsigned i = 0; i < rank; ++i)
-      normIn.push_back(i);
-    normOut.assign(normIn.begin(), normIn.end() - 1);
-    SmallVector<IteratorType> normIters(rank - 1, kPar);
-    normIters.push_back(kRed);
-    Value norm = g.generic(
-        {x}, {g.pick(rank, normIn)}, g.filled(lead, rw.getF32Type(), zero),
-        g.pick(rank, normOut), normIters,
-        [](OpBuilder &b, Location loc, ValueRange a) -> Value {
-          Value v = toF32(b, loc, a[0]);
-          return arith::AddFOp::create(b, loc, a[1],
-                                       arith::MulFOp::create(b, loc, v, v));
-        });
-    Value half = g.f32(0.5);
-    Value invSqrtF = g.f32(1.0 / std::sqrt(static_cast<double>(numFeatures)));
-    SmallVector<unsigned> all;
-    for (unsigned i = 0; i < rank; ++i)
-      all.push_back(i);
-    SmallVector<unsigned> leadDims(all.begin(), all.end() - 1);
-    result = g.generic(
-        {proj, norm}, {g.pick(rank, all), g.pick(rank, leadDims)},
-        g.empty(projShape, outElt), g.pick(rank, all),
-        SmallVector<IteratorType>(rank, kPar),
-        [&](OpBuilder &b, Location loc, ValueRange a) {
-          Value arg = arith::SubFOp::create(
-              b, loc, a[0], arith::MulFOp::create(b, loc, a[1], half));
-          Value e = math::ExpOp::create(b, loc, arg);
-          return fromF32(b, loc, arith::MulFOp::create(b, loc, e, invSqrtF),
-                         outElt);
-        });
+  case FeatureMapKind::random_features:
+    result = randomFeatures(g, x, op.getWeights(), lead, outElt, zero);
     break;
-  }
   }
   return SmallVector<Value>{castTo(rw, op.getLoc(), result, resTy)};
+}
+
+/// λ^e (1 without decay `lam`), e an i64-valued index.
+Value decayPower(OpBuilder &b, Location loc, Value lam, Value e) {
+  if (!lam)
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0));
+  Value ef = arith::SIToFPOp::create(
+      b, loc, b.getF32Type(),
+      arith::IndexCastOp::create(b, loc, b.getI64Type(), e));
+  return math::PowFOp::create(b, loc, lam, ef);
+}
+
+/// Causal weights of the linear scores `a`: a[b, h, i, j] (times λ_h^(i'-j)
+/// with decay) where j <= i' = i + Skv - Sq, 0 elsewhere.
+Value causalLinearWeights(Builder &g, LinearAggregateOp op, Value a) {
+  Value sq = g.sizeValue(op.getQuery(), 2), skv = g.sizeValue(op.getKey(), 2);
+  Value decay = op.getDecay();
+  Value zero = g.f32(0.0);
+  SmallVector<Value> ins = {a};
+  SmallVector<AffineMap> maps = {g.pick(4, {0, 1, 2, 3})};
+  if (decay) {
+    ins.push_back(decay);
+    maps.push_back(g.pick(4, {1}));
+  }
+  return g.generic(
+      ins, maps,
+      g.empty({g.size(a, 0), g.size(a, 1), g.size(a, 2), g.size(a, 3)},
+              g.b.getF32Type()),
+      g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+      [&](OpBuilder &b, Location loc, ValueRange args) {
+        Value i = idx(b, loc, 2), j = idx(b, loc, 3);
+        Value aligned = arith::AddIOp::create(
+            b, loc, i, arith::SubIOp::create(b, loc, skv, sq));
+        Value visible = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle,
+                                              j, aligned);
+        Value v = args[0];
+        if (decay) {
+          Value dist = arith::SubIOp::create(b, loc, aligned, j);
+          Value distF = arith::SIToFPOp::create(
+              b, loc, b.getF32Type(),
+              arith::IndexCastOp::create(b, loc, b.getI64Type(), dist));
+          Value factor = math::PowFOp::create(b, loc, args[1], distF);
+          v = arith::MulFOp::create(b, loc, v, factor);
+        }
+        return arith::SelectOp::create(b, loc, visible, v, zero).getResult();
+      });
+}
+
+/// num[b, h, i, e] += λ^(i'+1) Σ_f q[b, h, i, f] S0[b, h, f, e], i' >= -1:
+/// what the initial state contributes.
+Value addInitialState(Builder &g, LinearAggregateOp op, Value num, Value sqV,
+                      Value skvV) {
+  Value state = op.getState(), decay = op.getDecay();
+  SmallVector<Value> ins = {op.getQuery(), state};
+  SmallVector<AffineMap> maps = {g.pick(5, {0, 1, 2, 4}),
+                                 g.pick(5, {0, 1, 4, 3})};
+  if (decay) {
+    ins.push_back(decay);
+    maps.push_back(g.pick(5, {1}));
+  }
+  return g.generic(
+      ins, maps, num, g.pick(5, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar, kRed},
+      [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+        Value aligned = arith::AddIOp::create(
+            b, loc, idx(b, loc, 2), arith::SubIOp::create(b, loc, skvV, sqV));
+        Value e = arith::AddIOp::create(
+            b, loc, aligned, arith::ConstantIndexOp::create(b, loc, 1));
+        Value sees =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, e,
+                                  arith::ConstantIndexOp::create(b, loc, 0));
+        Value wgt = decayPower(b, loc, decay ? a[2] : Value(), e);
+        Value p = arith::MulFOp::create(
+            b, loc, arith::MulFOp::create(b, loc, toF32(b, loc, a[0]), a[1]),
+            wgt);
+        Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+        return arith::AddFOp::create(
+            b, loc, a.back(), arith::SelectOp::create(b, loc, sees, p, zero));
+      });
+}
+
+/// The output in its element type: num / (Σ_j w + eps) when normalized,
+/// num otherwise.
+Value linearOutput(Builder &g, LinearAggregateOp op, Value num, Value w) {
+  Type outElt = cast<ShapedType>(op.getOutput().getType()).getElementType();
+  if (!op.getNormalize())
+    return elementwise(g, {num}, outElt,
+                       [&](OpBuilder &b, Location loc, ValueRange x) {
+                         return fromF32(b, loc, x[0], outElt);
+                       });
+  Value den =
+      reduceRows(g, w, g.filled(rowShape(g, w), g.b.getF32Type(), g.f32(0.0)),
+                 [](OpBuilder &b, Location loc, ValueRange x) -> Value {
+                   return arith::AddFOp::create(b, loc, x[0], x[1]);
+                 });
+  Value eps = g.f32(op.getEps().convertToDouble());
+  return g.generic(
+      {num, den}, {g.pick(4, {0, 1, 2, 3}), g.pick(4, {0, 1, 2})},
+      g.empty({g.size(num, 0), g.size(num, 1), g.size(num, 2), g.size(num, 3)},
+              outElt),
+      g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+      [&](OpBuilder &b, Location loc, ValueRange x) {
+        Value d = arith::AddFOp::create(b, loc, x[1], eps);
+        return fromF32(b, loc, arith::DivFOp::create(b, loc, x[0], d), outElt);
+      });
+}
+
+/// next = λ^Skv S0 + Σ_j λ^(Skv-1-j) k[b, h/g, j, f] v[b, h/g, j, e].
+Value nextLinearState(Builder &g, LinearAggregateOp op, int64_t group,
+                      Value skvV) {
+  Value state = op.getState(), decay = op.getDecay();
+  SmallVector<Value> ins = {state};
+  SmallVector<AffineMap> maps = {g.pick(4, {0, 1, 2, 3})};
+  if (decay) {
+    ins.push_back(decay);
+    maps.push_back(g.pick(4, {1}));
+  }
+  Value scaled = g.generic(
+      ins, maps,
+      g.empty({g.size(state, 0), g.size(state, 1), g.size(state, 2),
+               g.size(state, 3)},
+              g.b.getF32Type()),
+      g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+      [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+        return arith::MulFOp::create(
+            b, loc, a[0], decayPower(b, loc, decay ? a[1] : Value(), skvV));
+      });
+  SmallVector<Value> kvIns = {op.getKey(), op.getValue()};
+  SmallVector<AffineMap> kvMaps = {
+      g.map(5, {g.d(0), g.d(1).floorDiv(group), g.d(4), g.d(2)}),
+      g.map(5, {g.d(0), g.d(1).floorDiv(group), g.d(4), g.d(3)})};
+  if (decay) {
+    kvIns.push_back(decay);
+    kvMaps.push_back(g.pick(5, {1}));
+  }
+  return g.generic(
+      kvIns, kvMaps, scaled, g.pick(5, {0, 1, 2, 3}),
+      {kPar, kPar, kPar, kPar, kRed},
+      [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+        Value e = arith::SubIOp::create(
+            b, loc,
+            arith::SubIOp::create(b, loc, skvV,
+                                  arith::ConstantIndexOp::create(b, loc, 1)),
+            idx(b, loc, 4));
+        Value p = arith::MulFOp::create(
+            b, loc,
+            arith::MulFOp::create(b, loc, toF32(b, loc, a[0]),
+                                  toF32(b, loc, a[1])),
+            decayPower(b, loc, decay ? a[2] : Value(), e));
+        return arith::AddFOp::create(b, loc, a.back(), p);
+      });
 }
 
 FailureOr<SmallVector<Value>> decompose(RewriterBase &rw,
@@ -630,155 +791,18 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw,
     return rw.notifyMatchFailure(op, "dynamic head counts");
   Builder g(rw, op.getLoc());
   Value a = batchedDot(g, op.getQuery(), op.getKey(), *group);
-  Value w = a;
-  if (op.getCausal()) {
-    Value sq = g.sizeValue(op.getQuery(), 2), skv = g.sizeValue(op.getKey(), 2);
-    Value decay = op.getDecay();
-    Value zero = g.f32(0.0);
-    SmallVector<Value> ins = {a};
-    SmallVector<AffineMap> maps = {g.pick(4, {0, 1, 2, 3})};
-    if (decay) {
-      ins.push_back(decay);
-      maps.push_back(g.pick(4, {1}));
-    }
-    w = g.generic(
-        ins, maps,
-        g.empty({g.size(a, 0), g.size(a, 1), g.size(a, 2), g.size(a, 3)},
-                rw.getF32Type()),
-        g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
-        [&](OpBuilder &b, Location loc, ValueRange args) {
-          Value i = idx(b, loc, 2), j = idx(b, loc, 3);
-          Value aligned = arith::AddIOp::create(
-              b, loc, i, arith::SubIOp::create(b, loc, skv, sq));
-          Value visible = arith::CmpIOp::create(
-              b, loc, arith::CmpIPredicate::sle, j, aligned);
-          Value v = args[0];
-          if (decay) {
-            Value dist = arith::SubIOp::create(b, loc, aligned, j);
-            Value distF = arith::SIToFPOp::create(
-                b, loc, b.getF32Type(),
-                arith::IndexCastOp::create(b, loc, b.getI64Type(), dist));
-            Value factor = math::PowFOp::create(b, loc, args[1], distF);
-            v = arith::MulFOp::create(b, loc, v, factor);
-          }
-          return arith::SelectOp::create(b, loc, visible, v, zero).getResult();
-        });
-  }
+  Value w = op.getCausal() ? causalLinearWeights(g, op, a) : a;
   Value num = weightedSum(g, w, op.getValue(), *group);
-  Value state = op.getState(), decay = op.getDecay();
-  // λ_h^e (1 without decay), e an i64-valued index.
-  auto power = [&](OpBuilder &b, Location loc, Value lam, Value e) -> Value {
-    if (!lam)
-      return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0));
-    Value ef = arith::SIToFPOp::create(
-        b, loc, b.getF32Type(),
-        arith::IndexCastOp::create(b, loc, b.getI64Type(), e));
-    return math::PowFOp::create(b, loc, lam, ef);
-  };
   Value sqV = g.sizeValue(op.getQuery(), 2), skvV = g.sizeValue(op.getKey(), 2);
-  if (state) {
-    // num[b, h, i, e] += λ^(i'+1) Σ_f q[b, h, i, f] S0[b, h, f, e], i' >= -1.
-    SmallVector<Value> ins = {op.getQuery(), state};
-    SmallVector<AffineMap> maps = {g.pick(5, {0, 1, 2, 4}),
-                                   g.pick(5, {0, 1, 4, 3})};
-    if (decay) {
-      ins.push_back(decay);
-      maps.push_back(g.pick(5, {1}));
-    }
-    num = g.generic(
-        ins, maps, num, g.pick(5, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar, kRed},
-        [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
-          Value aligned = arith::AddIOp::create(
-              b, loc, idx(b, loc, 2), arith::SubIOp::create(b, loc, skvV, sqV));
-          Value e = arith::AddIOp::create(
-              b, loc, aligned, arith::ConstantIndexOp::create(b, loc, 1));
-          Value sees =
-              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, e,
-                                    arith::ConstantIndexOp::create(b, loc, 0));
-          Value wgt = power(b, loc, decay ? a[2] : Value(), e);
-          Value p = arith::MulFOp::create(
-              b, loc, arith::MulFOp::create(b, loc, toF32(b, loc, a[0]), a[1]),
-              wgt);
-          Value zero =
-              arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
-          return arith::AddFOp::create(
-              b, loc, a.back(), arith::SelectOp::create(b, loc, sees, p, zero));
-        });
-  }
-  Type outElt = cast<ShapedType>(op.getOutput().getType()).getElementType();
-  Value out;
-  if (op.getNormalize()) {
-    Value den =
-        reduceRows(g, w, g.filled(rowShape(g, w), rw.getF32Type(), g.f32(0.0)),
-                   [](OpBuilder &b, Location loc, ValueRange x) -> Value {
-                     return arith::AddFOp::create(b, loc, x[0], x[1]);
-                   });
-    Value eps = g.f32(op.getEps().convertToDouble());
-    out = g.generic({num, den}, {g.pick(4, {0, 1, 2, 3}), g.pick(4, {0, 1, 2})},
-                    g.empty({g.size(num, 0), g.size(num, 1), g.size(num, 2),
-                             g.size(num, 3)},
-                            outElt),
-                    g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
-                    [&](OpBuilder &b, Location loc, ValueRange x) {
-                      Value d = arith::AddFOp::create(b, loc, x[1], eps);
-                      return fromF32(b, loc,
-                                     arith::DivFOp::create(b, loc, x[0], d),
-                                     outElt);
-                    });
-  } else {
-    out = elementwise(g, {num}, outElt,
-                      [&](OpBuilder &b, Location loc, ValueRange x) {
-                        return fromF32(b, loc, x[0], outElt);
-                      });
-  }
+  if (op.getState())
+    num = addInitialState(g, op, num, sqV, skvV);
+  Value out = linearOutput(g, op, num, w);
   SmallVector<Value> results = {
       castTo(rw, op.getLoc(), out, op.getOutput().getType())};
-  if (state) {
-    // next = λ^Skv S0 + Σ_j λ^(Skv-1-j) k[b, h/g, j, f] v[b, h/g, j, e].
-    SmallVector<Value> ins = {state};
-    SmallVector<AffineMap> maps = {g.pick(4, {0, 1, 2, 3})};
-    if (decay) {
-      ins.push_back(decay);
-      maps.push_back(g.pick(4, {1}));
-    }
-    Value scaled = g.generic(
-        ins, maps,
-        g.empty({g.size(state, 0), g.size(state, 1), g.size(state, 2),
-                 g.size(state, 3)},
-                rw.getF32Type()),
-        g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
-        [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
-          return arith::MulFOp::create(
-              b, loc, a[0], power(b, loc, decay ? a[1] : Value(), skvV));
-        });
-    SmallVector<Value> kvIns = {op.getKey(), op.getValue()};
-    SmallVector<AffineMap> kvMaps = {
-        g.map(5, {g.d(0), g.d(1).floorDiv(*group), g.d(4), g.d(2)}),
-        g.map(5, {g.d(0), g.d(1).floorDiv(*group), g.d(4), g.d(3)})};
-    if (decay) {
-      kvIns.push_back(decay);
-      kvMaps.push_back(g.pick(5, {1}));
-    }
-    Value next = g.generic(
-        kvIns, kvMaps, scaled, g.pick(5, {0, 1, 2, 3}),
-        {kPar, kPar, kPar, kPar, kRed},
-        [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
-          Value e = arith::SubIOp::create(
-              b, loc,
-              arith::SubIOp::create(b, loc, skvV,
-                                    arith::ConstantIndexOp::create(b, loc, 1)),
-              idx(b, loc, 4));
-          Value p = arith::MulFOp::create(
-              b, loc,
-              arith::MulFOp::create(b, loc, toF32(b, loc, a[0]),
-                                    toF32(b, loc, a[1])),
-              power(b, loc, decay ? a[2] : Value(), e));
-          return arith::AddFOp::create(b, loc, a.back(), p);
-        });
+  if (op.getState())
     results.push_back(
-        castTo(rw, op.getLoc(), next,
+        castTo(rw, op.getLoc(), nextLinearState(g, op, *group, skvV),
                cast<RankedTensorType>(op.getFinalState().getType())));
-  }
   return results;
 }
 

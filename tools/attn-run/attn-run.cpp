@@ -9,9 +9,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/Runner/ToolSupport.h"
 #include "attn/Runner/HostTensor.h"
+#include "attn/Runner/InputValidation.h"
 #include "attn/Runner/Npy.h"
+#include "attn/Runner/ToolSupport.h"
 
 #include "attn/IR/AttnOps.h"
 #include "attn/IR/AttnShapes.h"
@@ -164,196 +165,6 @@ Options parseOptions(int argc, char **argv) {
 }
 
 //===----------------------------------------------------------------------===//
-// Dynamic-size consistency and mask-data validation
-//===----------------------------------------------------------------------===//
-
-/// The role of a mask operand: the dynamic pattern that consumes it and the
-/// operand's position within that pattern.
-struct MaskRole {
-  Attribute pattern;
-  unsigned position; // within the pattern's operands
-  unsigned first;    // index of the pattern's first mask operand
-};
-
-void collectRoles(Attribute pattern, SmallVectorImpl<MaskRole> &roles) {
-  if (auto any = dyn_cast<attn::AnyAttr>(pattern)) {
-    for (Attribute inner : any.getPatterns())
-      collectRoles(inner, roles);
-    return;
-  }
-  unsigned n =
-      cast<attn::MaskPatternAttrInterface>(pattern).getNumMaskOperands();
-  unsigned first = roles.size();
-  for (unsigned i = 0; i < n; ++i)
-    roles.push_back({pattern, i, first});
-}
-
-/// A mask in the program: an attn.mask or a fused attn.attention, with the
-/// values whose dimension `qDim` / `kDim` is Sq / Skv.
-struct MaskSite {
-  ArrayAttr patterns;
-  ValueRange operands;
-  Value queries, keys;
-  unsigned qDim, kDim;
-};
-
-std::optional<MaskSite> maskSite(Operation *op) {
-  if (auto m = dyn_cast<attn::MaskOp>(op))
-    return MaskSite{m.getPatterns(),
-                    m.getMaskOperands(),
-                    m.getScores(),
-                    m.getScores(),
-                    2,
-                    3};
-  if (auto a = dyn_cast<attn::AttentionOp>(op))
-    return MaskSite{
-        a.getPatterns(), a.getMaskOperands(), a.getQuery(), a.getKey(), 2, 2};
-  return std::nullopt;
-}
-
-SmallVector<MaskRole> maskRoles(const MaskSite &site) {
-  SmallVector<MaskRole> roles;
-  for (Attribute p : site.patterns)
-    collectRoles(p, roles);
-  return roles;
-}
-
-std::string locString(Operation *op) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  if (auto loc = dyn_cast<FileLineColLoc>(op->getLoc()))
-    os << loc.getFilename().getValue() << ":" << loc.getLine() << ":"
-       << loc.getColumn();
-  else
-    os << op->getName();
-  return s;
-}
-
-/// Propagates the concrete argument shapes through the attn ops of `func`
-/// and checks every shape rule with them. Returns the known shapes.
-llvm::DenseMap<Value, attn::Shape>
-checkConcreteShapes(func::FuncOp func, ArrayRef<HostTensor> args) {
-  llvm::DenseMap<Value, attn::Shape> known;
-  for (auto [arg, tensor] : llvm::zip(func.getArguments(), args))
-    known[arg] = attn::Shape(tensor.shape.begin(), tensor.shape.end());
-  auto shapeOf = [&](Value v) -> attn::Shape {
-    auto it = known.find(v);
-    if (it != known.end())
-      return it->second;
-    if (auto t = dyn_cast<RankedTensorType>(v.getType()))
-      return attn::Shape(t.getShape());
-    return {};
-  };
-  func.walk([&](Operation *op) {
-    if (!isa<attn::AttnDialect>(op->getDialect()) || isa<attn::YieldOp>(op))
-      return;
-    SmallVector<attn::Shape> results;
-    std::string error;
-    if (!attn::checkAttnOpShapes(op, shapeOf, results, error))
-      fail(locString(op), "'" + op->getName().getStringRef().str() +
-                              "' with the given argument sizes: " + error);
-    for (auto [result, shape] : llvm::zip(op->getResults(), results)) {
-      // A declared static size must agree with the propagated one.
-      auto type = cast<RankedTensorType>(result.getType());
-      for (unsigned d = 0; d < shape.size(); ++d)
-        if (!type.isDynamicDim(d) && !ShapedType::isDynamic(shape[d]) &&
-            type.getDimSize(d) != shape[d])
-          fail(locString(op), "result type " +
-                                  attn::formatShape(type.getShape()) +
-                                  " does not match the argument sizes, which "
-                                  "give " +
-                                  attn::formatShape(shape));
-      known[result] = shape;
-    }
-  });
-  return known;
-}
-
-/// Validates data-carrying mask operands that come straight from arguments
-/// (CSR structure, index ranges); compiled code trusts them.
-void validateMaskData(func::FuncOp func, ArrayRef<HostTensor> args,
-                      ArrayRef<std::string> argNames,
-                      const llvm::DenseMap<Value, attn::Shape> &known) {
-  auto argIndex = [&](Value v) -> int {
-    auto ba = dyn_cast<BlockArgument>(v);
-    if (!ba || ba.getOwner() != &func.getBody().front())
-      return -1;
-    return ba.getArgNumber();
-  };
-  func.walk([&](Operation *op) {
-    std::optional<MaskSite> site = maskSite(op);
-    if (!site)
-      return;
-    // Sizes from the propagated shapes, else from the types.
-    auto sizeOf = [&](Value v, unsigned dim) {
-      attn::Shape shape = known.lookup(v);
-      if (shape.size() > dim)
-        return shape[dim];
-      return cast<RankedTensorType>(v.getType()).getDimSize(dim);
-    };
-    int64_t sq = sizeOf(site->queries, site->qDim);
-    int64_t skv = sizeOf(site->keys, site->kDim);
-    if (ShapedType::isDynamic(sq) || ShapedType::isDynamic(skv))
-      return;
-    SmallVector<MaskRole> roles = maskRoles(*site);
-    ValueRange operands = site->operands;
-    for (unsigned i = 0; i < roles.size(); ++i) {
-      if (isa<attn::IndicesAttr>(roles[i].pattern)) {
-        int a = argIndex(operands[i]);
-        if (a < 0)
-          continue;
-        const HostTensor &t = args[a];
-        for (int64_t e = 0; e < t.numElements(); ++e) {
-          double v = t.get(e);
-          if (v < -1 || v >= skv)
-            fail(argNames[a],
-                 "#attn.indices entry " + std::to_string((int64_t)v) +
-                     " at flat index " + std::to_string(e) +
-                     " is outside [-1, " + std::to_string(skv) + ")");
-        }
-      }
-      if (isa<attn::CsrAttr>(roles[i].pattern) && roles[i].position == 0) {
-        int ra = argIndex(operands[i]), ca = argIndex(operands[i + 1]);
-        if (ra < 0 || ca < 0)
-          continue;
-        const HostTensor &rp = args[ra], &cols = args[ca];
-        const std::string &name = argNames[ra];
-        int64_t nnz = cols.numElements();
-        if (rp.get(0) != 0)
-          fail(name, "invalid CSR: row_ptr[0] must be 0");
-        for (int64_t r = 0; r < sq; ++r) {
-          int64_t lo = rp.get(r), hi = rp.get(r + 1);
-          if (hi < lo)
-            fail(name,
-                 "invalid CSR: row_ptr decreases at row " + std::to_string(r));
-          if (hi > nnz)
-            fail(name, "invalid CSR: row_ptr[" + std::to_string(r + 1) +
-                           "] exceeds the " + std::to_string(nnz) +
-                           " column indices");
-          for (int64_t p = lo; p < hi; ++p) {
-            int64_t c = cols.get(p);
-            if (c < 0 || c >= skv)
-              fail(argNames[ca], "invalid CSR: column index " +
-                                     std::to_string(c) + " in row " +
-                                     std::to_string(r) + " is outside [0, " +
-                                     std::to_string(skv) + ")");
-            if (p > lo && c <= (int64_t)cols.get(p - 1))
-              fail(argNames[ca], "invalid CSR: column indices of row " +
-                                     std::to_string(r) +
-                                     " are not sorted and unique");
-          }
-        }
-        if (rp.get(sq) != nnz)
-          fail(name, "invalid CSR: row_ptr[Sq] = " +
-                         std::to_string((int64_t)rp.get(sq)) +
-                         " but there are " + std::to_string(nnz) +
-                         " column indices");
-      }
-    }
-  });
-}
-
-//===----------------------------------------------------------------------===//
 // Arguments
 //===----------------------------------------------------------------------===//
 
@@ -365,19 +176,13 @@ HostTensor randomArgument(func::FuncOp func, unsigned index,
   t.elementType = type.getElementType();
   t.shape.assign(type.getShape().begin(), type.getShape().end());
   t.storage.assign(t.numElements() * t.elementSize(), 0);
-  // Find the role of this argument in a mask, if any.
+  // The role of this argument in a mask, if any.
   std::optional<MaskRole> role;
   std::optional<MaskSite> roleSite;
-  Value arg = func.getArgument(index);
-  for (Operation *user : arg.getUsers())
-    if (std::optional<MaskSite> site = maskSite(user)) {
-      SmallVector<MaskRole> roles = maskRoles(*site);
-      for (auto [i, operand] : llvm::enumerate(site->operands))
-        if (operand == arg) {
-          role = roles[i];
-          roleSite = site;
-        }
-    }
+  if (auto found = argumentMaskRole(func, index)) {
+    role = found->first;
+    roleSite = found->second;
+  }
   auto siteDim = [&](bool keys) {
     Value v = keys ? roleSite->keys : roleSite->queries;
     return cast<RankedTensorType>(v.getType())
@@ -717,8 +522,7 @@ bool compareResults(ArrayRef<HostTensor> actual,
 
 /// Nominal FLOPs of the score and aggregation contractions (masked pairs
 /// included), from the propagated concrete shapes.
-double countFlops(func::FuncOp func,
-                  const llvm::DenseMap<Value, attn::Shape> &known) {
+double countFlops(func::FuncOp func, const KnownShapes &known) {
   // Sizes from the propagated shapes, else from the static type; 0 where a
   // size is unknown (the op then counts nothing).
   auto dim = [&](Value v, unsigned d) -> double {
@@ -753,6 +557,180 @@ double countFlops(func::FuncOp func,
   return flops;
 }
 
+/// The function to run: --entry, else the module's only public function;
+/// checked to take and return tensors the runner can exchange.
+func::FuncOp selectEntry(ModuleOp module, const Options &o) {
+  func::FuncOp func;
+  SmallVector<func::FuncOp> publics = attn_tools::publicFunctions(module);
+  if (!o.entry.empty()) {
+    func = module.lookupSymbol<func::FuncOp>(o.entry);
+    if (!func || func.isExternal())
+      fail(o.file, "no function named '" + o.entry + "'");
+  } else if (publics.size() == 1) {
+    func = publics.front();
+  } else {
+    fail(o.file,
+         publics.empty()
+             ? "no public function to run"
+             : "several public functions; choose one with --entry=NAME");
+  }
+  checkSignature(func, o.file);
+  if (o.outs.size() > func.getNumResults())
+    fail("--out", std::to_string(o.outs.size()) + " outputs given but @" +
+                      func.getName().str() + " has " +
+                      std::to_string(func.getNumResults()) + " result(s)");
+  return func;
+}
+
+/// The arguments of `func`, random (--random-args) or read from the --arg
+/// files, with the names messages give them.
+void loadArguments(func::FuncOp func, const Options &o,
+                   std::vector<HostTensor> &args,
+                   std::vector<std::string> &argNames) {
+  unsigned numArgs = func.getNumArguments();
+  if (o.randomArgs) {
+    std::mt19937_64 rng(o.seed);
+    for (unsigned i = 0; i < numArgs; ++i) {
+      auto type = cast<RankedTensorType>(func.getArgumentTypes()[i]);
+      if (!type.hasStaticShape())
+        fail("--random-args", "argument #" + std::to_string(i) +
+                                  " has a dynamic shape; pass --arg files");
+      if (type.getNumElements() > (int64_t(1) << 31))
+        fail("--random-args",
+             "argument #" + std::to_string(i) + " has more than 2^31 elements");
+      args.push_back(randomArgument(func, i, type, rng));
+      argNames.push_back("argument #" + std::to_string(i));
+    }
+    return;
+  }
+  if (o.args.size() != numArgs)
+    fail(o.file, "@" + func.getName().str() + " takes " +
+                     std::to_string(numArgs) + " argument(s) but " +
+                     std::to_string(o.args.size()) + " --arg given");
+  for (unsigned i = 0; i < numArgs; ++i) {
+    args.push_back(readArgument(func, i, o.args[i]));
+    argNames.push_back(o.args[i]);
+  }
+}
+
+/// The reference interpreter's results for `args`.
+SmallVector<attn::reference::Tensor> referenceResults(func::FuncOp func,
+                                                      ArrayRef<HostTensor> args,
+                                                      const Options &o) {
+  SmallVector<attn::reference::Tensor> refArgs, reference;
+  for (const HostTensor &a : args)
+    refArgs.push_back(toReference(a));
+  std::string error;
+  if (!attn::reference::evaluate(func, refArgs, reference, error))
+    fail(o.file, error);
+  return reference;
+}
+
+/// Compiles the entry through the chosen pipeline and runs it once, reading
+/// the results back when something needs them.
+std::unique_ptr<CompiledFunction>
+compileAndRun(ModuleOp module, func::FuncOp func, const Options &o,
+              const attn_tools::FirstError &firstError,
+              std::vector<HostTensor> &args, std::vector<HostTensor> &results) {
+  // The parallel loops run on OpenMP threads; set before the runtime
+  // starts.
+  int64_t threads =
+      o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  OwningOpRef<ModuleOp> lowered = module.clone();
+  func::FuncOp loweredFunc =
+      lowered->lookupSymbol<func::FuncOp>(func.getName());
+  std::unique_ptr<CompiledFunction> compiled =
+      compile(*lowered, loweredFunc, o, firstError);
+  // Results are copied out only when something reads them.
+  bool readResults = o.check || !o.outs.empty();
+  if (llvm::Error err = compiled->run(args, readResults ? &results : nullptr))
+    fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
+  return compiled;
+}
+
+/// A function timed by --bench, with its arguments and call times.
+struct Timed {
+  std::string name;
+  std::vector<HostTensor> args;
+  std::unique_ptr<CompiledFunction> fn;
+  double flops;
+  std::vector<double> times;
+};
+
+/// A --bench-with function, compiled, warmed up and given random arguments.
+Timed prepareBenchWith(ModuleOp module, const std::string &name,
+                       const Options &o,
+                       const attn_tools::FirstError &firstError) {
+  auto other = module.lookupSymbol<func::FuncOp>(name);
+  if (!other || other.isExternal())
+    fail("--bench-with", "no function named '" + name + "'");
+  std::vector<HostTensor> otherArgs;
+  std::mt19937_64 rng(o.seed);
+  for (auto [i, t] : llvm::enumerate(other.getArgumentTypes())) {
+    auto type = dyn_cast<RankedTensorType>(t);
+    if (!type || !type.hasStaticShape() ||
+        storageSize(type.getElementType()) == 0)
+      fail("--bench-with", "argument #" + std::to_string(i) + " of @" + name +
+                               " must be a statically shaped tensor");
+    otherArgs.push_back(randomArgument(other, i, type, rng));
+  }
+  std::vector<std::string> names(otherArgs.size(), "@" + name);
+  KnownShapes otherKnown = checkConcreteShapes(other, otherArgs);
+  validateMaskData(other, otherArgs, names, otherKnown);
+  OwningOpRef<ModuleOp> lowered = module.clone();
+  auto fn = compile(*lowered, lowered->lookupSymbol<func::FuncOp>(name), o,
+                    firstError);
+  if (llvm::Error err = fn->run(otherArgs, nullptr)) // warm-up
+    fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
+  return {name,
+          std::move(otherArgs),
+          std::move(fn),
+          countFlops(other, otherKnown),
+          {}};
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/// Times the entry and the --bench-with functions alternately, call by
+/// call, so that their comparison sees the same machine state (a shared
+/// machine drifts between speed regimes over seconds); prints the medians.
+void benchmark(ModuleOp module, const Options &o,
+               const attn_tools::FirstError &firstError, Timed entry) {
+  std::vector<Timed> timed;
+  timed.push_back(std::move(entry));
+  for (const std::string &name : o.benchWith)
+    timed.push_back(prepareBenchWith(module, name, o, firstError));
+  for (int64_t i = 0; i < o.bench; ++i)
+    for (Timed &t : timed) {
+      auto start = std::chrono::steady_clock::now();
+      if (llvm::Error err = t.fn->run(t.args, nullptr))
+        fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
+      auto end = std::chrono::steady_clock::now();
+      t.times.push_back(
+          std::chrono::duration<double, std::milli>(end - start).count());
+    }
+  double ms = median(timed[0].times);
+  llvm::outs() << llvm::format("median_ms=%.4f gflops=%.3f\n", ms,
+                               timed[0].flops / (ms * 1e-3) / 1e9);
+  for (size_t f = 1; f < timed.size(); ++f) {
+    std::vector<double> ratios;
+    for (int64_t i = 0; i < o.bench; ++i)
+      ratios.push_back(timed[f].times[i] / timed[0].times[i]);
+    double fms = median(timed[f].times);
+    llvm::outs() << llvm::format(
+        "entry=%s median_ms=%.4f gflops=%.3f time_ratio=%.4f\n",
+        timed[f].name.c_str(), fms, timed[f].flops / (fms * 1e-3) / 1e9,
+        median(ratios));
+  }
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -774,92 +752,19 @@ int main(int argc, char **argv) {
   llvm::SourceMgr sourceMgr;
   OwningOpRef<ModuleOp> module =
       attn_tools::parseOrFail(o.file, context, firstError, sourceMgr);
+  func::FuncOp func = selectEntry(*module, o);
 
-  // The entry function.
-  func::FuncOp func;
-  SmallVector<func::FuncOp> publics = attn_tools::publicFunctions(*module);
-  if (!o.entry.empty()) {
-    func = module->lookupSymbol<func::FuncOp>(o.entry);
-    if (!func || func.isExternal())
-      fail(o.file, "no function named '" + o.entry + "'");
-  } else if (publics.size() == 1) {
-    func = publics.front();
-  } else {
-    fail(o.file,
-         publics.empty()
-             ? "no public function to run"
-             : "several public functions; choose one with --entry=NAME");
-  }
-  for (auto [i, t] : llvm::enumerate(func.getArgumentTypes())) {
-    auto rt = dyn_cast<RankedTensorType>(t);
-    if (!rt || storageSize(rt.getElementType()) == 0)
-      fail(o.file, "argument #" + std::to_string(i) + " of @" +
-                       func.getName().str() +
-                       " must be a ranked tensor of f32, f16, bf16, f64, i1, "
-                       "i8, i16, i32, i64 or index");
-  }
-  for (auto [i, t] : llvm::enumerate(func.getResultTypes())) {
-    auto rt = dyn_cast<RankedTensorType>(t);
-    if (!rt || storageSize(rt.getElementType()) == 0)
-      fail(o.file, "result #" + std::to_string(i) + " of @" +
-                       func.getName().str() + " must be a ranked tensor");
-  }
-  if (o.outs.size() > func.getNumResults())
-    fail("--out", std::to_string(o.outs.size()) + " outputs given but @" +
-                      func.getName().str() + " has " +
-                      std::to_string(func.getNumResults()) + " result(s)");
-
-  // Arguments.
   std::vector<HostTensor> args;
   std::vector<std::string> argNames;
-  unsigned numArgs = func.getNumArguments();
-  if (o.randomArgs) {
-    std::mt19937_64 rng(o.seed);
-    for (unsigned i = 0; i < numArgs; ++i) {
-      auto type = cast<RankedTensorType>(func.getArgumentTypes()[i]);
-      if (!type.hasStaticShape())
-        fail("--random-args", "argument #" + std::to_string(i) +
-                                  " has a dynamic shape; pass --arg files");
-      if (type.getNumElements() > (int64_t(1) << 31))
-        fail("--random-args",
-             "argument #" + std::to_string(i) + " has more than 2^31 elements");
-      args.push_back(randomArgument(func, i, type, rng));
-      argNames.push_back("argument #" + std::to_string(i));
-    }
-  } else {
-    if (o.args.size() != numArgs)
-      fail(o.file, "@" + func.getName().str() + " takes " +
-                       std::to_string(numArgs) + " argument(s) but " +
-                       std::to_string(o.args.size()) + " --arg given");
-    for (unsigned i = 0; i < numArgs; ++i) {
-      NpyArray array;
-      std::string error;
-      if (!readNpy(o.args[i], array, error))
-        fail(o.args[i], error);
-      HostTensor t;
-      auto type = cast<RankedTensorType>(func.getArgumentTypes()[i]);
-      if (!fromNpy(array, type, t, error))
-        fail(o.args[i], "argument #" + std::to_string(i) + ": " + error);
-      args.push_back(std::move(t));
-      argNames.push_back(o.args[i]);
-    }
-  }
-
-  llvm::DenseMap<Value, attn::Shape> known = checkConcreteShapes(func, args);
+  loadArguments(func, o, args, argNames);
+  KnownShapes known = checkConcreteShapes(func, args);
   validateMaskData(func, args, argNames, known);
   double flops = countFlops(func, known);
 
   // The reference result, when asked for or needed by --check.
   SmallVector<attn::reference::Tensor> reference;
-  bool needReference = o.check || o.pipeline == "reference";
-  if (needReference) {
-    SmallVector<attn::reference::Tensor> refArgs;
-    for (const HostTensor &a : args)
-      refArgs.push_back(toReference(a));
-    std::string error;
-    if (!attn::reference::evaluate(func, refArgs, reference, error))
-      fail(o.file, error);
-  }
+  if (o.check || o.pipeline == "reference")
+    reference = referenceResults(func, args, o);
 
   std::vector<HostTensor> results;
   std::unique_ptr<CompiledFunction> compiled;
@@ -867,22 +772,7 @@ int main(int argc, char **argv) {
     for (const attn::reference::Tensor &t : reference)
       results.push_back(fromReference(t));
   } else {
-    // The parallel loops run on OpenMP threads; set before the runtime
-    // starts.
-    int64_t threads = o.threads
-                          ? o.threads
-                          : std::max(1u, std::thread::hardware_concurrency());
-    setenv("OMP_NUM_THREADS", std::to_string(threads).c_str(), 1);
-    llvm::InitializeNativeTarget();
-    llvm::InitializeNativeTargetAsmPrinter();
-    OwningOpRef<ModuleOp> lowered = module->clone();
-    func::FuncOp loweredFunc =
-        lowered->lookupSymbol<func::FuncOp>(func.getName());
-    compiled = compile(*lowered, loweredFunc, o, firstError);
-    // Results are copied out only when something reads them.
-    bool readResults = o.check || !o.outs.empty();
-    if (llvm::Error err = compiled->run(args, readResults ? &results : nullptr))
-      fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
+    compiled = compileAndRun(*module, func, o, firstError, args, results);
   }
 
   for (size_t i = 0; i < o.outs.size(); ++i) {
@@ -893,77 +783,8 @@ int main(int argc, char **argv) {
 
   bool agrees = !o.check || compareResults(results, reference);
 
-  if (compiled && o.bench) {
-    // Functions timed alternately with the entry, call by call, so that
-    // their comparison sees the same machine state (a shared machine drifts
-    // between speed regimes over seconds).
-    struct Timed {
-      std::string name;
-      std::vector<HostTensor> args;
-      std::unique_ptr<CompiledFunction> fn;
-      double flops;
-      std::vector<double> times;
-    };
-    std::vector<Timed> timed;
-    timed.push_back(
-        {func.getName().str(), args, std::move(compiled), flops, {}});
-    for (const std::string &name : o.benchWith) {
-      auto other = module->lookupSymbol<func::FuncOp>(name);
-      if (!other || other.isExternal())
-        fail("--bench-with", "no function named '" + name + "'");
-      std::vector<HostTensor> otherArgs;
-      std::mt19937_64 rng(o.seed);
-      for (auto [i, t] : llvm::enumerate(other.getArgumentTypes())) {
-        auto type = dyn_cast<RankedTensorType>(t);
-        if (!type || !type.hasStaticShape() ||
-            storageSize(type.getElementType()) == 0)
-          fail("--bench-with", "argument #" + std::to_string(i) + " of @" +
-                                   name +
-                                   " must be a statically shaped tensor");
-        otherArgs.push_back(randomArgument(other, i, type, rng));
-      }
-      std::vector<std::string> names(otherArgs.size(), "@" + name);
-      llvm::DenseMap<Value, attn::Shape> otherKnown =
-          checkConcreteShapes(other, otherArgs);
-      validateMaskData(other, otherArgs, names, otherKnown);
-      OwningOpRef<ModuleOp> lowered = module->clone();
-      auto fn = compile(*lowered, lowered->lookupSymbol<func::FuncOp>(name), o,
-                        firstError);
-      if (llvm::Error err = fn->run(otherArgs, nullptr)) // warm-up
-        fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
-      timed.push_back({name,
-                       std::move(otherArgs),
-                       std::move(fn),
-                       countFlops(other, otherKnown),
-                       {}});
-    }
-    for (int64_t i = 0; i < o.bench; ++i)
-      for (Timed &t : timed) {
-        auto start = std::chrono::steady_clock::now();
-        if (llvm::Error err = t.fn->run(t.args, nullptr))
-          fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
-        auto end = std::chrono::steady_clock::now();
-        t.times.push_back(
-            std::chrono::duration<double, std::milli>(end - start).count());
-      }
-    auto median = [](std::vector<double> v) {
-      std::sort(v.begin(), v.end());
-      size_t n = v.size();
-      return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-    };
-    double ms = median(timed[0].times);
-    llvm::outs() << llvm::format("median_ms=%.4f gflops=%.3f\n", ms,
-                                 flops / (ms * 1e-3) / 1e9);
-    for (size_t f = 1; f < timed.size(); ++f) {
-      std::vector<double> ratios;
-      for (int64_t i = 0; i < o.bench; ++i)
-        ratios.push_back(timed[f].times[i] / timed[0].times[i]);
-      double fms = median(timed[f].times);
-      llvm::outs() << llvm::format(
-          "entry=%s median_ms=%.4f gflops=%.3f time_ratio=%.4f\n",
-          timed[f].name.c_str(), fms, timed[f].flops / (fms * 1e-3) / 1e9,
-          median(ratios));
-    }
-  }
+  if (compiled && o.bench)
+    benchmark(*module, o, firstError,
+              {func.getName().str(), args, std::move(compiled), flops, {}});
   return agrees ? 0 : 1;
 }

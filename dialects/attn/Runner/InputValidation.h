@@ -1,0 +1,80 @@
+//===- InputValidation.h - checks of a program's inputs ---------*- C++ -*-===//
+//
+// What compiled code trusts and a tool must therefore check before running
+// it: the entry's signature, .npy arguments against it, dynamic sizes that
+// agree across the arguments, and the data of mask operands (CSR structure,
+// index ranges). Every check reports like the tools do: one line naming the
+// file (or argument) and the problem, then exit 2.
+//
+//===----------------------------------------------------------------------===//
+#ifndef ATTN_RUNNER_INPUTVALIDATION_H
+#define ATTN_RUNNER_INPUTVALIDATION_H
+
+#include "attn/Runner/HostTensor.h"
+
+#include "attn/IR/AttnShapes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attn_run {
+
+/// The role of a mask operand: the dynamic pattern that consumes it and the
+/// operand's position within that pattern.
+struct MaskRole {
+  mlir::Attribute pattern;
+  unsigned position; // within the pattern's operands
+  unsigned first;    // index of the pattern's first mask operand
+};
+
+/// A mask in the program: an attn.mask or a fused attn.attention, with the
+/// values whose dimension `qDim` / `kDim` is Sq / Skv.
+struct MaskSite {
+  mlir::ArrayAttr patterns;
+  mlir::ValueRange operands;
+  mlir::Value queries, keys;
+  unsigned qDim, kDim;
+};
+
+/// The mask `op` applies, if it is an attn.mask or attn.attention.
+std::optional<MaskSite> maskSite(mlir::Operation *op);
+
+/// The role of each mask operand of `site`, in operand order.
+llvm::SmallVector<MaskRole> maskRoles(const MaskSite &site);
+
+/// The mask operand argument `index` of `func` is, with its site (the last
+/// mask using it), if any.
+std::optional<std::pair<MaskRole, MaskSite>>
+argumentMaskRole(mlir::func::FuncOp func, unsigned index);
+
+/// Checks that every argument of `func` is a ranked tensor of a supported
+/// element type and every result a ranked tensor; reports against `file`.
+void checkSignature(mlir::func::FuncOp func, const std::string &file);
+
+/// Reads argument `index` of `func` from the .npy file `path`, checking its
+/// dtype and shape against the argument's type.
+HostTensor readArgument(mlir::func::FuncOp func, unsigned index,
+                        const std::string &path);
+
+/// Concrete shapes of the values of a function, propagated from its
+/// arguments.
+using KnownShapes = llvm::DenseMap<mlir::Value, mlir::attn::Shape>;
+
+/// Propagates the concrete argument shapes through the attn ops of `func`
+/// and checks every shape rule with them. Returns the known shapes.
+KnownShapes checkConcreteShapes(mlir::func::FuncOp func,
+                                llvm::ArrayRef<HostTensor> args);
+
+/// Validates data-carrying mask operands that come straight from arguments
+/// (CSR structure, index ranges); compiled code trusts them. `argNames`
+/// name the arguments in messages.
+void validateMaskData(mlir::func::FuncOp func, llvm::ArrayRef<HostTensor> args,
+                      llvm::ArrayRef<std::string> argNames,
+                      const KnownShapes &known);
+
+} // namespace attn_run
+
+#endif // ATTN_RUNNER_INPUTVALIDATION_H
