@@ -1,9 +1,10 @@
 //===- Interpreter.cpp - f64 reference interpreter for attn ---------------===//
 //
 // A tree-walking interpreter over dense tensors of doubles. Every attn op is a
-// plain loop nest written from DESIGN.md section 2; nothing is shared with the
-// lowerings in lib/Transforms, so a bug there cannot hide here as well. The
-// fused attn.attention runs the very loops of the graph ops it stands for.
+// plain loop nest written from the semantics in docs/language.md; nothing is
+// shared with the lowerings (lib/Kernel, lib/Transforms, lib/Conversion), so
+// a bug there cannot hide here as well. The fused attn.attention runs the
+// very loops of the graph ops it stands for.
 //
 // Values: tensors are row-major vectors of doubles; scalars are single
 // doubles. Integers are held as their signed value wrapped to the bit width of

@@ -4,7 +4,7 @@
 // and, inside generic bodies, scf loops for the data-dependent patterns).
 // The full score matrix is materialised: this is the slow, obviously-correct
 // baseline the tiled/sparse/linear forms are measured against. Statistics and
-// accumulators are f32 throughout, as DESIGN.md section 2 requires.
+// accumulators are f32 throughout, as the semantics (docs/language.md) require.
 //
 //===----------------------------------------------------------------------===//
 

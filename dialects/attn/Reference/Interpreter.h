@@ -1,7 +1,7 @@
 //===- Interpreter.h - f64 reference interpreter for attn -------*- C++ -*-===//
 //
 // Evaluates a func.func made of attn ops (and the arith/math/tensor/linalg/scf
-// ops around and inside them) directly in f64, following DESIGN.md section 2.
+// ops around and inside them) directly in f64, following the semantics in docs/language.md.
 // It shares no code with any lowering, so it serves as an independent oracle.
 //
 //===----------------------------------------------------------------------===//
