@@ -1,10 +1,10 @@
 //===- InitAll.cpp - register everything attn provides --------------------===//
 
 #include "attn/InitAll.h"
-#include "attn/IR/AttnDialect.h"
-#include "attn/Pipelines/Pipelines.h"
 #include "attn/Conversion/Passes.h"
+#include "attn/IR/AttnDialect.h"
 #include "attn/Lowering/Passes.h"
+#include "attn/Pipelines/Pipelines.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"

@@ -15,9 +15,10 @@ FailureOr<CpuTarget> mlir::attn::getCpuTargetOrEmitError(Operation *op,
                                                          StringRef features) {
   FailureOr<CpuTarget> target = getCpuTarget(cpu, features);
   if (failed(target))
-    return op->emitError() << "unknown target CPU '" << cpu
-                           << "' or malformed target features '" << features
-                           << "' (features are +name or -name, comma-separated)";
+    return op->emitError()
+           << "unknown target CPU '" << cpu
+           << "' or malformed target features '" << features
+           << "' (features are +name or -name, comma-separated)";
   return target;
 }
 

@@ -36,8 +36,7 @@ Value OnlineSoftmax::pointwiseWeight(AggregationKind kind, Value s) {
   Value w = s;
   if (kind == AggregationKind::sigmoid) {
     Value one = constantLike(s, 1.0);
-    w = k.fdiv(one,
-               k.fadd(one, k.exp(arith::NegFOp::create(k.b, k.loc, s))));
+    w = k.fdiv(one, k.fadd(one, k.exp(arith::NegFOp::create(k.b, k.loc, s))));
   }
   Value ninf = constantLike(s, -std::numeric_limits<double>::infinity());
   return k.select(k.feq(s, ninf), constantLike(s, 0.0), w);

@@ -153,7 +153,6 @@ void mlir::attn::placeInManagedMemory(Operation *root) {
   }
 }
 
-
 void mlir::attn::alignWorkgroupBuffers(Operation *root, int64_t alignment) {
   Builder b(root->getContext());
   NamedAttribute align(b.getStringAttr("llvm.align"),

@@ -33,9 +33,8 @@ struct SparsifyAttention : OpRewritePattern<AttentionOp> {
     if (!hasTileLevelPatterns(op) && !hasKeyListPattern(op))
       return rewriter.notifyMatchFailure(op, "no sparse mask");
     FailureOr<SmallVector<Value>> results =
-        hasKeyListPattern(op)
-            ? gatherAttention(rewriter, op, options)
-            : tileAttention(rewriter, op, options);
+        hasKeyListPattern(op) ? gatherAttention(rewriter, op, options)
+                              : tileAttention(rewriter, op, options);
     if (failed(results))
       return failure();
     rewriter.replaceOp(op, *results);
@@ -69,8 +68,12 @@ struct AttnSparsifyPass : attn::impl::AttnSparsifyBase<AttnSparsifyPass> {
         getCpuTargetOrEmitError(getOperation(), targetCpu, targetFeatures);
     if (failed(target))
       return signalPassFailure();
-    TileOptions options{tileQ, tileKV, vectorWidth, kvSplits,
-                        /*sparse=*/false, *target};
+    TileOptions options{tileQ,
+                        tileKV,
+                        vectorWidth,
+                        kvSplits,
+                        /*sparse=*/false,
+                        *target};
     RewritePatternSet patterns(&getContext());
     populateSparsifyPatterns(patterns, options);
     if (failed(applyFormPatterns(getOperation(), std::move(patterns))))
@@ -82,6 +85,6 @@ struct AttnSparsifyPass : attn::impl::AttnSparsifyBase<AttnSparsifyPass> {
 void mlir::attn::populateSparsifyPatterns(RewritePatternSet &patterns,
                                           TileOptions options) {
   options.sparse = true;
-  patterns.add<SparsifyAttention, LowerSelectTopk>(patterns.getContext(), options);
+  patterns.add<SparsifyAttention, LowerSelectTopk>(patterns.getContext(),
+                                                   options);
 }
-

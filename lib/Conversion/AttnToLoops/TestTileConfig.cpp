@@ -23,8 +23,12 @@ struct AttnTestTileConfigPass
         getCpuTargetOrEmitError(getOperation(), targetCpu, targetFeatures);
     if (failed(target))
       return signalPassFailure();
-    TileOptions options{tileQ, tileKV, vectorWidth, kvSplits,
-                        /*sparse=*/false, *target};
+    TileOptions options{tileQ,
+                        tileKV,
+                        vectorWidth,
+                        kvSplits,
+                        /*sparse=*/false,
+                        *target};
     getOperation()->walk([&](AttentionOp op) {
       llvm::raw_ostream &os = llvm::outs();
       os << "tile-config " << op.getLoc() << ": ";

@@ -89,8 +89,8 @@ class TiledKernel {
 public:
   TiledKernel(RewriterBase &rw, AttentionOp op, const TileOptions &options,
               const TileConfig &cfg, const TileProblem &problem)
-      : rw(rw), op(op), cfg(cfg), problem(problem),
-        k(rw, op.getLoc()), loc(op.getLoc()), io(k, op),
+      : rw(rw), op(op), cfg(cfg), problem(problem), k(rw, op.getLoc()),
+        loc(op.getLoc()), io(k, op),
         useLists(options.sparse && hasTileLevelPatterns(op)),
         analysis(useLists ? nonTileLevelPatterns(op) : op.getPatterns(),
                  &op.getPredicate()),
@@ -236,17 +236,13 @@ void TiledKernel::buildQueryTile(ValueRange ivs) {
   t.bi = ivs[0];
   t.hi = ivs[1];
   t.qt = ivs[2];
-  t.hk = arith::DivUIOp::create(
-      rw, loc, t.hi, k.idx(problem.queryHeads / problem.keyHeads));
+  t.hk = arith::DivUIOp::create(rw, loc, t.hi,
+                                k.idx(problem.queryHeads / problem.keyHeads));
   t.i0 = k.mul(t.qt, k.idx(br));
   t.rows = k.minI(k.idx(br), k.sub(io.sq, t.i0));
   Value iLast = k.sub(k.add(t.i0, t.rows), k.idx(1));
-  t.tile = QueryTile{t.bi,
-                     t.hi,
-                     t.i0,
-                     iLast,
-                     k.add(t.i0, offset),
-                     k.add(iLast, offset)};
+  t.tile = QueryTile{
+      t.bi, t.hi, t.i0, iLast, k.add(t.i0, offset), k.add(iLast, offset)};
   t.qBuf = cfg.rowsInLanes ? k.stackBuffer({d, br}) : k.stackBuffer({br, d});
   t.sBuf = cfg.rowsInLanes ? k.stackBuffer({bc, br}) : k.stackBuffer({br, bc});
   t.acc = k.stackBuffer({br, problem.valueDim});
@@ -273,8 +269,9 @@ void TiledKernel::initStatistics(QueryTileState &t) {
     k.store(ninf, t.mBuf, r);
     k.store(zero, t.lBuf, r);
     Value zeros = k.splat(vecO(), 0.0);
-    k.loop(k.idx(0), k.idx(problem.valueDim), cfg.outWidth,
-           [&](Value e) { k.vstore(zeros, t.acc, {r, e}); });
+    k.loop(k.idx(0), k.idx(problem.valueDim), cfg.outWidth, [&](Value e) {
+      k.vstore(zeros, t.acc, {r, e});
+    });
   });
 }
 
@@ -286,12 +283,13 @@ void TiledKernel::loadQueryTile(QueryTileState &t) {
   if (cfg.rowsInLanes) {
     k.loop(zeroIdx, k.idx(d), 1, [&](Value dd) {
       k.loop(zeroIdx, t.rows, 1, [&](Value r) {
-        Value x = k.toF32(
-            k.load(io.q, {t.bi, t.hi, queryAt(t, k.add(t.i0, r)), dd}));
+        Value x =
+            k.toF32(k.load(io.q, {t.bi, t.hi, queryAt(t, k.add(t.i0, r)), dd}));
         k.store(k.fmul(x, scaleV), t.qBuf, {dd, r});
       });
-      k.loop(t.rows, k.idx(cfg.queryTile), 1,
-             [&](Value r) { k.store(zero, t.qBuf, {dd, r}); });
+      k.loop(t.rows, k.idx(cfg.queryTile), 1, [&](Value r) {
+        k.store(zero, t.qBuf, {dd, r});
+      });
     });
     return;
   }
@@ -401,8 +399,7 @@ void TiledKernel::processKeyTile(QueryTileState &t, Value j0, Value cols,
   accumulateValues(t, j0, cols);
 }
 
-void TiledKernel::computeScoresDirect(QueryTileState &t, Value j0,
-                                      Value cols) {
+void TiledKernel::computeScoresDirect(QueryTileState &t, Value j0, Value cols) {
   // S[r][c] = <q_r, k_c>: one vector dot product per key.
   Value zeroIdx = k.idx(0);
   auto vecD = VectorType::get({cfg.dotWidth}, rw.getF32Type());
@@ -468,8 +465,8 @@ void TiledKernel::forEachScore(QueryTileState &t, Value j0, Value cols,
   k.loop(zeroIdx, t.rows, 1, [&](Value r) {
     k.loop(zeroIdx, cols, 1, [&](Value c) {
       Value s = k.load(t.sBuf, scoreAt(r, c));
-      k.store(fn(s, queryAt(t, k.add(t.i0, r)), keyAt(t, k.add(j0, c))),
-              t.sBuf, scoreAt(r, c));
+      k.store(fn(s, queryAt(t, k.add(t.i0, r)), keyAt(t, k.add(j0, c))), t.sBuf,
+              scoreAt(r, c));
     });
   });
 }
@@ -482,8 +479,8 @@ void TiledKernel::applyScoreMod(QueryTileState &t, Value j0, Value cols) {
   });
 }
 
-void TiledKernel::applyMask(QueryTileState &t, Value j0, Value cols,
-                            Value full, Value staticOnly) {
+void TiledKernel::applyMask(QueryTileState &t, Value j0, Value cols, Value full,
+                            Value staticOnly) {
   if (analysis.isTrivial() && !lists.counts)
     return;
   k.ifThen(notI(full), [&]() {
@@ -552,8 +549,8 @@ void TiledKernel::maskRowIntervals(QueryTileState &t, Value j0) {
     auto [keyLo, keyHi] = analysis.rowInterval(rw, loc, aligned, t.hi);
     Value loV = k.bcast(laneTy, keyLo), hiV = k.bcast(laneTy, keyHi);
     k.loop(k.idx(0), k.idx(cfg.keyTile), vw, [&](Value cb) {
-      Value j = arith::AddIOp::create(rw, loc, k.bcast(laneTy, k.add(j0, cb)),
-                                      iota);
+      Value j =
+          arith::AddIOp::create(rw, loc, k.bcast(laneTy, k.add(j0, cb)), iota);
       Value keep = arith::AndIOp::create(
           rw, loc,
           arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::sge, j, loV),
@@ -575,21 +572,20 @@ void TiledKernel::updateStatisticsInLanes(QueryTileState &t, Value cols) {
     k.loop(zeroIdx, cols, 1, [&](Value c) {
       for (int64_t rv = 0; rv < numRowVectors; ++rv) {
         Value s = k.vload(vecS(), t.sBuf, {c, rowVec(rv)});
-        k.vstore(os.pointwiseWeight(op.getKind(), s), t.sBuf,
-                 {c, rowVec(rv)});
+        k.vstore(os.pointwiseWeight(op.getKind(), s), t.sBuf, {c, rowVec(rv)});
       }
     });
     return;
   }
-  SmallVector<Value> mx = k.reduceMany(
-      zeroIdx, cols, 1, SmallVector<Value>(numRowVectors, ninfV),
-      [&](Value c, ValueRange a) {
-        SmallVector<Value> next;
-        for (int64_t rv = 0; rv < numRowVectors; ++rv)
-          next.push_back(
-              k.fmax(a[rv], k.vload(vecS(), t.sBuf, {c, rowVec(rv)})));
-        return next;
-      });
+  SmallVector<Value> mx =
+      k.reduceMany(zeroIdx, cols, 1, SmallVector<Value>(numRowVectors, ninfV),
+                   [&](Value c, ValueRange a) {
+                     SmallVector<Value> next;
+                     for (int64_t rv = 0; rv < numRowVectors; ++rv)
+                       next.push_back(k.fmax(
+                           a[rv], k.vload(vecS(), t.sBuf, {c, rowVec(rv)})));
+                     return next;
+                   });
   SmallVector<OnlineSoftmax::Step> steps;
   for (int64_t rv = 0; rv < numRowVectors; ++rv) {
     Value mOld = k.vload(vecS(), t.mBuf, rowVec(rv));
@@ -597,18 +593,18 @@ void TiledKernel::updateStatisticsInLanes(QueryTileState &t, Value cols) {
     k.vstore(steps.back().max, t.mBuf, rowVec(rv));
     k.vstore(steps.back().alpha, t.alphaBuf, rowVec(rv));
   }
-  SmallVector<Value> sums = k.reduceMany(
-      zeroIdx, cols, 1, SmallVector<Value>(numRowVectors, zv),
-      [&](Value c, ValueRange a) {
-        SmallVector<Value> next;
-        for (int64_t rv = 0; rv < numRowVectors; ++rv) {
-          Value s = k.vload(vecS(), t.sBuf, {c, rowVec(rv)});
-          Value p = os.weight(s, steps[rv].safeMax);
-          k.vstore(p, t.sBuf, {c, rowVec(rv)});
-          next.push_back(k.fadd(a[rv], p));
-        }
-        return next;
-      });
+  SmallVector<Value> sums =
+      k.reduceMany(zeroIdx, cols, 1, SmallVector<Value>(numRowVectors, zv),
+                   [&](Value c, ValueRange a) {
+                     SmallVector<Value> next;
+                     for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+                       Value s = k.vload(vecS(), t.sBuf, {c, rowVec(rv)});
+                       Value p = os.weight(s, steps[rv].safeMax);
+                       k.vstore(p, t.sBuf, {c, rowVec(rv)});
+                       next.push_back(k.fadd(a[rv], p));
+                     }
+                     return next;
+                   });
   for (int64_t rv = 0; rv < numRowVectors; ++rv) {
     Value l = k.vload(vecS(), t.lBuf, rowVec(rv));
     k.vstore(os.sum(steps[rv].alpha, l, sums[rv]), t.lBuf, rowVec(rv));
@@ -620,8 +616,9 @@ void TiledKernel::updateStatisticsPerRow(QueryTileState &t, Value cols) {
   const int64_t vw = cfg.vectorWidth;
   Value zeroIdx = k.idx(0), ninf = k.negInf();
   k.loop(zeroIdx, t.rows, 1, [&](Value r) {
-    k.loop(cols, k.idx(cfg.keyTile), 1,
-           [&](Value c) { k.store(ninf, t.sBuf, {r, c}); });
+    k.loop(cols, k.idx(cfg.keyTile), 1, [&](Value c) {
+      k.store(ninf, t.sBuf, {r, c});
+    });
   });
   k.loop(zeroIdx, t.rows, 1, [&](Value r) {
     if (!softmax()) {
@@ -635,8 +632,8 @@ void TiledKernel::updateStatisticsPerRow(QueryTileState &t, Value cols) {
                         k.splat(vecS(), -INFINITY), [&](Value cb, Value a) {
                           return k.fmax(a, k.vload(vecS(), t.sBuf, {r, cb}));
                         });
-    Value mx = vector::ReductionOp::create(
-        rw, loc, vector::CombiningKind::MAXIMUMF, mv);
+    Value mx = vector::ReductionOp::create(rw, loc,
+                                           vector::CombiningKind::MAXIMUMF, mv);
     OnlineSoftmax::Step step = os.rescale(k.load(t.mBuf, r), mx);
     Value mSafeV = k.bcast(vecS(), step.safeMax);
     Value sum = k.reduce(zeroIdx, k.idx(cfg.keyTile), vw, k.splat(vecS(), 0.0),
@@ -660,7 +657,8 @@ void TiledKernel::accumulateValues(QueryTileState &t, Value j0, Value cols) {
   const int64_t rowsPV = cfg.rowsPerPVBlock, vwOut = cfg.outWidth;
   const int64_t numOut = cfg.numOutVectors(problem.valueDim);
   auto vecV = VectorType::get(
-      {vwOut}, cast<RankedTensorType>(op.getValue().getType()).getElementType());
+      {vwOut},
+      cast<RankedTensorType>(op.getValue().getType()).getElementType());
   Value zeroIdx = k.idx(0);
   k.loop(zeroIdx, t.rows, rowsPV, [&](Value r0) {
     SmallVector<Value> inits;
@@ -696,8 +694,7 @@ void TiledKernel::finishRows(QueryTileState &t) {
   Type outElt = io.outTy.getElementType();
   k.loop(k.idx(0), t.rows, 1, [&](Value r) {
     Value i = queryAt(t, k.add(t.i0, r));
-    Value sink =
-        io.sinks && !t.part ? k.load(io.sinks, t.hi) : Value();
+    Value sink = io.sinks && !t.part ? k.load(io.sinks, t.hi) : Value();
     Value factor = k.f32(1.0), lse;
     if (softmax())
       std::tie(factor, lse) =
@@ -792,8 +789,12 @@ struct AttnTilePass : attn::impl::AttnTileBase<AttnTilePass> {
         getCpuTargetOrEmitError(getOperation(), targetCpu, targetFeatures);
     if (failed(target))
       return signalPassFailure();
-    TileOptions options{tileQ, tileKV, vectorWidth, kvSplits,
-                        /*sparse=*/false, *target};
+    TileOptions options{tileQ,
+                        tileKV,
+                        vectorWidth,
+                        kvSplits,
+                        /*sparse=*/false,
+                        *target};
     RewritePatternSet patterns(&getContext());
     populateTilePatterns(patterns, options);
     if (failed(applyFormPatterns(getOperation(), std::move(patterns))))

@@ -40,7 +40,8 @@ FailureOr<TileConfig> mlir::attn::chooseTileConfig(const TileProblem &p,
   // most 16 so the loop-carried FMA chains hide their latency.
   const int64_t rowsQK = std::clamp<int64_t>(16 / (c.keyTile / vw), 1, 4);
   c.rowsInLanes = !(staticQueries && p.queries <= 2 * rowsQK);
-  c.queryTile = c.rowsInLanes ? (tileQ + vw - 1) / vw * vw : (tileQ + 3) / 4 * 4;
+  c.queryTile =
+      c.rowsInLanes ? (tileQ + vw - 1) / vw * vw : (tileQ + 3) / 4 * 4;
 
   // Register blocking of S^T: at most half the vector registers (32 with
   // AVX-512, 16 with AVX2) as accumulators.

@@ -52,9 +52,7 @@ struct TileConfig {
   int64_t numRowVectors() const {
     return rowsInLanes ? queryTile / vectorWidth : 0;
   }
-  int64_t numOutVectors(int64_t valueDim) const {
-    return valueDim / outWidth;
-  }
+  int64_t numOutVectors(int64_t valueDim) const { return valueDim / outWidth; }
 };
 
 /// Chooses the kernel shape where `options` leave a choice: the target's
