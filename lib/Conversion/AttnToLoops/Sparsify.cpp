@@ -64,18 +64,13 @@ struct LowerSelectTopk : OpRewritePattern<SelectTopkOp> {
 struct AttnSparsifyPass : attn::impl::AttnSparsifyBase<AttnSparsifyPass> {
   using AttnSparsifyBase::AttnSparsifyBase;
   void runOnOperation() override {
-    FailureOr<CpuTarget> target =
-        getCpuTargetOrEmitError(getOperation(), targetCpu, targetFeatures);
-    if (failed(target))
+    FailureOr<TileOptions> options =
+        getTileOptions(getOperation(), tileQ, tileKV, vectorWidth, kvSplits,
+                       targetCpu, targetFeatures);
+    if (failed(options))
       return signalPassFailure();
-    TileOptions options{tileQ,
-                        tileKV,
-                        vectorWidth,
-                        kvSplits,
-                        /*sparse=*/false,
-                        *target};
     RewritePatternSet patterns(&getContext());
-    populateSparsifyPatterns(patterns, options);
+    populateSparsifyPatterns(patterns, *options);
     if (failed(applyFormPatterns(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

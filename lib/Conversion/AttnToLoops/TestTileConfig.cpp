@@ -2,7 +2,6 @@
 
 #include "attn/Conversion/AttnToLoops/TileConfig.h"
 #include "attn/Conversion/Passes.h"
-#include "attn/Kernel/FormDriver.h"
 
 #include "llvm/Support/raw_ostream.h"
 
@@ -19,16 +18,11 @@ struct AttnTestTileConfigPass
     : attn::impl::AttnTestTileConfigBase<AttnTestTileConfigPass> {
   using AttnTestTileConfigBase::AttnTestTileConfigBase;
   void runOnOperation() override {
-    FailureOr<CpuTarget> target =
-        getCpuTargetOrEmitError(getOperation(), targetCpu, targetFeatures);
-    if (failed(target))
+    FailureOr<TileOptions> options =
+        getTileOptions(getOperation(), tileQ, tileKV, vectorWidth, kvSplits,
+                       targetCpu, targetFeatures);
+    if (failed(options))
       return signalPassFailure();
-    TileOptions options{tileQ,
-                        tileKV,
-                        vectorWidth,
-                        kvSplits,
-                        /*sparse=*/false,
-                        *target};
     getOperation()->walk([&](AttentionOp op) {
       llvm::raw_ostream &os = llvm::outs();
       os << "tile-config " << op.getLoc() << ": ";
@@ -37,7 +31,7 @@ struct AttnTestTileConfigPass
         os << "dynamic heads\n";
         return;
       }
-      FailureOr<TileConfig> c = chooseTileConfig(*problem, options);
+      FailureOr<TileConfig> c = chooseTileConfig(*problem, *options);
       if (failed(c)) {
         os << "invalid options\n";
         return;

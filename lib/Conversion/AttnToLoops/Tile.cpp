@@ -785,23 +785,34 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
 struct AttnTilePass : attn::impl::AttnTileBase<AttnTilePass> {
   using AttnTileBase::AttnTileBase;
   void runOnOperation() override {
-    FailureOr<CpuTarget> target =
-        getCpuTargetOrEmitError(getOperation(), targetCpu, targetFeatures);
-    if (failed(target))
+    FailureOr<TileOptions> options =
+        getTileOptions(getOperation(), tileQ, tileKV, vectorWidth, kvSplits,
+                       targetCpu, targetFeatures);
+    if (failed(options))
       return signalPassFailure();
-    TileOptions options{tileQ,
-                        tileKV,
-                        vectorWidth,
-                        kvSplits,
-                        /*sparse=*/false,
-                        *target};
     RewritePatternSet patterns(&getContext());
-    populateTilePatterns(patterns, options);
+    populateTilePatterns(patterns, *options);
     if (failed(applyFormPatterns(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };
 } // namespace
+
+FailureOr<TileOptions> mlir::attn::getTileOptions(
+    Operation *op, int64_t tileQ, int64_t tileKV, int64_t vectorWidth,
+    int64_t kvSplits, StringRef targetCpu, StringRef targetFeatures) {
+  FailureOr<CpuTarget> target =
+      getCpuTargetOrEmitError(op, targetCpu, targetFeatures);
+  if (failed(target))
+    return failure();
+  TileOptions options;
+  options.tileQ = tileQ;
+  options.tileKV = tileKV;
+  options.vectorWidth = vectorWidth;
+  options.kvSplits = kvSplits;
+  options.target = *target;
+  return options;
+}
 
 void mlir::attn::populateTilePatterns(RewritePatternSet &patterns,
                                       const TileOptions &options) {

@@ -36,6 +36,13 @@ FailureOr<SmallVector<Value>> tileAttention(RewriterBase &rewriter,
                                             AttentionOp op,
                                             const TileOptions &options);
 
+/// TileOptions from the options of a tiled-form pass, with the target CPU
+/// they name; an error on `op` for an unknown CPU or malformed features.
+FailureOr<TileOptions> getTileOptions(Operation *op, int64_t tileQ,
+                                      int64_t tileKV, int64_t vectorWidth,
+                                      int64_t kvSplits, StringRef targetCpu,
+                                      StringRef targetFeatures);
+
 void populateTilePatterns(RewritePatternSet &patterns,
                           const TileOptions &options);
 
