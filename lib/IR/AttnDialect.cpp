@@ -190,13 +190,6 @@ LogicalResult AnyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
-unsigned AnyAttr::getNumMaskOperands() const {
-  unsigned n = 0;
-  for (Attribute p : getPatterns())
-    n += cast<MaskPatternAttrInterface>(p).getNumMaskOperands();
-  return n;
-}
-
 //===----------------------------------------------------------------------===//
 // Shared verification
 //===----------------------------------------------------------------------===//

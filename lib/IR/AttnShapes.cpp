@@ -31,186 +31,78 @@ namespace {
 constexpr int64_t kDyn = ShapedType::kDynamic;
 
 bool isDyn(int64_t d) { return ShapedType::isDynamic(d); }
+} // namespace
 
-int64_t ceilDiv(int64_t a, int64_t b) {
-  // Written so that no intermediate overflows for any positive b.
-  return isDyn(a) ? kDyn : a / b + (a % b != 0);
+int64_t mlir::attn::ceilDivSize(int64_t size, int64_t block) {
+  // Written so that no intermediate overflows for any positive block.
+  return isDyn(size) ? kDyn : size / block + (size % block != 0);
 }
 
-/// Accumulates the first error; every check is a no-op once one failed.
-class Checker {
-public:
-  Checker(ShapeFn shapeOf, std::string &error)
-      : shapeOf(shapeOf), error(error) {}
+bool ShapeChecker::fail(const Twine &msg) {
+  if (!failed)
+    error = msg.str();
+  failed = true;
+  return false;
+}
 
-  bool ok() const { return !failed; }
-
-  bool fail(const Twine &msg) {
-    if (!failed)
-      error = msg.str();
-    failed = true;
-    return false;
+Shape ShapeChecker::ranked(Value v, unsigned rank, StringRef name) {
+  if (failed)
+    return Shape(rank, kDyn);
+  Shape s = shapeOf(v);
+  if (s.size() != rank) {
+    fail(
+        llvm::formatv("{0} must have rank {1}, got {2}", name, rank, s.size()));
+    return Shape(rank, kDyn);
   }
+  return s;
+}
 
-  /// Shape of `v` after checking its rank; empty on failure.
-  Shape ranked(Value v, unsigned rank, StringRef name) {
-    if (failed)
-      return Shape(rank, kDyn);
-    Shape s = shapeOf(v);
-    if (s.size() != rank) {
-      fail(llvm::formatv("{0} must have rank {1}, got {2}", name, rank,
-                         s.size()));
-      return Shape(rank, kDyn);
-    }
-    return s;
-  }
+void ShapeChecker::elementType(Value v, llvm::function_ref<bool(Type)> pred,
+                               StringRef name, StringRef expected) {
+  if (failed)
+    return;
+  auto t = dyn_cast<ShapedType>(v.getType());
+  if (!t || !pred(t.getElementType()))
+    fail(llvm::formatv("{0} must be a tensor of {1}", name, expected));
+}
 
-  void elementType(Value v, llvm::function_ref<bool(Type)> pred, StringRef name,
-                   StringRef expected) {
-    if (failed)
-      return;
-    auto t = dyn_cast<ShapedType>(v.getType());
-    if (!t || !pred(t.getElementType()))
-      fail(llvm::formatv("{0} must be a tensor of {1}", name, expected));
-  }
+void ShapeChecker::equal(int64_t a, int64_t b, const Twine &what) {
+  if (failed || isDyn(a) || isDyn(b) || a == b)
+    return;
+  fail(what + " (" + Twine(a) + " vs " + Twine(b) + ")");
+}
 
-  /// a == b unless one is unknown.
-  void equal(int64_t a, int64_t b, const Twine &what) {
-    if (failed || isDyn(a) || isDyn(b) || a == b)
-      return;
-    fail(what + " (" + Twine(a) + " vs " + Twine(b) + ")");
-  }
+void ShapeChecker::equalOrOne(int64_t a, int64_t b, const Twine &what) {
+  if (failed || isDyn(a) || isDyn(b) || a == b || a == 1)
+    return;
+  fail(what + " must be 1 or " + Twine(b) + ", got " + Twine(a));
+}
 
-  /// a == b or a == 1 (broadcast).
-  void equalOrOne(int64_t a, int64_t b, const Twine &what) {
-    if (failed || isDyn(a) || isDyn(b) || a == b || a == 1)
-      return;
-    fail(what + " must be 1 or " + Twine(b) + ", got " + Twine(a));
-  }
+void ShapeChecker::divides(int64_t kvHeads, int64_t qHeads, StringRef what) {
+  if (failed || isDyn(kvHeads) || isDyn(qHeads))
+    return;
+  if (kvHeads <= 0 || qHeads % kvHeads != 0)
+    fail(llvm::formatv("{0} heads ({1}) must divide query heads ({2})", what,
+                       kvHeads, qHeads));
+}
 
-  void divides(int64_t kvHeads, int64_t qHeads, StringRef what) {
-    if (failed || isDyn(kvHeads) || isDyn(qHeads))
-      return;
-    if (kvHeads <= 0 || qHeads % kvHeads != 0)
-      fail(llvm::formatv("{0} heads ({1}) must divide query heads ({2})", what,
-                         kvHeads, qHeads));
-  }
+void ShapeChecker::isStatic(int64_t d, StringRef what) {
+  if (!failed && isDyn(d))
+    fail(Twine(what) + " must be static");
+}
 
-  void isStatic(int64_t d, StringRef what) {
-    if (!failed && isDyn(d))
-      fail(Twine(what) + " must be static");
-  }
+void ShapeChecker::positive(int64_t v, StringRef what) {
+  if (!failed && v <= 0)
+    fail(llvm::formatv("{0} must be positive, got {1}", what, v));
+}
 
-  void positive(int64_t v, StringRef what) {
-    if (!failed && v <= 0)
-      fail(llvm::formatv("{0} must be positive, got {1}", what, v));
-  }
-
-  ShapeFn shapeOf;
-
-private:
-  std::string &error;
-  bool failed = false;
-};
-
+namespace {
 bool isFloatTy(Type t) {
   return isa<Float32Type, Float16Type, BFloat16Type>(t);
 }
 bool isF32(Type t) { return t.isF32(); }
-bool isI1(Type t) { return t.isInteger(1); }
-bool isI32(Type t) { return t.isInteger(32); }
-
-/// Checks the operands of one mask pattern against scores [B, H, Sq, Skv].
-void checkPattern(Checker &c, Attribute pattern, ArrayRef<int64_t> scores,
-                  ValueRange &operands) {
-  int64_t b = scores[0], h = scores[1], sq = scores[2], skv = scores[3];
-  auto take = [&]() {
-    Value v = operands.front();
-    operands = operands.drop_front();
-    return v;
-  };
-  llvm::TypeSwitch<Attribute>(pattern)
-      .Case<WindowAttr>([&](WindowAttr w) {
-        if (w.getLeftPerHead())
-          c.equal(w.getLeft().size(), h,
-                  "#attn.window left list needs one entry per query head");
-        if (w.getRightPerHead())
-          c.equal(w.getRight().size(), h,
-                  "#attn.window right list needs one entry per query head");
-      })
-      .Case<AnyAttr>([&](AnyAttr any) {
-        for (Attribute inner : any.getPatterns())
-          checkPattern(c, inner, scores, operands);
-      })
-      .Case<BlockMaskAttr>([&](BlockMaskAttr bm) {
-        Value v = take();
-        c.elementType(v, isI1, "#attn.block_mask operand", "i1");
-        Shape s = c.ranked(v, 4, "#attn.block_mask operand");
-        c.equalOrOne(s[0], b, "#attn.block_mask batch size");
-        c.equalOrOne(s[1], h, "#attn.block_mask head count");
-        c.equal(s[2], ceilDiv(sq, bm.getBlockQ()),
-                "#attn.block_mask query blocks must be ceil(Sq/block_q)");
-        c.equal(s[3], ceilDiv(skv, bm.getBlockKv()),
-                "#attn.block_mask key blocks must be ceil(Skv/block_kv)");
-      })
-      .Case<SegmentsAttr>([&](SegmentsAttr) {
-        Value qs = take(), ks = take();
-        c.elementType(qs, isI32, "#attn.segments query ids", "i32");
-        c.elementType(ks, isI32, "#attn.segments key ids", "i32");
-        Shape qShape = c.shapeOf(qs), kShape = c.shapeOf(ks);
-        if (qShape.size() != kShape.size() ||
-            (qShape.size() != 2 && qShape.size() != 3)) {
-          c.fail("#attn.segments ids must both be [B, S] or both [B, H, S]");
-          return;
-        }
-        c.equal(qShape[0], b, "#attn.segments query ids batch size");
-        c.equal(kShape[0], b, "#attn.segments key ids batch size");
-        if (qShape.size() == 3) {
-          c.equalOrOne(qShape[1], h, "#attn.segments query ids head count");
-          c.equalOrOne(kShape[1], h, "#attn.segments key ids head count");
-        }
-        c.equal(qShape.back(), sq, "#attn.segments query ids length != Sq");
-        c.equal(kShape.back(), skv, "#attn.segments key ids length != Skv");
-      })
-      .Case<CsrAttr>([&](CsrAttr) {
-        Value rowPtr = take(), cols = take();
-        c.elementType(rowPtr, isI32, "#attn.csr row pointers", "i32");
-        c.elementType(cols, isI32, "#attn.csr column indices", "i32");
-        Shape r = c.ranked(rowPtr, 1, "#attn.csr row pointers");
-        c.ranked(cols, 1, "#attn.csr column indices");
-        c.equal(r[0], isDyn(sq) ? kDyn : sq + 1,
-                "#attn.csr row pointers must have Sq+1 entries");
-      })
-      .Case<IndicesAttr>([&](IndicesAttr) {
-        Value v = take();
-        c.elementType(v, isI32, "#attn.indices operand", "i32");
-        Shape s = c.ranked(v, 4, "#attn.indices operand");
-        c.equal(s[0], b, "#attn.indices batch size");
-        c.equal(s[1], h, "#attn.indices head count");
-        c.equal(s[2], sq, "#attn.indices rows != Sq");
-      })
-      .Case<RowsAttr>([&](RowsAttr) {
-        Value v = take();
-        c.elementType(v, isI1, "#attn.rows operand", "i1");
-        Shape s = c.ranked(v, 3, "#attn.rows operand");
-        c.equal(s[0], b, "#attn.rows batch size");
-        c.equal(s[1], h, "#attn.rows head count");
-        c.equal(s[2], sq, "#attn.rows length != Sq");
-      })
-      .Case<DenseAttr>([&](DenseAttr) {
-        Value v = take();
-        c.elementType(v, isI1, "#attn.dense operand", "i1");
-        Shape s = c.ranked(v, 4, "#attn.dense operand");
-        c.equalOrOne(s[0], b, "#attn.dense batch size");
-        c.equalOrOne(s[1], h, "#attn.dense head count");
-        c.equal(s[2], sq, "#attn.dense rows != Sq");
-        c.equal(s[3], skv, "#attn.dense columns != Skv");
-      })
-      .Default([](Attribute) {});
-}
-
 /// Q [B, Hq, Sq, D] and K [B, Hkv, Skv, D]; returns the scores shape.
-Shape checkScoreOperands(Checker &c, Value query, Value key) {
+Shape checkScoreOperands(ShapeChecker &c, Value query, Value key) {
   c.elementType(query, isFloatTy, "query", "f32, f16 or bf16");
   c.elementType(key, isFloatTy, "key", "f32, f16 or bf16");
   Shape q = c.ranked(query, 4, "query");
@@ -223,7 +115,7 @@ Shape checkScoreOperands(Checker &c, Value query, Value key) {
 }
 
 /// The patterns of a mask and the operands they consume.
-void checkMaskOperands(Checker &c, ArrayAttr patterns, ValueRange operands,
+void checkMaskOperands(ShapeChecker &c, ArrayAttr patterns, ValueRange operands,
                        ArrayRef<int64_t> scores) {
   unsigned needed = 0;
   for (Attribute p : patterns) {
@@ -240,13 +132,17 @@ void checkMaskOperands(Checker &c, ArrayAttr patterns, ValueRange operands,
                          needed, operands.size()));
     return;
   }
-  for (Attribute p : patterns)
-    checkPattern(c, p, scores, operands);
+  for (Attribute p : patterns) {
+    auto pattern = cast<MaskPatternAttrInterface>(p);
+    unsigned n = pattern.getNumMaskOperands();
+    pattern.checkOperandShapes(c, scores, operands.take_front(n));
+    operands = operands.drop_front(n);
+  }
 }
 
 /// V [B, Hkv, Skv, Dv] against scores [B, Hq, Sq, Skv], and the optional
 /// sinks; returns the output shape [B, Hq, Sq, Dv].
-Shape checkValueAndSinks(Checker &c, ArrayRef<int64_t> s, Value value,
+Shape checkValueAndSinks(ShapeChecker &c, ArrayRef<int64_t> s, Value value,
                          Value sinks, bool softmax, Type outputElt) {
   c.elementType(value, isFloatTy, "value", "f32, f16 or bf16");
   Shape v = c.ranked(value, 4, "value");
@@ -267,8 +163,9 @@ Shape checkValueAndSinks(Checker &c, ArrayRef<int64_t> s, Value value,
 
 /// The aggregation of scores `s` (attn.aggregate and attn.attention):
 /// value, sinks, the optional lse, and the result shapes.
-void checkAggregation(Checker &c, ArrayRef<int64_t> s, AggregationKind kind,
-                      Value value, Value sinks, Value output, Value lse,
+void checkAggregation(ShapeChecker &c, ArrayRef<int64_t> s,
+                      AggregationKind kind, Value value, Value sinks,
+                      Value output, Value lse,
                       SmallVectorImpl<Shape> &results) {
   bool softmax = kind == AggregationKind::softmax;
   Type outElt = cast<ShapedType>(output.getType()).getElementType();
@@ -279,12 +176,150 @@ void checkAggregation(Checker &c, ArrayRef<int64_t> s, AggregationKind kind,
     results.push_back({s[0], s[1], s[2]});
 }
 
+/// The (output, lse) pairs of attn.merge.
+void checkMerge(ShapeChecker &c, MergeOp m, SmallVectorImpl<Shape> &results) {
+  ValueRange parts = m.getPartials();
+  if (parts.size() < 2 || parts.size() % 2 != 0) {
+    c.fail("expects (output, lse) operand pairs");
+    return;
+  }
+  Type outElt = cast<ShapedType>(m.getOutput().getType()).getElementType();
+  Shape o0 = c.ranked(parts[0], 4, "partial output #0");
+  for (unsigned i = 0; i < parts.size() / 2 && c.ok(); ++i) {
+    Value o = parts[2 * i], lse = parts[2 * i + 1];
+    std::string on = llvm::formatv("partial output #{0}", i).str();
+    std::string ln = llvm::formatv("partial lse #{0}", i).str();
+    c.elementType(
+        o, [&](Type t) { return t == outElt; }, on,
+        "the result's element type");
+    c.elementType(lse, isF32, ln, "f32");
+    Shape os = c.ranked(o, 4, on);
+    Shape ls = c.ranked(lse, 3, ln);
+    for (unsigned d = 0; d < 4; ++d)
+      c.equal(os[d], o0[d], on + " shape differs from partial #0");
+    for (unsigned d = 0; d < 3; ++d)
+      c.equal(ls[d], os[d], ln + " must be the output shape without Dv");
+  }
+  results.push_back(o0);
+  results.push_back({o0[0], o0[1], o0[2]});
+}
+
+/// attn.feature_map: the input, the optional weights, the feature count.
+void checkFeatureMap(ShapeChecker &c, FeatureMapOp f,
+                     SmallVectorImpl<Shape> &results) {
+  Shape x = c.shapeOf(f.getInput());
+  if (x.empty()) {
+    c.fail("input must have rank >= 1");
+    return;
+  }
+  int64_t d = x.back();
+  c.isStatic(d, "feature dimension of the input");
+  Shape r = x;
+  bool random = f.getKind() == FeatureMapKind::random_features;
+  if (random != static_cast<bool>(f.getWeights())) {
+    c.fail(random ? "random_features requires a weight operand W [D, F]"
+                  : "only random_features takes a weight operand");
+    return;
+  }
+  if (random) {
+    Shape w = c.ranked(f.getWeights(), 2, "weights");
+    c.equal(w[0], d, "weights rows must equal the input dimension D");
+    c.isStatic(w[1], "feature count F of the weights");
+    r.back() = w[1];
+  } else if (f.getKind() == FeatureMapKind::taylor2 && !isDyn(d)) {
+    // F = 1 + D + D^2 must fit a tensor dimension.
+    if (d > (int64_t(1) << 30)) {
+      c.fail("taylor2 needs D <= 2^30, got " + Twine(d));
+      return;
+    }
+    r.back() = 1 + d + d * d;
+  }
+  results.push_back(r);
+}
+
+/// attn.linear_aggregate: features, values, decay and state.
+void checkLinearAggregate(ShapeChecker &c, LinearAggregateOp l,
+                          SmallVectorImpl<Shape> &results) {
+  Shape q = c.ranked(l.getQuery(), 4, "query features");
+  Shape k = c.ranked(l.getKey(), 4, "key features");
+  Shape v = c.ranked(l.getValue(), 4, "value");
+  c.equal(q[0], k[0], "query and key batch sizes differ");
+  c.equal(k[0], v[0], "key and value batch sizes differ");
+  c.equal(q[3], k[3], "query and key feature dimensions differ");
+  c.equal(k[1], v[1], "key and value head counts differ");
+  c.equal(k[2], v[2], "key and value lengths differ");
+  c.divides(k[1], q[1], "key");
+  c.isStatic(v[3], "value head dimension Dv");
+  if (l.getDecay()) {
+    if (!l.getCausal())
+      c.fail("decay requires causal");
+    Shape d = c.ranked(l.getDecay(), 1, "decay");
+    c.equal(d[0], q[1], "decay needs one value per query head");
+  }
+  if (c.ok() && l.getEps().convertToDouble() < 0)
+    c.fail("eps must be non-negative");
+  if (Value state = l.getState()) {
+    if (c.ok() && !l.getCausal())
+      c.fail("state requires causal");
+    if (c.ok() && l.getNormalize())
+      c.fail("state cannot be combined with normalize");
+    Shape st = c.ranked(state, 4, "state");
+    c.equal(st[0], q[0], "state batch size differs from the query's");
+    c.equal(st[1], q[1], "state needs one [F, Dv] matrix per query head");
+    c.equal(st[2], q[3], "state rows differ from the feature dimension F");
+    c.equal(st[3], v[3], "state columns differ from the value dimension Dv");
+    if (c.ok() && !l.getFinalState())
+      c.fail("state needs a second result, the final state");
+  } else if (c.ok() && l.getFinalState()) {
+    c.fail("a final state result needs a state operand");
+  }
+  results.push_back({q[0], q[1], q[2], v[3]});
+  if (l.getState())
+    results.push_back({q[0], q[1], q[3], v[3]});
+}
+
+/// attn.select_blocks: the options, the representatives and the block grid.
+void checkSelectBlocks(ShapeChecker &c, SelectBlocksOp sb,
+                       SmallVectorImpl<Shape> &results) {
+  c.positive(sb.getBlockQ(), "block_q");
+  c.positive(sb.getBlockKv(), "block_kv");
+  c.positive(sb.getTopK(), "top_k");
+  if (c.ok() && sb.getPool() != "mean" && sb.getPool() != "max")
+    c.fail("pool must be \"mean\" or \"max\", got \"" + sb.getPool() + "\"");
+  Shape q = c.ranked(sb.getQuery(), 4, "query");
+  Shape k = c.ranked(sb.getKey(), 4, "key");
+  c.equal(q[0], k[0], "query and key batch sizes differ");
+  c.divides(k[1], q[1], "key");
+  int64_t nqb = ceilDivSize(q[2], sb.getBlockQ());
+  int64_t nkb = ceilDivSize(k[2], sb.getBlockKv());
+  int64_t repDim = kDyn;
+  if (Value reps = sb.getReps()) {
+    Shape r = c.ranked(reps, 4, "reps");
+    c.equal(r[0], q[0], "reps batch size differs from the query's");
+    c.divides(r[1], q[1], "reps");
+    c.equal(r[2], nkb, "reps need one row per key block");
+    repDim = r[3];
+  }
+  if (Value qreps = sb.getQreps()) {
+    Shape r = c.ranked(qreps, 4, "qreps");
+    c.equal(r[0], q[0], "qreps batch size differs from the query's");
+    c.equal(r[1], q[1], "qreps need one head per query head");
+    c.equal(r[2], nqb, "qreps need one row per query block");
+    c.equal(r[3], sb.getReps() ? repDim : k[3],
+            "qreps dimension differs from the key representatives'");
+  } else {
+    c.equal(q[3], sb.getReps() ? repDim : k[3],
+            "query dimension differs from the key representatives'");
+  }
+  results.push_back({q[0], q[1], nqb, nkb});
+}
+
 } // namespace
 
 bool mlir::attn::checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
                                    SmallVectorImpl<Shape> &results,
                                    std::string &error) {
-  Checker c(shapeOf, error);
+  ShapeChecker c(shapeOf, error);
   results.clear();
   llvm::TypeSwitch<Operation *>(op)
       .Case<ScoreOp>([&](ScoreOp s) {
@@ -312,137 +347,13 @@ bool mlir::attn::checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
         checkAggregation(c, s, a.getKind(), a.getValue(), a.getSinks(),
                          a.getOutput(), a.getLse(), results);
       })
-      .Case<MergeOp>([&](MergeOp m) {
-        ValueRange parts = m.getPartials();
-        if (parts.size() < 2 || parts.size() % 2 != 0) {
-          c.fail("expects (output, lse) operand pairs");
-          return;
-        }
-        Type outElt =
-            cast<ShapedType>(m.getOutput().getType()).getElementType();
-        Shape o0 = c.ranked(parts[0], 4, "partial output #0");
-        for (unsigned i = 0; i < parts.size() / 2 && c.ok(); ++i) {
-          Value o = parts[2 * i], lse = parts[2 * i + 1];
-          std::string on = llvm::formatv("partial output #{0}", i).str();
-          std::string ln = llvm::formatv("partial lse #{0}", i).str();
-          c.elementType(
-              o, [&](Type t) { return t == outElt; }, on,
-              "the result's element type");
-          c.elementType(lse, isF32, ln, "f32");
-          Shape os = c.ranked(o, 4, on);
-          Shape ls = c.ranked(lse, 3, ln);
-          for (unsigned d = 0; d < 4; ++d)
-            c.equal(os[d], o0[d], on + " shape differs from partial #0");
-          for (unsigned d = 0; d < 3; ++d)
-            c.equal(ls[d], os[d], ln + " must be the output shape without Dv");
-        }
-        results.push_back(o0);
-        results.push_back({o0[0], o0[1], o0[2]});
-      })
-      .Case<FeatureMapOp>([&](FeatureMapOp f) {
-        Shape x = c.shapeOf(f.getInput());
-        if (x.empty()) {
-          c.fail("input must have rank >= 1");
-          return;
-        }
-        int64_t d = x.back();
-        c.isStatic(d, "feature dimension of the input");
-        Shape r = x;
-        bool random = f.getKind() == FeatureMapKind::random_features;
-        if (random != static_cast<bool>(f.getWeights())) {
-          c.fail(random ? "random_features requires a weight operand W [D, F]"
-                        : "only random_features takes a weight operand");
-          return;
-        }
-        if (random) {
-          Shape w = c.ranked(f.getWeights(), 2, "weights");
-          c.equal(w[0], d, "weights rows must equal the input dimension D");
-          c.isStatic(w[1], "feature count F of the weights");
-          r.back() = w[1];
-        } else if (f.getKind() == FeatureMapKind::taylor2 && !isDyn(d)) {
-          // F = 1 + D + D^2 must fit a tensor dimension.
-          if (d > (int64_t(1) << 30)) {
-            c.fail("taylor2 needs D <= 2^30, got " + Twine(d));
-            return;
-          }
-          r.back() = 1 + d + d * d;
-        }
-        results.push_back(r);
-      })
-      .Case<LinearAggregateOp>([&](LinearAggregateOp l) {
-        Shape q = c.ranked(l.getQuery(), 4, "query features");
-        Shape k = c.ranked(l.getKey(), 4, "key features");
-        Shape v = c.ranked(l.getValue(), 4, "value");
-        c.equal(q[0], k[0], "query and key batch sizes differ");
-        c.equal(k[0], v[0], "key and value batch sizes differ");
-        c.equal(q[3], k[3], "query and key feature dimensions differ");
-        c.equal(k[1], v[1], "key and value head counts differ");
-        c.equal(k[2], v[2], "key and value lengths differ");
-        c.divides(k[1], q[1], "key");
-        c.isStatic(v[3], "value head dimension Dv");
-        if (l.getDecay()) {
-          if (!l.getCausal())
-            c.fail("decay requires causal");
-          Shape d = c.ranked(l.getDecay(), 1, "decay");
-          c.equal(d[0], q[1], "decay needs one value per query head");
-        }
-        if (c.ok() && l.getEps().convertToDouble() < 0)
-          c.fail("eps must be non-negative");
-        if (Value state = l.getState()) {
-          if (c.ok() && !l.getCausal())
-            c.fail("state requires causal");
-          if (c.ok() && l.getNormalize())
-            c.fail("state cannot be combined with normalize");
-          Shape st = c.ranked(state, 4, "state");
-          c.equal(st[0], q[0], "state batch size differs from the query's");
-          c.equal(st[1], q[1], "state needs one [F, Dv] matrix per query head");
-          c.equal(st[2], q[3],
-                  "state rows differ from the feature dimension F");
-          c.equal(st[3], v[3],
-                  "state columns differ from the value dimension Dv");
-          if (c.ok() && !l.getFinalState())
-            c.fail("state needs a second result, the final state");
-        } else if (c.ok() && l.getFinalState()) {
-          c.fail("a final state result needs a state operand");
-        }
-        results.push_back({q[0], q[1], q[2], v[3]});
-        if (l.getState())
-          results.push_back({q[0], q[1], q[3], v[3]});
-      })
-      .Case<SelectBlocksOp>([&](SelectBlocksOp sb) {
-        c.positive(sb.getBlockQ(), "block_q");
-        c.positive(sb.getBlockKv(), "block_kv");
-        c.positive(sb.getTopK(), "top_k");
-        if (c.ok() && sb.getPool() != "mean" && sb.getPool() != "max")
-          c.fail("pool must be \"mean\" or \"max\", got \"" + sb.getPool() +
-                 "\"");
-        Shape q = c.ranked(sb.getQuery(), 4, "query");
-        Shape k = c.ranked(sb.getKey(), 4, "key");
-        c.equal(q[0], k[0], "query and key batch sizes differ");
-        c.divides(k[1], q[1], "key");
-        int64_t nqb = ceilDiv(q[2], sb.getBlockQ());
-        int64_t nkb = ceilDiv(k[2], sb.getBlockKv());
-        int64_t repDim = kDyn;
-        if (Value reps = sb.getReps()) {
-          Shape r = c.ranked(reps, 4, "reps");
-          c.equal(r[0], q[0], "reps batch size differs from the query's");
-          c.divides(r[1], q[1], "reps");
-          c.equal(r[2], nkb, "reps need one row per key block");
-          repDim = r[3];
-        }
-        if (Value qreps = sb.getQreps()) {
-          Shape r = c.ranked(qreps, 4, "qreps");
-          c.equal(r[0], q[0], "qreps batch size differs from the query's");
-          c.equal(r[1], q[1], "qreps need one head per query head");
-          c.equal(r[2], nqb, "qreps need one row per query block");
-          c.equal(r[3], sb.getReps() ? repDim : k[3],
-                  "qreps dimension differs from the key representatives'");
-        } else {
-          c.equal(q[3], sb.getReps() ? repDim : k[3],
-                  "query dimension differs from the key representatives'");
-        }
-        results.push_back({q[0], q[1], nqb, nkb});
-      })
+      .Case<MergeOp>([&](MergeOp m) { checkMerge(c, m, results); })
+      .Case<FeatureMapOp>(
+          [&](FeatureMapOp f) { checkFeatureMap(c, f, results); })
+      .Case<LinearAggregateOp>(
+          [&](LinearAggregateOp l) { checkLinearAggregate(c, l, results); })
+      .Case<SelectBlocksOp>(
+          [&](SelectBlocksOp sb) { checkSelectBlocks(c, sb, results); })
       .Case<SelectTopkOp>([&](SelectTopkOp t) {
         c.positive(t.getTopK(), "top_k");
         Shape s = c.ranked(t.getScores(), 4, "scores");

@@ -6,25 +6,6 @@
 
 using namespace mlir;
 
-Value mlir::attn::broadcastIndex(OpBuilder &b, Location loc, Value t,
-                                 unsigned dim, Value i) {
-  Value size = getValueOrCreateConstantIndexOp(
-      b, loc, tensor::getMixedSize(b, loc, t, dim));
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value isOne =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, size,
-                            arith::ConstantIndexOp::create(b, loc, 1));
-  return arith::SelectOp::create(b, loc, isOne, zero, i);
-}
-
-Value mlir::attn::segmentIdAt(OpBuilder &b, Location loc, Value ids, Value bi,
-                              Value hi, Value pos) {
-  if (cast<ShapedType>(ids.getType()).getRank() == 2)
-    return tensor::ExtractOp::create(b, loc, ids, ValueRange{bi, pos});
-  return tensor::ExtractOp::create(
-      b, loc, ids, ValueRange{bi, broadcastIndex(b, loc, ids, 1, hi), pos});
-}
-
 Value mlir::attn::inlineRegion(OpBuilder &b, Region &region, ValueRange args) {
   Block &block = region.front();
   IRMapping mapping;
@@ -33,6 +14,19 @@ Value mlir::attn::inlineRegion(OpBuilder &b, Region &region, ValueRange args) {
     b.clone(op, mapping);
   return mapping.lookupOrDefault(
       cast<YieldOp>(block.getTerminator()).getValue());
+}
+
+Value mlir::attn::MaskPredicateBuilder::build(Attribute pattern,
+                                              ValueRange &operands) {
+  auto p = dyn_cast<MaskPatternAttrInterface>(pattern);
+  if (!p)
+    return Value();
+  unsigned n = p.getNumMaskOperands();
+  MaskEmitter e(b, loc);
+  Value keep = p.buildKeep(e, MaskElement{bi, hi, ii, ji, aligned},
+                           operands.take_front(n));
+  operands = operands.drop_front(n);
+  return keep;
 }
 
 Value mlir::attn::MaskPredicateBuilder::buildAll(ArrayAttr patterns,
@@ -47,6 +41,8 @@ Value mlir::attn::MaskPredicateBuilder::buildAll(ArrayAttr patterns,
 }
 
 bool mlir::attn::hasKeyListPattern(AttentionOp op) {
-  return llvm::any_of(op.getPatterns(),
-                      [](Attribute p) { return isa<CsrAttr, IndicesAttr>(p); });
+  return llvm::any_of(op.getPatterns(), [](Attribute p) {
+    return cast<MaskPatternAttrInterface>(p).getDataKind() ==
+           MaskDataKind::KeyList;
+  });
 }

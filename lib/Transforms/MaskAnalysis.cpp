@@ -1,9 +1,10 @@
 //===- MaskAnalysis.cpp - tile classification of attention masks ----------===//
 //
 // Each static pattern has a closed form for the visible keys of a block of
-// queries; predicate regions are evaluated over intervals: index values
-// become [lo, hi] pairs and i1 values become (mustBeTrue, mustBeFalse)
-// pairs, both emitted as runtime arithmetic on the tile bounds.
+// queries (its classifyTile hook, lib/IR/MaskPatterns.cpp); predicate regions
+// are evaluated over intervals: index values become [lo, hi] pairs and i1
+// values become (mustBeTrue, mustBeFalse) pairs, both emitted as runtime
+// arithmetic on the tile bounds.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,143 +25,17 @@ using namespace mlir::attn;
 
 namespace {
 
-/// Emits index and i1 arithmetic.
-struct Emitter {
-  OpBuilder &b;
-  Location loc;
-
-  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value boolean(bool v) {
-    return arith::ConstantOp::create(b, loc, b.getBoolAttr(v));
-  }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
-  Value floorDiv(Value x, Value y) {
-    return arith::FloorDivSIOp::create(b, loc, x, y);
-  }
-  Value min(Value x, Value y) { return arith::MinSIOp::create(b, loc, x, y); }
-  Value max(Value x, Value y) { return arith::MaxSIOp::create(b, loc, x, y); }
-  Value lt(Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, y);
-  }
-  Value le(Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, x, y);
-  }
-  Value eq(Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, y);
-  }
-  Value andI(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
-  Value orI(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
-  Value notI(Value x) {
-    return arith::XOrIOp::create(b, loc, x, boolean(true));
-  }
-  Value select(Value cond, Value x, Value y) {
-    return arith::SelectOp::create(b, loc, cond, x, y);
-  }
-};
-
-/// Key range [lo, hi) and classification of one pattern; `lo`/`hi` null mean
-/// unbounded on that side.
-struct PatternBounds {
-  Value lo, hi;
-  TileClass cls;
-};
-
-/// A window span for query head `head`: one constant or a table entry.
-Value spanFor(Emitter &e, ArrayRef<int64_t> vals, bool perHead, Value head) {
-  if (!perHead)
-    return e.c(vals.front());
-  auto type = RankedTensorType::get({(int64_t)vals.size()}, e.b.getI64Type());
-  Value table = arith::ConstantOp::create(
-      e.b, e.loc, DenseIntElementsAttr::get(type, vals));
-  Value v = tensor::ExtractOp::create(e.b, e.loc, table, head);
-  return arith::IndexCastOp::create(e.b, e.loc, e.b.getIndexType(), v);
-}
-
-PatternBounds analyzePattern(Emitter &e, Attribute pattern, const QueryTile &t,
-                             Value jLo, Value jHi) {
-  Value pLo = t.alignedLo, pHi = t.alignedHi;
-  auto unknown = [&]() {
-    return PatternBounds{
-        Value(), Value(), {e.boolean(false), e.boolean(false)}};
-  };
-  return llvm::TypeSwitch<Attribute, PatternBounds>(pattern)
-      .Case<CausalAttr>([&](auto) {
-        // j <= i'
-        return PatternBounds{
-            Value(), e.add(pHi, e.c(1)), {e.lt(pHi, jLo), e.le(jHi, pLo)}};
-      })
-      .Case<WindowAttr>([&](WindowAttr w) {
-        // i' - L <= j <= i' + R
-        Value l = spanFor(e, w.getLeft(), w.getLeftPerHead(), t.head);
-        Value r = spanFor(e, w.getRight(), w.getRightPerHead(), t.head);
-        Value lo = e.sub(pLo, l), hi = e.add(pHi, r);
-        Value empty = e.orI(e.lt(jHi, lo), e.lt(hi, jLo));
-        Value full = e.andI(e.le(e.sub(pHi, l), jLo), e.le(jHi, e.add(pLo, r)));
-        return PatternBounds{lo, e.add(hi, e.c(1)), {empty, full}};
-      })
-      .Case<SinkAttr>([&](SinkAttr s) {
-        // j < N
-        Value n = e.c(s.getCount());
-        return PatternBounds{Value(), n, {e.le(n, jLo), e.lt(jHi, n)}};
-      })
-      .Case<ChunkAttr>([&](ChunkAttr ch) {
-        // floor(i'/C) == floor(j/C)
-        Value size = e.c(ch.getSize());
-        Value cLo = e.floorDiv(pLo, size), cHi = e.floorDiv(pHi, size);
-        Value kLo = e.floorDiv(jLo, size), kHi = e.floorDiv(jHi, size);
-        Value empty = e.orI(e.lt(kHi, cLo), e.lt(cHi, kLo));
-        Value full =
-            e.andI(e.andI(e.eq(cLo, cHi), e.eq(kLo, cLo)), e.eq(kHi, cLo));
-        return PatternBounds{
-            e.mul(cLo, size), e.mul(e.add(cHi, e.c(1)), size), {empty, full}};
-      })
-      .Case<PrefixAttr>([&](PrefixAttr p) {
-        // j < P or j <= i'
-        Value len = e.c(p.getLength());
-        Value empty = e.andI(e.le(len, jLo), e.lt(pHi, jLo));
-        Value full = e.orI(e.lt(jHi, len), e.le(jHi, pLo));
-        return PatternBounds{
-            Value(), e.max(len, e.add(pHi, e.c(1))), {empty, full}};
-      })
-      .Case<BlockLocalAttr>([&](BlockLocalAttr bl) {
-        // floor(i'/B)*B - halo <= j < (floor(i'/B)+1)*B + halo
-        Value blk = e.c(bl.getBlock()), halo = e.c(bl.getHalo());
-        Value bLo = e.floorDiv(pLo, blk), bHi = e.floorDiv(pHi, blk);
-        Value lo = e.sub(e.mul(bLo, blk), halo);
-        Value hi = e.add(e.mul(e.add(bHi, e.c(1)), blk), halo);
-        Value empty = e.orI(e.lt(jHi, lo), e.le(hi, jLo));
-        Value fullLo = e.sub(e.mul(bHi, blk), halo);
-        Value fullHi = e.add(e.mul(e.add(bLo, e.c(1)), blk), halo);
-        Value full = e.andI(e.le(fullLo, jLo), e.lt(jHi, fullHi));
-        return PatternBounds{lo, hi, {empty, full}};
-      })
-      .Case<AnyAttr>([&](AnyAttr any) {
-        // Union: the hull of the ranges; empty if all are, full if one is.
-        PatternBounds acc;
-        bool first = true;
-        for (Attribute inner : any.getPatterns()) {
-          PatternBounds pb = analyzePattern(e, inner, t, jLo, jHi);
-          if (first) {
-            acc = pb;
-            first = false;
-            continue;
-          }
-          acc.lo = (acc.lo && pb.lo) ? e.min(acc.lo, pb.lo) : Value();
-          acc.hi = (acc.hi && pb.hi) ? e.max(acc.hi, pb.hi) : Value();
-          acc.cls.empty = e.andI(acc.cls.empty, pb.cls.empty);
-          acc.cls.full = e.orI(acc.cls.full, pb.cls.full);
-        }
-        return acc;
-      })
-      .Default([&](Attribute) { return unknown(); });
+/// The bounds of `pattern` (a MaskPatternAttrInterface) over `tile`.
+TileBounds classifyPattern(MaskEmitter &e, Attribute pattern,
+                           const QueryTile &tile, Value jLo, Value jHi) {
+  return cast<MaskPatternAttrInterface>(pattern).classifyTile(e, tile, jLo,
+                                                              jHi);
 }
 
 /// Interval evaluation of a predicate region.
 class IntervalEvaluator {
 public:
-  IntervalEvaluator(Emitter &e) : e(e) {}
+  IntervalEvaluator(MaskEmitter &e) : e(e) {}
 
   /// Returns (mustBeTrue, mustBeFalse) of the region's yield, or failure if
   /// it uses an op this evaluator does not model.
@@ -206,7 +81,7 @@ private:
       return it->second;
     APInt c;
     if (!v.getType().isInteger(1) && matchPattern(v, m_ConstantInt(&c))) {
-      Value cv = e.c(c.getSExtValue());
+      Value cv = e.index(c.getSExtValue());
       return Range{cv, cv};
     }
     return std::nullopt;
@@ -232,7 +107,7 @@ private:
             bool v = attr.getValue().getBoolValue();
             truth[c] = {e.boolean(!v), e.boolean(v)};
           } else {
-            Value v = e.c(attr.getValue().getSExtValue());
+            Value v = e.index(attr.getValue().getSExtValue());
             ranges[c] = {v, v};
           }
           return success();
@@ -280,7 +155,7 @@ private:
               std::optional<Range> a = rangeOf(o.getLhs());
               if (!d || *d <= 0 || !a)
                 return failure();
-              Value dv = e.c(*d);
+              Value dv = e.index(*d);
               using OpT = decltype(o);
               auto div = [&](Value x) -> Value {
                 return OpT::create(e.b, e.loc, x, dv);
@@ -295,17 +170,17 @@ private:
             return failure();
           // Exact when the range stays inside one period and is
           // non-negative; otherwise any remainder of that sign.
-          Value dv = e.c(*d);
+          Value dv = e.index(*d);
           Value lo = a->first, hi = a->second;
-          Value nonNeg = e.le(e.c(0), lo);
+          Value nonNeg = e.le(e.index(0), lo);
           Value same =
               e.andI(nonNeg, e.eq(e.floorDiv(lo, dv), e.floorDiv(hi, dv)));
           using OpT = decltype(o);
           Value rLo = OpT::create(e.b, e.loc, lo, dv);
           Value rHi = OpT::create(e.b, e.loc, hi, dv);
-          Value anyLo = e.select(nonNeg, e.c(0), e.c(1 - *d));
+          Value anyLo = e.select(nonNeg, e.index(0), e.index(1 - *d));
           ranges[o] = {e.select(same, rLo, anyLo),
-                       e.select(same, rHi, e.c(*d - 1))};
+                       e.select(same, rHi, e.index(*d - 1))};
           return success();
         })
         .Case<arith::CmpIOp>([&](arith::CmpIOp o) { return compare(o); })
@@ -439,14 +314,14 @@ private:
     }
     if (isUnsigned) {
       // Unsigned order equals signed order only for non-negative operands.
-      Value nonNeg = e.andI(e.le(e.c(0), aLo), e.le(e.c(0), bLo));
+      Value nonNeg = e.andI(e.le(e.index(0), aLo), e.le(e.index(0), bLo));
       t = {e.andI(nonNeg, t.first), e.andI(nonNeg, t.second)};
     }
     truth[o] = t;
     return success();
   }
 
-  Emitter &e;
+  MaskEmitter &e;
   llvm::DenseMap<Value, Range> ranges;
   llvm::DenseMap<Value, Truth> truth;
 };
@@ -462,11 +337,11 @@ bool MaskAnalysis::isTrivial() const { return patterns.empty() && !predicate; }
 std::pair<Value, Value> MaskAnalysis::keyRange(OpBuilder &b, Location loc,
                                                const QueryTile &tile,
                                                Value skv) const {
-  Emitter e{b, loc};
-  Value lo = e.c(0), hi = skv;
+  MaskEmitter e(b, loc);
+  Value lo = e.index(0), hi = skv;
   // The classification operands are unused here; pass the tile bounds.
   for (Attribute p : patterns) {
-    PatternBounds pb = analyzePattern(e, p, tile, lo, lo);
+    TileBounds pb = classifyPattern(e, p, tile, lo, lo);
     if (pb.lo)
       lo = e.max(lo, pb.lo);
     if (pb.hi)
@@ -482,10 +357,10 @@ std::pair<Value, Value> MaskAnalysis::keyRange(OpBuilder &b, Location loc,
 TileClass MaskAnalysis::classify(OpBuilder &b, Location loc,
                                  const QueryTile &tile, Value jLo,
                                  Value jHi) const {
-  Emitter e{b, loc};
+  MaskEmitter e(b, loc);
   TileClass cls{e.boolean(false), e.boolean(true)};
   for (Attribute p : patterns) {
-    PatternBounds pb = analyzePattern(e, p, tile, jLo, jHi);
+    TileBounds pb = classifyPattern(e, p, tile, jLo, jHi);
     cls.empty = e.orI(cls.empty, pb.cls.empty);
     cls.full = e.andI(cls.full, pb.cls.full);
   }
@@ -509,22 +384,21 @@ bool MaskAnalysis::hasRowIntervals() const {
   if (predicate)
     return false;
   return llvm::all_of(patterns, [](Attribute p) {
-    return isa<CausalAttr, WindowAttr, ChunkAttr, SinkAttr, PrefixAttr,
-               BlockLocalAttr>(p);
+    return cast<MaskPatternAttrInterface>(p).hasRowInterval();
   });
 }
 
 std::pair<Value, Value> MaskAnalysis::rowInterval(OpBuilder &b, Location loc,
                                                   Value aligned,
                                                   Value head) const {
-  Emitter e{b, loc};
+  MaskEmitter e(b, loc);
   // A single query is a tile of one row; its key range is exact for these
   // patterns.
   QueryTile row{Value(), head, Value(), Value(), aligned, aligned};
-  Value lo = e.c(std::numeric_limits<int32_t>::min());
-  Value hi = e.c(std::numeric_limits<int32_t>::max());
+  Value lo = e.index(std::numeric_limits<int32_t>::min());
+  Value hi = e.index(std::numeric_limits<int32_t>::max());
   for (Attribute p : patterns) {
-    PatternBounds pb = analyzePattern(e, p, row, aligned, aligned);
+    TileBounds pb = classifyPattern(e, p, row, aligned, aligned);
     if (pb.lo)
       lo = e.max(lo, pb.lo);
     if (pb.hi)

@@ -6,6 +6,8 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/OpImplementation.h"
 
+#include "attn/IR/MaskPatterns.h"
+
 #include "attn/IR/AttnAttrInterfaces.h.inc"
 #include "attn/IR/AttnEnums.h.inc"
 

@@ -38,11 +38,52 @@ def Attn_MaskPatternAttrInterface : AttrInterface<"MaskPatternAttrInterface"> {
   let description = [{
     A mask pattern: a predicate over (b, h, i, j) that `attn.mask` intersects
     with its other patterns. Dynamic patterns consume tensor operands of the
-    mask op, in order.
+    mask op, in order; the hooks that take operands get the pattern's own.
+    Every pattern implements its hooks in lib/IR/MaskPatterns.cpp (which
+    says how to add a pattern); the helper types are in
+    attn/IR/MaskPatterns.h.
   }];
   let methods = [
     InterfaceMethod<"Number of dynamic operands the pattern consumes.",
       "unsigned", "getNumMaskOperands", (ins), [{}], [{ return 0; }]>,
+    InterfaceMethod<[{
+        What the pattern reads besides the positions, which decides the
+        forms that can skip work for it.
+      }],
+      "::mlir::attn::MaskDataKind", "getDataKind", (ins), [{}],
+      [{ return ::mlir::attn::MaskDataKind::Position; }]>,
+    InterfaceMethod<[{
+        Emits the keep predicate (i1) of one element.
+      }],
+      "::mlir::Value", "buildKeep",
+      (ins "::mlir::attn::MaskEmitter &":$e,
+           "const ::mlir::attn::MaskElement &":$element,
+           "::mlir::ValueRange":$operands)>,
+    InterfaceMethod<[{
+        Emits the keys that can be visible to some query of `tile` and
+        whether keys [jLo, jHi] (inclusive) are empty or full for it; as
+        arithmetic on the symbolic bounds, valid for any Sq and Skv.
+        Patterns that cannot tell return `e.unknown()` (every tile partial).
+      }],
+      "::mlir::attn::TileBounds", "classifyTile",
+      (ins "::mlir::attn::MaskEmitter &":$e,
+           "const ::mlir::attn::QueryTile &":$tile, "::mlir::Value":$jLo,
+           "::mlir::Value":$jHi),
+      [{}], [{ return e.unknown(); }]>,
+    InterfaceMethod<[{
+        Whether the keys visible to one query form one interval, which
+        classifyTile gives exactly for a tile of that single query.
+      }],
+      "bool", "hasRowInterval", (ins), [{}], [{ return false; }]>,
+    InterfaceMethod<[{
+        Checks the pattern's operands against the scores shape
+        [B, Hq, Sq, Skv] (dynamic sizes are skipped).
+      }],
+      "void", "checkOperandShapes",
+      (ins "::mlir::attn::ShapeChecker &":$checker,
+           "::llvm::ArrayRef<int64_t>":$scores,
+           "::mlir::ValueRange":$operands),
+      [{}], [{ return; }]>,
   ];
 }
 
@@ -51,13 +92,25 @@ class Attn_Attr<string name, string attrMnemonic, list<Trait> traits = []>
   let mnemonic = attrMnemonic;
 }
 
-class Attn_StaticPattern<string name, string attrMnemonic>
-    : Attn_Attr<name, attrMnemonic, [Attn_MaskPatternAttrInterface]>;
+/// A pattern over positions only; `overrides` names the defaulted hooks it
+/// implements besides classifyTile and hasRowInterval.
+class Attn_StaticPattern<string name, string attrMnemonic,
+                         list<string> overrides = []>
+    : Attn_Attr<name, attrMnemonic, [DeclareAttrInterfaceMethods<
+        Attn_MaskPatternAttrInterface,
+        !listconcat(["classifyTile", "hasRowInterval"], overrides)>]>;
 
-class Attn_DynamicPattern<string name, string attrMnemonic, int numOperands>
-    : Attn_Attr<name, attrMnemonic, [Attn_MaskPatternAttrInterface]> {
+/// A pattern reading `numOperands` operands, of data kind `dataKind` (a
+/// MaskDataKind enumerator).
+class Attn_DynamicPattern<string name, string attrMnemonic, int numOperands,
+                          string dataKind>
+    : Attn_Attr<name, attrMnemonic, [DeclareAttrInterfaceMethods<
+        Attn_MaskPatternAttrInterface, ["checkOperandShapes"]>]> {
   let extraClassDeclaration = "unsigned getNumMaskOperands() const { return "
-                              # numOperands # "; }";
+                              # numOperands # "; }\n"
+                              # "::mlir::attn::MaskDataKind getDataKind() "
+                              # "const { return ::mlir::attn::MaskDataKind::"
+                              # dataKind # "; }";
 }
 
 def Attn_CausalAttr : Attn_StaticPattern<"Causal", "causal"> {
@@ -67,7 +120,8 @@ def Attn_CausalAttr : Attn_StaticPattern<"Causal", "causal"> {
   }];
 }
 
-def Attn_WindowAttr : Attn_StaticPattern<"Window", "window"> {
+def Attn_WindowAttr : Attn_StaticPattern<"Window", "window",
+                                          ["checkOperandShapes"]> {
   let summary = "sliding window on the aligned diagonal";
   let description = [{
     `#attn.window<left = L, right = R>`: key j is visible to query i iff
@@ -127,14 +181,16 @@ def Attn_BlockLocalAttr : Attn_StaticPattern<"BlockLocal", "block_local"> {
 }
 
 def Attn_AnyAttr : Attn_Attr<"Any", "any", [DeclareAttrInterfaceMethods<
-    Attn_MaskPatternAttrInterface, ["getNumMaskOperands"]>]> {
+    Attn_MaskPatternAttrInterface, ["getNumMaskOperands", "getDataKind",
+    "classifyTile", "checkOperandShapes"]>]> {
   let summary = "union of mask patterns";
   let parameters = (ins "::mlir::ArrayAttr":$patterns);
   let assemblyFormat = "`<` $patterns `>`";
   let genVerifyDecl = 1;
 }
 
-def Attn_BlockMaskAttr : Attn_DynamicPattern<"BlockMask", "block_mask", 1> {
+def Attn_BlockMaskAttr : Attn_DynamicPattern<"BlockMask", "block_mask", 1,
+                                             "TileLevel"> {
   let summary = "block-sparse mask given as an i1 tensor over blocks";
   let description = [{
     Operand: i1 `[B|1, H|1, ceil(Sq/block_q), ceil(Skv/block_kv)]`; key j
@@ -145,7 +201,8 @@ def Attn_BlockMaskAttr : Attn_DynamicPattern<"BlockMask", "block_mask", 1> {
   let genVerifyDecl = 1;
 }
 
-def Attn_SegmentsAttr : Attn_DynamicPattern<"Segments", "segments", 2> {
+def Attn_SegmentsAttr : Attn_DynamicPattern<"Segments", "segments", 2,
+                                            "TileLevel"> {
   let summary = "document masking: equal segment ids";
   let description = [{
     Operands: i32 `[B, Sq]` and `[B, Skv]` (or `[B, H, Sq]`/`[B, H, Skv]`
@@ -153,7 +210,7 @@ def Attn_SegmentsAttr : Attn_DynamicPattern<"Segments", "segments", 2> {
   }];
 }
 
-def Attn_CsrAttr : Attn_DynamicPattern<"Csr", "csr", 2> {
+def Attn_CsrAttr : Attn_DynamicPattern<"Csr", "csr", 2, "KeyList"> {
   let summary = "graph adjacency in CSR form";
   let description = [{
     Operands: i32 row pointers `[Sq+1]` and column indices `[nnz]`, shared
@@ -161,7 +218,7 @@ def Attn_CsrAttr : Attn_DynamicPattern<"Csr", "csr", 2> {
   }];
 }
 
-def Attn_IndicesAttr : Attn_DynamicPattern<"Indices", "indices", 1> {
+def Attn_IndicesAttr : Attn_DynamicPattern<"Indices", "indices", 1, "KeyList"> {
   let summary = "per-query key index lists";
   let description = [{
     Operand: i32 `[B, Hq, Sq, k]`; key j is visible to query i iff j is one
@@ -169,7 +226,7 @@ def Attn_IndicesAttr : Attn_DynamicPattern<"Indices", "indices", 1> {
   }];
 }
 
-def Attn_RowsAttr : Attn_DynamicPattern<"Rows", "rows", 1> {
+def Attn_RowsAttr : Attn_DynamicPattern<"Rows", "rows", 1, "TileLevel"> {
   let summary = "rows that are computed at all";
   let description = [{
     Operand: i1 `[B, Hq, Sq]`; a false row is not computed: output 0 and lse
@@ -177,7 +234,7 @@ def Attn_RowsAttr : Attn_DynamicPattern<"Rows", "rows", 1> {
   }];
 }
 
-def Attn_DenseAttr : Attn_DynamicPattern<"Dense", "dense", 1> {
+def Attn_DenseAttr : Attn_DynamicPattern<"Dense", "dense", 1, "Element"> {
   let summary = "dense boolean mask";
   let description = [{
     Operand: i1 `[B|1, H|1, Sq, Skv]`.

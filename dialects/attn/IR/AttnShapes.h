@@ -12,6 +12,7 @@
 #include "mlir/IR/Operation.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/Twine.h"
 #include <string>
 
 namespace mlir::attn {
@@ -19,6 +20,48 @@ namespace mlir::attn {
 using Shape = SmallVector<int64_t, 4>;
 /// Returns the shape of `value`; ShapedType::kDynamic marks an unknown size.
 using ShapeFn = llvm::function_ref<Shape(Value)>;
+
+/// Accumulates the first shape error; every check is a no-op once one failed.
+/// Sizes equal to ShapedType::kDynamic are unknown and pass every check.
+class ShapeChecker {
+public:
+  ShapeChecker(ShapeFn shapeOf, std::string &error)
+      : shapeOf(shapeOf), error(error) {}
+
+  bool ok() const { return !failed; }
+
+  /// Records `msg` if it is the first error; returns false.
+  bool fail(const Twine &msg);
+
+  /// Shape of `v` after checking its rank (all dynamic on failure).
+  Shape ranked(Value v, unsigned rank, StringRef name);
+
+  /// Checks that `v` is a tensor whose element type satisfies `pred`.
+  void elementType(Value v, llvm::function_ref<bool(Type)> pred, StringRef name,
+                   StringRef expected);
+
+  /// a == b unless one is unknown.
+  void equal(int64_t a, int64_t b, const Twine &what);
+
+  /// a == b or a == 1 (broadcast).
+  void equalOrOne(int64_t a, int64_t b, const Twine &what);
+
+  /// `kvHeads` divides `qHeads`.
+  void divides(int64_t kvHeads, int64_t qHeads, StringRef what);
+
+  void isStatic(int64_t d, StringRef what);
+
+  void positive(int64_t v, StringRef what);
+
+  ShapeFn shapeOf;
+
+private:
+  std::string &error;
+  bool failed = false;
+};
+
+/// ceil(size / block) for a positive `block`; dynamic stays dynamic.
+int64_t ceilDivSize(int64_t size, int64_t block);
 
 /// Checks the operand shapes of attn op `op` and computes the shapes of its
 /// results (sizes that cannot be known stay dynamic). On failure returns false

@@ -4,28 +4,20 @@
 // tiles: for a block of queries and a block of keys it emits (as index/i1
 // arithmetic on the symbolic tile bounds, so it holds for any Sq/Skv) the
 // range of keys that can be visible and whether a key tile is empty, full or
-// partial. No dense mask is ever built.
+// partial. No dense mask is ever built. Each pattern's bounds are its
+// MaskPatternAttrInterface::classifyTile (lib/IR/MaskPatterns.cpp);
+// QueryTile and TileClass are declared in attn/IR/MaskPatterns.h.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_TRANSFORMS_MASKANALYSIS_H
 #define ATTN_TRANSFORMS_MASKANALYSIS_H
 
+#include "attn/IR/MaskPatterns.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 
 namespace mlir::attn {
-
-/// A block of queries of one (batch, query head): raw indices [iLo, iHi] and
-/// aligned positions [alignedLo, alignedHi] (inclusive), as index values.
-struct QueryTile {
-  Value batch, head, iLo, iHi, alignedLo, alignedHi;
-};
-
-/// Tile classification: `empty` (no key visible to any query) and `full`
-/// (every key visible to every query), as i1 values.
-struct TileClass {
-  Value empty, full;
-};
 
 class MaskAnalysis {
 public:
@@ -49,14 +41,15 @@ public:
                      Value jLo, Value jHi) const;
 
   /// Whether the keys visible to one query always form one interval
-  /// (intersections of causal, window, chunk, sink, prefix and block_local,
-  /// no predicate): partial tiles can then be masked with vector compares.
+  /// (intersections of patterns with hasRowInterval, such as causal, window,
+  /// chunk, sink, prefix and block_local; no predicate): partial tiles can
+  /// then be masked with vector compares.
   bool hasRowIntervals() const;
 
   /// The visible keys [lo, hi) of the query at aligned position `aligned`
   /// of query head `head` (requires hasRowIntervals()).
-  std::pair<Value, Value> rowInterval(OpBuilder &b, Location loc,
-                                      Value aligned, Value head) const;
+  std::pair<Value, Value> rowInterval(OpBuilder &b, Location loc, Value aligned,
+                                      Value head) const;
 
 private:
   ArrayAttr patterns;

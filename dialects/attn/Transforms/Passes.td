@@ -32,4 +32,27 @@ def AttnDecompose : Pass<"attn-decompose"> {
   ];
 }
 
+def AttnTestMaskAnalysis : Pass<"attn-test-mask-analysis"> {
+  let summary = "Test only: print the mask analysis' class of every tile pair";
+  let description = [{
+    For every `attn.attention` with static Sq and Skv, prints what the mask
+    analysis (MaskAnalysis) decides for tiles of `tile-q` queries and
+    `tile-kv` keys: per query head and query tile, the key range the tile
+    visits and one character per key tile, `.` empty, `F` full, `P`
+    partial (`?` where the decision did not fold to a constant). The
+    analysis IR is emitted for constant tile bounds and folded, so this is
+    what the compiled kernels decide. Batch index 0. The IR is unchanged.
+  }];
+  let options = [
+    Option<"tileQ", "tile-q", "int64_t", /*default=*/"4",
+           "Queries per tile">,
+    Option<"tileKV", "tile-kv", "int64_t", /*default=*/"4",
+           "Keys per tile">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // ATTN_TRANSFORMS_PASSES_TD

@@ -8,8 +8,8 @@
 #ifndef ATTN_CONVERSION_ATTNTOLOOPS_KEYTILELISTS_H
 #define ATTN_CONVERSION_ATTNTOLOOPS_KEYTILELISTS_H
 
-#include "attn/Kernel/KernelBuilder.h"
 #include "attn/IR/AttnOps.h"
+#include "attn/Kernel/KernelBuilder.h"
 #include "attn/Transforms/MaskAnalysis.h"
 
 namespace mlir::attn {
@@ -25,10 +25,21 @@ enum class KeyTileState : int64_t {
   Partial = 2,
 };
 
-/// Whether `p` is a dynamic pattern decided at tile granularity.
-bool isTileLevelPattern(Attribute p);
+/// A list entry packs a key tile and its KeyTileState as
+/// `kt * kKeyTileEntryStride + state`.
+constexpr int64_t kKeyTileEntryStride = 4;
 
-/// Whether `op`'s mask has a block_mask, segments or rows pattern.
+/// The list entry (index) of key tile `kt` in `state` (index values).
+Value encodeKeyTileEntry(KernelBuilder &k, Value kt, Value state);
+
+/// The key tile of list entry `entry` (index values).
+Value decodeKeyTile(KernelBuilder &k, Value entry);
+
+/// The KeyTileState of list entry `entry` (index values).
+Value decodeKeyTileState(KernelBuilder &k, Value entry);
+
+/// Whether `op`'s mask has a tile-level pattern (block_mask, segments,
+/// rows: MaskDataKind::TileLevel).
 bool hasTileLevelPatterns(AttentionOp op);
 
 /// `op`'s patterns without the tile-level ones.
@@ -36,8 +47,8 @@ ArrayAttr nonTileLevelPatterns(AttentionOp op);
 
 /// Key-tile lists, as memrefs: `counts` [B, Hq, NQT] and `tiles`
 /// [B, Hq, NQT, NKT], i32; entry n < counts[b, h, qt] of tiles[b, h, qt] is
-/// `kt * 4 + state` for key tile kt (keys [kt * Bc, (kt + 1) * Bc)) in
-/// ascending kt order.
+/// encodeKeyTileEntry(kt, state) for key tile kt (keys [kt * Bc,
+/// (kt + 1) * Bc)) in ascending kt order.
 struct KeyTileLists {
   Value counts, tiles;
   /// With one `#attn.segments` and no other tile-level pattern, queries and
