@@ -341,8 +341,8 @@ void TiledKernel::visitListedKeyTiles(QueryTileState &t) {
   k.loop(k.idx(0), count, 1, [&](Value n) {
     Value code = arith::IndexCastOp::create(
         rw, loc, rw.getIndexType(), k.load(lists.tiles, {t.bi, t.hi, t.qt, n}));
-    Value j0 = k.mul(arith::DivUIOp::create(rw, loc, code, k.idx(4)), bcIdx);
-    Value state = arith::RemUIOp::create(rw, loc, code, k.idx(4));
+    Value j0 = k.mul(decodeKeyTile(k, code), bcIdx);
+    Value state = decodeKeyTileState(k, code);
     auto is = [&](KeyTileState s) {
       return arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, state,
                                    k.idx((int64_t)s));
