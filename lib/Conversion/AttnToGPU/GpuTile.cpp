@@ -339,11 +339,12 @@ void GpuTileBuilder::classifyBlockMasks(Value jLo, Value jHi, Value &anyEmpty,
   auto boolConst = [&](bool v) -> Value {
     return arith::ConstantOp::create(rw, loc, rw.getBoolAttr(v));
   };
-  for (auto &[bm, blocks] : mask.blockMasks) {
+  for (const auto &blockMask : mask.blockMasks) {
+    BlockMaskAttr bm = blockMask.first;
+    Value blocks = blockMask.second;
     Value bq = k.idx(bm.getBlockQ()), bkv = k.idx(bm.getBlockKv());
     Value bIdx = broadcastIndex(rw, loc, blocks, 0, bi);
     Value hIdx = broadcastIndex(rw, loc, blocks, 1, hi);
-    Value maskBlocks = blocks;
     SmallVector<Value> anyAll = k.reduceMany(
         div(tile.iLo, bq), k.add(div(tile.iHi, bq), one), 1,
         ValueRange{boolConst(false), boolConst(true)},
@@ -352,7 +353,7 @@ void GpuTileBuilder::classifyBlockMasks(Value jLo, Value jHi, Value &anyEmpty,
               div(jLo, bkv), k.add(div(jHi, bkv), one), 1, acc,
               [&](Value kb, ValueRange a) -> SmallVector<Value> {
                 Value kept = tensor::ExtractOp::create(
-                    rw, loc, maskBlocks, ValueRange{bIdx, hIdx, qb, kb});
+                    rw, loc, blocks, ValueRange{bIdx, hIdx, qb, kb});
                 return {arith::OrIOp::create(rw, loc, a[0], kept),
                         arith::AndIOp::create(rw, loc, a[1], kept)};
               });

@@ -104,6 +104,10 @@ private:
 
 } // namespace
 
+static Value toIndex(KernelBuilder &k, Value v) {
+  return arith::IndexCastOp::create(k.b, k.loc, k.b.getIndexType(), v);
+}
+
 /// The op's KeyLists, or nullopt when no pattern is csr or indices.
 static std::optional<KeyLists> splitKeyLists(AttentionOp op) {
   KeyLists lists;
@@ -164,10 +168,6 @@ SmallVector<Value> GatherBuilder::build() {
                             buildRow(ivs[0], ivs[1], ivs[2]);
                           });
   return io.results(k);
-}
-
-static Value toIndex(KernelBuilder &k, Value v) {
-  return arith::IndexCastOp::create(k.b, k.loc, k.b.getIndexType(), v);
 }
 
 void GatherBuilder::buildRow(Value rowB, Value rowH, Value rowI) {
