@@ -75,3 +75,21 @@ OnlineSoftmax::Merge OnlineSoftmax::merge(ArrayRef<Value> lses, Value sink) {
   result.lse = k.fadd(mSafe, math::LogOp::create(k.b, k.loc, l));
   return result;
 }
+
+void OnlineSoftmax::storeRow(bool softmax, Value m, Value l, Value sink,
+                             ArrayRef<Value> acc, Value out, Value lse,
+                             ValueRange row) {
+  Value factor = k.f32(1.0), lseValue;
+  if (softmax)
+    std::tie(factor, lseValue) = finish(m, l, sink);
+  auto vt = cast<VectorType>(acc.front().getType());
+  Value factorV = k.bcast(vt, factor);
+  Type outElt = cast<MemRefType>(out.getType()).getElementType();
+  for (auto [c, a] : llvm::enumerate(acc)) {
+    SmallVector<Value> ivs(row);
+    ivs.push_back(k.idx(c * vt.getNumElements()));
+    k.vstore(k.fromF32(k.fmul(a, factorV), outElt), out, ivs);
+  }
+  if (lse)
+    k.store(lseValue, lse, row);
+}

@@ -65,6 +65,14 @@ public:
   };
   Merge merge(ArrayRef<Value> lses, Value sink);
 
+  /// Stores a finished row: the accumulator vectors `acc` (vector c at last
+  /// index c * its width) times the normalising factor -- finish() of the
+  /// running max `m`, sum `l` and sink logit `sink` (may be null) for
+  /// softmax; 1 for the other aggregations -- to `out` at `row`, and the lse
+  /// to `lse` (may be null).
+  void storeRow(bool softmax, Value m, Value l, Value sink, ArrayRef<Value> acc,
+                Value out, Value lse, ValueRange row);
+
 private:
   /// A constant `v` of the type of `like` (f32 or a vector of f32).
   Value constantLike(Value like, double v);

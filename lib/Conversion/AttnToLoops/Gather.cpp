@@ -19,11 +19,12 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Conversion/AttnToLoops/Gather.h"
+#include "attn/Conversion/Passes.h"
 #include "attn/Kernel/CpuTarget.h"
 #include "attn/Kernel/KernelBuilder.h"
 #include "attn/Kernel/MaskPredicate.h"
-#include "attn/Conversion/Passes.h"
-#include "attn/Conversion/AttnToLoops/Gather.h"
+#include "attn/Kernel/OnlineSoftmax.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -32,224 +33,297 @@
 using namespace mlir;
 using namespace mlir::attn;
 
-FailureOr<SmallVector<Value>>
-mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
-                            const TileOptions &options) {
-  auto vTy = cast<RankedTensorType>(op.getValue().getType());
-  std::optional<HeadDims> dims = staticHeadDims(op);
-  if (!dims)
-    return rw.notifyMatchFailure(op, "dynamic head count or head dimension");
-  const int64_t hq = dims->hq, hkv = dims->hkv, d = dims->d, dv = dims->dv;
+namespace {
 
-  // The first csr/indices pattern drives the loop; the others (and the
-  // predicate) are evaluated per visited key.
-  int64_t driver = -1;
+/// The mask of a gather: the first csr/indices pattern drives the loop over
+/// a row's keys; the other patterns (and the predicate) are evaluated per
+/// visited key.
+struct KeyLists {
+  bool csr = false;
+  SmallVector<Value> driverOperands;
   SmallVector<Attribute> otherPatterns;
-  SmallVector<Value> driverOperands, otherOperands;
+  SmallVector<Value> otherOperands;
+};
+
+/// Builds the gather kernel of one op at the rewriter's insertion point: one
+/// method per phase, sharing the sizes, the buffers and the current row.
+class GatherBuilder {
+public:
+  GatherBuilder(RewriterBase &rw, AttentionOp op, const TileOptions &options,
+                const HeadDims &dims, KeyLists lists);
+
+  /// The kernel; returns the op's results.
+  SmallVector<Value> build();
+
+private:
+  /// One query row: the loop over its listed keys and the row's finish.
+  void buildRow(Value bi, Value hi, Value i);
+  /// The key in `slot` of the current row (-1: none).
+  Value keyOf(Value slot);
+  /// Whether `slot`, holding key `j`, names a key to visit: a valid key not
+  /// listed in an earlier slot (always, for csr).
+  Value slotKept(Value slot, Value j);
+  /// The state (m, l, acc...) after the chunk of listed keys from slot `e0`.
+  SmallVector<Value> visitChunk(Value e0, ValueRange state);
+  /// The scores of the chunk's `count` keys into sBuf (masked: -inf; -inf
+  /// past `count`), and the keys into jBuf.
+  void scoreChunk(Value e0, Value count);
+  /// Replaces the chunk's scores in sBuf by their weights; returns the next
+  /// (m, l) and sets `alpha` (softmax only) to the factor that rescales the
+  /// accumulator.
+  SmallVector<Value> weighChunk(Value m, Value l, Value &alpha);
+  /// acc * alpha + sum_t w_t V[j_t] over the chunk's `count` keys.
+  SmallVector<Value> accumulateChunk(Value count, Value alpha, ValueRange acc);
+
+  RewriterBase &rw;
+  AttentionOp op;
+  Location loc;
+  KernelBuilder k;
+  OnlineSoftmax softmaxOps;
+  KeyLists lists;
+
+  // Configuration.
+  int64_t hq, group, vw, vwDot, vwOut, numDot, numOut;
+  /// Listed keys handled together: whole vectors of scores.
+  int64_t chunk;
+  AggregationKind kind;
+  bool softmax;
+  VectorType vecS, vecO, vecV;
+
+  // Buffers and constants.
+  AttentionIO io;
+  Value list0, list1, numSlots;
+  Value zeroIdx, oneIdx, ninf, zero;
+
+  // The current query row: indices, key head, scaled query, slots [lo, hi)
+  // and the chunk's weights and keys.
+  Value bi, hi, i, hk;
+  SmallVector<Value> q;
+  Value lo, hiSlot, sBuf, jBuf;
+};
+
+} // namespace
+
+static Value toIndex(KernelBuilder &k, Value v) {
+  return arith::IndexCastOp::create(k.b, k.loc, k.b.getIndexType(), v);
+}
+
+/// The op's KeyLists, or nullopt when no pattern is csr or indices.
+static std::optional<KeyLists> splitKeyLists(AttentionOp op) {
+  KeyLists lists;
+  bool found = false;
   ValueRange operands = op.getMaskOperands();
-  for (auto [n, p] : llvm::enumerate(op.getPatterns())) {
+  for (Attribute p : op.getPatterns()) {
     unsigned count = cast<MaskPatternAttrInterface>(p).getNumMaskOperands();
-    if (driver < 0 && isa<CsrAttr, IndicesAttr>(p)) {
-      driver = n;
-      llvm::append_range(driverOperands, operands.take_front(count));
+    if (!found && isa<CsrAttr, IndicesAttr>(p)) {
+      found = true;
+      lists.csr = isa<CsrAttr>(p);
+      llvm::append_range(lists.driverOperands, operands.take_front(count));
     } else {
-      otherPatterns.push_back(p);
-      llvm::append_range(otherOperands, operands.take_front(count));
+      lists.otherPatterns.push_back(p);
+      llvm::append_range(lists.otherOperands, operands.take_front(count));
     }
     operands = operands.drop_front(count);
   }
-  if (driver < 0)
-    return rw.notifyMatchFailure(op, "no csr or indices pattern");
-  bool csr = isa<CsrAttr>(op.getPatterns()[driver]);
+  if (!found)
+    return std::nullopt;
+  return lists;
+}
 
+GatherBuilder::GatherBuilder(RewriterBase &rw, AttentionOp op,
+                             const TileOptions &options, const HeadDims &dims,
+                             KeyLists lists)
+    : rw(rw), op(op), loc(op.getLoc()), k(rw, loc), softmaxOps(k),
+      lists(std::move(lists)), hq(dims.hq), group(dims.hq / dims.hkv),
+      vw(resolveVectorWidth(options.vectorWidth, options.target)),
+      vwDot(largestDividingWidth(dims.d, vw)),
+      vwOut(largestDividingWidth(dims.dv, vw)), numDot(dims.d / vwDot),
+      numOut(dims.dv / vwOut), chunk(std::max<int64_t>(64 / vw, 1) * vw),
+      kind(op.getKind()), softmax(kind == AggregationKind::softmax),
+      vecS(VectorType::get({vw}, rw.getF32Type())),
+      vecO(VectorType::get({vwOut}, rw.getF32Type())),
+      vecV(VectorType::get(
+          {vwOut},
+          cast<RankedTensorType>(op.getValue().getType()).getElementType())),
+      io(k, op) {
+  // Key lists as index buffers.
+  const SmallVector<Value> &driver = this->lists.driverOperands;
+  list0 = k.toBuffer(driver[0]);
+  list1 = this->lists.csr ? k.toBuffer(driver[1]) : Value();
+  numSlots = this->lists.csr ? Value() : k.dimOf(driver[0], 3);
+  zeroIdx = k.idx(0);
+  oneIdx = k.idx(1);
+  ninf = k.negInf();
+  zero = k.f32(0.0);
+}
+
+SmallVector<Value> GatherBuilder::build() {
+  scf::ParallelOp::create(rw, loc, ValueRange{zeroIdx, zeroIdx, zeroIdx},
+                          ValueRange{io.batch, k.idx(hq), io.sq},
+                          ValueRange{oneIdx, oneIdx, oneIdx},
+                          [&](OpBuilder &nb, Location, ValueRange ivs) {
+                            OpBuilder::InsertionGuard g(rw);
+                            rw.setInsertionPoint(nb.getInsertionBlock(),
+                                                 nb.getInsertionPoint());
+                            buildRow(ivs[0], ivs[1], ivs[2]);
+                          });
+  return io.results(k);
+}
+
+void GatherBuilder::buildRow(Value rowB, Value rowH, Value rowI) {
+  bi = rowB;
+  hi = rowH;
+  i = rowI;
+  hk = arith::DivUIOp::create(rw, loc, hi, k.idx(group));
+  q = k.loadRow(io.q, {bi, hi, i}, vwDot, numDot,
+                k.f32(op.getEffectiveScale()));
+  if (lists.csr) {
+    lo = toIndex(k, k.load(list0, i));
+    hiSlot = toIndex(k, k.load(list0, k.add(i, oneIdx)));
+  } else {
+    lo = zeroIdx;
+    hiSlot = numSlots;
+  }
+
+  // Chunks of `chunk` listed keys: their scores are independent (the K
+  // loads overlap), then one max, one rescale and vector exps per chunk,
+  // then P V.
+  sBuf = k.stackBuffer({chunk});
+  jBuf = memref::AllocaOp::create(rw, loc,
+                                  MemRefType::get({chunk}, rw.getIndexType()));
+  SmallVector<Value> inits = {ninf, zero};
+  for (int64_t c = 0; c < numOut; ++c)
+    inits.push_back(k.splat(vecO, 0.0));
+  SmallVector<Value> state =
+      k.reduceMany(lo, hiSlot, chunk, inits,
+                   [&](Value e0, ValueRange st) { return visitChunk(e0, st); });
+
+  // Finish: sinks, normalisation, lse.
+  softmaxOps.storeRow(
+      softmax, state[0], state[1], io.sinks ? k.load(io.sinks, hi) : Value(),
+      ArrayRef<Value>(state).drop_front(2), io.out, io.lse, {bi, hi, i});
+}
+
+Value GatherBuilder::keyOf(Value slot) {
+  if (lists.csr)
+    return toIndex(k, k.load(list1, slot));
+  return toIndex(k, k.load(list0, {bi, hi, i, slot}));
+}
+
+Value GatherBuilder::slotKept(Value slot, Value j) {
+  if (lists.csr)
+    return arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true));
+  Value valid = arith::AndIOp::create(
+      rw, loc,
+      arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::sge, j, zeroIdx),
+      arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt, j, io.skv));
+  Value seen =
+      k.reduce(zeroIdx, slot, 1,
+               arith::ConstantOp::create(rw, loc, rw.getBoolAttr(false)),
+               [&](Value t, Value acc) {
+                 return arith::OrIOp::create(
+                     rw, loc, acc,
+                     arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
+                                           keyOf(t), j));
+               });
+  return arith::AndIOp::create(
+      rw, loc, valid,
+      arith::XOrIOp::create(
+          rw, loc, seen,
+          arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true))));
+}
+
+SmallVector<Value> GatherBuilder::visitChunk(Value e0, ValueRange state) {
+  Value count = k.minI(k.idx(chunk), k.sub(hiSlot, e0));
+  scoreChunk(e0, count);
+  Value alpha;
+  SmallVector<Value> next = weighChunk(state[0], state[1], alpha);
+  llvm::append_range(next, accumulateChunk(count, alpha, state.drop_front(2)));
+  return next;
+}
+
+void GatherBuilder::scoreChunk(Value e0, Value count) {
+  k.loop(zeroIdx, count, 1, [&](Value t) {
+    Value slot = k.add(e0, t);
+    Value j = keyOf(slot);
+    // Unlisted slots read key 0 and are masked.
+    Value kept = slotKept(slot, j);
+    Value jSafe = k.select(kept, j, zeroIdx);
+    Value s = k.dotRow(q, io.key, {bi, hk, jSafe});
+    if (!op.getScoreMod().empty())
+      s = inlineRegion(rw, op.getScoreMod(), {s, bi, hi, i, jSafe});
+    Value keep = kept;
+    if (!lists.otherPatterns.empty() || !op.getPredicate().empty()) {
+      MaskPredicateBuilder pb(rw, loc, io.sq, io.skv);
+      pb.setIndices(bi, hi, i, jSafe);
+      keep = arith::AndIOp::create(
+          rw, loc, keep,
+          pb.buildAll(rw.getArrayAttr(lists.otherPatterns), lists.otherOperands,
+                      op.getPredicate()));
+    }
+    k.store(k.select(keep, s, ninf), sBuf, t);
+    k.store(jSafe, jBuf, t);
+  });
+  k.loop(count, k.idx(chunk), 1, [&](Value t) { k.store(ninf, sBuf, t); });
+}
+
+SmallVector<Value> GatherBuilder::weighChunk(Value m, Value l, Value &alpha) {
+  SmallVector<Value> scores;
+  for (int64_t c = 0; c < chunk / vw; ++c)
+    scores.push_back(k.vload(vecS, sBuf, {k.idx(c * vw)}));
+  if (!softmax) {
+    for (auto [c, s] : llvm::enumerate(scores))
+      k.vstore(softmaxOps.pointwiseWeight(kind, s), sBuf, {k.idx(c * vw)});
+    return {m, l};
+  }
+  Value mx = scores[0];
+  for (Value s : ArrayRef<Value>(scores).drop_front())
+    mx = k.fmax(mx, s);
+  OnlineSoftmax::Step step =
+      softmaxOps.rescale(m, vector::ReductionOp::create(
+                                rw, loc, vector::CombiningKind::MAXIMUMF, mx));
+  alpha = step.alpha;
+  Value mSafeV = k.bcast(vecS, step.safeMax), sum = k.splat(vecS, 0.0);
+  for (auto [c, s] : llvm::enumerate(scores)) {
+    Value p = softmaxOps.weight(s, mSafeV);
+    k.vstore(p, sBuf, {k.idx(c * vw)});
+    sum = k.fadd(sum, p);
+  }
+  Value chunkSum =
+      vector::ReductionOp::create(rw, loc, vector::CombiningKind::ADD, sum);
+  return {step.max, softmaxOps.sum(alpha, l, chunkSum)};
+}
+
+SmallVector<Value> GatherBuilder::accumulateChunk(Value count, Value alpha,
+                                                  ValueRange acc) {
+  SmallVector<Value> scaled;
+  Value alphaV = alpha ? k.bcast(vecO, alpha) : Value();
+  for (Value a : acc)
+    scaled.push_back(alphaV ? k.fmul(a, alphaV) : a);
+  return k.reduceMany(
+      zeroIdx, count, 1, scaled,
+      [&](Value t, ValueRange a) -> SmallVector<Value> {
+        Value wV = k.bcast(vecO, k.load(sBuf, t));
+        Value j = k.load(jBuf, t);
+        SmallVector<Value> out;
+        for (int64_t c = 0; c < numOut; ++c)
+          out.push_back(k.fma(
+              wV, k.toF32(k.vload(vecV, io.v, {bi, hk, j, k.idx(c * vwOut)})),
+              a[c]));
+        return out;
+      });
+}
+
+FailureOr<SmallVector<Value>>
+mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
+                            const TileOptions &options) {
+  std::optional<HeadDims> dims = staticHeadDims(op);
+  if (!dims)
+    return rw.notifyMatchFailure(op, "dynamic head count or head dimension");
+  std::optional<KeyLists> lists = splitKeyLists(op);
+  if (!lists)
+    return rw.notifyMatchFailure(op, "no csr or indices pattern");
   OpBuilder::InsertionGuard guard(rw);
   rw.setInsertionPoint(op);
-  KernelBuilder k(rw, op.getLoc());
-  Location loc = op.getLoc();
-  Type f32 = rw.getF32Type();
-  const int64_t vw =
-      resolveVectorWidth(options.vectorWidth, options.target);
-  const int64_t vwDot = largestDividingWidth(d, vw),
-                vwOut = largestDividingWidth(dv, vw);
-  const int64_t numDot = d / vwDot, numOut = dv / vwOut;
-  // Listed keys handled together: whole vectors of scores.
-  const int64_t chunk = std::max<int64_t>(64 / vw, 1) * vw;
-  auto vecS = VectorType::get({vw}, f32);
-  auto vecO = VectorType::get({vwOut}, f32);
-  const int64_t group = hq / hkv;
-  const AggregationKind kind = op.getKind();
-  const bool softmax = kind == AggregationKind::softmax;
-
-  AttentionIO io(k, op);
-  Value qB = io.q, kB = io.key, vB = io.v, sinksB = io.sinks;
-  Value batch = io.batch, sq = io.sq, skv = io.skv;
-  Value outB = io.out, lseB = io.lse;
-  // Key lists as index buffers.
-  Value list0 = k.toBuffer(driverOperands[0]);
-  Value list1 = csr ? k.toBuffer(driverOperands[1]) : Value();
-  Value numSlots = csr ? Value() : k.dimOf(driverOperands[0], 3);
-  const double scale = op.getEffectiveScale();
-  Value zeroIdx = k.idx(0), oneIdx = k.idx(1);
-  Value ninf = k.negInf(), zero = k.f32(0.0);
-  auto toIndex = [&](Value v) -> Value {
-    return arith::IndexCastOp::create(rw, loc, rw.getIndexType(), v);
-  };
-
-  scf::ParallelOp::create(
-      rw, loc, ValueRange{zeroIdx, zeroIdx, zeroIdx},
-      ValueRange{batch, k.idx(hq), sq}, ValueRange{oneIdx, oneIdx, oneIdx},
-      [&](OpBuilder &nb, Location, ValueRange ivs) {
-        OpBuilder::InsertionGuard g(rw);
-        rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-        Value bi = ivs[0], hi = ivs[1], i = ivs[2];
-        Value hk = arith::DivUIOp::create(rw, loc, hi, k.idx(group));
-        SmallVector<Value> q =
-            k.loadRow(qB, {bi, hi, i}, vwDot, numDot, k.f32(scale));
-
-        // The row's slots [lo, hi) and the key of a slot (-1: none).
-        Value lo, hiSlot;
-        if (csr) {
-          lo = toIndex(k.load(list0, i));
-          hiSlot = toIndex(k.load(list0, k.add(i, oneIdx)));
-        } else {
-          lo = zeroIdx;
-          hiSlot = numSlots;
-        }
-        auto keyOf = [&](Value slot) -> Value {
-          if (csr)
-            return toIndex(k.load(list1, slot));
-          return toIndex(k.load(list0, {bi, hi, i, slot}));
-        };
-        auto slotKept = [&](Value slot, Value j) -> Value {
-          if (csr)
-            return arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true));
-          // A valid key not listed in an earlier slot.
-          Value valid = arith::AndIOp::create(
-              rw, loc,
-              arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::sge, j,
-                                    zeroIdx),
-              arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt, j,
-                                    skv));
-          Value seen = k.reduce(
-              zeroIdx, slot, 1,
-              arith::ConstantOp::create(rw, loc, rw.getBoolAttr(false)),
-              [&](Value t, Value acc) {
-                return arith::OrIOp::create(
-                    rw, loc, acc,
-                    arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
-                                          keyOf(t), j));
-              });
-          return arith::AndIOp::create(
-              rw, loc, valid,
-              arith::XOrIOp::create(
-                  rw, loc, seen,
-                  arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true))));
-        };
-
-        // Chunks of `chunk` listed keys: their scores are independent (the
-        // K loads overlap), then one max, one rescale and vector exps per
-        // chunk, then P V.
-        Value sBuf = k.stackBuffer({chunk});
-        Value jBuf = memref::AllocaOp::create(
-            rw, loc, MemRefType::get({chunk}, rw.getIndexType()));
-        auto vecVT = VectorType::get({vwOut}, vTy.getElementType());
-        SmallVector<Value> inits = {ninf, zero};
-        for (int64_t c = 0; c < numOut; ++c)
-          inits.push_back(k.splat(vecO, 0.0));
-        SmallVector<Value> state = k.reduceMany(
-            lo, hiSlot, chunk, inits,
-            [&](Value e0, ValueRange st) -> SmallVector<Value> {
-              Value cnt = k.minI(k.idx(chunk), k.sub(hiSlot, e0));
-              k.loop(zeroIdx, cnt, 1, [&](Value t) {
-                Value slot = k.add(e0, t);
-                Value j = keyOf(slot);
-                // Unlisted slots read key 0 and are masked.
-                Value kept = slotKept(slot, j);
-                Value jSafe = k.select(kept, j, zeroIdx);
-                Value s = k.dotRow(q, kB, {bi, hk, jSafe});
-                if (!op.getScoreMod().empty())
-                  s = inlineRegion(rw, op.getScoreMod(), {s, bi, hi, i, jSafe});
-                Value keep = kept;
-                if (!otherPatterns.empty() || !op.getPredicate().empty()) {
-                  MaskPredicateBuilder pb(rw, loc, sq, skv);
-                  pb.setIndices(bi, hi, i, jSafe);
-                  keep = arith::AndIOp::create(
-                      rw, loc, keep,
-                      pb.buildAll(rw.getArrayAttr(otherPatterns), otherOperands,
-                                  op.getPredicate()));
-                }
-                k.store(k.select(keep, s, ninf), sBuf, t);
-                k.store(jSafe, jBuf, t);
-              });
-              k.loop(cnt, k.idx(chunk), 1,
-                     [&](Value t) { k.store(ninf, sBuf, t); });
-
-              // Weights of the chunk, in vectors.
-              Value ninfV = k.splat(vecS, -INFINITY), zv = k.splat(vecS, 0.0);
-              SmallVector<Value> sv;
-              for (int64_t c = 0; c < chunk / vw; ++c)
-                sv.push_back(k.vload(vecS, sBuf, {k.idx(c * vw)}));
-              Value m = st[0], l = st[1], alpha;
-              SmallVector<Value> next;
-              if (softmax) {
-                Value mx = sv[0];
-                for (int64_t c = 1; c < (int64_t)sv.size(); ++c)
-                  mx = k.fmax(mx, sv[c]);
-                Value mNew = k.fmax(
-                    m, vector::ReductionOp::create(
-                           rw, loc, vector::CombiningKind::MAXIMUMF, mx));
-                Value mSafe = k.safeMax(mNew);
-                alpha = k.exp(k.fsub(m, mSafe));
-                Value mSafeV = k.bcast(vecS, mSafe), sum = zv;
-                for (int64_t c = 0; c < (int64_t)sv.size(); ++c) {
-                  // exp may be a clamped polynomial: masked keys weigh 0.
-                  Value p = k.select(k.feq(sv[c], ninfV), zv,
-                                     k.exp(k.fsub(sv[c], mSafeV)));
-                  k.vstore(p, sBuf, {k.idx(c * vw)});
-                  sum = k.fadd(sum, p);
-                }
-                Value chunkSum = vector::ReductionOp::create(
-                    rw, loc, vector::CombiningKind::ADD, sum);
-                next = {mNew, k.fadd(k.fmul(alpha, l), chunkSum)};
-              } else {
-                Value one = k.splat(vecS, 1.0);
-                for (int64_t c = 0; c < (int64_t)sv.size(); ++c) {
-                  Value w = sv[c];
-                  if (kind == AggregationKind::sigmoid)
-                    w = k.fdiv(one, k.fadd(one, k.exp(arith::NegFOp::create(
-                                                    rw, loc, sv[c]))));
-                  k.vstore(k.select(k.feq(sv[c], ninfV), zv, w), sBuf,
-                           {k.idx(c * vw)});
-                }
-                next = {m, l};
-              }
-              SmallVector<Value> acc;
-              Value alphaV = alpha ? k.bcast(vecO, alpha) : Value();
-              for (int64_t c = 0; c < numOut; ++c)
-                acc.push_back(alphaV ? k.fmul(st[2 + c], alphaV) : st[2 + c]);
-              acc = k.reduceMany(
-                  zeroIdx, cnt, 1, acc,
-                  [&](Value t, ValueRange a) -> SmallVector<Value> {
-                    Value wV = k.bcast(vecO, k.load(sBuf, t));
-                    Value j = k.load(jBuf, t);
-                    SmallVector<Value> out;
-                    for (int64_t c = 0; c < numOut; ++c)
-                      out.push_back(
-                          k.fma(wV,
-                                k.toF32(k.vload(vecVT, vB,
-                                                {bi, hk, j, k.idx(c * vwOut)})),
-                                a[c]));
-                    return out;
-                  });
-              llvm::append_range(next, acc);
-              return next;
-            });
-
-        // Finish: sinks, normalisation, lse.
-        k.storeRow(
-            softmax, state[0], state[1], sinksB ? k.load(sinksB, hi) : Value(),
-            ArrayRef<Value>(state).drop_front(2), outB, lseB, {bi, hi, i});
-      });
-
-  return io.results(k);
+  return GatherBuilder(rw, op, options, *dims, std::move(*lists)).build();
 }

@@ -19,10 +19,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Conversion/AttnToLoops/Linearize.h"
-#include "attn/Kernel/CpuTarget.h"
-#include "attn/Kernel/KernelBuilder.h"
 #include "attn/Conversion/Passes.h"
+#include "attn/Kernel/CpuTarget.h"
 #include "attn/Kernel/FormDriver.h"
+#include "attn/Kernel/KernelBuilder.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -160,302 +160,159 @@ struct MappedInput {
 
 } // namespace
 
-FailureOr<SmallVector<Value>>
-mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
-                               const LinearizeOptions &options) {
-  std::optional<HeadDims> dims = staticHeadDims(op);
-  if (!dims)
-    return rw.notifyMatchFailure(op, "dynamic head count or feature size");
-  const int64_t hq = dims->hq, hkv = dims->hkv, f = dims->d, dv = dims->dv;
-  if (options.chunk < 0 || options.vectorWidth < 0)
-    return rw.notifyMatchFailure(op, "invalid options");
+namespace {
 
-  OpBuilder::InsertionGuard guard(rw);
-  rw.setInsertionPoint(op);
-  Location loc = op.getLoc();
-  KernelBuilder k(rw, loc);
+/// Builds the chunked form of one linear aggregate at the rewriter's
+/// insertion point: one method per phase, sharing the sizes, the buffers and
+/// the current (batch, head).
+class LinearizeBuilder {
+public:
+  LinearizeBuilder(RewriterBase &rw, LinearAggregateOp op,
+                   const LinearizeOptions &options, const HeadDims &dims);
+
+  /// The kernel; returns the op's results.
+  SmallVector<Value> build();
+
+private:
+  /// The operand `v`, read through its feature map when that map is fused.
+  MappedInput input(Value v);
+  /// One (batch, head): its state, decay table and every query row.
+  void buildHead(Value bi, Value hi);
+
+  // Loads of the current head, as f32 vectors over F (or Dv).
+  /// φq of row `i`, vector `c`.
+  Value queryVector(Value i, int64_t c);
+  /// φk of key `j`, vector `c`, from the keys.
+  Value keyVectorRaw(Value j, int64_t c);
+  /// φk of key `j`, vector `c`, from the chunk's cache when there is one.
+  Value keyVector(Value j, int64_t c);
+  /// φk of key `j`, element `ff`.
+  Value keyElement(Value j, Value ff);
+  Value valueVector(Value j, int64_t c);
+  /// φq · φk_j for the query vectors `qv`.
+  Value dot(ArrayRef<Value> qv, Value j);
+  /// Indices of vector `c` of row `ff` of the head's S, and of z[ff].
+  SmallVector<Value> stateAt(Value ff, int64_t c);
+  SmallVector<Value> zAt(Value ff);
+
+  /// The head's state from the earlier calls' state, or empty.
+  void initState();
+  /// λ^e for e = 0..C into `decayPowers`.
+  void buildDecayTable();
+  /// S += w φk_jᵀ v_j, z += w φk_j.
+  void accumulate(Value j, Value w);
+  /// φq of row `i` into `qPhi`, once per query: the state read takes its
+  /// elements, the chunk's dot products its vectors.
+  void loadQuery(Value i);
+  /// factor φq S (and the denominator factor φq·z), as accumulators.
+  SmallVector<Value> readState(Value factor);
+  /// Writes row `i` from its accumulators (normalised with `normalize`).
+  void storeRow(Value i, ValueRange acc);
+
+  /// Without `causal`: S and z over all keys, then every query reads them.
+  void buildNonCausal();
+  /// Queries before the first key (Sq > Skv), which see no key of this call.
+  void buildRowsBeforeKeys();
+  /// The causal chunk of keys from `t0`: its queries, then the state
+  /// re-based to the chunk's end.
+  void buildChunk(Value t0);
+  /// Query row `i` at aligned position p in the chunk [t0, ...): the state
+  /// before the chunk plus the chunk's keys up to p.
+  void buildChunkRow(Value i, Value t0);
+  /// S and z re-based to t1 - 1, plus the keys [t0, t1).
+  void rebaseState(Value t0, Value t1);
+
+  RewriterBase &rw;
+  LinearAggregateOp op;
+  Location loc;
+  KernelBuilder k;
+
+  // Configuration.
+  int64_t hq, group, f, dv, chunk, vwF, vwO;
+  bool causal, normalize;
+  VectorType vecF, vecO;
+  RankedTensorType outTy;
+
+  // Inputs, sizes, the output, every head's state S [F, Dv] and z [F] (on
+  // the heap: F x Dv can be large, e.g. taylor2), constants.
+  MappedInput qIn, kIn;
+  Value vB, decayB, batch, sq, skv, outB, stateInB, zero, one, offset, eps;
+  Value stateAll, zAll;
+
+  // The current head: its indices, the chunk's φk cache (from cacheT0, when
+  // set), the decay table λ^0..λ^C and the current query's φq.
+  Value bi, hi, hk, kCache, cacheT0, decayPowers, qPhi;
+  /// Whether a chunk's φk is computed once per chunk (a fused feature map
+  /// would otherwise be re-applied for every query of the chunk).
+  bool useCache;
+};
+
+} // namespace
+
+static Type elementTypeOf(Value buffer) {
+  return cast<MemRefType>(buffer.getType()).getElementType();
+}
+
+LinearizeBuilder::LinearizeBuilder(RewriterBase &rw, LinearAggregateOp op,
+                                   const LinearizeOptions &options,
+                                   const HeadDims &dims)
+    : rw(rw), op(op), loc(op.getLoc()), k(rw, loc), hq(dims.hq),
+      group(dims.hq / dims.hkv), f(dims.d), dv(dims.dv),
+      chunk(options.chunk ? options.chunk : 64), causal(op.getCausal()),
+      normalize(op.getNormalize()),
+      outTy(cast<RankedTensorType>(op.getOutput().getType())) {
+  const int64_t vw = resolveVectorWidth(options.vectorWidth, options.target);
+  vwF = largestDividingWidth(f, vw);
+  vwO = largestDividingWidth(dv, vw);
   Type f32 = rw.getF32Type();
-  const int64_t vw =
-      resolveVectorWidth(options.vectorWidth, options.target);
-  const int64_t chunk = options.chunk ? options.chunk : 64;
-  const int64_t vwF = largestDividingWidth(f, vw);
-  const int64_t vwO = largestDividingWidth(dv, vw);
-  auto vecF = VectorType::get({vwF}, f32);
-  auto vecO = VectorType::get({vwO}, f32);
-  const int64_t group = hq / hkv;
-  const bool causal = op.getCausal(), normalize = op.getNormalize();
-  auto outTy = cast<RankedTensorType>(op.getOutput().getType());
+  vecF = VectorType::get({vwF}, f32);
+  vecO = VectorType::get({vwO}, f32);
 
-  // Inputs, with fusable feature maps read through.
-  auto input = [&](Value v) {
-    MappedInput in;
-    auto fm = v.getDefiningOp<FeatureMapOp>();
-    if (fm && fm->hasOneUse()) {
-      in.buffer = k.toBuffer(fm.getInput());
-      in.map = fm.getKind();
-      in.mapElt = getElementTypeOrSelf(fm.getType());
-      if (fm.getWeights())
-        in.weights = k.toBuffer(fm.getWeights());
-    } else {
-      in.buffer = k.toBuffer(v);
-    }
-    return in;
-  };
-  MappedInput qIn = input(op.getQuery()), kIn = input(op.getKey());
-  Value vB = k.toBuffer(op.getValue());
-  Value decayB = op.getDecay() ? k.toBuffer(op.getDecay()) : Value();
+  qIn = input(op.getQuery());
+  kIn = input(op.getKey());
+  vB = k.toBuffer(op.getValue());
+  decayB = op.getDecay() ? k.toBuffer(op.getDecay()) : Value();
   // Sizes from the buffers read (a fused feature map keeps its input's).
-  auto sizeOf = [&](Value buffer, int64_t dim) -> Value {
-    return memref::DimOp::create(rw, loc, buffer, dim);
-  };
-  Value batch = sizeOf(qIn.buffer, 0), sq = sizeOf(qIn.buffer, 2),
-        skv = sizeOf(kIn.buffer, 2);
-  Value outB = k.allocLike(outTy, {batch, k.idx(hq), sq, k.idx(dv)});
-  Value stateInB = op.getState() ? k.toBuffer(op.getState()) : Value();
-  Value zero = k.idx(0), one = k.idx(1);
-  Value offset = k.sub(skv, sq);
-  Value eps = k.f32(op.getEps().convertToDouble());
-  Type outElt = outTy.getElementType();
-  auto eltOf = [](Value m) {
-    return cast<MemRefType>(m.getType()).getElementType();
-  };
-  // Every head's state S [F, Dv] and z [F] (on the heap: F x Dv can be
-  // large, e.g. taylor2).
-  Value stateAll = memref::AllocOp::create(
+  batch = memref::DimOp::create(rw, loc, qIn.buffer, 0);
+  sq = memref::DimOp::create(rw, loc, qIn.buffer, 2);
+  skv = memref::DimOp::create(rw, loc, kIn.buffer, 2);
+  outB = k.allocLike(outTy, {batch, k.idx(hq), sq, k.idx(dv)});
+  stateInB = op.getState() ? k.toBuffer(op.getState()) : Value();
+  zero = k.idx(0);
+  one = k.idx(1);
+  offset = k.sub(skv, sq);
+  eps = k.f32(op.getEps().convertToDouble());
+  stateAll = memref::AllocOp::create(
       rw, loc, MemRefType::get({ShapedType::kDynamic, hq, f, dv}, f32),
       ValueRange{batch});
-  Value zAll = memref::AllocOp::create(
+  zAll = memref::AllocOp::create(
       rw, loc, MemRefType::get({ShapedType::kDynamic, hq, f}, f32),
       ValueRange{batch});
+  useCache = causal && kIn.map && chunk * f <= 65536;
+}
 
+MappedInput LinearizeBuilder::input(Value v) {
+  MappedInput in;
+  auto fm = v.getDefiningOp<FeatureMapOp>();
+  if (fm && fm->hasOneUse()) {
+    in.buffer = k.toBuffer(fm.getInput());
+    in.map = fm.getKind();
+    in.mapElt = getElementTypeOrSelf(fm.getType());
+    if (fm.getWeights())
+      in.weights = k.toBuffer(fm.getWeights());
+  } else {
+    in.buffer = k.toBuffer(v);
+  }
+  return in;
+}
+
+SmallVector<Value> LinearizeBuilder::build() {
   scf::ParallelOp::create(
       rw, loc, ValueRange{zero, zero}, ValueRange{batch, k.idx(hq)},
       ValueRange{one, one}, [&](OpBuilder &nb, Location, ValueRange ivs) {
         OpBuilder::InsertionGuard g(rw);
         rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-        Value bi = ivs[0], hi = ivs[1];
-        Value hk = arith::DivUIOp::create(rw, loc, hi, k.idx(group));
-        // φq, φk as f32 vectors over F, or one element.
-        auto qVec = [&](Value i, int64_t c) -> Value {
-          if (qIn.isTaylor()) // F = 1 + D + D^2 is odd: one lane
-            return k.bcast(vecF, qIn.element(k, {bi, hi, i}, k.idx(c)));
-          if (qIn.isRandom())
-            return qIn.randomFeatures(k, {bi, hi, i}, k.idx(c * vwF), vwF);
-          return qIn.apply(
-              k, k.toF32(k.vload(VectorType::get({vwF}, eltOf(qIn.buffer)),
-                                 qIn.buffer, {bi, hi, i, k.idx(c * vwF)})));
-        };
-        // A chunk's φk, computed once per chunk when a fused feature map
-        // would otherwise be re-applied for every query of the chunk.
-        Value kCache, cacheT0;
-        const bool useCache = causal && kIn.map && chunk * f <= 65536;
-        if (useCache)
-          kCache = k.stackBuffer({chunk, f});
-        auto kVecRaw = [&](Value j, int64_t c) -> Value {
-          if (kIn.isTaylor())
-            return k.bcast(vecF, kIn.element(k, {bi, hk, j}, k.idx(c)));
-          if (kIn.isRandom())
-            return kIn.randomFeatures(k, {bi, hk, j}, k.idx(c * vwF), vwF);
-          return kIn.apply(
-              k, k.toF32(k.vload(VectorType::get({vwF}, eltOf(kIn.buffer)),
-                                 kIn.buffer, {bi, hk, j, k.idx(c * vwF)})));
-        };
-        auto kVec = [&](Value j, int64_t c) {
-          if (cacheT0)
-            return k.vload(vecF, kCache, {k.sub(j, cacheT0), k.idx(c * vwF)});
-          return kVecRaw(j, c);
-        };
-        auto kElem = [&](Value j, Value ff) {
-          if (cacheT0)
-            return k.load(kCache, {k.sub(j, cacheT0), ff});
-          return kIn.element(k, {bi, hk, j}, ff);
-        };
-        auto vVec = [&](Value j, int64_t c) {
-          return k.toF32(k.vload(VectorType::get({vwO}, eltOf(vB)), vB,
-                                 {bi, hk, j, k.idx(c * vwO)}));
-        };
-        auto dot = [&](ArrayRef<Value> qv, Value j) {
-          Value acc = k.splat(vecF, 0.0);
-          for (int64_t c = 0; c < f / vwF; ++c)
-            acc = k.fma(qv[c], kVec(j, c), acc);
-          return vector::ReductionOp::create(rw, loc,
-                                             vector::CombiningKind::ADD, acc)
-              .getResult();
-        };
-        // This head's state.
-        auto stAt = [&](Value ff, int64_t c) -> SmallVector<Value> {
-          return {bi, hi, ff, k.idx(c * vwO)};
-        };
-        auto zAt = [&](Value ff) -> SmallVector<Value> { return {bi, hi, ff}; };
-        // The state starts empty, or from the earlier calls' state.
-        k.loop(zero, k.idx(f), 1, [&](Value ff) {
-          k.store(k.f32(0.0), zAll, zAt(ff));
-          for (int64_t c = 0; c < dv / vwO; ++c)
-            k.vstore(stateInB ? k.vload(vecO, stateInB, stAt(ff, c))
-                              : k.splat(vecO, 0.0),
-                     stateAll, stAt(ff, c));
-        });
-        // λ^e for e = 0..C (1 without decay): |λ|^e with the sign of λ for
-        // odd e; λ^0 = 1 even for λ = 0.
-        Value pw = k.stackBuffer({chunk + 1});
-        {
-          Value lam = decayB ? k.load(decayB, hi) : k.f32(1.0);
-          Value logAbs =
-              math::LogOp::create(rw, loc, math::AbsFOp::create(rw, loc, lam));
-          Value negative = arith::CmpFOp::create(
-              rw, loc, arith::CmpFPredicate::OLT, lam, k.f32(0.0));
-          Value lamZero = k.feq(lam, k.f32(0.0));
-          k.loop(zero, k.idx(chunk + 1), 1, [&](Value e) {
-            Value ef = arith::UIToFPOp::create(
-                rw, loc, f32,
-                arith::IndexCastOp::create(rw, loc, rw.getI64Type(), e));
-            Value p = math::ExpOp::create(rw, loc, k.fmul(ef, logAbs));
-            Value odd = arith::CmpIOp::create(
-                rw, loc, arith::CmpIPredicate::eq,
-                arith::RemUIOp::create(rw, loc, e, k.idx(2)), one);
-            p = k.select(arith::AndIOp::create(rw, loc, negative, odd),
-                         arith::NegFOp::create(rw, loc, p), p);
-            Value isZero = arith::CmpIOp::create(
-                rw, loc, arith::CmpIPredicate::eq, e, zero);
-            p = k.select(isZero, k.f32(1.0), k.select(lamZero, k.f32(0.0), p));
-            // Weights below 1e-30 are 0 at f32 precision next to the
-            // weight-1 term; flushing them keeps the state out of denormal
-            // numbers, which the FPU handles ~100x slower.
-            Value tiny = arith::CmpFOp::create(
-                rw, loc, arith::CmpFPredicate::OLT,
-                math::AbsFOp::create(rw, loc, p), k.f32(1e-30));
-            p = k.select(tiny, k.f32(0.0), p);
-            k.store(p, pw, e);
-          });
-        }
-        // S += w φk_jᵀ v_j, z += w φk_j.
-        auto accumulate = [&](Value j, Value w) {
-          SmallVector<Value> vv;
-          for (int64_t c = 0; c < dv / vwO; ++c)
-            vv.push_back(vVec(j, c));
-          k.loop(zero, k.idx(f), 1, [&](Value ff) {
-            Value kw = k.fmul(kElem(j, ff), w);
-            Value kwV = k.bcast(vecO, kw);
-            for (int64_t c = 0; c < dv / vwO; ++c) {
-              Value s = k.vload(vecO, stateAll, stAt(ff, c));
-              k.vstore(k.fma(kwV, vv[c], s), stateAll, stAt(ff, c));
-            }
-            if (normalize)
-              k.store(k.fadd(k.load(zAll, zAt(ff)), kw), zAll, zAt(ff));
-          });
-        };
-        // o = factor φq_i S (and den = factor φq_i·z), as accumulators.
-        // φq of the current query, computed once per query: the state read
-        // takes its elements, the chunk's dot products its vectors.
-        Value qPhi = k.stackBuffer({f});
-        auto loadQuery = [&](Value i) {
-          for (int64_t c = 0; c < f / vwF; ++c)
-            k.vstore(qVec(i, c), qPhi, {k.idx(c * vwF)});
-        };
-        auto readState = [&](Value factor) {
-          SmallVector<Value> acc(dv / vwO, k.splat(vecO, 0.0));
-          acc.push_back(k.f32(0.0));
-          return k.reduceMany(
-              zero, k.idx(f), 1, acc,
-              [&](Value ff, ValueRange a) -> SmallVector<Value> {
-                Value qfw = k.fmul(k.load(qPhi, ff), factor);
-                Value qV = k.bcast(vecO, qfw);
-                SmallVector<Value> next;
-                for (int64_t c = 0; c < dv / vwO; ++c)
-                  next.push_back(
-                      k.fma(qV, k.vload(vecO, stateAll, stAt(ff, c)), a[c]));
-                next.push_back(
-                    normalize ? k.fma(qfw, k.load(zAll, zAt(ff)), a[dv / vwO])
-                              : a[dv / vwO]);
-                return next;
-              });
-        };
-        auto store = [&](Value i, ValueRange acc) {
-          Value scale = k.f32(1.0);
-          if (normalize)
-            scale = k.fdiv(k.f32(1.0), k.fadd(acc[dv / vwO], eps));
-          Value scaleV = k.bcast(vecO, scale);
-          for (int64_t c = 0; c < dv / vwO; ++c)
-            k.vstore(k.fromF32(k.fmul(acc[c], scaleV), outElt), outB,
-                     {bi, hi, i, k.idx(c * vwO)});
-        };
-
-        if (!causal) {
-          k.loop(zero, skv, 1, [&](Value j) { accumulate(j, k.f32(1.0)); });
-          k.loop(zero, sq, 1, [&](Value i) {
-            loadQuery(i);
-            store(i, readState(k.f32(1.0)));
-          });
-          return;
-        }
-        // Queries before the first key (Sq > Skv) see nothing.
-        Value firstSeeing = arith::MaxSIOp::create(
-            rw, loc, zero, arith::SubIOp::create(rw, loc, zero, offset));
-        firstSeeing = k.minI(firstSeeing, sq);
-        k.loop(zero, firstSeeing, 1, [&](Value i) {
-          SmallVector<Value> none(dv / vwO, k.splat(vecO, 0.0));
-          none.push_back(k.f32(0.0));
-          // Position -1 still sees the earlier calls' keys (weight λ^0).
-          if (stateInB) {
-            Value atMinusOne = arith::CmpIOp::create(
-                rw, loc, arith::CmpIPredicate::eq, k.add(i, offset), k.idx(-1));
-            loadQuery(i);
-            SmallVector<Value> fromState = readState(k.f32(1.0));
-            for (auto [n, v] : llvm::enumerate(fromState))
-              none[n] = k.select(atMinusOne, v, none[n]);
-          }
-          store(i, none);
-        });
-        k.loop(zero, skv, chunk, [&](Value t0) {
-          Value t1 = k.minI(k.add(t0, k.idx(chunk)), skv);
-          if (useCache) {
-            k.loop(t0, t1, 1, [&](Value j) {
-              for (int64_t c = 0; c < f / vwF; ++c)
-                k.vstore(kVecRaw(j, c), kCache, {k.sub(j, t0), k.idx(c * vwF)});
-            });
-            cacheT0 = t0;
-          }
-          // Queries whose aligned position p = i + offset lies in [t0, t1).
-          Value iLo = arith::MaxSIOp::create(rw, loc, k.sub(t0, offset), zero);
-          Value iHi = k.minI(k.sub(t1, offset), sq);
-          k.loop(iLo, iHi, 1, [&](Value i) {
-            Value p = k.add(i, offset);
-            loadQuery(i);
-            SmallVector<Value> acc =
-                readState(k.load(pw, k.add(k.sub(p, t0), one)));
-            SmallVector<Value> qv;
-            for (int64_t c = 0; c < f / vwF; ++c)
-              qv.push_back(k.vload(vecF, qPhi, {k.idx(c * vwF)}));
-            acc =
-                k.reduceMany(t0, k.add(p, one), 1, acc,
-                             [&](Value j, ValueRange a) -> SmallVector<Value> {
-                               Value w =
-                                   k.fmul(dot(qv, j), k.load(pw, k.sub(p, j)));
-                               Value wV = k.bcast(vecO, w);
-                               SmallVector<Value> next;
-                               for (int64_t c = 0; c < dv / vwO; ++c)
-                                 next.push_back(k.fma(wV, vVec(j, c), a[c]));
-                               next.push_back(k.fadd(a[dv / vwO], w));
-                               return next;
-                             });
-            store(i, acc);
-          });
-          // Re-base the state to t1 - 1 and add the chunk's keys.
-          Value decayLen = k.load(pw, k.sub(t1, t0));
-          Value decayV = k.bcast(vecO, decayLen);
-          k.loop(zero, k.idx(f), 1, [&](Value ff) {
-            for (int64_t c = 0; c < dv / vwO; ++c) {
-              Value s = k.vload(vecO, stateAll, stAt(ff, c));
-              k.vstore(k.fmul(s, decayV), stateAll, stAt(ff, c));
-            }
-            if (normalize)
-              k.store(k.fmul(k.load(zAll, zAt(ff)), decayLen), zAll, zAt(ff));
-          });
-          k.loop(t0, t1, 1, [&](Value j) {
-            accumulate(j, k.load(pw, k.sub(k.sub(t1, one), j)));
-          });
-          cacheT0 = Value();
-        });
+        buildHead(ivs[0], ivs[1]);
       });
 
   Value out = k.toTensor(outTy, outB);
@@ -465,6 +322,262 @@ mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
   auto stateTy = cast<RankedTensorType>(op.getFinalState().getType());
   Value stateOut = memref::CastOp::create(rw, loc, memrefOf(stateTy), stateAll);
   return SmallVector<Value>{out, k.toTensor(stateTy, stateOut)};
+}
+
+void LinearizeBuilder::buildHead(Value headB, Value headH) {
+  bi = headB;
+  hi = headH;
+  hk = arith::DivUIOp::create(rw, loc, hi, k.idx(group));
+  kCache = useCache ? k.stackBuffer({chunk, f}) : Value();
+  cacheT0 = Value();
+  initState();
+  buildDecayTable();
+  qPhi = k.stackBuffer({f});
+  if (!causal)
+    return buildNonCausal();
+  buildRowsBeforeKeys();
+  k.loop(zero, skv, chunk, [&](Value t0) { buildChunk(t0); });
+}
+
+Value LinearizeBuilder::queryVector(Value i, int64_t c) {
+  if (qIn.isTaylor()) // F = 1 + D + D^2 is odd: one lane
+    return k.bcast(vecF, qIn.element(k, {bi, hi, i}, k.idx(c)));
+  if (qIn.isRandom())
+    return qIn.randomFeatures(k, {bi, hi, i}, k.idx(c * vwF), vwF);
+  return qIn.apply(
+      k, k.toF32(k.vload(VectorType::get({vwF}, elementTypeOf(qIn.buffer)),
+                         qIn.buffer, {bi, hi, i, k.idx(c * vwF)})));
+}
+
+Value LinearizeBuilder::keyVectorRaw(Value j, int64_t c) {
+  if (kIn.isTaylor())
+    return k.bcast(vecF, kIn.element(k, {bi, hk, j}, k.idx(c)));
+  if (kIn.isRandom())
+    return kIn.randomFeatures(k, {bi, hk, j}, k.idx(c * vwF), vwF);
+  return kIn.apply(
+      k, k.toF32(k.vload(VectorType::get({vwF}, elementTypeOf(kIn.buffer)),
+                         kIn.buffer, {bi, hk, j, k.idx(c * vwF)})));
+}
+
+Value LinearizeBuilder::keyVector(Value j, int64_t c) {
+  if (cacheT0)
+    return k.vload(vecF, kCache, {k.sub(j, cacheT0), k.idx(c * vwF)});
+  return keyVectorRaw(j, c);
+}
+
+Value LinearizeBuilder::keyElement(Value j, Value ff) {
+  if (cacheT0)
+    return k.load(kCache, {k.sub(j, cacheT0), ff});
+  return kIn.element(k, {bi, hk, j}, ff);
+}
+
+Value LinearizeBuilder::valueVector(Value j, int64_t c) {
+  return k.toF32(k.vload(VectorType::get({vwO}, elementTypeOf(vB)), vB,
+                         {bi, hk, j, k.idx(c * vwO)}));
+}
+
+Value LinearizeBuilder::dot(ArrayRef<Value> qv, Value j) {
+  Value acc = k.splat(vecF, 0.0);
+  for (int64_t c = 0; c < f / vwF; ++c)
+    acc = k.fma(qv[c], keyVector(j, c), acc);
+  return vector::ReductionOp::create(rw, loc, vector::CombiningKind::ADD, acc);
+}
+
+SmallVector<Value> LinearizeBuilder::stateAt(Value ff, int64_t c) {
+  return {bi, hi, ff, k.idx(c * vwO)};
+}
+
+SmallVector<Value> LinearizeBuilder::zAt(Value ff) { return {bi, hi, ff}; }
+
+void LinearizeBuilder::initState() {
+  k.loop(zero, k.idx(f), 1, [&](Value ff) {
+    k.store(k.f32(0.0), zAll, zAt(ff));
+    for (int64_t c = 0; c < dv / vwO; ++c)
+      k.vstore(stateInB ? k.vload(vecO, stateInB, stateAt(ff, c))
+                        : k.splat(vecO, 0.0),
+               stateAll, stateAt(ff, c));
+  });
+}
+
+void LinearizeBuilder::buildDecayTable() {
+  // |λ|^e with the sign of λ for odd e (1 without decay); λ^0 = 1 even for
+  // λ = 0.
+  decayPowers = k.stackBuffer({chunk + 1});
+  Value lam = decayB ? k.load(decayB, hi) : k.f32(1.0);
+  Value logAbs =
+      math::LogOp::create(rw, loc, math::AbsFOp::create(rw, loc, lam));
+  Value negative = arith::CmpFOp::create(rw, loc, arith::CmpFPredicate::OLT,
+                                         lam, k.f32(0.0));
+  Value lamZero = k.feq(lam, k.f32(0.0));
+  k.loop(zero, k.idx(chunk + 1), 1, [&](Value e) {
+    Value ef = arith::UIToFPOp::create(
+        rw, loc, rw.getF32Type(),
+        arith::IndexCastOp::create(rw, loc, rw.getI64Type(), e));
+    Value p = math::ExpOp::create(rw, loc, k.fmul(ef, logAbs));
+    Value odd = arith::CmpIOp::create(
+        rw, loc, arith::CmpIPredicate::eq,
+        arith::RemUIOp::create(rw, loc, e, k.idx(2)), one);
+    p = k.select(arith::AndIOp::create(rw, loc, negative, odd),
+                 arith::NegFOp::create(rw, loc, p), p);
+    Value isZero =
+        arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, e, zero);
+    p = k.select(isZero, k.f32(1.0), k.select(lamZero, k.f32(0.0), p));
+    // Weights below 1e-30 are 0 at f32 precision next to the weight-1 term;
+    // flushing them keeps the state out of denormal numbers, which the FPU
+    // handles ~100x slower.
+    Value tiny =
+        arith::CmpFOp::create(rw, loc, arith::CmpFPredicate::OLT,
+                              math::AbsFOp::create(rw, loc, p), k.f32(1e-30));
+    p = k.select(tiny, k.f32(0.0), p);
+    k.store(p, decayPowers, e);
+  });
+}
+
+void LinearizeBuilder::accumulate(Value j, Value w) {
+  SmallVector<Value> vv;
+  for (int64_t c = 0; c < dv / vwO; ++c)
+    vv.push_back(valueVector(j, c));
+  k.loop(zero, k.idx(f), 1, [&](Value ff) {
+    Value kw = k.fmul(keyElement(j, ff), w);
+    Value kwV = k.bcast(vecO, kw);
+    for (int64_t c = 0; c < dv / vwO; ++c) {
+      Value s = k.vload(vecO, stateAll, stateAt(ff, c));
+      k.vstore(k.fma(kwV, vv[c], s), stateAll, stateAt(ff, c));
+    }
+    if (normalize)
+      k.store(k.fadd(k.load(zAll, zAt(ff)), kw), zAll, zAt(ff));
+  });
+}
+
+void LinearizeBuilder::loadQuery(Value i) {
+  for (int64_t c = 0; c < f / vwF; ++c)
+    k.vstore(queryVector(i, c), qPhi, {k.idx(c * vwF)});
+}
+
+SmallVector<Value> LinearizeBuilder::readState(Value factor) {
+  SmallVector<Value> acc(dv / vwO, k.splat(vecO, 0.0));
+  acc.push_back(k.f32(0.0));
+  return k.reduceMany(
+      zero, k.idx(f), 1, acc,
+      [&](Value ff, ValueRange a) -> SmallVector<Value> {
+        Value qfw = k.fmul(k.load(qPhi, ff), factor);
+        Value qV = k.bcast(vecO, qfw);
+        SmallVector<Value> next;
+        for (int64_t c = 0; c < dv / vwO; ++c)
+          next.push_back(
+              k.fma(qV, k.vload(vecO, stateAll, stateAt(ff, c)), a[c]));
+        next.push_back(normalize
+                           ? k.fma(qfw, k.load(zAll, zAt(ff)), a[dv / vwO])
+                           : a[dv / vwO]);
+        return next;
+      });
+}
+
+void LinearizeBuilder::storeRow(Value i, ValueRange acc) {
+  Value scale = k.f32(1.0);
+  if (normalize)
+    scale = k.fdiv(k.f32(1.0), k.fadd(acc[dv / vwO], eps));
+  Value scaleV = k.bcast(vecO, scale);
+  Type outElt = outTy.getElementType();
+  for (int64_t c = 0; c < dv / vwO; ++c)
+    k.vstore(k.fromF32(k.fmul(acc[c], scaleV), outElt), outB,
+             {bi, hi, i, k.idx(c * vwO)});
+}
+
+void LinearizeBuilder::buildNonCausal() {
+  k.loop(zero, skv, 1, [&](Value j) { accumulate(j, k.f32(1.0)); });
+  k.loop(zero, sq, 1, [&](Value i) {
+    loadQuery(i);
+    storeRow(i, readState(k.f32(1.0)));
+  });
+}
+
+void LinearizeBuilder::buildRowsBeforeKeys() {
+  Value firstSeeing = arith::MaxSIOp::create(
+      rw, loc, zero, arith::SubIOp::create(rw, loc, zero, offset));
+  firstSeeing = k.minI(firstSeeing, sq);
+  k.loop(zero, firstSeeing, 1, [&](Value i) {
+    SmallVector<Value> none(dv / vwO, k.splat(vecO, 0.0));
+    none.push_back(k.f32(0.0));
+    // Position -1 still sees the earlier calls' keys (weight λ^0).
+    if (stateInB) {
+      Value atMinusOne = arith::CmpIOp::create(
+          rw, loc, arith::CmpIPredicate::eq, k.add(i, offset), k.idx(-1));
+      loadQuery(i);
+      SmallVector<Value> fromState = readState(k.f32(1.0));
+      for (auto [n, v] : llvm::enumerate(fromState))
+        none[n] = k.select(atMinusOne, v, none[n]);
+    }
+    storeRow(i, none);
+  });
+}
+
+void LinearizeBuilder::buildChunk(Value t0) {
+  Value t1 = k.minI(k.add(t0, k.idx(chunk)), skv);
+  if (useCache) {
+    k.loop(t0, t1, 1, [&](Value j) {
+      for (int64_t c = 0; c < f / vwF; ++c)
+        k.vstore(keyVectorRaw(j, c), kCache, {k.sub(j, t0), k.idx(c * vwF)});
+    });
+    cacheT0 = t0;
+  }
+  // Queries whose aligned position p = i + offset lies in [t0, t1).
+  Value iLo = arith::MaxSIOp::create(rw, loc, k.sub(t0, offset), zero);
+  Value iHi = k.minI(k.sub(t1, offset), sq);
+  k.loop(iLo, iHi, 1, [&](Value i) { buildChunkRow(i, t0); });
+  rebaseState(t0, t1);
+  cacheT0 = Value();
+}
+
+void LinearizeBuilder::buildChunkRow(Value i, Value t0) {
+  Value p = k.add(i, offset);
+  loadQuery(i);
+  SmallVector<Value> acc =
+      readState(k.load(decayPowers, k.add(k.sub(p, t0), one)));
+  SmallVector<Value> qv;
+  for (int64_t c = 0; c < f / vwF; ++c)
+    qv.push_back(k.vload(vecF, qPhi, {k.idx(c * vwF)}));
+  acc = k.reduceMany(t0, k.add(p, one), 1, acc,
+                     [&](Value j, ValueRange a) -> SmallVector<Value> {
+                       Value w =
+                           k.fmul(dot(qv, j), k.load(decayPowers, k.sub(p, j)));
+                       Value wV = k.bcast(vecO, w);
+                       SmallVector<Value> next;
+                       for (int64_t c = 0; c < dv / vwO; ++c)
+                         next.push_back(k.fma(wV, valueVector(j, c), a[c]));
+                       next.push_back(k.fadd(a[dv / vwO], w));
+                       return next;
+                     });
+  storeRow(i, acc);
+}
+
+void LinearizeBuilder::rebaseState(Value t0, Value t1) {
+  Value decayLen = k.load(decayPowers, k.sub(t1, t0));
+  Value decayV = k.bcast(vecO, decayLen);
+  k.loop(zero, k.idx(f), 1, [&](Value ff) {
+    for (int64_t c = 0; c < dv / vwO; ++c) {
+      Value s = k.vload(vecO, stateAll, stateAt(ff, c));
+      k.vstore(k.fmul(s, decayV), stateAll, stateAt(ff, c));
+    }
+    if (normalize)
+      k.store(k.fmul(k.load(zAll, zAt(ff)), decayLen), zAll, zAt(ff));
+  });
+  k.loop(t0, t1, 1, [&](Value j) {
+    accumulate(j, k.load(decayPowers, k.sub(k.sub(t1, one), j)));
+  });
+}
+
+FailureOr<SmallVector<Value>>
+mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
+                               const LinearizeOptions &options) {
+  std::optional<HeadDims> dims = staticHeadDims(op);
+  if (!dims)
+    return rw.notifyMatchFailure(op, "dynamic head count or feature size");
+  if (options.chunk < 0 || options.vectorWidth < 0)
+    return rw.notifyMatchFailure(op, "invalid options");
+  OpBuilder::InsertionGuard guard(rw);
+  rw.setInsertionPoint(op);
+  return LinearizeBuilder(rw, op, options, *dims).build();
 }
 
 namespace {
