@@ -1,7 +1,7 @@
-//===- KernelBuilder.h - IR builders for the tiled kernels ------*- C++ -*-===//
+//===- KernelBuilder.h - IR builders for the attention kernels --*- C++ -*-===//
 //
-// Small helpers that emit the scalar, vector and loop IR of the tiled and
-// sparse attention kernels (lib/Transforms only).
+// Small helpers that emit the scalar, vector and loop IR of the attention
+// kernels of every form (CPU and GPU).
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_KERNEL_KERNELBUILDER_H
@@ -61,9 +61,6 @@ public:
   Value select(Value c, Value x, Value y) {
     return arith::SelectOp::create(b, loc, c, x, y);
   }
-  /// `m`, or 0 when it is -inf (a row with nothing visible yet), so that
-  /// exp(x - m) never sees -inf - -inf.
-  Value safeMax(Value m) { return select(feq(m, negInf()), f32(0.0), m); }
   Value bcast(VectorType t, Value s) {
     return vector::BroadcastOp::create(b, loc, t, s);
   }
@@ -209,45 +206,6 @@ public:
       body();
       scf::YieldOp::create(b, loc);
     });
-  }
-
-  /// The end of a softmax row with running max `m` and sum `l`: the factor
-  /// that normalises its accumulator (0 for a row with nothing visible) and
-  /// its lse, with the sink logit `sink` (may be null) in the denominator.
-  std::pair<Value, Value> finishSoftmax(Value m, Value l, Value sink) {
-    Value alpha = f32(1.0), zero = f32(0.0);
-    if (sink) {
-      Value mSafe = safeMax(fmax(m, sink));
-      alpha = exp(fsub(m, mSafe));
-      l = fadd(fmul(l, alpha), exp(fsub(sink, mSafe)));
-      m = mSafe;
-    } else {
-      m = safeMax(m);
-    }
-    Value factor = select(feq(l, zero), zero, fdiv(alpha, l));
-    return {factor, fadd(m, math::LogOp::create(b, loc, l))};
-  }
-
-  /// Stores a finished row: the accumulator vectors `acc` (vector c at
-  /// last index c * its width) times the normalising factor -- softmax with
-  /// running max `m`, sum `l` and sink logit `sink` (may be null); 1 for the
-  /// other aggregations -- to `out` at `row`, and the lse to `lse` (may be
-  /// null).
-  void storeRow(bool softmax, Value m, Value l, Value sink, ArrayRef<Value> acc,
-                Value out, Value lse, ValueRange row) {
-    Value factor = f32(1.0), lseValue;
-    if (softmax)
-      std::tie(factor, lseValue) = finishSoftmax(m, l, sink);
-    auto vt = cast<VectorType>(acc.front().getType());
-    Value factorV = bcast(vt, factor);
-    Type outElt = cast<MemRefType>(out.getType()).getElementType();
-    for (auto [c, a] : llvm::enumerate(acc)) {
-      SmallVector<Value> ivs(row);
-      ivs.push_back(idx(c * vt.getNumElements()));
-      vstore(fromF32(fmul(a, factorV), outElt), out, ivs);
-    }
-    if (lse)
-      store(lseValue, lse, row);
   }
 
   /// scf.if/else without results.

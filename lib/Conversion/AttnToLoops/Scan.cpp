@@ -1,9 +1,9 @@
 //===- Scan.cpp - scan form of attention of one query over every prefix ---===//
 //
-// Attention as an RNN (VARIANTS D6): when every query row is the same vector
-// q (a broadcast) and the mask is causal, row i attends to the prefix of
-// keys 0..e(i), e(i) = i + Skv - Sq. Each key then has one score
-// s_j = scale q.k_j, and the softmax state of a prefix,
+// Attention as an RNN (mechanism D6 of docs/language.md): when every query
+// row is the same vector q (a broadcast) and the mask is causal, row i
+// attends to the prefix of keys 0..e(i), e(i) = i + Skv - Sq. Each key then
+// has one score s_j = scale q.k_j, and the softmax state of a prefix,
 //
 //   (m, l, a) = (max_j s_j, sum_j exp(s_j - m), sum_j exp(s_j - m) v_j),
 //
