@@ -37,6 +37,22 @@ ENV.pop("OPENBLAS_L2_SIZE", None)
 # OpenBLAS 0.3.21 does not recognise every AVX-512 CPU (it falls back to the
 # SSE3 "Prescott" kernel on this VM): name the best kernel the CPU supports.
 _flags = open("/proc/cpuinfo").read()
+
+
+def cpu_description():
+    """The CPU the numbers are measured on: model name, family/model and the
+    widest vector ISA (machines of this kind differ between sessions)."""
+    info = {}
+    for line in _flags.splitlines():
+        key, _, value = line.partition(":")
+        info.setdefault(key.strip(), value.strip())
+    isa = ("AVX-512" if "avx512f" in _flags else "AVX2" if "avx2" in _flags else "SSE")
+    return (f"{info.get('model name', 'unknown CPU')}, family {info.get('cpu family', '?')} "
+            f"model {info.get('model', '?')}, {isa}, {os.cpu_count()} cores")
+
+
+# Where the measurements were taken (replaced by the saved one in --docs-only).
+CPU = cpu_description()
 if "avx512_bf16" in _flags:
     ENV["OPENBLAS_CORETYPE"] = "Cooperlake"
 elif "avx512f" in _flags:
@@ -339,7 +355,7 @@ def main():
     with open(os.path.join(WORK, "results.json"), "w") as f:
         json.dump({"rows": rows, "sgemm_peak": peak, "rounds": times, "decode_rounds": dec,
                    "paired": paired, "memory": results["memory"], "size": S, "big": big,
-                   "rounds_count": a.rounds}, f, indent=1)
+                   "rounds_count": a.rounds, "cpu": CPU}, f, indent=1)
     write_docs(rows, results, paired, peak, S, big, a.rounds)
 
 
@@ -469,6 +485,8 @@ def docs_from_results():
                           "io_mb": float(m.group(3))}
     results["memory"] = memory or {}
     rounds = saved.get("rounds_count") or len(next(iter(saved["rounds"].values())))
+    global CPU
+    CPU = saved.get("cpu", CPU)
     write_docs(rows, results, saved["paired"], saved["sgemm_peak"], S, big, rounds)
 
 
@@ -622,7 +640,8 @@ def write_docs(rows, results, paired, peak, S, big, rounds):
     mem = results.get("memory", {})
     lines = ["# Benchmarks", "",
              "fp32, B=1, H=8, D=64 (decode: H=32), medians, all measured in one run of",
-             f"`bench/run.py{'' if big else ' --quick'}` on the 2-core VM ({time.strftime('%Y-%m-%d')}).",
+             f"`bench/run.py{'' if big else ' --quick'}` on the 2-core VM ({time.strftime('%Y-%m-%d')}),",
+             f"CPU: {CPU}.",
              f"OpenBLAS sgemm peak with 2 threads (4096^3): {peak:.0f} GFLOP/s." if peak else "",
              f"Peers run with OPENBLAS_CORETYPE={ENV.get('OPENBLAS_CORETYPE', 'unset')} (OpenBLAS 0.3.21 "
              "falls back to its SSE3 kernel on this CPU otherwise) and glibc keeping freed memory.",
