@@ -61,7 +61,7 @@ void AttnDialect::initialize() {
 }
 
 //===----------------------------------------------------------------------===//
-// Attributes
+// Attribute syntax (parameter verifiers: lib/IR/MaskPatterns.cpp)
 //===----------------------------------------------------------------------===//
 
 /// Parses one window span: an integer, or a bracketed list of integers.
@@ -110,84 +110,6 @@ void WindowAttr::print(AsmPrinter &printer) const {
   printer << ", right = ";
   printSpan(printer, getRight(), getRightPerHead());
   printer << ">";
-}
-
-LogicalResult WindowAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                 ArrayRef<int64_t> left,
-                                 ArrayRef<int64_t> right, bool leftPerHead,
-                                 bool rightPerHead) {
-  for (auto [name, vals, perHead] :
-       {std::make_tuple("left", left, leftPerHead),
-        std::make_tuple("right", right, rightPerHead)}) {
-    if (vals.empty())
-      return emitError() << "#attn.window " << name
-                         << " needs at least one value";
-    if (!perHead && vals.size() != 1)
-      return emitError() << "#attn.window " << name
-                         << " must be one value or a list";
-    for (int64_t v : vals)
-      if (v < 0)
-        return emitError() << "#attn.window " << name
-                           << " must be non-negative, got " << v;
-  }
-  return success();
-}
-
-static LogicalResult
-requirePositive(function_ref<InFlightDiagnostic()> emitError, StringRef attr,
-                StringRef param, int64_t value) {
-  if (value > 0)
-    return success();
-  return emitError() << "#attn." << attr << " " << param
-                     << " must be positive, got " << value;
-}
-
-LogicalResult ChunkAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                int64_t size) {
-  return requirePositive(emitError, "chunk", "size", size);
-}
-
-LogicalResult SinkAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                               int64_t count) {
-  return requirePositive(emitError, "sink", "count", count);
-}
-
-LogicalResult PrefixAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                 int64_t length) {
-  if (length < 0)
-    return emitError() << "#attn.prefix length must be non-negative, got "
-                       << length;
-  return success();
-}
-
-LogicalResult
-BlockLocalAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                       int64_t block, int64_t halo) {
-  if (failed(requirePositive(emitError, "block_local", "block", block)))
-    return failure();
-  if (halo < 0)
-    return emitError() << "#attn.block_local halo must be non-negative, got "
-                       << halo;
-  return success();
-}
-
-LogicalResult
-BlockMaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                      int64_t blockQ, int64_t blockKv) {
-  if (failed(requirePositive(emitError, "block_mask", "block_q", blockQ)))
-    return failure();
-  return requirePositive(emitError, "block_mask", "block_kv", blockKv);
-}
-
-LogicalResult AnyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                              ArrayAttr patterns) {
-  if (patterns.empty())
-    return emitError() << "#attn.any needs at least one pattern";
-  for (Attribute p : patterns)
-    if (!isa<MaskPatternAttrInterface>(p))
-      return emitError() << "#attn.any element " << p
-                         << " is not a mask pattern";
-  return success();
 }
 
 //===----------------------------------------------------------------------===//

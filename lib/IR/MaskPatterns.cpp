@@ -12,8 +12,9 @@
 //
 // Adding a mask pattern:
 //  1. AttnAttrs.td: its definition, as an Attn_StaticPattern (positions
-//     only) or an Attn_DynamicPattern (operand count and MaskDataKind), with
-//     a verifier for its parameters (AttnDialect.cpp) if it has any.
+//     only) or an Attn_DynamicPattern (operand count and MaskDataKind); the
+//     verifier of its parameters goes in its section here (a custom syntax,
+//     which needs the generated storage, in AttnDialect.cpp).
 //  2. This file: its section. buildKeep is required; a static pattern also
 //     implements classifyTile (sound bounds: a tile may be called empty or
 //     full only if it is) and hasRowInterval; a dynamic one
@@ -26,6 +27,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/IR/MaskPatterns.h"
 #include "attn/IR/AttnAttrs.h"
 #include "attn/IR/AttnShapes.h"
 
@@ -147,6 +149,16 @@ bool isI1(Type t) { return t.isInteger(1); }
 bool isI32(Type t) { return t.isInteger(32); }
 } // namespace
 
+/// Parameter verification shared by the patterns below.
+static LogicalResult
+requirePositive(function_ref<InFlightDiagnostic()> emitError, StringRef attr,
+                StringRef param, int64_t value) {
+  if (value > 0)
+    return success();
+  return emitError() << "#attn." << attr << " " << param
+                     << " must be positive, got " << value;
+}
+
 //===----------------------------------------------------------------------===//
 // #attn.causal: j <= i'
 //===----------------------------------------------------------------------===//
@@ -168,6 +180,27 @@ bool CausalAttr::hasRowInterval() const { return true; }
 //===----------------------------------------------------------------------===//
 // #attn.window: i' - L <= j <= i' + R, L and R per query head or shared
 //===----------------------------------------------------------------------===//
+
+LogicalResult WindowAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 ArrayRef<int64_t> left,
+                                 ArrayRef<int64_t> right, bool leftPerHead,
+                                 bool rightPerHead) {
+  for (auto [name, vals, perHead] :
+       {std::make_tuple("left", left, leftPerHead),
+        std::make_tuple("right", right, rightPerHead)}) {
+    if (vals.empty())
+      return emitError() << "#attn.window " << name
+                         << " needs at least one value";
+    if (!perHead && vals.size() != 1)
+      return emitError() << "#attn.window " << name
+                         << " must be one value or a list";
+    for (int64_t v : vals)
+      if (v < 0)
+        return emitError() << "#attn.window " << name
+                           << " must be non-negative, got " << v;
+  }
+  return success();
+}
 
 Value WindowAttr::buildKeep(MaskEmitter &e, const MaskElement &el,
                             ValueRange) const {
@@ -206,6 +239,11 @@ void WindowAttr::checkOperandShapes(ShapeChecker &c, ArrayRef<int64_t> scores,
 // #attn.chunk: floor(i'/C) == floor(j/C)
 //===----------------------------------------------------------------------===//
 
+LogicalResult ChunkAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                int64_t size) {
+  return requirePositive(emitError, "chunk", "size", size);
+}
+
 Value ChunkAttr::buildKeep(MaskEmitter &e, const MaskElement &el,
                            ValueRange) const {
   Value size = e.index(getSize());
@@ -232,6 +270,11 @@ bool ChunkAttr::hasRowInterval() const { return true; }
 // #attn.sink: j < N
 //===----------------------------------------------------------------------===//
 
+LogicalResult SinkAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                               int64_t count) {
+  return requirePositive(emitError, "sink", "count", count);
+}
+
 Value SinkAttr::buildKeep(MaskEmitter &e, const MaskElement &el,
                           ValueRange) const {
   return e.lt(el.j, e.index(getCount()));
@@ -248,6 +291,14 @@ bool SinkAttr::hasRowInterval() const { return true; }
 //===----------------------------------------------------------------------===//
 // #attn.prefix: j < P or j <= i'
 //===----------------------------------------------------------------------===//
+
+LogicalResult PrefixAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 int64_t length) {
+  if (length < 0)
+    return emitError() << "#attn.prefix length must be non-negative, got "
+                       << length;
+  return success();
+}
 
 Value PrefixAttr::buildKeep(MaskEmitter &e, const MaskElement &el,
                             ValueRange) const {
@@ -268,6 +319,17 @@ bool PrefixAttr::hasRowInterval() const { return true; }
 //===----------------------------------------------------------------------===//
 // #attn.block_local: floor(i'/B)*B - halo <= j < (floor(i'/B)+1)*B + halo
 //===----------------------------------------------------------------------===//
+
+LogicalResult
+BlockLocalAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                       int64_t block, int64_t halo) {
+  if (failed(requirePositive(emitError, "block_local", "block", block)))
+    return failure();
+  if (halo < 0)
+    return emitError() << "#attn.block_local halo must be non-negative, got "
+                       << halo;
+  return success();
+}
 
 Value BlockLocalAttr::buildKeep(MaskEmitter &e, const MaskElement &el,
                                 ValueRange) const {
@@ -298,6 +360,17 @@ bool BlockLocalAttr::hasRowInterval() const { return true; }
 //===----------------------------------------------------------------------===//
 // #attn.any: the union of its members, which consume operands in order
 //===----------------------------------------------------------------------===//
+
+LogicalResult AnyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                              ArrayAttr patterns) {
+  if (patterns.empty())
+    return emitError() << "#attn.any needs at least one pattern";
+  for (Attribute p : patterns)
+    if (!isa<MaskPatternAttrInterface>(p))
+      return emitError() << "#attn.any element " << p
+                         << " is not a mask pattern";
+  return success();
+}
 
 /// Calls `fn(member, its operands)` for each member of `any`.
 static void
@@ -371,6 +444,14 @@ void AnyAttr::checkOperandShapes(ShapeChecker &c, ArrayRef<int64_t> scores,
 //===----------------------------------------------------------------------===//
 // #attn.block_mask: bm[b, h, i / block_q, j / block_kv] (tile level)
 //===----------------------------------------------------------------------===//
+
+LogicalResult
+BlockMaskAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                      int64_t blockQ, int64_t blockKv) {
+  if (failed(requirePositive(emitError, "block_mask", "block_q", blockQ)))
+    return failure();
+  return requirePositive(emitError, "block_mask", "block_kv", blockKv);
+}
 
 Value BlockMaskAttr::buildKeep(MaskEmitter &e, const MaskElement &el,
                                ValueRange operands) const {
