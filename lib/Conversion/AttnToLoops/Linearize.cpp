@@ -180,10 +180,14 @@ private:
   void buildHead(Value bi, Value hi);
 
   // Loads of the current head, as f32 vectors over F (or Dv).
+  /// φ of row `pos` of `in` (head `head`), vector `c`.
+  Value featureVector(MappedInput &in, Value head, Value pos, int64_t c);
   /// φq of row `i`, vector `c`.
-  Value queryVector(Value i, int64_t c);
+  Value queryVector(Value i, int64_t c) { return featureVector(qIn, hi, i, c); }
   /// φk of key `j`, vector `c`, from the keys.
-  Value keyVectorRaw(Value j, int64_t c);
+  Value keyVectorRaw(Value j, int64_t c) {
+    return featureVector(kIn, hk, j, c);
+  }
   /// φk of key `j`, vector `c`, from the chunk's cache when there is one.
   Value keyVector(Value j, int64_t c);
   /// φk of key `j`, element `ff`.
@@ -339,24 +343,15 @@ void LinearizeBuilder::buildHead(Value headB, Value headH) {
   k.loop(zero, skv, chunk, [&](Value t0) { buildChunk(t0); });
 }
 
-Value LinearizeBuilder::queryVector(Value i, int64_t c) {
-  if (qIn.isTaylor()) // F = 1 + D + D^2 is odd: one lane
-    return k.bcast(vecF, qIn.element(k, {bi, hi, i}, k.idx(c)));
-  if (qIn.isRandom())
-    return qIn.randomFeatures(k, {bi, hi, i}, k.idx(c * vwF), vwF);
-  return qIn.apply(
-      k, k.toF32(k.vload(VectorType::get({vwF}, elementTypeOf(qIn.buffer)),
-                         qIn.buffer, {bi, hi, i, k.idx(c * vwF)})));
-}
-
-Value LinearizeBuilder::keyVectorRaw(Value j, int64_t c) {
-  if (kIn.isTaylor())
-    return k.bcast(vecF, kIn.element(k, {bi, hk, j}, k.idx(c)));
-  if (kIn.isRandom())
-    return kIn.randomFeatures(k, {bi, hk, j}, k.idx(c * vwF), vwF);
-  return kIn.apply(
-      k, k.toF32(k.vload(VectorType::get({vwF}, elementTypeOf(kIn.buffer)),
-                         kIn.buffer, {bi, hk, j, k.idx(c * vwF)})));
+Value LinearizeBuilder::featureVector(MappedInput &in, Value head, Value pos,
+                                      int64_t c) {
+  if (in.isTaylor()) // F = 1 + D + D^2 is odd: one lane
+    return k.bcast(vecF, in.element(k, {bi, head, pos}, k.idx(c)));
+  if (in.isRandom())
+    return in.randomFeatures(k, {bi, head, pos}, k.idx(c * vwF), vwF);
+  return in.apply(
+      k, k.toF32(k.vload(VectorType::get({vwF}, elementTypeOf(in.buffer)),
+                         in.buffer, {bi, head, pos, k.idx(c * vwF)})));
 }
 
 Value LinearizeBuilder::keyVector(Value j, int64_t c) {

@@ -252,8 +252,11 @@ void TiledKernel::buildQueryTile(ValueRange ivs) {
   initStatistics(t);
   loadQueryTile(t);
   computeRowIntervals(t);
-  if (splits() > 1)
+  if (splits() > 1) {
     t.part = ivs[3];
+    t.partLo = k.mul(t.part, chunk);
+    t.partHi = k.add(t.partLo, chunk);
+  }
   if (lists.counts)
     visitListedKeyTiles(t);
   else
@@ -332,10 +335,6 @@ void TiledKernel::computeRowIntervals(QueryTileState &t) {
 void TiledKernel::visitListedKeyTiles(QueryTileState &t) {
   // The run-time list of this query tile's key tiles.
   Value bcIdx = k.idx(cfg.keyTile);
-  if (t.part) {
-    t.partLo = k.mul(t.part, chunk);
-    t.partHi = k.add(t.partLo, chunk);
-  }
   Value count = arith::IndexCastOp::create(
       rw, loc, rw.getIndexType(), k.load(lists.counts, {t.bi, t.hi, t.qt}));
   k.loop(k.idx(0), count, 1, [&](Value n) {
@@ -366,8 +365,6 @@ void TiledKernel::visitListedKeyTiles(QueryTileState &t) {
 void TiledKernel::visitAnalysedKeyTiles(QueryTileState &t) {
   auto [jLo, jHi] = analysis.keyRange(rw, loc, t.tile, io.skv);
   if (t.part) {
-    t.partLo = k.mul(t.part, chunk);
-    t.partHi = k.add(t.partLo, chunk);
     jLo = arith::MaxSIOp::create(rw, loc, jLo, t.partLo);
     jHi = k.minI(jHi, t.partHi);
   }
@@ -798,9 +795,10 @@ struct AttnTilePass : attn::impl::AttnTileBase<AttnTilePass> {
 };
 } // namespace
 
-FailureOr<TileOptions> mlir::attn::getTileOptions(
-    Operation *op, int64_t tileQ, int64_t tileKV, int64_t vectorWidth,
-    int64_t kvSplits, StringRef targetCpu, StringRef targetFeatures) {
+FailureOr<TileOptions>
+mlir::attn::getTileOptions(Operation *op, int64_t tileQ, int64_t tileKV,
+                           int64_t vectorWidth, int64_t kvSplits,
+                           StringRef targetCpu, StringRef targetFeatures) {
   FailureOr<CpuTarget> target =
       getCpuTargetOrEmitError(op, targetCpu, targetFeatures);
   if (failed(target))
