@@ -187,24 +187,42 @@ double AttentionOp::getEffectiveScale() {
 
 LogicalResult AttentionOp::verify() { return verifyShapes(*this); }
 
-LogicalResult AttentionOp::verifyRegions() {
-  Builder b(getContext());
+/// The score_mod and predicate regions of attn.attention and its gradient.
+static LogicalResult verifyAttentionRegions(Operation *op, Region &scoreMod,
+                                            Region &predicate) {
+  Builder b(op->getContext());
   Type idx = b.getIndexType();
-  if (!getScoreMod().empty()) {
+  if (!scoreMod.empty()) {
     SmallVector<Type> args = {b.getF32Type(), idx, idx, idx, idx};
-    if (failed(verifyBodyRegion(*this, getScoreMod(), "score_mod", args,
+    if (failed(verifyBodyRegion(op, scoreMod, "score_mod", args,
                                 b.getF32Type(),
                                 "(f32, index, index, index, index)")))
       return failure();
   }
-  if (!getPredicate().empty()) {
+  if (!predicate.empty()) {
     SmallVector<Type> args = {idx, idx, idx, idx};
-    if (failed(verifyBodyRegion(*this, getPredicate(), "predicate", args,
+    if (failed(verifyBodyRegion(op, predicate, "predicate", args,
                                 b.getI1Type(), "(index, index, index, index)")))
       return failure();
   }
   return success();
 }
+
+LogicalResult AttentionOp::verifyRegions() {
+  return verifyAttentionRegions(*this, getScoreMod(), getPredicate());
+}
+
+double AttentionGradOp::getEffectiveScale() {
+  return effectiveScale(getScaleAttr(), getQuery());
+}
+
+LogicalResult AttentionGradOp::verify() { return verifyShapes(*this); }
+
+LogicalResult AttentionGradOp::verifyRegions() {
+  return verifyAttentionRegions(*this, getScoreMod(), getPredicate());
+}
+
+LogicalResult LinearAggregateGradOp::verify() { return verifyShapes(*this); }
 
 LogicalResult ScoreOp::verify() { return verifyShapes(*this); }
 

@@ -278,6 +278,90 @@ void checkLinearAggregate(ShapeChecker &c, LinearAggregateOp l,
     results.push_back({q[0], q[1], q[3], v[3]});
 }
 
+/// attn.attention_grad: the forward's operands and output, the cotangents;
+/// the gradients have the shapes of what they differentiate.
+void checkAttentionGrad(ShapeChecker &c, AttentionGradOp g,
+                        SmallVectorImpl<Shape> &results) {
+  Shape s = checkScoreOperands(c, g.getQuery(), g.getKey());
+  checkMaskOperands(c, g.getPatterns(), g.getMaskOperands(), s);
+  SmallVector<Shape> forward;
+  checkAggregation(c, s, g.getKind(), g.getValue(), g.getSinks(),
+                   g.getOutput(), g.getLse(), forward);
+  if (!c.ok())
+    return;
+  if (g.getKind() == AggregationKind::softmax && !g.getLse())
+    c.fail("softmax needs the forward's lse operand");
+  if (g.getGradLse() && !g.getLse())
+    c.fail("grad_lse needs an lse operand");
+  Shape o = c.ranked(g.getOutput(), 4, "output");
+  for (unsigned d = 0; d < 4; ++d)
+    c.equal(o[d], forward[0][d], "output shape differs from the forward's");
+  if (g.getGradOutput().getType() != g.getOutput().getType())
+    c.fail("grad output type must be the output type");
+  if (g.getGradLse() && g.getGradLse().getType() != g.getLse().getType())
+    c.fail("grad_lse type must be the lse type");
+  if (g.getLse()) {
+    Shape l = c.ranked(g.getLse(), 3, "lse");
+    for (unsigned d = 0; d < 3; ++d)
+      c.equal(l[d], forward[0][d], "lse must be the output shape without Dv");
+  }
+  if (static_cast<bool>(g.getSinks()) != static_cast<bool>(g.getGradSinks()))
+    c.fail("a sinks gradient result is required exactly when sinks are given");
+  if (g.getCaptures().size() != g.getGradCaptures().size())
+    c.fail("expects one gradient result per captured tensor");
+  if (!c.ok())
+    return;
+  auto same = [&](Value grad, Value of, StringRef what) {
+    if (grad.getType() != of.getType())
+      c.fail(Twine(what) + " gradient type must be the " + what + " type");
+  };
+  same(g.getGradQuery(), g.getQuery(), "query");
+  same(g.getGradKey(), g.getKey(), "key");
+  same(g.getGradValue(), g.getValue(), "value");
+  if (g.getSinks())
+    same(g.getGradSinks(), g.getSinks(), "sinks");
+  for (auto [grad, of] : llvm::zip(g.getGradCaptures(), g.getCaptures()))
+    same(grad, of, "captured tensor");
+}
+
+/// attn.linear_aggregate_grad: as the forward, plus output and cotangent.
+void checkLinearAggregateGrad(ShapeChecker &c, LinearAggregateGradOp g) {
+  Shape q = c.ranked(g.getQuery(), 4, "query features");
+  Shape k = c.ranked(g.getKey(), 4, "key features");
+  Shape v = c.ranked(g.getValue(), 4, "value");
+  Shape o = c.ranked(g.getOutput(), 4, "output");
+  c.equal(q[0], k[0], "query and key batch sizes differ");
+  c.equal(k[0], v[0], "key and value batch sizes differ");
+  c.equal(q[3], k[3], "query and key feature dimensions differ");
+  c.equal(k[1], v[1], "key and value head counts differ");
+  c.equal(k[2], v[2], "key and value lengths differ");
+  c.divides(k[1], q[1], "key");
+  c.isStatic(v[3], "value head dimension Dv");
+  Shape expected = {q[0], q[1], q[2], v[3]};
+  for (unsigned d = 0; d < 4; ++d)
+    c.equal(o[d], expected[d], "output shape differs from the forward's");
+  if (g.getDecay()) {
+    if (!g.getCausal())
+      c.fail("decay requires causal");
+    Shape d = c.ranked(g.getDecay(), 1, "decay");
+    c.equal(d[0], q[1], "decay needs one value per query head");
+  }
+  if (c.ok() && g.getEps().convertToDouble() < 0)
+    c.fail("eps must be non-negative");
+  if (c.ok() && g.getGradOutput().getType() != g.getOutput().getType())
+    c.fail("grad output type must be the output type");
+  if (c.ok() &&
+      static_cast<bool>(g.getDecay()) != static_cast<bool>(g.getGradDecay()))
+    c.fail("a decay gradient result is required exactly when decay is given");
+  if (!c.ok())
+    return;
+  if (g.getGradQuery().getType() != g.getQuery().getType() ||
+      g.getGradKey().getType() != g.getKey().getType() ||
+      g.getGradValue().getType() != g.getValue().getType() ||
+      (g.getDecay() && g.getGradDecay().getType() != g.getDecay().getType()))
+    c.fail("each gradient must have the type of what it differentiates");
+}
+
 /// attn.select_blocks: the options, the representatives and the block grid.
 void checkSelectBlocks(ShapeChecker &c, SelectBlocksOp sb,
                        SmallVectorImpl<Shape> &results) {
@@ -347,6 +431,10 @@ bool mlir::attn::checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
         checkAggregation(c, s, a.getKind(), a.getValue(), a.getSinks(),
                          a.getOutput(), a.getLse(), results);
       })
+      .Case<AttentionGradOp>(
+          [&](AttentionGradOp g) { checkAttentionGrad(c, g, results); })
+      .Case<LinearAggregateGradOp>(
+          [&](LinearAggregateGradOp g) { checkLinearAggregateGrad(c, g); })
       .Case<MergeOp>([&](MergeOp m) { checkMerge(c, m, results); })
       .Case<FeatureMapOp>(
           [&](FeatureMapOp f) { checkFeatureMap(c, f, results); })

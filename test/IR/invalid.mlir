@@ -1294,3 +1294,99 @@ func.func @attention_predicate_yield(%q: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8x
     }
   return %o : tensor<1x1x4x8xf32>
 }
+
+// -----
+
+// expected-error @+2 {{softmax needs the forward's lse operand}}
+func.func @f(%q: tensor<1x1x4x4xf32>, %o: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  %dq, %dk, %dv = attn.attention_grad softmax %q, %q, %q, %o, %o [] : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
+  return %dq : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+// expected-error @+2 {{grad_lse needs an lse operand}}
+func.func @f(%q: tensor<1x1x4x4xf32>, %o: tensor<1x1x4x4xf32>, %l: tensor<1x1x4xf32>) -> tensor<1x1x4x4xf32> {
+  %dq, %dk, %dv = attn.attention_grad sigmoid %q, %q, %q, %o, %o [] grad_lse(%l : tensor<1x1x4xf32>) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
+  return %dq : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+// expected-error @+2 {{output shape differs from the forward's}}
+func.func @f(%q: tensor<1x1x4x4xf32>, %o: tensor<1x1x5x4xf32>) -> tensor<1x1x4x4xf32> {
+  %dq, %dk, %dv = attn.attention_grad none %q, %q, %q, %o, %o [] : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x5x4xf32>, tensor<1x1x5x4xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
+  return %dq : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+// expected-error @+2 {{grad output type must be the output type}}
+func.func @f(%q: tensor<1x1x4x4xf32>, %o: tensor<1x1x4x4xf32>, %do: tensor<1x1x4x4xf16>) -> tensor<1x1x4x4xf32> {
+  %dq, %dk, %dv = attn.attention_grad none %q, %q, %q, %o, %do [] : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf16> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
+  return %dq : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+// expected-error @+2 {{grad_lse type must be the lse type}}
+func.func @f(%q: tensor<1x1x4x4xf32>, %o: tensor<1x1x4x4xf32>, %l: tensor<1x1x4xf32>, %dl: tensor<1x1x?xf32>) -> tensor<1x1x4x4xf32> {
+  %dq, %dk, %dv = attn.attention_grad softmax %q, %q, %q, %o, %o [] lse(%l : tensor<1x1x4xf32>) grad_lse(%dl : tensor<1x1x?xf32>) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
+  return %dq : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+// expected-error @+2 {{lse must be the output shape without Dv}}
+func.func @f(%q: tensor<1x1x4x4xf32>, %o: tensor<1x1x4x4xf32>, %l: tensor<1x1x5xf32>) -> tensor<1x1x4x4xf32> {
+  %dq, %dk, %dv = attn.attention_grad softmax %q, %q, %q, %o, %o [] lse(%l : tensor<1x1x5xf32>) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
+  return %dq : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+// expected-error @+2 {{a sinks gradient result is required exactly when sinks are given}}
+func.func @f(%q: tensor<1x1x4x4xf32>, %o: tensor<1x1x4x4xf32>, %l: tensor<1x1x4xf32>, %s: tensor<1xf32>) -> tensor<1x1x4x4xf32> {
+  %dq, %dk, %dv = attn.attention_grad softmax %q, %q, %q, %o, %o [] lse(%l : tensor<1x1x4xf32>) sinks(%s : tensor<1xf32>) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
+  return %dq : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+// expected-error @+2 {{expects one gradient result per captured tensor}}
+func.func @f(%q: tensor<1x1x4x4xf32>, %o: tensor<1x1x4x4xf32>, %c: tensor<4xf32>) -> tensor<1x1x4x4xf32> {
+  %dq, %dk, %dv = attn.attention_grad none %q, %q, %q, %o, %o [] captures(%c : tensor<4xf32>) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
+  return %dq : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+// expected-error @+2 {{query gradient type must be the query type}}
+func.func @f(%q: tensor<1x1x4x4xf32>, %o: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf16> {
+  %dq, %dk, %dv = attn.attention_grad none %q, %q, %q, %o, %o [] : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf16>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
+  return %dq : tensor<1x1x4x4xf16>
+}
+
+// -----
+
+// expected-error @+2 {{decay requires causal}}
+func.func @f(%q: tensor<1x1x4x4xf32>, %l: tensor<1xf32>) -> tensor<1x1x4x4xf32> {
+  %dq, %dk, %dv, %dl = attn.linear_aggregate_grad %q, %q, %q, %q, %q decay(%l) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1xf32>
+  return %dq : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+// expected-error @+2 {{a decay gradient result is required exactly when decay is given}}
+func.func @f(%q: tensor<1x1x4x4xf32>, %l: tensor<1xf32>) -> tensor<1x1x4x4xf32> {
+  %dq, %dk, %dv = attn.linear_aggregate_grad %q, %q, %q, %q, %q decay(%l) {causal} : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
+  return %dq : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+// expected-error @+2 {{each gradient must have the type of what it differentiates}}
+func.func @f(%q: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf16> {
+  %dq, %dk, %dv = attn.linear_aggregate_grad %q, %q, %q, %q, %q : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf16>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
+  return %dq : tensor<1x1x4x4xf16>
+}

@@ -395,11 +395,109 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments]> {
 }
 
 //===----------------------------------------------------------------------===//
+// Gradient family (produced by attn-grad)
+//===----------------------------------------------------------------------===//
+
+def Attn_AttentionGradOp : Attn_Op<"attention_grad",
+    [Pure, AttrSizedOperandSegments, AttrSizedResultSegments]> {
+  let summary = "backward of a fused attention (FlashAttention-2 style)";
+  let description = [{
+    The vector-Jacobian product of an `attn.attention` with the same kind,
+    patterns, mask operands, sinks, scale and regions. Given the forward's
+    output O (and lse, required for `softmax`), the output cotangent dO and
+    optionally the lse cotangent, it returns dQ, dK and dV (with the types of
+    Q, K and V), d(sinks) when sinks are present, and one gradient per
+    `captures` tensor: the float tensors the score_mod region reads with
+    `tensor.extract`, accumulated at the indices read. `attn-grad` produces
+    it; the forms lower it without materialising an S×S tensor (P is
+    recomputed from lse) and skip the tiles the forward skips.
+
+    ```mlir
+    %dq, %dk, %dv = attn.attention_grad softmax %q, %k, %v, %o, %do [#attn.causal]
+                      lse(%lse : tensor<1x8x128xf32>)
+                      : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32>,
+                        tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>
+                      -> tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32>
+    ```
+  }];
+  let arguments = (ins Attn_AggregationKind:$kind, Attn_FloatTensor:$query,
+                       Attn_FloatTensor:$key, Attn_FloatTensor:$value,
+                       Attn_FloatTensor:$output, Attn_FloatTensor:$gradOutput,
+                       ArrayAttr:$patterns,
+                       Variadic<AnyRankedTensor>:$maskOperands,
+                       Optional<Attn_F32Tensor>:$lse,
+                       Optional<Attn_F32Tensor>:$gradLse,
+                       Optional<Attn_F32Tensor>:$sinks,
+                       Variadic<Attn_FloatTensor>:$captures,
+                       OptionalAttr<F32Attr>:$scale);
+  let results = (outs Attn_FloatTensor:$gradQuery, Attn_FloatTensor:$gradKey,
+                      Attn_FloatTensor:$gradValue,
+                      Optional<Attn_F32Tensor>:$gradSinks,
+                      Variadic<Attn_FloatTensor>:$gradCaptures);
+  let regions = (region AnyRegion:$scoreMod, AnyRegion:$predicate);
+  let assemblyFormat = [{
+    $kind $query `,` $key `,` $value `,` $output `,` $gradOutput $patterns
+    (` ` `(` $maskOperands^ `:` type($maskOperands) `)`)?
+    (`lse` `(` $lse^ `:` type($lse) `)`)?
+    (`grad_lse` `(` $gradLse^ `:` type($gradLse) `)`)?
+    (`sinks` `(` $sinks^ `:` type($sinks) `)`)?
+    (`captures` `(` $captures^ `:` type($captures) `)`)? attr-dict `:`
+    type($query) `,` type($key) `,` type($value) `,` type($output) `,`
+    type($gradOutput) `->` type($gradQuery) `,` type($gradKey) `,`
+    type($gradValue) (`,` `sinks` type($gradSinks)^)?
+    (`,` `captures` type($gradCaptures)^)?
+    (`score_mod` $scoreMod^)? (`mask` $predicate^)?
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The scale in effect: the attribute, or 1/sqrt(D).
+    double getEffectiveScale();
+  }];
+}
+
+def Attn_LinearAggregateGradOp : Attn_Op<"linear_aggregate_grad", [Pure]> {
+  let summary = "backward of attn.linear_aggregate";
+  let description = [{
+    The vector-Jacobian product of an `attn.linear_aggregate` with the same
+    attributes and decay (no `state`). Given the forward's output O and its
+    cotangent dO, it returns dQ, dK and dV (with the types of the feature
+    inputs and V) and dλ when `decay` is present. `attn-grad` produces it;
+    `attn-linearize` lowers it to a chunked O(S) backward.
+
+    ```mlir
+    %dq, %dk, %dv, %dl = attn.linear_aggregate_grad %q, %k, %v, %o, %do decay(%lambda) {causal}
+        : tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>,
+          tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>, tensor<8xf32>
+        -> tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>, tensor<8xf32>
+    ```
+  }];
+  let arguments = (ins Attn_FloatTensor:$query, Attn_FloatTensor:$key,
+                       Attn_FloatTensor:$value, Attn_FloatTensor:$output,
+                       Attn_FloatTensor:$gradOutput,
+                       Optional<Attn_F32Tensor>:$decay,
+                       UnitAttr:$causal, UnitAttr:$normalize,
+                       DefaultValuedAttr<F32Attr, "1e-6">:$eps);
+  let results = (outs Attn_FloatTensor:$gradQuery, Attn_FloatTensor:$gradKey,
+                      Attn_FloatTensor:$gradValue,
+                      Optional<Attn_F32Tensor>:$gradDecay);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $output `,` $gradOutput
+    (`decay` `(` $decay^ `)`)? attr-dict `:`
+    type($query) `,` type($key) `,` type($value) `,` type($output) `,`
+    type($gradOutput) (`,` type($decay)^)? `->` type($gradQuery) `,`
+    type($gradKey) `,` type($gradValue) (`,` type($gradDecay)^)?
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Terminator
 //===----------------------------------------------------------------------===//
 
 def Attn_YieldOp : Attn_Op<"yield", [Pure, Terminator, ReturnLike,
-    ParentOneOf<["ScoreModOp", "MaskOp", "AttentionOp"]>]> {
+    ParentOneOf<["ScoreModOp", "MaskOp", "AttentionOp",
+                "AttentionGradOp"]>]> {
   let summary = "yields the value of a score_mod or mask region";
   let arguments = (ins AnyType:$value);
   let assemblyFormat = "$value attr-dict `:` type($value)";
