@@ -194,15 +194,14 @@ static LogicalResult verifyAttentionRegions(Operation *op, Region &scoreMod,
   Type idx = b.getIndexType();
   if (!scoreMod.empty()) {
     SmallVector<Type> args = {b.getF32Type(), idx, idx, idx, idx};
-    if (failed(verifyBodyRegion(op, scoreMod, "score_mod", args,
-                                b.getF32Type(),
+    if (failed(verifyBodyRegion(op, scoreMod, "score_mod", args, b.getF32Type(),
                                 "(f32, index, index, index, index)")))
       return failure();
   }
   if (!predicate.empty()) {
     SmallVector<Type> args = {idx, idx, idx, idx};
-    if (failed(verifyBodyRegion(op, predicate, "predicate", args,
-                                b.getI1Type(), "(index, index, index, index)")))
+    if (failed(verifyBodyRegion(op, predicate, "predicate", args, b.getI1Type(),
+                                "(index, index, index, index)")))
       return failure();
   }
   return success();

@@ -285,8 +285,8 @@ void checkAttentionGrad(ShapeChecker &c, AttentionGradOp g,
   Shape s = checkScoreOperands(c, g.getQuery(), g.getKey());
   checkMaskOperands(c, g.getPatterns(), g.getMaskOperands(), s);
   SmallVector<Shape> forward;
-  checkAggregation(c, s, g.getKind(), g.getValue(), g.getSinks(),
-                   g.getOutput(), g.getLse(), forward);
+  checkAggregation(c, s, g.getKind(), g.getValue(), g.getSinks(), g.getOutput(),
+                   g.getLse(), forward);
   if (!c.ok())
     return;
   if (g.getKind() == AggregationKind::softmax && !g.getLse())
