@@ -9,9 +9,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Transforms/Decompose.h"
-#include "attn/Kernel/MaskPredicate.h"
 #include "attn/IR/AttnOps.h"
+#include "attn/Kernel/MaskPredicate.h"
 #include "attn/Transforms/Fuse.h"
+#include "attn/Transforms/GenericBuilder.h"
 #include "attn/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -36,169 +37,6 @@ using namespace mlir::attn;
 
 namespace {
 
-using utils::IteratorType;
-constexpr IteratorType kPar = IteratorType::parallel;
-constexpr IteratorType kRed = IteratorType::reduction;
-using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
-
-/// Small builder for the linalg.generic ops of the naive form.
-class Builder {
-public:
-  Builder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
-
-  MLIRContext *ctx() { return b.getContext(); }
-  AffineExpr d(unsigned i) { return getAffineDimExpr(i, ctx()); }
-  AffineMap map(unsigned numDims, ArrayRef<AffineExpr> exprs) {
-    return AffineMap::get(numDims, 0, exprs, ctx());
-  }
-  /// (d0, d1, ...) -> (d_positions...)
-  AffineMap pick(unsigned numDims, ArrayRef<unsigned> positions) {
-    SmallVector<AffineExpr> exprs;
-    for (unsigned p : positions)
-      exprs.push_back(d(p));
-    return map(numDims, exprs);
-  }
-
-  Value f32(double v) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-  }
-  Value negInf() { return f32(-std::numeric_limits<double>::infinity()); }
-  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value i32(int64_t v) {
-    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
-  }
-
-  OpFoldResult size(Value t, int64_t dim) {
-    return tensor::getMixedSize(b, loc, t, dim);
-  }
-  Value sizeValue(Value t, int64_t dim) {
-    return getValueOrCreateConstantIndexOp(b, loc, size(t, dim));
-  }
-
-  Value empty(ArrayRef<OpFoldResult> shape, Type elt) {
-    return tensor::EmptyOp::create(b, loc, shape, elt);
-  }
-  Value filled(ArrayRef<OpFoldResult> shape, Type elt, Value fill) {
-    return linalg::FillOp::create(b, loc, ValueRange{fill},
-                                  ValueRange{empty(shape, elt)})
-        .getResult(0);
-  }
-
-  /// One-result linalg.generic; `body` returns the value to yield.
-  Value generic(ValueRange ins, ArrayRef<AffineMap> inMaps, Value init,
-                AffineMap outMap, ArrayRef<IteratorType> iters, BodyFn body) {
-    SmallVector<AffineMap> maps(inMaps);
-    maps.push_back(outMap);
-    auto op = linalg::GenericOp::create(
-        b, loc, TypeRange{init.getType()}, ins, ValueRange{init}, maps, iters,
-        [&](OpBuilder &nb, Location nl, ValueRange args) {
-          Value v = body(nb, nl, args);
-          linalg::YieldOp::create(nb, nl, v);
-        });
-    return op.getResult(0);
-  }
-
-  OpBuilder &b;
-  Location loc;
-};
-
-/// Converts a floating-point scalar to f32.
-Value toF32(OpBuilder &b, Location loc, Value v) {
-  if (v.getType().isF32())
-    return v;
-  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
-}
-
-/// Converts an f32 scalar to `type`.
-Value fromF32(OpBuilder &b, Location loc, Value v, Type type) {
-  if (type.isF32())
-    return v;
-  return arith::TruncFOp::create(b, loc, type, v);
-}
-
-Value idx(OpBuilder &b, Location loc, unsigned dim) {
-  return linalg::IndexOp::create(b, loc, dim);
-}
-
-Value castTo(OpBuilder &b, Location loc, Value t, Type type) {
-  if (t.getType() == type)
-    return t;
-  return tensor::CastOp::create(b, loc, type, t);
-}
-
-int64_t staticDim(Value t, unsigned d) {
-  return cast<ShapedType>(t.getType()).getDimSize(d);
-}
-
-/// The GQA group size Hq / Hkv, or failure when a head count is dynamic.
-FailureOr<int64_t> groupSize(Value q, unsigned qHeadDim, Value kv,
-                             unsigned kvHeadDim) {
-  int64_t hq = staticDim(q, qHeadDim), hkv = staticDim(kv, kvHeadDim);
-  if (ShapedType::isDynamic(hq) || ShapedType::isDynamic(hkv) || hkv == 0)
-    return failure();
-  return hq / hkv;
-}
-
-/// out[b, h, i, j] = Σ_d x[b, h, i, d] * y[b, h / group, j, d] (f32).
-Value batchedDot(Builder &g, Value x, Value y, int64_t group) {
-  SmallVector<OpFoldResult> shape = {g.size(x, 0), g.size(x, 1), g.size(x, 2),
-                                     g.size(y, 2)};
-  Value init = g.filled(shape, g.b.getF32Type(), g.f32(0.0));
-  AffineMap xMap = g.pick(5, {0, 1, 2, 4});
-  AffineMap yMap = g.map(5, {g.d(0), g.d(1).floorDiv(group), g.d(3), g.d(4)});
-  return g.generic({x, y}, {xMap, yMap}, init, g.pick(5, {0, 1, 2, 3}),
-                   {kPar, kPar, kPar, kPar, kRed},
-                   [](OpBuilder &b, Location loc, ValueRange a) -> Value {
-                     Value p = arith::MulFOp::create(
-                         b, loc, toF32(b, loc, a[0]), toF32(b, loc, a[1]));
-                     return arith::AddFOp::create(b, loc, a[2], p);
-                   });
-}
-
-/// out[b, h, i, e] = Σ_j w[b, h, i, j] * v[b, h / group, j, e] (f32).
-Value weightedSum(Builder &g, Value w, Value v, int64_t group) {
-  SmallVector<OpFoldResult> shape = {g.size(w, 0), g.size(w, 1), g.size(w, 2),
-                                     g.size(v, 3)};
-  Value init = g.filled(shape, g.b.getF32Type(), g.f32(0.0));
-  AffineMap wMap = g.pick(5, {0, 1, 2, 4});
-  AffineMap vMap = g.map(5, {g.d(0), g.d(1).floorDiv(group), g.d(4), g.d(3)});
-  return g.generic({w, v}, {wMap, vMap}, init, g.pick(5, {0, 1, 2, 3}),
-                   {kPar, kPar, kPar, kPar, kRed},
-                   [](OpBuilder &b, Location loc, ValueRange a) -> Value {
-                     Value p = arith::MulFOp::create(b, loc, a[0],
-                                                     toF32(b, loc, a[1]));
-                     return arith::AddFOp::create(b, loc, a[2], p);
-                   });
-}
-
-/// Applies `fn` to every element of rank-`rank` tensor `x`, producing a tensor
-/// of `elt` with the same shape.
-Value elementwise(Builder &g, ValueRange xs, Type elt,
-                  function_ref<Value(OpBuilder &, Location, ValueRange)> fn) {
-  Value x = xs.front();
-  unsigned rank = cast<ShapedType>(x.getType()).getRank();
-  SmallVector<OpFoldResult> shape;
-  for (unsigned i = 0; i < rank; ++i)
-    shape.push_back(g.size(x, i));
-  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, g.ctx());
-  SmallVector<AffineMap> maps(xs.size(), id);
-  SmallVector<IteratorType> iters(rank, kPar);
-  return g.generic(xs, maps, g.empty(shape, elt), id, iters,
-                   [&](OpBuilder &b, Location loc, ValueRange a) {
-                     return fn(b, loc, a.drop_back());
-                   });
-}
-
-/// Row reduction over the last axis of a rank-4 tensor.
-Value reduceRows(Builder &g, Value x, Value init, BodyFn combine) {
-  AffineMap in = g.pick(4, {0, 1, 2, 3}), out = g.pick(4, {0, 1, 2});
-  return g.generic({x}, {in}, init, out, {kPar, kPar, kPar, kRed}, combine);
-}
-
-SmallVector<OpFoldResult> rowShape(Builder &g, Value s) {
-  return {g.size(s, 0), g.size(s, 1), g.size(s, 2)};
-}
-
 /// Softmax statistics of masked scores: the safe row maximum (0 for a fully
 /// masked row, so exp never sees -inf - -inf) and the row sum of exp(s - m),
 /// both including the optional per-head sink logit.
@@ -208,7 +46,7 @@ struct SoftmaxStats {
   Value rowSum;  // Σ weights (+ exp(sink - m))
 };
 
-SoftmaxStats softmaxStats(Builder &g, Value s, Value sinks) {
+SoftmaxStats softmaxStats(GenericBuilder &g, Value s, Value sinks) {
   Type f32 = g.b.getF32Type();
   Value ninf = g.negInf();
   Value zero = g.f32(0.0);
@@ -268,7 +106,7 @@ Value safeDivide(OpBuilder &b, Location loc, Value x, Value l) {
 }
 
 /// Non-softmax weights: sigmoid(s), or s with masked (-inf) entries as 0.
-Value pointwiseWeights(Builder &g, Value s, AggregationKind kind) {
+Value pointwiseWeights(GenericBuilder &g, Value s, AggregationKind kind) {
   Value ninf = g.negInf(), zero = g.f32(0.0), one = g.f32(1.0);
   return elementwise(
       g, {s}, g.b.getF32Type(), [&](OpBuilder &b, Location loc, ValueRange a) {
@@ -292,7 +130,7 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, ScoreOp op) {
   FailureOr<int64_t> group = groupSize(op.getQuery(), 1, op.getKey(), 1);
   if (failed(group))
     return rw.notifyMatchFailure(op, "dynamic head counts");
-  Builder g(rw, op.getLoc());
+  GenericBuilder g(rw, op.getLoc());
   Value dots = batchedDot(g, op.getQuery(), op.getKey(), *group);
   Value scale = g.f32(op.getEffectiveScale());
   Value s = elementwise(
@@ -304,14 +142,15 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, ScoreOp op) {
 }
 
 FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, ScoreModOp op) {
-  Builder g(rw, op.getLoc());
-  Value s = elementwise(g, {op.getScores()}, rw.getF32Type(),
-                        [&](OpBuilder &b, Location loc, ValueRange a) {
-                          SmallVector<Value> args = {
-                              a[0], idx(b, loc, 0), idx(b, loc, 1),
-                              idx(b, loc, 2), idx(b, loc, 3)};
-                          return inlineRegion(b, op.getBody(), args);
-                        });
+  GenericBuilder g(rw, op.getLoc());
+  Value s =
+      elementwise(g, {op.getScores()}, rw.getF32Type(),
+                  [&](OpBuilder &b, Location loc, ValueRange a) {
+                    SmallVector<Value> args = {
+                        a[0], linalgIndex(b, loc, 0), linalgIndex(b, loc, 1),
+                        linalgIndex(b, loc, 2), linalgIndex(b, loc, 3)};
+                    return inlineRegion(b, op.getBody(), args);
+                  });
   return SmallVector<Value>{castTo(rw, op.getLoc(), s, op.getType())};
 }
 
@@ -320,15 +159,15 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, ScoreModOp op) {
 //===----------------------------------------------------------------------===//
 
 FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, MaskOp op) {
-  Builder g(rw, op.getLoc());
+  GenericBuilder g(rw, op.getLoc());
   Value s = op.getScores();
   Value sq = g.sizeValue(s, 2), skv = g.sizeValue(s, 3);
   Value ninf = g.negInf();
   Value masked = elementwise(
       g, {s}, rw.getF32Type(), [&](OpBuilder &b, Location loc, ValueRange a) {
         MaskPredicateBuilder pb(b, loc, sq, skv);
-        pb.setIndices(idx(b, loc, 0), idx(b, loc, 1), idx(b, loc, 2),
-                      idx(b, loc, 3));
+        pb.setIndices(linalgIndex(b, loc, 0), linalgIndex(b, loc, 1),
+                      linalgIndex(b, loc, 2), linalgIndex(b, loc, 3));
         Value keep = pb.buildAll(op.getPatterns(), op.getMaskOperands(),
                                  op.getPredicate());
         return arith::SelectOp::create(b, loc, keep, a[0], ninf).getResult();
@@ -344,7 +183,7 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, AggregateOp op) {
   FailureOr<int64_t> group = groupSize(op.getScores(), 1, op.getValue(), 1);
   if (failed(group))
     return rw.notifyMatchFailure(op, "dynamic head counts");
-  Builder g(rw, op.getLoc());
+  GenericBuilder g(rw, op.getLoc());
   Value s = op.getScores(), v = op.getValue();
   Type outElt = cast<ShapedType>(op.getOutput().getType()).getElementType();
   SmallVector<Value> results;
@@ -382,7 +221,7 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, AggregateOp op) {
 }
 
 FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, NormalizeOp op) {
-  Builder g(rw, op.getLoc());
+  GenericBuilder g(rw, op.getLoc());
   Value s = op.getScores(), p;
   if (op.getKind() == AggregationKind::softmax) {
     SoftmaxStats st = softmaxStats(g, s, Value());
@@ -402,7 +241,7 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, NormalizeOp op) {
 }
 
 FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, MergeOp op) {
-  Builder g(rw, op.getLoc());
+  GenericBuilder g(rw, op.getLoc());
   ValueRange parts = op.getPartials();
   unsigned n = parts.size() / 2;
   SmallVector<Value> outs, lses;
@@ -471,7 +310,7 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, MergeOp op) {
 
 /// phi(x)[f] = 1 (f = 0), x[f-1] (f <= D), x[a] x[c] / sqrt(2) otherwise,
 /// with f - 1 - D = a * D + c (the taylor2 feature map).
-Value taylor2Features(Builder &g, Value x, ArrayRef<OpFoldResult> lead,
+Value taylor2Features(GenericBuilder &g, Value x, ArrayRef<OpFoldResult> lead,
                       Type outElt, Value one) {
   unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
   int64_t d = cast<RankedTensorType>(x.getType()).getShape().back();
@@ -485,8 +324,8 @@ Value taylor2Features(Builder &g, Value x, ArrayRef<OpFoldResult> lead,
       [&](OpBuilder &b, Location loc, ValueRange) {
         SmallVector<Value> at;
         for (unsigned i = 0; i + 1 < rank; ++i)
-          at.push_back(idx(b, loc, i));
-        Value f = idx(b, loc, rank - 1);
+          at.push_back(linalgIndex(b, loc, i));
+        Value f = linalgIndex(b, loc, rank - 1);
         auto c = [&](int64_t v) {
           return arith::ConstantIndexOp::create(b, loc, v);
         };
@@ -518,8 +357,8 @@ Value taylor2Features(Builder &g, Value x, ArrayRef<OpFoldResult> lead,
 }
 
 /// Random features: exp(x W - |x|^2 / 2) / sqrt(F) for weights W [D, F].
-Value randomFeatures(Builder &g, Value x, Value w, ArrayRef<OpFoldResult> lead,
-                     Type outElt, Value zero) {
+Value randomFeatures(GenericBuilder &g, Value x, Value w,
+                     ArrayRef<OpFoldResult> lead, Type outElt, Value zero) {
   unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
   Type f32 = g.b.getF32Type();
   int64_t numFeatures = cast<ShapedType>(w.getType()).getShape()[1];
@@ -577,7 +416,7 @@ Value randomFeatures(Builder &g, Value x, Value w, ArrayRef<OpFoldResult> lead,
 }
 
 FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, FeatureMapOp op) {
-  Builder g(rw, op.getLoc());
+  GenericBuilder g(rw, op.getLoc());
   Value x = op.getInput();
   auto xTy = cast<RankedTensorType>(x.getType());
   auto resTy = cast<RankedTensorType>(op.getType());
@@ -646,7 +485,7 @@ Value decayPower(OpBuilder &b, Location loc, Value lam, Value e) {
 
 /// Causal weights of the linear scores `a`: a[b, h, i, j] (times λ_h^(i'-j)
 /// with decay) where j <= i' = i + Skv - Sq, 0 elsewhere.
-Value causalLinearWeights(Builder &g, LinearAggregateOp op, Value a) {
+Value causalLinearWeights(GenericBuilder &g, LinearAggregateOp op, Value a) {
   Value sq = g.sizeValue(op.getQuery(), 2), skv = g.sizeValue(op.getKey(), 2);
   Value decay = op.getDecay();
   Value zero = g.f32(0.0);
@@ -662,7 +501,7 @@ Value causalLinearWeights(Builder &g, LinearAggregateOp op, Value a) {
               g.b.getF32Type()),
       g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
       [&](OpBuilder &b, Location loc, ValueRange args) {
-        Value i = idx(b, loc, 2), j = idx(b, loc, 3);
+        Value i = linalgIndex(b, loc, 2), j = linalgIndex(b, loc, 3);
         Value aligned = arith::AddIOp::create(
             b, loc, i, arith::SubIOp::create(b, loc, skv, sq));
         Value visible = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle,
@@ -682,8 +521,8 @@ Value causalLinearWeights(Builder &g, LinearAggregateOp op, Value a) {
 
 /// num[b, h, i, e] += λ^(i'+1) Σ_f q[b, h, i, f] S0[b, h, f, e], i' >= -1:
 /// what the initial state contributes.
-Value addInitialState(Builder &g, LinearAggregateOp op, Value num, Value sqV,
-                      Value skvV) {
+Value addInitialState(GenericBuilder &g, LinearAggregateOp op, Value num,
+                      Value sqV, Value skvV) {
   Value state = op.getState(), decay = op.getDecay();
   SmallVector<Value> ins = {op.getQuery(), state};
   SmallVector<AffineMap> maps = {g.pick(5, {0, 1, 2, 4}),
@@ -695,8 +534,9 @@ Value addInitialState(Builder &g, LinearAggregateOp op, Value num, Value sqV,
   return g.generic(
       ins, maps, num, g.pick(5, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar, kRed},
       [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
-        Value aligned = arith::AddIOp::create(
-            b, loc, idx(b, loc, 2), arith::SubIOp::create(b, loc, skvV, sqV));
+        Value aligned =
+            arith::AddIOp::create(b, loc, linalgIndex(b, loc, 2),
+                                  arith::SubIOp::create(b, loc, skvV, sqV));
         Value e = arith::AddIOp::create(
             b, loc, aligned, arith::ConstantIndexOp::create(b, loc, 1));
         Value sees =
@@ -714,7 +554,8 @@ Value addInitialState(Builder &g, LinearAggregateOp op, Value num, Value sqV,
 
 /// The output in its element type: num / (Σ_j w + eps) when normalized,
 /// num otherwise.
-Value linearOutput(Builder &g, LinearAggregateOp op, Value num, Value w) {
+Value linearOutput(GenericBuilder &g, LinearAggregateOp op, Value num,
+                   Value w) {
   Type outElt = cast<ShapedType>(op.getOutput().getType()).getElementType();
   if (!op.getNormalize())
     return elementwise(g, {num}, outElt,
@@ -739,7 +580,7 @@ Value linearOutput(Builder &g, LinearAggregateOp op, Value num, Value w) {
 }
 
 /// next = λ^Skv S0 + Σ_j λ^(Skv-1-j) k[b, h/g, j, f] v[b, h/g, j, e].
-Value nextLinearState(Builder &g, LinearAggregateOp op, int64_t group,
+Value nextLinearState(GenericBuilder &g, LinearAggregateOp op, int64_t group,
                       Value skvV) {
   Value state = op.getState(), decay = op.getDecay();
   SmallVector<Value> ins = {state};
@@ -774,7 +615,7 @@ Value nextLinearState(Builder &g, LinearAggregateOp op, int64_t group,
             b, loc,
             arith::SubIOp::create(b, loc, skvV,
                                   arith::ConstantIndexOp::create(b, loc, 1)),
-            idx(b, loc, 4));
+            linalgIndex(b, loc, 4));
         Value p = arith::MulFOp::create(
             b, loc,
             arith::MulFOp::create(b, loc, toF32(b, loc, a[0]),
@@ -789,7 +630,7 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw,
   FailureOr<int64_t> group = groupSize(op.getQuery(), 1, op.getKey(), 1);
   if (failed(group))
     return rw.notifyMatchFailure(op, "dynamic head counts");
-  Builder g(rw, op.getLoc());
+  GenericBuilder g(rw, op.getLoc());
   Value a = batchedDot(g, op.getQuery(), op.getKey(), *group);
   Value w = op.getCausal() ? causalLinearWeights(g, op, a) : a;
   Value num = weightedSum(g, w, op.getValue(), *group);
@@ -812,7 +653,7 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw,
 
 /// Pools rows of x [B, H, S, D] in blocks of `block` rows: [B, H,
 /// ceil(S/block), D]. A partial last block pools the rows it has.
-Value poolBlocks(Builder &g, Value x, int64_t block, bool useMax) {
+Value poolBlocks(GenericBuilder &g, Value x, int64_t block, bool useMax) {
   Value s = g.sizeValue(x, 2);
   Value blk = g.index(block);
   Value nb = arith::CeilDivUIOp::create(g.b, g.loc, s, blk);
@@ -822,8 +663,8 @@ Value poolBlocks(Builder &g, Value x, int64_t block, bool useMax) {
   return g.generic(
       {}, {}, g.empty(shape, g.b.getF32Type()), g.pick(4, {0, 1, 2, 3}),
       {kPar, kPar, kPar, kPar}, [&](OpBuilder &b, Location loc, ValueRange) {
-        Value bi = idx(b, loc, 0), hi = idx(b, loc, 1), r = idx(b, loc, 2),
-              di = idx(b, loc, 3);
+        Value bi = linalgIndex(b, loc, 0), hi = linalgIndex(b, loc, 1),
+              r = linalgIndex(b, loc, 2), di = linalgIndex(b, loc, 3);
         Value lo = arith::MulIOp::create(b, loc, r, blk);
         Value hi2 = arith::MinSIOp::create(
             b, loc, arith::AddIOp::create(b, loc, lo, blk), s);
@@ -855,7 +696,7 @@ Value poolBlocks(Builder &g, Value x, int64_t block, bool useMax) {
 /// rank[b, h, r, c] = #{c' candidate : x[c'] > x[c] or (x[c'] == x[c] and
 /// c' < c)}: the position of c in a stable descending sort of row r.
 Value rankInRow(
-    Builder &g, Value x,
+    GenericBuilder &g, Value x,
     function_ref<Value(OpBuilder &, Location, Value r, Value c, Value score)>
         candidate) {
   SmallVector<OpFoldResult> shape = {g.size(x, 0), g.size(x, 1), g.size(x, 2),
@@ -866,7 +707,8 @@ Value rankInRow(
       g.pick(5, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar, kRed},
       [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
         Value other = a[0], mine = a[1];
-        Value r = idx(b, loc, 2), c = idx(b, loc, 3), c2 = idx(b, loc, 4);
+        Value r = linalgIndex(b, loc, 2), c = linalgIndex(b, loc, 3),
+              c2 = linalgIndex(b, loc, 4);
         Value gt = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
                                          other, mine);
         Value eq = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
@@ -888,7 +730,7 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, SelectBlocksOp op) {
   FailureOr<int64_t> group = groupSize(op.getQuery(), 1, keyLike, 1);
   if (failed(group))
     return rw.notifyMatchFailure(op, "dynamic head counts");
-  Builder g(rw, op.getLoc());
+  GenericBuilder g(rw, op.getLoc());
   bool useMax = op.getPool() == "max";
   Value pq =
       qreps ? qreps : poolBlocks(g, op.getQuery(), op.getBlockQ(), useMax);
@@ -918,23 +760,24 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, SelectBlocksOp op) {
   };
   Value rank = rankInRow(g, scores, candidate);
   Value topK = g.i32(op.getTopK());
-  Value out = g.generic(
-      {rank}, {g.pick(4, {0, 1, 2, 3})},
-      g.empty(
-          {g.size(rank, 0), g.size(rank, 1), g.size(rank, 2), g.size(rank, 3)},
-          rw.getI1Type()),
-      g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
-      [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
-        Value inTop = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt,
-                                            a[0], topK);
-        Value cand = candidate(b, loc, idx(b, loc, 2), idx(b, loc, 3), Value());
-        return arith::AndIOp::create(b, loc, inTop, cand);
-      });
+  Value out = g.generic({rank}, {g.pick(4, {0, 1, 2, 3})},
+                        g.empty({g.size(rank, 0), g.size(rank, 1),
+                                 g.size(rank, 2), g.size(rank, 3)},
+                                rw.getI1Type()),
+                        g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+                        [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                          Value inTop = arith::CmpIOp::create(
+                              b, loc, arith::CmpIPredicate::slt, a[0], topK);
+                          Value cand =
+                              candidate(b, loc, linalgIndex(b, loc, 2),
+                                        linalgIndex(b, loc, 3), Value());
+                          return arith::AndIOp::create(b, loc, inTop, cand);
+                        });
   return SmallVector<Value>{castTo(rw, op.getLoc(), out, op.getType())};
 }
 
 FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, SelectTopkOp op) {
-  Builder g(rw, op.getLoc());
+  GenericBuilder g(rw, op.getLoc());
   Value s = op.getScores();
   Value ninf = g.negInf();
   // Masked (-inf) and NaN scores are never selected.
@@ -952,10 +795,10 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, SelectTopkOp op) {
       {rank, s}, {g.pick(5, {0, 1, 2, 4}), g.pick(5, {0, 1, 2, 4})}, init,
       g.pick(5, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar, kRed},
       [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
-        Value r =
-            arith::IndexCastOp::create(b, loc, b.getI32Type(), idx(b, loc, 3));
-        Value j =
-            arith::IndexCastOp::create(b, loc, b.getI32Type(), idx(b, loc, 4));
+        Value r = arith::IndexCastOp::create(b, loc, b.getI32Type(),
+                                             linalgIndex(b, loc, 3));
+        Value j = arith::IndexCastOp::create(b, loc, b.getI32Type(),
+                                             linalgIndex(b, loc, 4));
         Value hit = arith::AndIOp::create(
             b, loc,
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, a[0], r),
@@ -966,7 +809,7 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, SelectTopkOp op) {
 }
 
 FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, ClusterOp op) {
-  Builder g(rw, op.getLoc());
+  GenericBuilder g(rw, op.getLoc());
   Value x = op.getInput(), cent = op.getCentroids();
   int64_t centHeads = staticDim(cent, 0);
   if (ShapedType::isDynamic(centHeads))
@@ -998,8 +841,8 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, ClusterOp op) {
       ArrayRef<AffineMap>{in, out, out},
       ArrayRef<IteratorType>{kPar, kPar, kPar, kRed},
       [](OpBuilder &b, Location loc, ValueRange a) {
-        Value c =
-            arith::IndexCastOp::create(b, loc, b.getI32Type(), idx(b, loc, 3));
+        Value c = arith::IndexCastOp::create(b, loc, b.getI32Type(),
+                                             linalgIndex(b, loc, 3));
         // Strictly smaller wins, so ties keep the smaller index.
         Value lt = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT,
                                          a[0], a[1]);
@@ -1012,7 +855,7 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, ClusterOp op) {
 }
 
 FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, LshOp op) {
-  Builder g(rw, op.getLoc());
+  GenericBuilder g(rw, op.getLoc());
   Value x = op.getInput(), planes = op.getPlanes();
   SmallVector<OpFoldResult> projShape = {g.size(x, 0), g.size(x, 1),
                                          g.size(x, 2), g.size(planes, 1)};
@@ -1029,8 +872,8 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, LshOp op) {
   Value out = reduceRows(
       g, proj, g.filled(rowShape(g, x), rw.getI32Type(), g.i32(0)),
       [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
-        Value p =
-            arith::IndexCastOp::create(b, loc, b.getI32Type(), idx(b, loc, 3));
+        Value p = arith::IndexCastOp::create(b, loc, b.getI32Type(),
+                                             linalgIndex(b, loc, 3));
         Value one = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(1));
         Value bit = arith::ShLIOp::create(b, loc, one, p);
         Value pos = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
