@@ -11,6 +11,7 @@
 #include "attn/Transforms/Decompose.h"
 #include "attn/IR/AttnOps.h"
 #include "attn/Kernel/MaskPredicate.h"
+#include "attn/Transforms/DecomposeGrad.h"
 #include "attn/Transforms/Fuse.h"
 #include "attn/Transforms/GenericBuilder.h"
 #include "attn/Transforms/Passes.h"
@@ -903,7 +904,7 @@ struct AttnDecomposePass : attn::impl::AttnDecomposeBase<AttnDecomposePass> {
     RewritePatternSet patterns(&getContext());
     populateDecomposePatterns(patterns);
     // Ops are rewritten producer-first so consumers see decomposed operands;
-    // no pattern creates attn ops, so a single walk suffices.
+    // the attn ops a gradient's decomposition creates join the worklist.
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns)))) {
       getOperation()->emitError("attn-decompose did not converge");
       return signalPassFailure();
@@ -932,4 +933,5 @@ void mlir::attn::populateDecomposePatterns(RewritePatternSet &patterns) {
            DecomposePattern<SelectBlocksOp>, DecomposePattern<SelectTopkOp>,
            DecomposePattern<ClusterOp>, DecomposePattern<LshOp>>(
           patterns.getContext());
+  populateDecomposeGradPatterns(patterns);
 }

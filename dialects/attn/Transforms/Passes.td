@@ -32,6 +32,31 @@ def AttnDecompose : Pass<"attn-decompose"> {
   ];
 }
 
+def AttnGrad : Pass<"attn-grad", "::mlir::ModuleOp"> {
+  let summary = "Add F_grad, the reverse-mode gradient, for public functions";
+  let description = [{
+    For each selected public function `@F` adds a public `@F_grad`: F's
+    arguments, then one cotangent per floating-point result of F (lse
+    results included); one gradient per floating-point tensor argument of F,
+    in argument order, with that argument's type. Integer and i1 arguments
+    get none. The forward is recomputed inside `@F_grad` (fused first, with
+    an lse for every softmax), then every op on a path from the arguments to
+    the results gets its derivative rule: a fused attention becomes
+    `attn.attention_grad`, a linear aggregation `attn.linear_aggregate_grad`,
+    the other graph and linalg ops linalg code on tensors. Selection ops
+    pass nothing. An op without a rule is an error naming it.
+  }];
+  let options = [
+    ListOption<"functions", "functions", "std::string",
+               "Functions to differentiate (default: every public function)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def AttnTestMaskAnalysis : Pass<"attn-test-mask-analysis"> {
   let summary = "Test only: print the mask analysis' class of every tile pair";
   let description = [{
