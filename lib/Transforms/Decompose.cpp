@@ -887,6 +887,16 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw, LshOp op) {
   return SmallVector<Value>{castTo(rw, op.getLoc(), out, op.getType())};
 }
 
+/// A fused attention (written by the user, or recomputed by attn-grad)
+/// becomes its graph ops, which the patterns below decompose.
+struct UnfuseAttentionPattern : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    return success(succeeded(unfuseAttention(rewriter, op)));
+  }
+};
+
 template <typename OpTy> struct DecomposePattern : OpRewritePattern<OpTy> {
   using OpRewritePattern<OpTy>::OpRewritePattern;
   LogicalResult matchAndRewrite(OpTy op,
@@ -934,4 +944,5 @@ void mlir::attn::populateDecomposePatterns(RewritePatternSet &patterns) {
            DecomposePattern<ClusterOp>, DecomposePattern<LshOp>>(
           patterns.getContext());
   populateDecomposeGradPatterns(patterns);
+  patterns.add<UnfuseAttentionPattern>(patterns.getContext());
 }

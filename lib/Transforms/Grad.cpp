@@ -255,10 +255,17 @@ LogicalResult ReverseSweep::visitUnfused(Operation *op) {
           accumulate(operand, grad);
         return success();
       })
-      .Case<tensor::CastOp>([&](tensor::CastOp c) {
-        accumulate(c.getSource(), adjoint(c.getResult()));
-        return success();
-      })
+      .Case<tensor::CastOp, tensor::ExpandShapeOp, tensor::CollapseShapeOp,
+            tensor::ExtractSliceOp, tensor::InsertSliceOp>(
+          [&](Operation *t) -> LogicalResult {
+            FailureOr<SmallVector<Value>> d =
+                tensorOpVJP(g, t, adjoint(t->getResult(0)));
+            if (failed(d))
+              return failure();
+            for (auto [operand, grad] : llvm::zip(t->getOperands(), *d))
+              accumulate(operand, grad);
+            return success();
+          })
       .Default([&](Operation *other) {
         return other->emitOpError(
             "has no derivative rule: attn-grad cannot differentiate through "

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace mlir::attn;
@@ -514,24 +515,45 @@ FeatureMapGrads mlir::attn::featureMapVJP(GenericBuilder &g,
 
 namespace {
 
-/// For a reduction body, succeeds when it yields `acc + x` with `x`
-/// independent of the accumulator `acc`.
-LogicalResult checkSumReduction(linalg::GenericOp op) {
+/// How a reduction combines its accumulator `acc` with the value `x` the
+/// body computes: `acc + x`, `max(acc, x)` or `min(acc, x)`, with `x`
+/// independent of `acc`.
+enum class Reduction { None, Sum, Max, Min, Unsupported };
+
+Reduction classifyReduction(linalg::GenericOp op) {
+  if (op.getNumReductionLoops() == 0)
+    return Reduction::None;
   Block &body = op.getRegion().front();
   BlockArgument acc = body.getArguments().back();
-  auto add = body.getTerminator()->getOperand(0).getDefiningOp<arith::AddFOp>();
-  if (!add || (add.getLhs() != acc && add.getRhs() != acc))
-    return failure();
-  Value other = add.getLhs() == acc ? add.getRhs() : add.getLhs();
-  SmallVector<Value> work = {other};
+  Operation *combine = body.getTerminator()->getOperand(0).getDefiningOp();
+  if (!combine || combine->getNumOperands() != 2)
+    return Reduction::Unsupported;
+  Reduction kind = llvm::TypeSwitch<Operation *, Reduction>(combine)
+                       .Case<arith::AddFOp>([](auto) { return Reduction::Sum; })
+                       .Case<arith::MaximumFOp, arith::MaxNumFOp>(
+                           [](auto) { return Reduction::Max; })
+                       .Case<arith::MinimumFOp, arith::MinNumFOp>(
+                           [](auto) { return Reduction::Min; })
+                       .Default([](auto) { return Reduction::Unsupported; });
+  Value lhs = combine->getOperand(0), rhs = combine->getOperand(1);
+  if (kind == Reduction::Unsupported || (lhs != acc && rhs != acc))
+    return Reduction::Unsupported;
+  SmallVector<Value> work = {lhs == acc ? rhs : lhs};
   while (!work.empty()) {
     Value v = work.pop_back_val();
     if (v == acc)
-      return failure();
+      return Reduction::Unsupported;
     if (Operation *def = v.getDefiningOp(); def && def->getBlock() == &body)
       work.append(def->operand_begin(), def->operand_end());
   }
-  return success();
+  return kind;
+}
+
+/// The accumulator value under which the body yields exactly its `x`.
+Value neutralAccumulator(OpBuilder &b, Location loc, Reduction kind, Type t) {
+  double inf = std::numeric_limits<double>::infinity();
+  double v = kind == Reduction::Max ? -inf : kind == Reduction::Min ? inf : 0;
+  return arith::ConstantOp::create(b, loc, b.getFloatAttr(t, v));
 }
 
 } // namespace
@@ -542,10 +564,12 @@ FailureOr<SmallVector<Value>> mlir::attn::genericVJP(GenericBuilder &g,
   if (op.getNumDpsInits() != 1)
     return op.emitOpError("has no derivative rule: attn-grad differentiates "
                           "linalg.generic ops with one result");
-  bool reduces = op.getNumReductionLoops() > 0;
-  if (reduces && failed(checkSumReduction(op)))
-    return op.emitOpError("has no derivative rule: a reduction whose body is "
-                          "not a sum");
+  Reduction reduction = classifyReduction(op);
+  bool reduces = reduction != Reduction::None;
+  bool extremum = reduction == Reduction::Max || reduction == Reduction::Min;
+  if (reduction == Reduction::Unsupported)
+    return op.emitOpError("has no derivative rule: a reduction that is not a "
+                          "sum, maximum or minimum of its accumulator");
   WalkResult reads = op.getRegion().walk([](tensor::ExtractOp e) {
     return isa<FloatType>(e.getType()) ? WalkResult::interrupt()
                                        : WalkResult::advance();
@@ -560,8 +584,9 @@ FailureOr<SmallVector<Value>> mlir::attn::genericVJP(GenericBuilder &g,
   SmallVector<AffineMap> maps;
   for (OpOperand *in : op.getDpsInputOperands())
     maps.push_back(op.getMatchingIndexingMap(in));
-  ins.append({init, dOut});
-  maps.append({outMap, outMap});
+  Value result = op->getResult(0);
+  ins.append({init, dOut, result});
+  maps.append({outMap, outMap, outMap});
   Block &body = op.getRegion().front();
   unsigned numDims = op.getNumLoops();
   SmallVector<Value> grads;
@@ -575,7 +600,27 @@ FailureOr<SmallVector<Value>> mlir::attn::genericVJP(GenericBuilder &g,
       continue;
     }
     if (k == op.getNumDpsInputs() && reduces) {
-      grads.push_back(dOut);
+      // A sum passes dOut to its init; an extremum to an init equal to it.
+      grads.push_back(
+          !extremum ? dOut
+                    : convertTo(g,
+                                elementwise(g, {init, result, dOut},
+                                            g.b.getF32Type(),
+                                            [](OpBuilder &b, Location loc,
+                                               ValueRange a) -> Value {
+                                              Value same = arith::CmpFOp::create(
+                                                  b, loc,
+                                                  arith::CmpFPredicate::OEQ,
+                                                  a[0], a[1]);
+                                              Value zero =
+                                                  arith::ConstantOp::create(
+                                                      b, loc,
+                                                      b.getF32FloatAttr(0.0));
+                                              return arith::SelectOp::create(
+                                                  b, loc, same,
+                                                  toF32(b, loc, a[2]), zero);
+                                            }),
+                                init.getType()));
       continue;
     }
     AffineMap map = maps[k];
@@ -595,8 +640,8 @@ FailureOr<SmallVector<Value>> mlir::attn::genericVJP(GenericBuilder &g,
           SmallVector<Value> args(a.take_front(op.getNumDpsInputs()));
           Value accInit = a[op.getNumDpsInputs()];
           if (reduces)
-            accInit = arith::ConstantOp::create(
-                b, loc, b.getZeroAttr(accInit.getType()));
+            accInit =
+                neutralAccumulator(b, loc, reduction, accInit.getType());
           args.push_back(accInit);
           Value seed = a[op.getNumDpsInputs() + 1];
           FailureOr<SmallVector<Value>> adj =
@@ -605,12 +650,66 @@ FailureOr<SmallVector<Value>> mlir::attn::genericVJP(GenericBuilder &g,
             failedAdjoint = true;
             return a.back();
           }
-          Value d = (*adj)[1 + k];
-          return arith::AddFOp::create(b, loc, a.back(), toF32(b, loc, d));
+          Value d = toF32(b, loc, (*adj)[1 + k]);
+          if (extremum) {
+            // Only the elements equal to the extremum receive dOut.
+            Value same = arith::CmpFOp::create(b, loc,
+                                               arith::CmpFPredicate::OEQ,
+                                               (*adj)[0], a[ins.size() - 1]);
+            Value zero =
+                arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+            d = arith::SelectOp::create(b, loc, same, d, zero);
+          }
+          return arith::AddFOp::create(b, loc, a.back(), d);
         });
     if (failedAdjoint)
       return failure();
     grads.push_back(convertTo(g, grad, operand.getType()));
   }
   return grads;
+}
+
+FailureOr<SmallVector<Value>> mlir::attn::tensorOpVJP(GenericBuilder &g,
+                                                      Operation *op,
+                                                      Value grad) {
+  OpBuilder &b = g.b;
+  Location loc = g.loc;
+  auto zerosLike = [&](Value v) {
+    Type elt = cast<ShapedType>(v.getType()).getElementType();
+    Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(elt, 0.0));
+    return castTo(b, loc, g.filled(shapeOf(g, v), elt, zero), v.getType());
+  };
+  SmallVector<Value> grads(op->getNumOperands(), Value());
+  return llvm::TypeSwitch<Operation *, FailureOr<SmallVector<Value>>>(op)
+      .Case<tensor::ExpandShapeOp>([&](tensor::ExpandShapeOp e) {
+        grads[0] = tensor::CollapseShapeOp::create(
+            b, loc, e.getSrcType(), grad, e.getReassociationIndices());
+        return grads;
+      })
+      .Case<tensor::CollapseShapeOp>([&](tensor::CollapseShapeOp c) {
+        grads[0] = tensor::ExpandShapeOp::create(
+            b, loc, c.getSrcType(), grad, c.getReassociationIndices(),
+            shapeOf(g, c.getSrc()));
+        return grads;
+      })
+      .Case<tensor::ExtractSliceOp>([&](tensor::ExtractSliceOp s) {
+        grads[0] = tensor::InsertSliceOp::create(
+            b, loc, grad, zerosLike(s.getSource()), s.getMixedOffsets(),
+            s.getMixedSizes(), s.getMixedStrides());
+        return grads;
+      })
+      .Case<tensor::InsertSliceOp>([&](tensor::InsertSliceOp s) {
+        grads[0] = tensor::ExtractSliceOp::create(
+            b, loc, cast<RankedTensorType>(s.getSourceType()), grad,
+            s.getMixedOffsets(), s.getMixedSizes(), s.getMixedStrides());
+        grads[1] = tensor::InsertSliceOp::create(
+            b, loc, zerosLike(s.getSource()), grad, s.getMixedOffsets(),
+            s.getMixedSizes(), s.getMixedStrides());
+        return grads;
+      })
+      .Case<tensor::CastOp>([&](tensor::CastOp c) {
+        grads[0] = castTo(b, loc, grad, c.getSource().getType());
+        return grads;
+      })
+      .Default([](Operation *) { return failure(); });
 }

@@ -66,8 +66,15 @@ FeatureMapGrads featureMapVJP(GenericBuilder &g, FeatureMapKind kind,
                               Value input, Value weights, Value result,
                               Value grad);
 
+/// Gradients of the tensor reshaping ops (expand_shape, collapse_shape,
+/// extract_slice, insert_slice, cast): one per operand (null for index
+/// operands); failure for any other op.
+FailureOr<SmallVector<Value>> tensorOpVJP(GenericBuilder &g, Operation *op,
+                                          Value grad);
+
 /// Gradients of a one-result linalg.generic whose indexing maps are
-/// projected permutations and whose reductions are sums: one per operand
+/// projected permutations and whose reductions are sums, maxima or minima
+/// (the gradient goes to the elements equal to the result): one per operand
 /// (inputs, then the init), null for non-float or scalar operands. Fails
 /// with an error naming the op otherwise.
 FailureOr<SmallVector<Value>>
