@@ -38,7 +38,8 @@ func.func @sinks_masked_rows(%q: tensor<2x4x9x4xf32>, %k: tensor<2x2x6x4xf32>,
 }
 
 // Without sinks, rows 0-2 are fully masked: output 0 and lse -inf, and
-// their cotangents contribute nothing.
+// their cotangents contribute nothing (gradient-masked-rows.test uses it
+// too).
 func.func @masked_rows(%q: tensor<2x4x9x4xf32>, %k: tensor<2x2x6x4xf32>,
                        %v: tensor<2x2x6x3xf32>)
     -> (tensor<2x4x9x3xf32>, tensor<2x4x9xf32>) {

@@ -144,11 +144,12 @@ func.func @fused(%q: tensor<1x4x9x4xf32>, %k: tensor<1x2x7x4xf32>,
   return %o, %l : tensor<1x4x9x5xf32>, tensor<1x4x9xf32>
 }
 
-// Fused, no sinks: rows 0-1 fully masked (output 0, lse -inf).
-func.func @fused_masked_rows(%q: tensor<1x4x9x4xf32>, %k: tensor<1x2x7x4xf32>,
-                             %v: tensor<1x2x7x5xf32>)
-    -> (tensor<1x4x9x5xf32>, tensor<1x4x9xf32>) {
+// Fused, no sinks, Sq = 9 > Skv = 6: rows 0-2 fully masked (output 0, lse
+// -inf); gradient-masked-rows.test uses it too.
+func.func @fused_masked_rows(%q: tensor<2x4x9x4xf32>, %k: tensor<2x2x6x4xf32>,
+                             %v: tensor<2x2x6x3xf32>)
+    -> (tensor<2x4x9x3xf32>, tensor<2x4x9xf32>) {
   %o, %l = attn.attention softmax %q, %k, %v [#attn.causal]
-      : tensor<1x4x9x4xf32>, tensor<1x2x7x4xf32>, tensor<1x2x7x5xf32> -> tensor<1x4x9x5xf32>, tensor<1x4x9xf32>
-  return %o, %l : tensor<1x4x9x5xf32>, tensor<1x4x9xf32>
+      : tensor<2x4x9x4xf32>, tensor<2x2x6x4xf32>, tensor<2x2x6x3xf32> -> tensor<2x4x9x3xf32>, tensor<2x4x9xf32>
+  return %o, %l : tensor<2x4x9x3xf32>, tensor<2x4x9xf32>
 }
