@@ -11,6 +11,10 @@
 // their type, except i1, which is held as 0/1. Floats stay in double whatever
 // their type (this is the f64 oracle).
 //
+// RecordedEvaluation (at the end) keeps an interpreter's values after a run
+// and re-runs region bodies point by point, for the reverse mode of
+// Gradient.cpp.
+//
 //===----------------------------------------------------------------------===//
 
 #include "attn/Reference/Interpreter.h"

@@ -73,7 +73,8 @@ func.func @manual_softmax(%q: tensor<1x1x6x4xf32>, %k: tensor<1x1x7x4xf32>,
 }
 
 // Slices, inserts, a generate body reading an argument, elementwise ops on
-// whole tensors (with a broadcast scalar), from_elements and cast.
+// whole tensors (with a broadcast scalar), from_elements, splat, insert and
+// cast.
 func.func @tensor_ops(%a: tensor<4x6xf32>, %b: tensor<3x2xf32>, %c: tensor<5xf32>)
     -> (tensor<4x6xf32>, tensor<2x3xf32>, tensor<2xf32>) {
   %two = arith.constant 2.0 : f32
@@ -95,7 +96,11 @@ func.func @tensor_ops(%a: tensor<4x6xf32>, %b: tensor<3x2xf32>, %c: tensor<5xf32
   %x0 = tensor.extract %c[%c0] : tensor<5xf32>
   %x3 = tensor.extract %c[%c3] : tensor<5xf32>
   %p = arith.mulf %x0, %x3 : f32
-  %f = tensor.from_elements %p, %x3 : tensor<2xf32>
+  %f0 = tensor.from_elements %p, %x3 : tensor<2xf32>
+  %sp = tensor.splat %x0 : tensor<2xf32>
+  %f1 = arith.addf %f0, %sp : tensor<2xf32>
+  %c1 = arith.constant 1 : index
+  %f = tensor.insert %x3 into %f1[%c1] : tensor<2xf32>
   %g = tensor.cast %f : tensor<2xf32> to tensor<?xf32>
   %h = tensor.cast %g : tensor<?xf32> to tensor<2xf32>
   return %r, %m, %h : tensor<4x6xf32>, tensor<2x3xf32>, tensor<2xf32>
