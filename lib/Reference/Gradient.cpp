@@ -754,7 +754,23 @@ bool Differentiator::ifRule(scf::IfOp op, ArrayRef<Adjoint> results) {
 // attn
 //===----------------------------------------------------------------------===//
 
+/// The aggregation kind of an aggregate, normalize or attention op.
+std::optional<AggregationKind> aggregationKind(Operation *op) {
+  return llvm::TypeSwitch<Operation *, std::optional<AggregationKind>>(op)
+      .Case<AggregateOp, NormalizeOp, AttentionOp>(
+          [](auto a) { return a.getKind(); })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
 bool Differentiator::attnRule(Operation *op, MutableArrayRef<Adjoint> results) {
+  // The kinds AttnAdjoints.cpp differentiates: a kind added to the dialect
+  // later is an error until it gets its rule, never a zero.
+  std::optional<AggregationKind> kind = aggregationKind(op);
+  if (kind && *kind != AggregationKind::softmax &&
+      *kind != AggregationKind::sigmoid && *kind != AggregationKind::none)
+    return fail("no gradient rule for '" + op->getName().getStringRef() +
+                "' of kind '" + stringifyAggregationKind(*kind) +
+                "' in the reference interpreter");
   ArrayRef<double> dOut = results[0].orEmpty();
   auto optional = [&](Value v) {
     return v ? tensorAdjoint(v) : MutableArrayRef<double>();
