@@ -11,6 +11,10 @@
 // their type, except i1, which is held as 0/1. Floats stay in double whatever
 // their type (this is the f64 oracle).
 //
+// RecordedEvaluation (at the end) keeps an interpreter's values after a run
+// and re-runs region bodies point by point, for the reverse mode of
+// Gradient.cpp.
+//
 //===----------------------------------------------------------------------===//
 
 #include "attn/Reference/Interpreter.h"
@@ -48,12 +52,7 @@ int64_t Tensor::numElements() const {
 namespace {
 
 using TensorRef = std::shared_ptr<const Tensor>;
-
-/// A runtime value: a tensor when `tensor` is set, otherwise a scalar.
-struct RtValue {
-  double scalar = 0;
-  TensorRef tensor;
-};
+using RtValue = RuntimeValue;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 /// Refuse absurd allocations (2^31 doubles = 16 GiB) instead of aborting.
@@ -218,6 +217,8 @@ public:
            SmallVectorImpl<RtValue> &results);
 
 private:
+  friend class mlir::attn::reference::RecordedEvaluation;
+
   bool fail(const Twine &msg) {
     if (error.empty())
       error = msg.str();
@@ -1520,11 +1521,11 @@ double maxOf(double acc, double x) {
   return (std::isnan(x) || x > acc) ? x : acc;
 }
 
-/// Fills `w` with the weights `kind` gives one row of `n` scores and returns
-/// the row's lse (softmax only). A row whose every key is masked (and no
-/// finite sink) gets weights 0 and lse -inf.
-double rowWeights(AggregationKind kind, const double *s, int64_t n,
-                  const double *sink, double *w) {
+} // namespace
+
+double mlir::attn::reference::rowWeights(AggregationKind kind, const double *s,
+                                         int64_t n, const double *sink,
+                                         double *w) {
   switch (kind) {
   case AggregationKind::softmax: {
     double m = sink ? *sink : -kInf;
@@ -1554,6 +1555,8 @@ double rowWeights(AggregationKind kind, const double *s, int64_t n,
   }
   return 0;
 }
+
+namespace {
 
 /// o[b, h, i] = sum_j w_j v[b, h / group, j], with w the weights `kind` gives
 /// row s[b, h, i] (and sink sinks[h]); lse gets each row's lse.
@@ -1972,11 +1975,12 @@ bool Interpreter::execAttn(LshOp op) {
 // Entry point
 //===----------------------------------------------------------------------===//
 
-bool mlir::attn::reference::evaluate(func::FuncOp func, ArrayRef<Tensor> args,
-                                     SmallVectorImpl<Tensor> &results,
-                                     std::string &error) {
-  error.clear();
-  results.clear();
+namespace {
+
+/// Checks `args` against the signature of `func` and converts them to
+/// runtime values (integers wrapped to their width).
+bool convertArguments(func::FuncOp func, ArrayRef<Tensor> args,
+                      SmallVectorImpl<RtValue> &rtArgs, std::string &error) {
   FunctionType type = func.getFunctionType();
   if (args.size() != type.getNumInputs()) {
     error = llvm::formatv("function '{0}' expects {1} argument(s), got {2}",
@@ -1984,7 +1988,6 @@ bool mlir::attn::reference::evaluate(func::FuncOp func, ArrayRef<Tensor> args,
                 .str();
     return false;
   }
-  SmallVector<RtValue> rtArgs;
   for (auto [k, arg, argType] : llvm::enumerate(args, type.getInputs())) {
     auto fail = [&, k = k](const Twine &msg) {
       error = ("argument #" + Twine(k) + ": " + msg).str();
@@ -2019,14 +2022,26 @@ bool mlir::attn::reference::evaluate(func::FuncOp func, ArrayRef<Tensor> args,
     }
     rtArgs.push_back(std::move(v));
   }
+  return true;
+}
+
+/// Runs `func` in `interp` and converts its results to tensors (a scalar
+/// result becomes a rank-0 tensor).
+bool runFunction(Interpreter &interp, func::FuncOp func, ArrayRef<Tensor> args,
+                 SmallVectorImpl<Tensor> &results, std::string &error) {
+  error.clear();
+  results.clear();
+  SmallVector<RtValue> rtArgs;
+  if (!convertArguments(func, args, rtArgs, error))
+    return false;
   SmallVector<RtValue> rtResults;
-  Interpreter interp(error, 0);
   if (!interp.run(func, rtArgs, rtResults)) {
     if (error.empty())
       error = "reference interpreter failed";
     return false;
   }
-  for (auto [v, resultType] : llvm::zip(rtResults, type.getResults())) {
+  for (auto [v, resultType] :
+       llvm::zip(rtResults, func.getFunctionType().getResults())) {
     if (v.tensor) {
       results.push_back(*v.tensor);
       continue;
@@ -2037,4 +2052,104 @@ bool mlir::attn::reference::evaluate(func::FuncOp func, ArrayRef<Tensor> args,
     results.push_back(std::move(t));
   }
   return true;
+}
+
+} // namespace
+
+std::optional<int64_t>
+mlir::attn::reference::evaluateAffine(AffineExpr expr, ArrayRef<int64_t> dims) {
+  return evalAffine(expr, dims);
+}
+
+bool mlir::attn::reference::evaluate(func::FuncOp func, ArrayRef<Tensor> args,
+                                     SmallVectorImpl<Tensor> &results,
+                                     std::string &error) {
+  Interpreter interp(error, 0);
+  return runFunction(interp, func, args, results, error);
+}
+
+//===----------------------------------------------------------------------===//
+// Recorded evaluation
+//===----------------------------------------------------------------------===//
+
+struct RecordedEvaluation::Impl {
+  std::string error;
+  Interpreter interp{error, 0};
+  SmallVector<int64_t> loopIndices;
+
+  /// Runs `body` with the interpreter's error message cleared and copies a
+  /// failure's message to `out`.
+  template <typename Body> bool guarded(std::string &out, Body body) {
+    error.clear();
+    if (body())
+      return true;
+    out = error.empty() ? "reference interpreter failed" : error;
+    return false;
+  }
+};
+
+RecordedEvaluation::RecordedEvaluation() : impl(std::make_unique<Impl>()) {}
+RecordedEvaluation::~RecordedEvaluation() = default;
+
+bool RecordedEvaluation::run(func::FuncOp func, ArrayRef<Tensor> args,
+                             SmallVectorImpl<Tensor> &results,
+                             std::string &error) {
+  return impl->guarded(error, [&] {
+    return runFunction(impl->interp, func, args, results, impl->error);
+  });
+}
+
+RuntimeValue RecordedEvaluation::value(Value v) const {
+  return impl->interp.get(v);
+}
+
+bool RecordedEvaluation::runBlock(Block &block, ArrayRef<RuntimeValue> args,
+                                  ArrayRef<int64_t> loopIndices,
+                                  SmallVectorImpl<RuntimeValue> &yielded,
+                                  std::string &error) {
+  Interpreter &interp = impl->interp;
+  impl->loopIndices.assign(loopIndices.begin(), loopIndices.end());
+  SmallVectorImpl<int64_t> *saved = interp.loopIndices;
+  interp.loopIndices = &impl->loopIndices;
+  llvm::scope_exit restore([&] { interp.loopIndices = saved; });
+  return impl->guarded(error,
+                       [&] { return interp.runBlock(block, args, yielded); });
+}
+
+bool RecordedEvaluation::slicePositions(Operation *sliceOp,
+                                        SmallVectorImpl<int64_t> &positions,
+                                        std::string &error) {
+  Interpreter &interp = impl->interp;
+  SmallVector<int64_t> sliceShape;
+  return impl->guarded(error, [&] {
+    if (auto s = dyn_cast<tensor::ExtractSliceOp>(sliceOp))
+      return interp.sliceIndices(s, interp.tensor(s.getSource()).shape,
+                                 s.getMixedOffsets(), s.getMixedSizes(),
+                                 s.getMixedStrides(), positions, sliceShape);
+    if (auto s = dyn_cast<tensor::InsertSliceOp>(sliceOp))
+      return interp.sliceIndices(s, interp.tensor(s.getDest()).shape,
+                                 s.getMixedOffsets(), s.getMixedSizes(),
+                                 s.getMixedStrides(), positions, sliceShape);
+    return interp.failOp(sliceOp, "is not a slice op");
+  });
+}
+
+bool RecordedEvaluation::attentionScores(Operation *attention, Tensor &raw,
+                                         Tensor &masked, std::string &error) {
+  Interpreter &interp = impl->interp;
+  auto op = dyn_cast<AttentionOp>(attention);
+  return impl->guarded(error, [&] {
+    if (!op)
+      return interp.failOp(attention, "is not attn.attention");
+    if (!interp.computeScores(op, interp.tensor(op.getQuery()),
+                              interp.tensor(op.getKey()),
+                              op.getEffectiveScale(), raw))
+      return false;
+    masked = raw;
+    if (!op.getScoreMod().empty() &&
+        !interp.applyScoreMod(op, op.getScoreMod().front(), masked))
+      return false;
+    return interp.applyMask(op, op.getPatterns(), op.getMaskOperands(),
+                            op.getPredicate(), masked);
+  });
 }

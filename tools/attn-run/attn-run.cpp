@@ -3,6 +3,7 @@
 // attn-run FILE.mlir [--entry=NAME] [--pipeline=cpu|naive|reference]
 //          [--arg=X.npy ...] [--random-args [--seed=N]] [--out=Y.npy ...]
 //          [--check] [--bench=N] [--threads=N] [--device=cpu|cuda]
+//          [--grad [--fd-check=N]]
 //
 // Exit codes: 0 success, 1 --check outside tolerance, 2 invalid program or
 // input (the first stderr line names the file or flag and the problem).
@@ -18,6 +19,8 @@
 #include "attn/IR/AttnShapes.h"
 #include "attn/InitAll.h"
 #include "attn/Pipelines/Pipelines.h"
+#include "attn/Reference/FiniteDifferences.h"
+#include "attn/Reference/Gradient.h"
 #include "attn/Reference/Interpreter.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -66,6 +69,10 @@ struct Options {
   std::string gpuOptions; // attn-to-nvvm options (gpu-emulated)
   // Functions timed alternately with the entry (--bench-with).
   std::vector<std::string> benchWith;
+  // --grad: run the gradient of the entry; --fd-check=N: compare it with N
+  // finite differences.
+  bool grad = false;
+  int64_t fdCheck = 0;
 };
 
 using attn_tools::fail;
@@ -101,7 +108,7 @@ Options parseOptions(int argc, char **argv) {
                       "[--bench=N] [--threads=N] [--device=cpu|cuda] "
                       "[--cpu-options='tile-q=N tile-kv=N vector-width=N'] "
                       "[--gpu-options='block-q=N block-kv=N'] "
-                      "[--bench-with=NAME]...\n";
+                      "[--bench-with=NAME]... [--grad [--fd-check=N]]\n";
       std::exit(0);
     }
     if (auto v = value("--entry"))
@@ -137,6 +144,12 @@ Options parseOptions(int argc, char **argv) {
       o.cpuOptions = *v;
     } else if (auto v = value("--gpu-options")) {
       o.gpuOptions = *v;
+    } else if (a == "--grad") {
+      o.grad = true;
+    } else if (auto v = value("--fd-check")) {
+      o.fdCheck = intValue("--fd-check", *v);
+      if (o.fdCheck < 1)
+        fail("--fd-check", "needs at least 1 sample");
     } else if (auto v = value("--device")) {
       if (*v != "cpu" && *v != "cuda")
         fail("--device", "unknown device '" + *v + "' (expected cpu or cuda)");
@@ -157,6 +170,11 @@ Options parseOptions(int argc, char **argv) {
                     "or naive)");
   if (!o.benchWith.empty() && (!o.bench || !o.randomArgs))
     fail("--bench-with", "needs --bench=N and --random-args");
+  if (o.fdCheck && !o.grad)
+    fail("--fd-check", "needs --grad");
+  if (o.grad && o.pipeline != "reference")
+    fail("--grad", "--grad with --pipeline=" + o.pipeline +
+                       " is not available yet (use --pipeline=reference)");
   if (o.device == "cuda")
     fail("--device=cuda",
          "attn-run does not run GPU code: compile with attn-compile "
@@ -575,7 +593,7 @@ func::FuncOp selectEntry(ModuleOp module, const Options &o) {
              : "several public functions; choose one with --entry=NAME");
   }
   checkSignature(func, o.file);
-  if (o.outs.size() > func.getNumResults())
+  if (!o.grad && o.outs.size() > func.getNumResults())
     fail("--out", std::to_string(o.outs.size()) + " outputs given but @" +
                       func.getName().str() + " has " +
                       std::to_string(func.getNumResults()) + " result(s)");
@@ -731,6 +749,165 @@ void benchmark(ModuleOp module, const Options &o,
   }
 }
 
+//===----------------------------------------------------------------------===//
+// Gradients (--grad)
+//===----------------------------------------------------------------------===//
+
+/// The cotangents @F_grad takes after F's arguments: one per floating-point
+/// result of F (lse included), with that result's type.
+SmallVector<RankedTensorType> cotangentTypes(func::FuncOp func) {
+  SmallVector<RankedTensorType> types;
+  for (unsigned r : attn::reference::cotangentResults(func))
+    types.push_back(cast<RankedTensorType>(func.getResultTypes()[r]));
+  return types;
+}
+
+/// The argument types of @F_grad: F's arguments, then its cotangents.
+SmallVector<RankedTensorType> gradientFunctionArgumentTypes(func::FuncOp func) {
+  SmallVector<RankedTensorType> types;
+  for (Type t : func.getArgumentTypes())
+    types.push_back(cast<RankedTensorType>(t));
+  llvm::append_range(types, cotangentTypes(func));
+  return types;
+}
+
+/// The result types of @F_grad: one gradient per floating-point tensor
+/// argument of F, with that argument's type.
+SmallVector<RankedTensorType> gradientTypes(func::FuncOp func) {
+  SmallVector<RankedTensorType> types;
+  for (unsigned a : attn::reference::gradientArguments(func))
+    types.push_back(cast<RankedTensorType>(func.getArgumentTypes()[a]));
+  return types;
+}
+
+/// F's arguments: drawn, or read from the first --arg files.
+void loadForwardArguments(func::FuncOp func, const Options &o,
+                          std::vector<HostTensor> &args,
+                          std::vector<std::string> &argNames) {
+  unsigned numArgs = func.getNumArguments();
+  size_t expected = gradientFunctionArgumentTypes(func).size();
+  if (!o.randomArgs && o.args.size() != expected)
+    fail(o.file, "@" + func.getName().str() + "_grad takes " +
+                     std::to_string(expected) + " argument(s) (" +
+                     std::to_string(numArgs) + " of @" + func.getName().str() +
+                     ", then one cotangent per floating-point result) but " +
+                     std::to_string(o.args.size()) + " --arg given");
+  Options forward = o;
+  if (!o.randomArgs)
+    forward.args.resize(numArgs);
+  loadArguments(func, forward, args, argNames);
+}
+
+/// The cotangents, with the concrete shapes `resultShapes` of F's results:
+/// drawn uniformly in [-1, 1] (--random-args, from a second generator
+/// seeded by --seed) or read from the --arg files after F's arguments.
+void loadCotangents(func::FuncOp func, const Options &o,
+                    ArrayRef<attn::reference::Tensor> results,
+                    std::vector<HostTensor> &cotangents) {
+  SmallVector<RankedTensorType> types = cotangentTypes(func);
+  SmallVector<unsigned> indices = attn::reference::cotangentResults(func);
+  std::mt19937_64 rng(o.seed ^ 0x9e3779b97f4a7c15ull);
+  std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+  for (auto [k, type] : llvm::enumerate(types)) {
+    ArrayRef<int64_t> shape = results[indices[k]].shape;
+    HostTensor t;
+    if (o.randomArgs) {
+      t.elementType = type.getElementType();
+      t.shape.assign(shape.begin(), shape.end());
+      t.storage.assign(t.numElements() * t.elementSize(), 0);
+      for (int64_t i = 0, n = t.numElements(); i < n; ++i)
+        t.set(i, uniform(rng));
+      cotangents.push_back(std::move(t));
+      continue;
+    }
+    const std::string &path = o.args[func.getNumArguments() + k];
+    NpyArray array;
+    std::string error;
+    if (!readNpy(path, array, error))
+      fail(path, error);
+    if (!fromNpy(array, type, t, error))
+      fail(path, "cotangent #" + std::to_string(k) + ": " + error);
+    if (!std::equal(t.shape.begin(), t.shape.end(), shape.begin(),
+                    shape.end()))
+      fail(path, "cotangent #" + std::to_string(k) + ": shape " +
+                     attn::formatShape(SmallVector<int64_t>(t.shape.begin(),
+                                                            t.shape.end())) +
+                     " does not match the shape " + attn::formatShape(shape) +
+                     " of result #" + std::to_string(indices[k]));
+    cotangents.push_back(std::move(t));
+  }
+}
+
+/// --fd-check: compares the reference gradient with finite differences;
+/// prints max_fd_err and returns whether it is within tolerance.
+bool checkGradientByFiniteDifferences(
+    func::FuncOp func, ArrayRef<attn::reference::Tensor> args,
+    ArrayRef<attn::reference::Tensor> cotangents, const Options &o) {
+  attn::reference::FiniteDifferenceReport report;
+  std::string error;
+  if (!attn::reference::checkFiniteDifferences(
+          func, args, cotangents, o.fdCheck, o.seed, report, error))
+    fail(o.file, error);
+  llvm::outs() << llvm::format("max_fd_err=%.3e fd_samples=%u fd_skipped=%u\n",
+                               report.maxError, report.compared,
+                               report.skipped);
+  bool ok = report.maxError <= attn::reference::kFiniteDifferenceTolerance;
+  if (!ok)
+    llvm::errs() << llvm::format(
+        "finite differences disagree with the gradient beyond %.0e: "
+        "argument #%u, element %lld: gradient %.17g, finite difference "
+        "%.17g\n",
+        attn::reference::kFiniteDifferenceTolerance, report.argument,
+        static_cast<long long>(report.element), report.analytic,
+        report.numeric);
+  if (report.compared < static_cast<uint64_t>(o.fdCheck)) {
+    llvm::errs() << "only " << report.compared << " of " << o.fdCheck
+                 << " finite-difference samples fell on differentiable "
+                    "points\n";
+    ok = false;
+  }
+  return ok;
+}
+
+/// attn-run --grad: the gradient of the entry by the reference interpreter's
+/// reverse mode. Returns the exit status.
+int runGradient(func::FuncOp func, const Options &o) {
+  if (o.outs.size() > gradientTypes(func).size())
+    fail("--out", std::to_string(o.outs.size()) + " outputs given but @" +
+                      func.getName().str() + "_grad has " +
+                      std::to_string(gradientTypes(func).size()) +
+                      " result(s) (one per floating-point tensor argument)");
+  std::vector<HostTensor> args, cotangents;
+  std::vector<std::string> argNames;
+  loadForwardArguments(func, o, args, argNames);
+  KnownShapes known = checkConcreteShapes(func, args);
+  validateMaskData(func, args, argNames, known);
+  SmallVector<attn::reference::Tensor> forward =
+      referenceResults(func, args, o);
+  loadCotangents(func, o, forward, cotangents);
+  SmallVector<attn::reference::Tensor> refArgs, refCotangents, grads;
+  for (const HostTensor &a : args)
+    refArgs.push_back(toReference(a));
+  for (const HostTensor &c : cotangents)
+    refCotangents.push_back(toReference(c));
+  std::string error;
+  if (!attn::reference::evaluateGradient(func, refArgs, refCotangents, grads,
+                                         error))
+    fail(o.file, error);
+  std::vector<HostTensor> results;
+  for (const attn::reference::Tensor &g : grads)
+    results.push_back(fromReference(g));
+  for (size_t i = 0; i < o.outs.size(); ++i) {
+    std::string writeError;
+    if (!writeNpy(o.outs[i], toNpy(results[i]), writeError))
+      fail(o.outs[i], writeError);
+  }
+  bool ok = !o.check || compareResults(results, grads);
+  if (o.fdCheck)
+    ok &= checkGradientByFiniteDifferences(func, refArgs, refCotangents, o);
+  return ok ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -753,6 +930,8 @@ int main(int argc, char **argv) {
   OwningOpRef<ModuleOp> module =
       attn_tools::parseOrFail(o.file, context, firstError, sourceMgr);
   func::FuncOp func = selectEntry(*module, o);
+  if (o.grad)
+    return runGradient(func, o);
 
   std::vector<HostTensor> args;
   std::vector<std::string> argNames;
