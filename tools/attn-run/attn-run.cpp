@@ -22,6 +22,7 @@
 #include "attn/Reference/FiniteDifferences.h"
 #include "attn/Reference/Gradient.h"
 #include "attn/Reference/Interpreter.h"
+#include "attn/Transforms/Grad.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -172,9 +173,8 @@ Options parseOptions(int argc, char **argv) {
     fail("--bench-with", "needs --bench=N and --random-args");
   if (o.fdCheck && !o.grad)
     fail("--fd-check", "needs --grad");
-  if (o.grad && o.pipeline != "reference")
-    fail("--grad", "--grad with --pipeline=" + o.pipeline +
-                       " is not available yet (use --pipeline=reference)");
+  if (o.grad && !o.benchWith.empty())
+    fail("--bench-with", "cannot be combined with --grad");
   if (o.device == "cuda")
     fail("--device=cuda",
          "attn-run does not run GPU code: compile with attn-compile "
@@ -827,11 +827,10 @@ void loadCotangents(func::FuncOp func, const Options &o,
       fail(path, error);
     if (!fromNpy(array, type, t, error))
       fail(path, "cotangent #" + std::to_string(k) + ": " + error);
-    if (!std::equal(t.shape.begin(), t.shape.end(), shape.begin(),
-                    shape.end()))
+    if (!std::equal(t.shape.begin(), t.shape.end(), shape.begin(), shape.end()))
       fail(path, "cotangent #" + std::to_string(k) + ": shape " +
-                     attn::formatShape(SmallVector<int64_t>(t.shape.begin(),
-                                                            t.shape.end())) +
+                     attn::formatShape(
+                         SmallVector<int64_t>(t.shape.begin(), t.shape.end())) +
                      " does not match the shape " + attn::formatShape(shape) +
                      " of result #" + std::to_string(indices[k]));
     cotangents.push_back(std::move(t));
@@ -869,9 +868,66 @@ bool checkGradientByFiniteDifferences(
   return ok;
 }
 
-/// attn-run --grad: the gradient of the entry by the reference interpreter's
-/// reverse mode. Returns the exit status.
-int runGradient(func::FuncOp func, const Options &o) {
+/// Gradients are compared normwise per result: the largest deviation must
+/// stay within the element type's tolerance times the largest reference
+/// magnitude (at least 1). Elementwise relative error is meaningless for
+/// gradient entries that cancel to nearly 0 (docs/attn-run.md).
+bool compareGradients(ArrayRef<HostTensor> actual,
+                      ArrayRef<attn::reference::Tensor> expected) {
+  double maxAbs = 0, maxRef = 0;
+  bool ok = actual.size() == expected.size();
+  for (size_t r = 0; r < actual.size() && r < expected.size(); ++r) {
+    const HostTensor &a = actual[r];
+    const attn::reference::Tensor &e = expected[r];
+    if (a.numElements() != static_cast<int64_t>(e.data.size())) {
+      llvm::errs() << "gradient #" << r
+                   << ": size differs from the reference's\n";
+      ok = false;
+      continue;
+    }
+    double abs = 0, ref = 0;
+    int64_t worst = 0;
+    for (int64_t i = 0, n = a.numElements(); i < n; ++i) {
+      double d = std::fabs(a.get(i) - e.data[i]);
+      if (std::isnan(d))
+        d = std::numeric_limits<double>::infinity();
+      if (d > abs) {
+        abs = d;
+        worst = i;
+      }
+      ref = std::max(ref, std::fabs(e.data[i]));
+    }
+    Tolerance tol = toleranceFor(a.elementType);
+    double bound = tol.atol + tol.rtol * std::max(1.0, ref);
+    if (!(abs <= bound)) {
+      llvm::errs() << "gradient #" << r << ": max |error| " << abs
+                   << " exceeds " << bound << " (normwise; reference max "
+                   << ref << "); worst at flat index " << worst << ": got "
+                   << a.get(worst) << ", expected " << e.data[worst] << "\n";
+      ok = false;
+    }
+    maxAbs = std::max(maxAbs, abs);
+    maxRef = std::max(maxRef, ref);
+  }
+  double maxRel = maxRef > 0 ? maxAbs / maxRef : maxAbs;
+  llvm::outs() << llvm::format("max_abs_err=%.3e max_rel_err=%.3e\n", maxAbs,
+                               maxRel);
+  return ok;
+}
+
+/// Adds @F_grad to the module (the attn-grad pass's builder) and returns it.
+func::FuncOp addGradientFunction(func::FuncOp func, const Options &o,
+                                 const attn_tools::FirstError &firstError) {
+  FailureOr<func::FuncOp> grad = attn::buildGradientFunction(func);
+  if (failed(grad))
+    fail(o.file, "attn-grad failed" + firstError.suffix());
+  return *grad;
+}
+
+/// attn-run --grad: @F_grad through the chosen pipeline, or the reference
+/// interpreter's own reverse mode. Returns the exit status.
+int runGradient(ModuleOp module, func::FuncOp func, const Options &o,
+                const attn_tools::FirstError &firstError) {
   if (o.outs.size() > gradientTypes(func).size())
     fail("--out", std::to_string(o.outs.size()) + " outputs given but @" +
                       func.getName().str() + "_grad has " +
@@ -890,21 +946,42 @@ int runGradient(func::FuncOp func, const Options &o) {
     refArgs.push_back(toReference(a));
   for (const HostTensor &c : cotangents)
     refCotangents.push_back(toReference(c));
+  bool reference = o.pipeline == "reference";
   std::string error;
-  if (!attn::reference::evaluateGradient(func, refArgs, refCotangents, grads,
-                                         error))
+  if ((reference || o.check) && !attn::reference::evaluateGradient(
+                                    func, refArgs, refCotangents, grads, error))
     fail(o.file, error);
   std::vector<HostTensor> results;
-  for (const attn::reference::Tensor &g : grads)
-    results.push_back(fromReference(g));
+  std::unique_ptr<CompiledFunction> compiled;
+  std::vector<HostTensor> gradArgs;
+  func::FuncOp gradFunc;
+  if (reference) {
+    for (const attn::reference::Tensor &g : grads)
+      results.push_back(fromReference(g));
+  } else {
+    gradFunc = addGradientFunction(func, o, firstError);
+    gradArgs = args;
+    llvm::append_range(gradArgs, cotangents);
+    compiled =
+        compileAndRun(module, gradFunc, o, firstError, gradArgs, results);
+  }
   for (size_t i = 0; i < o.outs.size(); ++i) {
     std::string writeError;
     if (!writeNpy(o.outs[i], toNpy(results[i]), writeError))
       fail(o.outs[i], writeError);
   }
-  bool ok = !o.check || compareResults(results, grads);
+  bool ok = !o.check || compareGradients(results, grads);
   if (o.fdCheck)
     ok &= checkGradientByFiniteDifferences(func, refArgs, refCotangents, o);
+  // FLOPs of the gradient: the forward recomputed once plus a backward of
+  // 2.5 forwards (the FlashAttention-2 convention).
+  if (compiled && o.bench)
+    benchmark(module, o, firstError,
+              {gradFunc.getName().str(),
+               std::move(gradArgs),
+               std::move(compiled),
+               3.5 * countFlops(func, known),
+               {}});
   return ok ? 0 : 1;
 }
 
@@ -931,7 +1008,7 @@ int main(int argc, char **argv) {
       attn_tools::parseOrFail(o.file, context, firstError, sourceMgr);
   func::FuncOp func = selectEntry(*module, o);
   if (o.grad)
-    return runGradient(func, o);
+    return runGradient(*module, func, o, firstError);
 
   std::vector<HostTensor> args;
   std::vector<std::string> argNames;
