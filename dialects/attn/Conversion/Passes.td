@@ -5,7 +5,8 @@
 include "mlir/Pass/PassBase.td"
 
 def AttnTile : Pass<"attn-tile"> {
-  let summary = "Lower attn.attention to the tiled online-softmax form";
+  let summary = "Lower attn.attention (and its gradient) to the tiled "
+                "online-softmax form";
   let description = [{
     Lowers each `attn.attention` to FlashAttention-2 style loops: a parallel
     loop over (batch, head, query tile) and, inside, a loop over the key
@@ -14,6 +15,12 @@ def AttnTile : Pass<"attn-tile"> {
     evaluate the mask per element. Scores, statistics and accumulators are
     f32; K/V heads are read through the GQA mapping without copies. The inner
     products use vector ops of the given width.
+
+    Each `attn.attention_grad` becomes the FlashAttention-2 backward: P is
+    recomputed from the saved lse, the key tiles are walked per (batch, K/V
+    head, query part) over the query tiles the mask analysis does not prove
+    empty, dK and dV accumulate on the stack and dQ in an f32 buffer; every
+    reduction runs in a fixed order (no atomics).
   }];
   let options = [
     Option<"tileQ", "tile-q", "int64_t", /*default=*/"0",

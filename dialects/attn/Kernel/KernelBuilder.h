@@ -233,6 +233,27 @@ private:
   }
 };
 
+/// Register-blocked outer products: for iv in [lb, ub),
+/// acc[rr * vecs + v] += broadcast(rowScalar(iv, rr)) * column(iv, v),
+/// with the `rows * vecs` accumulators carried in registers.
+inline SmallVector<Value>
+blockedOuterProducts(KernelBuilder &k, Value lb, Value ub, int64_t rows,
+                     int64_t vecs, VectorType type, ValueRange inits,
+                     function_ref<Value(Value, int64_t)> column,
+                     function_ref<Value(Value, int64_t)> rowScalar) {
+  return k.reduceMany(lb, ub, 1, inits, [&](Value iv, ValueRange acc) {
+    SmallVector<Value> cols, next;
+    for (int64_t v = 0; v < vecs; ++v)
+      cols.push_back(column(iv, v));
+    for (int64_t rr = 0; rr < rows; ++rr) {
+      Value x = k.bcast(type, rowScalar(iv, rr));
+      for (int64_t v = 0; v < vecs; ++v)
+        next.push_back(k.fma(x, cols[v], acc[rr * vecs + v]));
+    }
+    return next;
+  });
+}
+
 /// Static head counts and last dimensions of an attention-like op with
 /// [B, H, S, D] query, key and value operands.
 struct HeadDims {

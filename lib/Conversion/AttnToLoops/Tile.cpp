@@ -20,6 +20,7 @@
 #include "attn/Conversion/AttnToLoops/Tile.h"
 #include "attn/Conversion/AttnToLoops/KeyTileLists.h"
 #include "attn/Conversion/AttnToLoops/TileConfig.h"
+#include "attn/Conversion/AttnToLoops/TileGrad.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Kernel/FormDriver.h"
 #include "attn/Kernel/KernelBuilder.h"
@@ -47,27 +48,6 @@ using namespace mlir;
 using namespace mlir::attn;
 
 namespace {
-
-/// Register-blocked outer products: for iv in [lb, ub),
-/// acc[rr * vecs + v] += broadcast(rowScalar(iv, rr)) * column(iv, v),
-/// with the `rows * vecs` accumulators carried in registers.
-SmallVector<Value>
-blockedOuterProducts(KernelBuilder &k, Value lb, Value ub, int64_t rows,
-                     int64_t vecs, VectorType type, ValueRange inits,
-                     function_ref<Value(Value, int64_t)> column,
-                     function_ref<Value(Value, int64_t)> rowScalar) {
-  return k.reduceMany(lb, ub, 1, inits, [&](Value iv, ValueRange acc) {
-    SmallVector<Value> cols, next;
-    for (int64_t v = 0; v < vecs; ++v)
-      cols.push_back(column(iv, v));
-    for (int64_t rr = 0; rr < rows; ++rr) {
-      Value x = k.bcast(type, rowScalar(iv, rr));
-      for (int64_t v = 0; v < vecs; ++v)
-        next.push_back(k.fma(x, cols[v], acc[rr * vecs + v]));
-    }
-    return next;
-  });
-}
 
 /// The state of one query tile: the iteration of the parallel loop over
 /// (batch, query head, query tile[, key part]) and its stack buffers.
@@ -779,6 +759,21 @@ struct TileAttention : OpRewritePattern<AttentionOp> {
   TileOptions options;
 };
 
+struct TileAttentionGrad : OpRewritePattern<AttentionGradOp> {
+  TileAttentionGrad(MLIRContext *ctx, TileOptions options)
+      : OpRewritePattern(ctx), options(options) {}
+  LogicalResult matchAndRewrite(AttentionGradOp op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<SmallVector<Value>> results =
+        tileAttentionGrad(rewriter, op, options);
+    if (failed(results))
+      return failure();
+    rewriter.replaceOp(op, *results);
+    return success();
+  }
+  TileOptions options;
+};
+
 struct AttnTilePass : attn::impl::AttnTileBase<AttnTilePass> {
   using AttnTileBase::AttnTileBase;
   void runOnOperation() override {
@@ -814,5 +809,6 @@ mlir::attn::getTileOptions(Operation *op, int64_t tileQ, int64_t tileKV,
 
 void mlir::attn::populateTilePatterns(RewritePatternSet &patterns,
                                       const TileOptions &options) {
-  patterns.add<TileAttention>(patterns.getContext(), options);
+  patterns.add<TileAttention, TileAttentionGrad>(patterns.getContext(),
+                                                 options);
 }

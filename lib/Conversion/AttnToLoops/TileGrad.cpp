@@ -1,0 +1,1011 @@
+//===- TileGrad.cpp - tiled backward of attn.attention_grad ---------------===//
+//
+// FlashAttention-2's backward without atomics, in three parallel passes:
+//
+//   rows       Δ_i = rowsum(dO_i ∘ O_i) - dlse_i (0 where lse_i = -inf); Q^T
+//              (scaled) and dO^T in f32 with the rows of a query tile
+//              contiguous; then d(sink_h) = -Σ_{b,i} e^{sink_h - lse_i} Δ_i,
+//              one head per iteration, summed in order;
+//   key tiles  per (batch, K/V head, query part), the key tiles in order;
+//              for each, every query tile of the part (query tiles are
+//              dealt to the parts in turn) of every query head of the GQA
+//              group that can see it: S^T = K Q^T, P^T, dP^T = V dO^T, dS^T;
+//              dV += P^T dO and dK += dS^T Q in stack accumulators, dQ +=
+//              dS K in an f32 buffer whose rows only this part writes;
+//   finish     dQ, and dK and dV as the parts' shares summed in part order.
+//
+// Scores are kept transposed, [Bc, Br], with the query rows of a tile in
+// vector lanes (the forward's rowsInLanes layout); K and V are read in place
+// and broadcast. P = e^{S' - lse} (sigmoid(S'), or S' itself, for the other
+// kinds) and dS' = P ∘ (dP - Δ) (dP ∘ P(1 - P), dP), with S' = score_mod(S)
+// masked to -inf; dS = dS' · ∂score_mod/∂x through the region's adjoint,
+// which also yields the gradients of captured tensors. Masked scores, rows
+// with lse = -inf and padding never contribute, so they give exact zeros.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Conversion/AttnToLoops/TileGrad.h"
+#include "attn/Kernel/KernelBuilder.h"
+#include "attn/Kernel/MaskPredicate.h"
+#include "attn/Transforms/MaskAnalysis.h"
+#include "attn/Transforms/RegionAdjoint.h"
+
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::attn;
+
+namespace {
+
+/// The backward kernel's shape.
+struct GradConfig {
+  /// f32 lanes of the score vectors, whose lanes are query rows.
+  int64_t vectorWidth;
+  /// Query rows per tile (Br, a multiple of vectorWidth), keys per tile (Bc).
+  int64_t queryTile, keyTile;
+  /// Lanes of the vectors over D and over Dv.
+  int64_t dotWidth, outWidth;
+  /// Register blocking of S^T and dP^T: row vectors x keys per step.
+  int64_t rowVectorBlock, keyBlock;
+  /// Keys per register block of dV and of dK; query rows per block of dQ.
+  int64_t keysPerValueBlock, keysPerKeyBlock, rowsPerQueryBlock;
+  /// Parts of the query tiles (interleaved) walked in parallel for one
+  /// (batch, K/V head); their dK and dV shares are summed in order.
+  int64_t queryParts;
+  /// Private copies of the captured tensors' gradients: the key-tile pass
+  /// runs in this many chunks whatever the thread count, so their sums are
+  /// deterministic.
+  int64_t captureChunks;
+
+  int64_t numRowVectors() const { return queryTile / vectorWidth; }
+};
+
+/// Elements of tensor type `t`, counting a dynamic size as 4096.
+int64_t staticElements(Type t) {
+  int64_t n = 1;
+  for (int64_t d : cast<RankedTensorType>(t).getShape())
+    n *= ShapedType::isDynamic(d) ? 4096 : d;
+  return n;
+}
+
+/// The forward's defaults (64 x 64 tiles, fewer query rows for a short
+/// static query length) with every query tile in vector lanes, and register
+/// blocks of at most half the vector registers.
+FailureOr<GradConfig> chooseGradConfig(AttentionGradOp op, const HeadDims &h,
+                                       const TileOptions &options) {
+  if (options.vectorWidth < 0 || options.tileQ < 0 || options.tileKV < 0)
+    return failure();
+  GradConfig c;
+  const int64_t vw = resolveVectorWidth(options.vectorWidth, options.target);
+  c.vectorWidth = vw;
+  int64_t queries =
+      cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
+  int64_t tileQ = options.tileQ ? options.tileQ : 64;
+  if (!options.tileQ && !ShapedType::isDynamic(queries))
+    tileQ = std::clamp<int64_t>(queries, 1, 64);
+  c.queryTile = (tileQ + vw - 1) / vw * vw;
+  const int64_t tileKV = options.tileKV ? options.tileKV : 64;
+  c.keyTile = (tileKV + vw - 1) / vw * vw;
+  c.dotWidth = largestDividingWidth(h.d, vw);
+  c.outWidth = largestDividingWidth(h.dv, vw);
+  const int64_t accBudget = vw >= 16 ? 16 : 8;
+  c.rowVectorBlock = 1;
+  for (int64_t rb = 4; rb > 1; --rb)
+    if (c.numRowVectors() % rb == 0 && rb <= accBudget) {
+      c.rowVectorBlock = rb;
+      break;
+    }
+  c.keyBlock = std::clamp<int64_t>(accBudget / c.rowVectorBlock, 1, 4);
+  auto perBlock = [&](int64_t vectors) {
+    return std::clamp<int64_t>(accBudget / vectors, 1, 4);
+  };
+  c.keysPerValueBlock = perBlock(h.dv / c.outWidth);
+  c.keysPerKeyBlock = perBlock(h.d / c.dotWidth);
+  c.rowsPerQueryBlock = c.keysPerKeyBlock;
+  // At least 16 parallel iterations (a dynamic batch counts as 1), but no
+  // more parts than query tiles.
+  auto qTy = cast<RankedTensorType>(op.getQuery().getType());
+  int64_t pairs = qTy.isDynamicDim(0) ? h.hkv : qTy.getDimSize(0) * h.hkv;
+  c.queryParts =
+      std::clamp<int64_t>((16 + pairs - 1) / std::max<int64_t>(pairs, 1), 1, 8);
+  if (!ShapedType::isDynamic(queries))
+    c.queryParts = std::min(
+        c.queryParts,
+        std::max<int64_t>((queries + c.queryTile - 1) / c.queryTile, 1));
+  int64_t captured = 0;
+  for (Value t : op.getCaptures())
+    captured += staticElements(t.getType());
+  c.captureChunks = captured <= (int64_t(1) << 18) ? 16 : 4;
+  return c;
+}
+
+/// `body(start, count)` over [0, n): blocks of `block` positions, then the
+/// rest one position at a time.
+void forBlocks(KernelBuilder &k, Value n, int64_t block,
+               function_ref<void(Value, int64_t)> body) {
+  Value blockIdx = k.idx(block);
+  Value whole =
+      k.mul(arith::DivUIOp::create(k.b, k.loc, n, blockIdx), blockIdx);
+  k.loop(k.idx(0), whole, block, [&](Value s) { body(s, block); });
+  if (block > 1)
+    k.loop(whole, n, 1, [&](Value s) { body(s, 1); });
+}
+
+/// scf.parallel over [0, ubs) with unit steps.
+void parallelLoop(KernelBuilder &k, ValueRange ubs,
+                  function_ref<void(ValueRange)> body) {
+  SmallVector<Value> lbs(ubs.size(), k.idx(0)), steps(ubs.size(), k.idx(1));
+  scf::ParallelOp::create(k.b, k.loc, lbs, ubs, steps,
+                          [&](OpBuilder &nb, Location, ValueRange ivs) {
+                            OpBuilder::InsertionGuard guard(k.b);
+                            k.b.setInsertionPoint(nb.getInsertionBlock(),
+                                                  nb.getInsertionPoint());
+                            body(ivs);
+                          });
+}
+
+/// Nested loops over the index space `sizes`.
+void forEachIndex(KernelBuilder &k, ArrayRef<Value> sizes,
+                  function_ref<void(ValueRange)> body,
+                  SmallVector<Value> prefix = {}) {
+  if (prefix.size() == sizes.size()) {
+    body(prefix);
+    return;
+  }
+  k.loop(k.idx(0), sizes[prefix.size()], 1, [&](Value iv) {
+    SmallVector<Value> next = prefix;
+    next.push_back(iv);
+    forEachIndex(k, sizes, body, next);
+  });
+}
+
+/// A binary search that only ever moves to indices `proven` holds for (an
+/// i1 of an index), so its answer is proven even where `proven` is not
+/// monotone. `fromBelow`: the largest n in [lo, hi] found proven, given
+/// proven(lo); otherwise the smallest, given proven(hi).
+Value searchProvenBound(KernelBuilder &k, Value lo, Value hi, bool fromBelow,
+                        function_ref<Value(Value)> proven) {
+  OpBuilder &b = k.b;
+  Type idx = b.getIndexType();
+  auto loop = scf::WhileOp::create(
+      b, k.loc, TypeRange{idx, idx}, ValueRange{lo, hi},
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value more = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt,
+                                           args[0], args[1]);
+        scf::ConditionOp::create(nb, l, more, args);
+      },
+      [&](OpBuilder &nb, Location, ValueRange args) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        Value a = args[0], z = args[1], one = k.idx(1);
+        Value sum = fromBelow ? k.add(k.add(a, z), one) : k.add(a, z);
+        Value mid = arith::DivUIOp::create(b, k.loc, sum, k.idx(2));
+        Value p = proven(mid);
+        Value newLo =
+            fromBelow ? k.select(p, mid, a) : k.select(p, a, k.add(mid, one));
+        Value newHi =
+            fromBelow ? k.select(p, z, k.sub(mid, one)) : k.select(p, mid, z);
+        scf::YieldOp::create(b, k.loc, ValueRange{newLo, newHi});
+      });
+  return loop.getResult(0);
+}
+
+/// One query tile of one (batch, query head).
+struct RowTile {
+  Value bi, hi, hk, qt, i0, rows;
+  QueryTile tile;
+};
+
+/// The stack buffers of one parallel iteration: S^T [Bc, Br]; S'^T and then
+/// P^T (S^T itself without score_mod); dP^T and then dS^T; the key
+/// intervals [lo, hi) of the tile's rows (row-interval masks).
+struct Scratch {
+  Value s, p, ds, lo, hi;
+};
+
+/// Builds the backward of one attn.attention_grad: one method per phase.
+class GradKernel {
+public:
+  GradKernel(RewriterBase &rw, AttentionGradOp op, const GradConfig &cfg,
+             const HeadDims &dims)
+      : rw(rw), op(op), cfg(cfg), dims(dims), k(rw, op.getLoc()),
+        loc(op.getLoc()), analysis(op.getPatterns(), &op.getPredicate()) {}
+
+  SmallVector<Value> build();
+
+private:
+  void setUp();
+  // The rows pass.
+  void prepareQueryTile(ValueRange ivs);
+  void prepareRow(Value bi, Value hi, Value qt, Value i0, Value r);
+  void padRow(Value bi, Value hi, Value qt, Value i0, Value r);
+  void reduceSinkGradients();
+  // The key-tile pass.
+  void keyTilePass();
+  void visitKeyTile(Value bi, Value hk, Value part, Value kt, Scratch &sc,
+                    Value dK, Value dV, Value chunk);
+  std::pair<Value, Value> queryTileRange(Value bi, Value hi, Value j0,
+                                         Value jLast);
+  void visitPair(RowTile &t, Scratch &sc, Value j0, Value cols, Value jLast,
+                 Value dK, Value dV, Value chunk);
+  void storeKeyTile(Value bi, Value hk, Value part, Value j0, Value cols,
+                    Value dK, Value dV);
+  void finishGradients();
+  // One (query tile, key tile) pair: P^T in sc.p, dS^T in sc.ds.
+  void processPair(RowTile &t, Scratch &sc, Value j0, Value cols, Value full,
+                   Value chunk);
+  void transposedProducts(RowTile &t, Value out, Value keyRows, Value lanes,
+                          int64_t depth, Value j0, Value cols);
+  void applyScoreMod(RowTile &t, Scratch &sc, Value j0, Value cols);
+  void applyMask(RowTile &t, Scratch &sc, Value j0, Value cols, Value full);
+  void maskLaneIntervals(RowTile &t, Scratch &sc, Value j0, Value cols);
+  void maskPerElement(RowTile &t, Scratch &sc, Value j0, Value cols);
+  void computeWeights(RowTile &t, Scratch &sc, Value cols);
+  void chainScoreMod(RowTile &t, Scratch &sc, Value j0, Value cols,
+                     Value chunk);
+  void accumulateCapture(Value tensor, ValueRange indices, Value adjoint,
+                         Value skip, Value chunk);
+  // Accumulators: rows of f32 vectors, addressed by an index prefix.
+  using RowIndex = function_ref<SmallVector<Value>(Value)>;
+  void accumulateOuter(Value acc, RowIndex accRow, Value count,
+                       int64_t perBlock, Value inner, int64_t width,
+                       int64_t numVectors,
+                       function_ref<Value(Value, int64_t)> row,
+                       function_ref<Value(Value, Value)> weight);
+  void zeroRows(Value acc, int64_t rows, int64_t depth, int64_t width);
+  void storeRows(Value count, int64_t depth, int64_t width, double scale,
+                 Value dest, RowIndex destRow,
+                 function_ref<Value(Value, Value)> value);
+  // Captured tensors.
+  void initCaptureParts();
+  SmallVector<Value> reduceCaptureParts();
+
+  RowTile rowTile(Value bi, Value hi, Value qt);
+  Scratch allocateScratch();
+  Value notI(Value x) {
+    return arith::XOrIOp::create(
+        rw, loc, x, arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true)));
+  }
+  Value ceilDiv(Value x, int64_t y) {
+    return arith::CeilDivUIOp::create(rw, loc, x, k.idx(y));
+  }
+  Value remU(Value x, Value y) { return arith::RemUIOp::create(rw, loc, x, y); }
+  Value divU(Value x, Value y) { return arith::DivUIOp::create(rw, loc, x, y); }
+  Type eltOf(Value buffer) {
+    return cast<MemRefType>(buffer.getType()).getElementType();
+  }
+  VectorType vecF32(int64_t width) {
+    return VectorType::get({width}, rw.getF32Type());
+  }
+  bool hasScoreMod() { return !op.getScoreMod().empty(); }
+  AggregationKind kind() { return op.getKind(); }
+
+  RewriterBase &rw;
+  AttentionGradOp op;
+  const GradConfig &cfg;
+  const HeadDims &dims;
+  KernelBuilder k;
+  Location loc;
+  MaskAnalysis analysis;
+  // Operands as buffers and sizes.
+  Value q, key, v, out, dOut, lse, dLse, sinks;
+  Value batch, sq, skv, offset, numQT, numKT;
+  // Row data, per query tile: Q^T [B, Hq, NQT, D, Br] (scaled) and dO^T
+  // [B, Hq, NQT, Dv, Br], each tile one contiguous block (a row stride of
+  // Sq would make the loads of a tile collide in the cache); for softmax Δ
+  // and lse [B, Hq, NQT * Br] (padding rows: 0 and -inf).
+  Value qT, dOutT, delta, lsePad;
+  // dQ in f32 [B, Hq, Sq, D], unscaled; with several query parts, each
+  // part's dK and dV [parts, B, Hkv, Skv, D|Dv], unscaled.
+  Value dQAcc, dKParts, dVParts;
+  // Results, and the private gradients [chunks, ...] of the captures.
+  Value dq, dk, dv, dSinks;
+  SmallVector<Value> captureParts;
+};
+
+SmallVector<Value> GradKernel::build() {
+  setUp();
+  parallelLoop(k, {batch, k.idx(dims.hq), numQT},
+               [&](ValueRange ivs) { prepareQueryTile(ivs); });
+  if (sinks)
+    reduceSinkGradients();
+  initCaptureParts();
+  keyTilePass();
+  finishGradients();
+  auto tensorOf = [&](Value operand, Value buffer) {
+    return k.toTensor(cast<RankedTensorType>(operand.getType()), buffer);
+  };
+  SmallVector<Value> results = {tensorOf(op.getQuery(), dq),
+                                tensorOf(op.getKey(), dk),
+                                tensorOf(op.getValue(), dv)};
+  if (sinks)
+    results.push_back(tensorOf(op.getSinks(), dSinks));
+  llvm::append_range(results, reduceCaptureParts());
+  return results;
+}
+
+void GradKernel::setUp() {
+  q = k.toBuffer(op.getQuery());
+  key = k.toBuffer(op.getKey());
+  v = k.toBuffer(op.getValue());
+  out = k.toBuffer(op.getOutput());
+  dOut = k.toBuffer(op.getGradOutput());
+  lse = op.getLse() ? k.toBuffer(op.getLse()) : Value();
+  dLse = op.getGradLse() ? k.toBuffer(op.getGradLse()) : Value();
+  sinks = op.getSinks() ? k.toBuffer(op.getSinks()) : Value();
+  batch = k.dimOf(op.getQuery(), 0);
+  sq = k.dimOf(op.getQuery(), 2);
+  skv = k.dimOf(op.getKey(), 2);
+  offset = k.sub(skv, sq);
+  numQT = ceilDiv(sq, cfg.queryTile);
+  numKT = ceilDiv(skv, cfg.keyTile);
+  const int64_t dyn = ShapedType::kDynamic, br = cfg.queryTile;
+  auto alloc = [&](ArrayRef<int64_t> shape, Value size) {
+    return memref::AllocOp::create(rw, loc,
+                                   MemRefType::get(shape, rw.getF32Type()),
+                                   ValueRange{batch, size});
+  };
+  qT = alloc({dyn, dims.hq, dyn, dims.d, br}, numQT);
+  dOutT = alloc({dyn, dims.hq, dyn, dims.dv, br}, numQT);
+  if (kind() == AggregationKind::softmax) {
+    Value sqPad = k.mul(numQT, k.idx(br));
+    delta = alloc({dyn, dims.hq, dyn}, sqPad);
+    lsePad = alloc({dyn, dims.hq, dyn}, sqPad);
+  }
+  dQAcc = alloc({dyn, dims.hq, dyn, dims.d}, sq);
+  const int64_t parts = cfg.queryParts;
+  if (parts > 1) {
+    dKParts = alloc({parts, dyn, dims.hkv, dyn, dims.d}, skv);
+    dVParts = alloc({parts, dyn, dims.hkv, dyn, dims.dv}, skv);
+  }
+  auto allocLike = [&](Value operand, ArrayRef<Value> sizes) {
+    return k.allocLike(cast<RankedTensorType>(operand.getType()), sizes);
+  };
+  Value hq = k.idx(dims.hq), hkv = k.idx(dims.hkv);
+  dq = allocLike(op.getQuery(), {batch, hq, sq, k.idx(dims.d)});
+  dk = allocLike(op.getKey(), {batch, hkv, skv, k.idx(dims.d)});
+  dv = allocLike(op.getValue(), {batch, hkv, skv, k.idx(dims.dv)});
+  if (sinks)
+    dSinks = allocLike(op.getSinks(), {hq});
+}
+
+RowTile GradKernel::rowTile(Value bi, Value hi, Value qt) {
+  RowTile t;
+  t.bi = bi;
+  t.hi = hi;
+  t.qt = qt;
+  t.hk = divU(hi, k.idx(dims.hq / dims.hkv));
+  t.i0 = k.mul(qt, k.idx(cfg.queryTile));
+  t.rows = k.minI(k.idx(cfg.queryTile), k.sub(sq, t.i0));
+  Value iLast = k.sub(k.add(t.i0, t.rows), k.idx(1));
+  t.tile =
+      QueryTile{bi, hi, t.i0, iLast, k.add(t.i0, offset), k.add(iLast, offset)};
+  return t;
+}
+
+Scratch GradKernel::allocateScratch() {
+  const int64_t br = cfg.queryTile, bc = cfg.keyTile;
+  Scratch sc;
+  sc.s = k.stackBuffer({bc, br});
+  sc.p = hasScoreMod() ? k.stackBuffer({bc, br}) : sc.s;
+  sc.ds = k.stackBuffer({bc, br});
+  if (analysis.hasRowIntervals()) {
+    auto idxBufTy = MemRefType::get({br}, rw.getIndexType());
+    sc.lo = memref::AllocaOp::create(rw, loc, idxBufTy);
+    sc.hi = memref::AllocaOp::create(rw, loc, idxBufTy);
+  }
+  return sc;
+}
+
+//===----------------------------------------------------------------------===//
+// The rows pass
+//===----------------------------------------------------------------------===//
+
+void GradKernel::prepareQueryTile(ValueRange ivs) {
+  Value i0 = k.mul(ivs[2], k.idx(cfg.queryTile));
+  Value rows = k.minI(k.idx(cfg.queryTile), k.sub(sq, i0));
+  k.loop(k.idx(0), rows, 1,
+         [&](Value r) { prepareRow(ivs[0], ivs[1], ivs[2], i0, r); });
+  k.loop(rows, k.idx(cfg.queryTile), 1,
+         [&](Value r) { padRow(ivs[0], ivs[1], ivs[2], i0, r); });
+}
+
+void GradKernel::prepareRow(Value bi, Value hi, Value qt, Value i0, Value r) {
+  Value scale = k.f32(op.getEffectiveScale());
+  Value i = k.add(i0, r);
+  k.loop(k.idx(0), k.idx(dims.d), 1, [&](Value dd) {
+    Value x = k.toF32(k.load(q, {bi, hi, i, dd}));
+    k.store(k.fmul(x, scale), qT, {bi, hi, qt, dd, r});
+  });
+  k.loop(k.idx(0), k.idx(dims.dv), 1, [&](Value e) {
+    k.store(k.toF32(k.load(dOut, {bi, hi, i, e})), dOutT, {bi, hi, qt, e, r});
+  });
+  Value zeros = k.splat(vecF32(cfg.dotWidth), 0.0);
+  k.loop(k.idx(0), k.idx(dims.d), cfg.dotWidth, [&](Value e) {
+    k.vstore(zeros, dQAcc, {bi, hi, i, e});
+  });
+  if (kind() != AggregationKind::softmax)
+    return;
+  const int64_t ow = cfg.outWidth;
+  auto vecOut = VectorType::get({ow}, eltOf(out));
+  auto vecDOut = VectorType::get({ow}, eltOf(dOut));
+  Value dot = k.reduce(
+      k.idx(0), k.idx(dims.dv), ow, k.splat(vecF32(ow), 0.0),
+      [&](Value e, Value acc) {
+        return k.fma(k.toF32(k.vload(vecDOut, dOut, {bi, hi, i, e})),
+                     k.toF32(k.vload(vecOut, out, {bi, hi, i, e})), acc);
+      });
+  Value d =
+      vector::ReductionOp::create(rw, loc, vector::CombiningKind::ADD, dot);
+  if (dLse)
+    d = k.fsub(d, k.load(dLse, {bi, hi, i}));
+  // A fully masked row (lse -inf) contributes nothing, its dlse included.
+  Value l = k.load(lse, {bi, hi, i});
+  k.store(k.select(k.feq(l, k.negInf()), k.f32(0.0), d), delta, {bi, hi, i});
+  k.store(l, lsePad, {bi, hi, i});
+}
+
+void GradKernel::padRow(Value bi, Value hi, Value qt, Value i0, Value r) {
+  Value zero = k.f32(0.0), i = k.add(i0, r);
+  k.loop(k.idx(0), k.idx(dims.d), 1, [&](Value dd) {
+    k.store(zero, qT, {bi, hi, qt, dd, r});
+  });
+  k.loop(k.idx(0), k.idx(dims.dv), 1, [&](Value e) {
+    k.store(zero, dOutT, {bi, hi, qt, e, r});
+  });
+  if (kind() != AggregationKind::softmax)
+    return;
+  k.store(zero, delta, {bi, hi, i});
+  k.store(k.negInf(), lsePad, {bi, hi, i});
+}
+
+void GradKernel::reduceSinkGradients() {
+  // d(sink_h) = -Σ_{b,i} e^{sink_h - lse_i} Δ_i, each head summed in order.
+  Value zero = k.f32(0.0);
+  parallelLoop(k, {k.idx(dims.hq)}, [&](ValueRange ivs) {
+    Value hi = ivs[0];
+    Value sink = k.load(sinks, hi);
+    Value total = k.reduce(k.idx(0), batch, 1, zero, [&](Value bi, Value acc) {
+      return k.reduce(k.idx(0), sq, 1, acc, [&](Value i, Value a) {
+        Value l = k.load(lsePad, {bi, hi, i});
+        Value term = k.fmul(k.exp(k.fsub(sink, l)), k.load(delta, {bi, hi, i}));
+        return k.fadd(a, k.select(k.feq(l, k.negInf()), zero, term));
+      });
+    });
+    k.store(arith::NegFOp::create(rw, loc, total), dSinks, hi);
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// The key-tile pass
+//===----------------------------------------------------------------------===//
+
+void GradKernel::keyTilePass() {
+  // One iteration per (batch, K/V head, query part) walks the key tiles in
+  // order; part p takes the query tiles qt = p (mod parts), so it alone
+  // writes their dQ rows. With captures, chunk c takes the iterations c,
+  // c + chunks, ... in order instead: a static assignment, so each chunk's
+  // private capture gradients are deterministic.
+  const int64_t bc = cfg.keyTile, chunks = cfg.captureChunks;
+  const bool chunked = !op.getCaptures().empty();
+  Value hkv = k.idx(dims.hkv), parts = k.idx(cfg.queryParts);
+  Value total = k.mul(k.mul(batch, hkv), parts);
+  SmallVector<Value> ubs = {batch, hkv, parts};
+  if (chunked)
+    ubs = {k.idx(chunks)};
+  parallelLoop(k, ubs, [&](ValueRange ivs) {
+    Scratch sc = allocateScratch();
+    Value dK = k.stackBuffer({bc, dims.d}), dV = k.stackBuffer({bc, dims.dv});
+    auto walk = [&](Value bi, Value hk, Value part, Value chunk) {
+      k.loop(k.idx(0), numKT, 1, [&](Value kt) {
+        visitKeyTile(bi, hk, part, kt, sc, dK, dV, chunk);
+      });
+    };
+    if (!chunked) {
+      walk(ivs[0], ivs[1], ivs[2], Value());
+      return;
+    }
+    k.loop(ivs[0], total, chunks, [&](Value n) {
+      Value rest = divU(n, parts);
+      walk(divU(rest, hkv), remU(rest, hkv), remU(n, parts), ivs[0]);
+    });
+  });
+}
+
+void GradKernel::visitKeyTile(Value bi, Value hk, Value part, Value kt,
+                              Scratch &sc, Value dK, Value dV, Value chunk) {
+  const int64_t bc = cfg.keyTile, group = dims.hq / dims.hkv;
+  Value j0 = k.mul(kt, k.idx(bc));
+  Value cols = k.minI(k.idx(bc), k.sub(skv, j0));
+  Value jLast = k.sub(k.add(j0, cols), k.idx(1));
+  zeroRows(dK, bc, dims.d, cfg.dotWidth);
+  zeroRows(dV, bc, dims.dv, cfg.outWidth);
+  Value parts = k.idx(cfg.queryParts);
+  k.loop(k.idx(0), k.idx(group), 1, [&](Value g) {
+    Value hi = k.add(k.mul(hk, k.idx(group)), g);
+    auto [qtLo, qtHi] = queryTileRange(bi, hi, j0, jLast);
+    // The part's first tile at or after qtLo.
+    Value first = part;
+    if (getConstantIntValue(qtLo) != 0)
+      first = k.add(qtLo,
+                    remU(k.sub(k.add(part, parts), remU(qtLo, parts)), parts));
+    k.loop(first, qtHi, cfg.queryParts, [&](Value qt) {
+      RowTile t = rowTile(bi, hi, qt);
+      visitPair(t, sc, j0, cols, jLast, dK, dV, chunk);
+    });
+  });
+  storeKeyTile(bi, hk, part, j0, cols, dK, dV);
+}
+
+std::pair<Value, Value> GradKernel::queryTileRange(Value bi, Value hi, Value j0,
+                                                   Value jLast) {
+  // The transposed relation of the forward's key range: the query tiles
+  // outside [lo, hi) are proven empty for keys [j0, jLast] as blocks of
+  // rows -- all rows before tile lo, all rows from tile hi on.
+  if (analysis.isTrivial())
+    return {k.idx(0), numQT};
+  auto emptyRows = [&](Value iLo, Value iEnd) {
+    Value iHi = k.sub(iEnd, k.idx(1));
+    QueryTile rows{bi, hi, iLo, iHi, k.add(iLo, offset), k.add(iHi, offset)};
+    return analysis.classify(rw, loc, rows, j0, jLast).empty;
+  };
+  Value br = k.idx(cfg.queryTile);
+  Value lo =
+      searchProvenBound(k, k.idx(0), numQT, /*fromBelow=*/true, [&](Value n) {
+        return emptyRows(k.idx(0), k.minI(k.mul(n, br), sq));
+      });
+  Value hiTile =
+      searchProvenBound(k, lo, numQT, /*fromBelow=*/false,
+                        [&](Value n) { return emptyRows(k.mul(n, br), sq); });
+  return {lo, hiTile};
+}
+
+void GradKernel::visitPair(RowTile &t, Scratch &sc, Value j0, Value cols,
+                           Value jLast, Value dK, Value dV, Value chunk) {
+  TileClass cls = analysis.classify(rw, loc, t.tile, j0, jLast);
+  k.ifThen(notI(cls.empty), [&]() {
+    processPair(t, sc, j0, cols, cls.full, chunk);
+    // Rows of Q, dO (query tile) and K (key tile) as vectors of `width`.
+    auto rowsOf = [&](Value buffer, Value head, Value first, int64_t width) {
+      auto type = VectorType::get({width}, eltOf(buffer));
+      return [&, buffer, head, first, type](Value x, int64_t e) {
+        return k.toF32(k.vload(
+            type, buffer,
+            {t.bi, head, k.add(first, x), k.idx(e * type.getNumElements())}));
+      };
+    };
+    auto weightsOf = [&](Value buffer, bool transposed) {
+      return [&, buffer, transposed](Value x, Value p) {
+        return transposed ? k.load(buffer, {x, p}) : k.load(buffer, {p, x});
+      };
+    };
+    auto stackRow = [&](Value p) -> SmallVector<Value> { return {p}; };
+    const int64_t dw = cfg.dotWidth, ow = cfg.outWidth;
+    // dV += P^T dO and dK += dS^T Q over the tile's rows.
+    accumulateOuter(dV, stackRow, cols, cfg.keysPerValueBlock, t.rows, ow,
+                    dims.dv / ow, rowsOf(dOut, t.hi, t.i0, ow),
+                    weightsOf(sc.p, false));
+    accumulateOuter(dK, stackRow, cols, cfg.keysPerKeyBlock, t.rows, dw,
+                    dims.d / dw, rowsOf(q, t.hi, t.i0, dw),
+                    weightsOf(sc.ds, false));
+    // dQ += dS K over the tile's keys.
+    accumulateOuter(
+        dQAcc,
+        [&](Value r) -> SmallVector<Value> {
+          return {t.bi, t.hi, k.add(t.i0, r)};
+        },
+        t.rows, cfg.rowsPerQueryBlock, cols, dw, dims.d / dw,
+        rowsOf(key, t.hk, j0, dw), weightsOf(sc.ds, true));
+  });
+}
+
+void GradKernel::storeKeyTile(Value bi, Value hk, Value part, Value j0,
+                              Value cols, Value dK, Value dV) {
+  // One part: the gradients; several: this part's share, summed later.
+  auto fromStack = [&](Value acc, int64_t width) {
+    return [&, acc, width](Value c, Value e) {
+      return k.vload(vecF32(width), acc, {c, e});
+    };
+  };
+  const int64_t dw = cfg.dotWidth, ow = cfg.outWidth;
+  if (cfg.queryParts == 1) {
+    auto keyRow = [&](Value c) -> SmallVector<Value> {
+      return {bi, hk, k.add(j0, c)};
+    };
+    storeRows(cols, dims.d, dw, op.getEffectiveScale(), dk, keyRow,
+              fromStack(dK, dw));
+    storeRows(cols, dims.dv, ow, 1.0, dv, keyRow, fromStack(dV, ow));
+    return;
+  }
+  auto partRow = [&](Value c) -> SmallVector<Value> {
+    return {part, bi, hk, k.add(j0, c)};
+  };
+  storeRows(cols, dims.d, dw, 1.0, dKParts, partRow, fromStack(dK, dw));
+  storeRows(cols, dims.dv, ow, 1.0, dVParts, partRow, fromStack(dV, ow));
+}
+
+void GradKernel::finishGradients() {
+  // dQ from its f32 accumulator; with several parts, dK and dV as the sum
+  // of the parts' shares in part order.
+  const int64_t dw = cfg.dotWidth, ow = cfg.outWidth;
+  const double scale = op.getEffectiveScale();
+  parallelLoop(k, {batch, k.idx(dims.hq), numQT}, [&](ValueRange ivs) {
+    RowTile t = rowTile(ivs[0], ivs[1], ivs[2]);
+    auto row = [&](Value r) -> SmallVector<Value> {
+      return {t.bi, t.hi, k.add(t.i0, r)};
+    };
+    storeRows(t.rows, dims.d, dw, scale, dq, row, [&](Value r, Value e) {
+      SmallVector<Value> at = row(r);
+      at.push_back(e);
+      return k.vload(vecF32(dw), dQAcc, at);
+    });
+  });
+  if (cfg.queryParts == 1)
+    return;
+  parallelLoop(k, {batch, k.idx(dims.hkv), numKT}, [&](ValueRange ivs) {
+    Value j0 = k.mul(ivs[2], k.idx(cfg.keyTile));
+    Value cols = k.minI(k.idx(cfg.keyTile), k.sub(skv, j0));
+    auto keyRow = [&](Value c) -> SmallVector<Value> {
+      return {ivs[0], ivs[1], k.add(j0, c)};
+    };
+    auto sumParts = [&](Value parts, int64_t width) {
+      return [&, parts, width](Value c, Value e) {
+        Value total = k.splat(vecF32(width), 0.0);
+        for (int64_t p = 0; p < cfg.queryParts; ++p)
+          total = k.fadd(total,
+                         k.vload(vecF32(width), parts,
+                                 {k.idx(p), ivs[0], ivs[1], k.add(j0, c), e}));
+        return total;
+      };
+    };
+    storeRows(cols, dims.d, dw, scale, dk, keyRow, sumParts(dKParts, dw));
+    storeRows(cols, dims.dv, ow, 1.0, dv, keyRow, sumParts(dVParts, ow));
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// One (query tile, key tile) pair
+//===----------------------------------------------------------------------===//
+
+void GradKernel::processPair(RowTile &t, Scratch &sc, Value j0, Value cols,
+                             Value full, Value chunk) {
+  transposedProducts(t, sc.s, key, qT, dims.d, j0, cols);
+  transposedProducts(t, sc.ds, v, dOutT, dims.dv, j0, cols);
+  if (hasScoreMod())
+    applyScoreMod(t, sc, j0, cols);
+  applyMask(t, sc, j0, cols, full);
+  computeWeights(t, sc, cols);
+  if (hasScoreMod())
+    chainScoreMod(t, sc, j0, cols, chunk);
+}
+
+void GradKernel::transposedProducts(RowTile &t, Value out, Value keyRows,
+                                    Value lanes, int64_t depth, Value j0,
+                                    Value cols) {
+  // out[c, r] = Σ_x keyRows[j0 + c, x] lanes[x, i0 + r] for the live keys,
+  // in blocks of keyBlock keys x rowVectorBlock row vectors: each step
+  // broadcasts keyBlock elements of K (or V) and loads the row vectors.
+  const int64_t vw = cfg.vectorWidth, rowBlock = cfg.rowVectorBlock;
+  VectorType vecS = vecF32(vw);
+  Value zeroIdx = k.idx(0);
+  forBlocks(k, cols, cfg.keyBlock, [&](Value c0, int64_t keys) {
+    SmallVector<Value> keyIdx;
+    for (int64_t kk = 0; kk < keys; ++kk)
+      keyIdx.push_back(k.add(j0, k.add(c0, k.idx(kk))));
+    k.loop(zeroIdx, k.idx(cfg.numRowVectors()), rowBlock, [&](Value rv0) {
+      Value r0 = k.mul(rv0, k.idx(vw));
+      SmallVector<Value> inits(keys * rowBlock, k.splat(vecS, 0.0));
+      SmallVector<Value> accs = blockedOuterProducts(
+          k, zeroIdx, k.idx(depth), keys, rowBlock, vecS, inits,
+          [&](Value x, int64_t rv) {
+            Value r = k.add(r0, k.idx(rv * vw));
+            return k.vload(vecS, lanes, {t.bi, t.hi, t.qt, x, r});
+          },
+          [&](Value x, int64_t kk) {
+            return k.toF32(k.load(keyRows, {t.bi, t.hk, keyIdx[kk], x}));
+          });
+      for (int64_t kk = 0; kk < keys; ++kk)
+        for (int64_t rv = 0; rv < rowBlock; ++rv)
+          k.vstore(accs[kk * rowBlock + rv], out,
+                   {k.add(c0, k.idx(kk)), k.add(r0, k.idx(rv * vw))});
+    });
+  });
+}
+
+void GradKernel::applyScoreMod(RowTile &t, Scratch &sc, Value j0, Value cols) {
+  k.loop(k.idx(0), t.rows, 1, [&](Value r) {
+    k.loop(k.idx(0), cols, 1, [&](Value c) {
+      Value x = k.load(sc.s, {c, r});
+      Value y = inlineRegion(rw, op.getScoreMod(),
+                             {x, t.bi, t.hi, k.add(t.i0, r), k.add(j0, c)});
+      k.store(y, sc.p, {c, r});
+    });
+  });
+}
+
+void GradKernel::applyMask(RowTile &t, Scratch &sc, Value j0, Value cols,
+                           Value full) {
+  if (analysis.isTrivial())
+    return;
+  k.ifThen(notI(full), [&]() {
+    if (analysis.hasRowIntervals())
+      maskLaneIntervals(t, sc, j0, cols);
+    else
+      maskPerElement(t, sc, j0, cols);
+  });
+}
+
+void GradKernel::maskLaneIntervals(RowTile &t, Scratch &sc, Value j0,
+                                   Value cols) {
+  // Each row sees keys [lo, hi): keep = lo[r] <= j < hi[r], a vector of
+  // rows per key (padding rows see nothing).
+  Value zeroIdx = k.idx(0);
+  k.loop(zeroIdx, t.rows, 1, [&](Value r) {
+    Value aligned = k.add(k.add(t.i0, r), offset);
+    auto [keyLo, keyHi] = analysis.rowInterval(rw, loc, aligned, t.hi);
+    k.store(keyLo, sc.lo, r);
+    k.store(keyHi, sc.hi, r);
+  });
+  k.loop(t.rows, k.idx(cfg.queryTile), 1, [&](Value r) {
+    k.store(zeroIdx, sc.lo, r);
+    k.store(zeroIdx, sc.hi, r);
+  });
+  const int64_t vw = cfg.vectorWidth;
+  auto laneIdxTy = VectorType::get({vw}, rw.getIndexType());
+  Value ninfV = k.splat(vecF32(vw), -INFINITY);
+  k.loop(zeroIdx, cols, 1, [&](Value c) {
+    Value jv = k.bcast(laneIdxTy, k.add(j0, c));
+    for (int64_t rv = 0; rv < cfg.numRowVectors(); ++rv) {
+      Value r = k.idx(rv * vw);
+      Value keep = arith::AndIOp::create(
+          rw, loc,
+          arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::sge, jv,
+                                k.vload(laneIdxTy, sc.lo, {r})),
+          arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::slt, jv,
+                                k.vload(laneIdxTy, sc.hi, {r})));
+      Value s = k.vload(vecF32(vw), sc.p, {c, r});
+      k.vstore(k.select(keep, s, ninfV), sc.p, {c, r});
+    }
+  });
+}
+
+void GradKernel::maskPerElement(RowTile &t, Scratch &sc, Value j0, Value cols) {
+  Value ninf = k.negInf();
+  k.loop(k.idx(0), t.rows, 1, [&](Value r) {
+    k.loop(k.idx(0), cols, 1, [&](Value c) {
+      MaskPredicateBuilder pb(rw, loc, sq, skv);
+      pb.setIndices(t.bi, t.hi, k.add(t.i0, r), k.add(j0, c));
+      Value keep = pb.buildAll(op.getPatterns(), op.getMaskOperands(),
+                               op.getPredicate());
+      k.store(k.select(keep, k.load(sc.p, {c, r}), ninf), sc.p, {c, r});
+    });
+  });
+}
+
+void GradKernel::computeWeights(RowTile &t, Scratch &sc, Value cols) {
+  // P and dS' from S' (-inf where masked) and dP, a vector of rows at a
+  // time; a masked score (or a row with lse -inf) gives P = dS' = 0.
+  const int64_t vw = cfg.vectorWidth;
+  VectorType vecS = vecF32(vw);
+  Value zero = k.splat(vecS, 0.0), one = k.splat(vecS, 1.0);
+  Value ninf = k.splat(vecS, -INFINITY);
+  auto live = [&](Value x) {
+    return arith::CmpFOp::create(rw, loc, arith::CmpFPredicate::ONE, x, ninf);
+  };
+  SmallVector<Value> lseV, deltaV;
+  if (kind() == AggregationKind::softmax)
+    for (int64_t rv = 0; rv < cfg.numRowVectors(); ++rv) {
+      Value r = k.add(t.i0, k.idx(rv * vw));
+      lseV.push_back(k.vload(vecS, lsePad, {t.bi, t.hi, r}));
+      deltaV.push_back(k.vload(vecS, delta, {t.bi, t.hi, r}));
+    }
+  k.loop(k.idx(0), cols, 1, [&](Value c) {
+    for (int64_t rv = 0; rv < cfg.numRowVectors(); ++rv) {
+      Value r = k.idx(rv * vw);
+      Value s = k.vload(vecS, sc.p, {c, r});
+      Value dp = k.vload(vecS, sc.ds, {c, r});
+      Value keep = live(s), p, ds;
+      switch (kind()) {
+      case AggregationKind::softmax:
+        keep = arith::AndIOp::create(rw, loc, keep, live(lseV[rv]));
+        p = k.select(keep, k.exp(k.fsub(s, lseV[rv])), zero);
+        ds = k.select(keep, k.fmul(p, k.fsub(dp, deltaV[rv])), zero);
+        break;
+      case AggregationKind::sigmoid:
+        p = k.fdiv(one, k.fadd(one, k.exp(arith::NegFOp::create(rw, loc, s))));
+        p = k.select(keep, p, zero);
+        ds = k.fmul(dp, k.fmul(p, k.fsub(one, p)));
+        break;
+      case AggregationKind::none:
+        p = k.select(keep, s, zero);
+        ds = k.select(keep, dp, zero);
+        break;
+      }
+      k.vstore(p, sc.p, {c, r});
+      k.vstore(ds, sc.ds, {c, r});
+    }
+  });
+}
+
+void GradKernel::chainScoreMod(RowTile &t, Scratch &sc, Value j0, Value cols,
+                               Value chunk) {
+  // dS = dS' · ∂score_mod/∂x at the raw score; a zero dS' (masked) stays
+  // exactly 0 whatever the region's derivative there.
+  Block &body = op.getScoreMod().front();
+  Value zero = k.f32(0.0);
+  k.loop(k.idx(0), t.rows, 1, [&](Value r) {
+    k.loop(k.idx(0), cols, 1, [&](Value c) {
+      Value x = k.load(sc.s, {c, r});
+      Value seed = k.load(sc.ds, {c, r});
+      Value skip = k.feq(seed, zero);
+      Value args[] = {x, t.bi, t.hi, k.add(t.i0, r), k.add(j0, c)};
+      FailureOr<SmallVector<Value>> adj = emitBlockAdjoint(
+          rw, loc, body, args, {seed},
+          [&](Value tensor, ValueRange indices, Value adjoint) {
+            accumulateCapture(tensor, indices, adjoint, skip, chunk);
+          });
+      // The pattern checked that the region is differentiable.
+      assert(succeeded(adj) && "score_mod has no adjoint");
+      k.store(k.select(skip, zero, (*adj)[1]), sc.ds, {c, r});
+    });
+  });
+}
+
+void GradKernel::accumulateCapture(Value tensor, ValueRange indices,
+                                   Value adjoint, Value skip, Value chunk) {
+  // Only the query-tile pass (which has a chunk) collects them.
+  if (!chunk)
+    return;
+  auto it = llvm::find(op.getCaptures(), tensor);
+  if (it == op.getCaptures().end())
+    return;
+  Value part = captureParts[std::distance(op.getCaptures().begin(), it)];
+  SmallVector<Value> ivs = {chunk};
+  llvm::append_range(ivs, indices);
+  Value g = k.select(skip, k.f32(0.0), k.toF32(adjoint));
+  k.store(k.fadd(k.load(part, ivs), g), part, ivs);
+}
+
+//===----------------------------------------------------------------------===//
+// Accumulators
+//===----------------------------------------------------------------------===//
+
+void GradKernel::accumulateOuter(Value acc, RowIndex accRow, Value count,
+                                 int64_t perBlock, Value inner, int64_t width,
+                                 int64_t numVectors,
+                                 function_ref<Value(Value, int64_t)> row,
+                                 function_ref<Value(Value, Value)> weight) {
+  // acc[p, :] += Σ_{x < inner} weight(x, p) row(x) for p < count, in
+  // register blocks of perBlock positions x all vectors of a row.
+  VectorType vec = vecF32(width);
+  auto at = [&](Value p, int64_t e) {
+    SmallVector<Value> ivs = accRow(p);
+    ivs.push_back(k.idx(e * width));
+    return ivs;
+  };
+  forBlocks(k, count, perBlock, [&](Value p0, int64_t n) {
+    SmallVector<Value> positions, inits;
+    for (int64_t pp = 0; pp < n; ++pp)
+      positions.push_back(k.add(p0, k.idx(pp)));
+    for (Value p : positions)
+      for (int64_t e = 0; e < numVectors; ++e)
+        inits.push_back(k.vload(vec, acc, at(p, e)));
+    SmallVector<Value> accs = blockedOuterProducts(
+        k, k.idx(0), inner, n, numVectors, vec, inits, row,
+        [&](Value x, int64_t pp) { return weight(x, positions[pp]); });
+    for (int64_t pp = 0; pp < n; ++pp)
+      for (int64_t e = 0; e < numVectors; ++e)
+        k.vstore(accs[pp * numVectors + e], acc, at(positions[pp], e));
+  });
+}
+
+void GradKernel::zeroRows(Value acc, int64_t rows, int64_t depth,
+                          int64_t width) {
+  Value zero = k.splat(vecF32(width), 0.0);
+  k.loop(k.idx(0), k.idx(rows), 1, [&](Value r) {
+    k.loop(k.idx(0), k.idx(depth), width, [&](Value e) {
+      k.vstore(zero, acc, {r, e});
+    });
+  });
+}
+
+void GradKernel::storeRows(Value count, int64_t depth, int64_t width,
+                           double scale, Value dest, RowIndex destRow,
+                           function_ref<Value(Value, Value)> value) {
+  // dest[destRow(r), :] = scale * value(r, :) in dest's element type.
+  Value scaleV = k.bcast(vecF32(width), k.f32(scale));
+  k.loop(k.idx(0), count, 1, [&](Value r) {
+    k.loop(k.idx(0), k.idx(depth), width, [&](Value e) {
+      Value x = value(r, e);
+      if (scale != 1.0)
+        x = k.fmul(x, scaleV);
+      SmallVector<Value> ivs = destRow(r);
+      ivs.push_back(e);
+      k.vstore(k.fromF32(x, eltOf(dest)), dest, ivs);
+    });
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Captured tensors
+//===----------------------------------------------------------------------===//
+
+void GradKernel::initCaptureParts() {
+  for (Value capture : op.getCaptures()) {
+    auto type = cast<RankedTensorType>(capture.getType());
+    SmallVector<int64_t> shape = {cfg.captureChunks};
+    llvm::append_range(shape, type.getShape());
+    SmallVector<Value> dynSizes, sizes = {k.idx(cfg.captureChunks)};
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      sizes.push_back(k.dimOf(capture, d));
+      if (type.isDynamicDim(d))
+        dynSizes.push_back(sizes.back());
+    }
+    Value part = memref::AllocOp::create(
+        rw, loc, MemRefType::get(shape, rw.getF32Type()), dynSizes);
+    Value zero = k.f32(0.0);
+    forEachIndex(k, sizes, [&](ValueRange ivs) { k.store(zero, part, ivs); });
+    captureParts.push_back(part);
+  }
+}
+
+SmallVector<Value> GradKernel::reduceCaptureParts() {
+  // The chunks' gradients summed in chunk order, in parallel over the first
+  // dimension of each capture.
+  SmallVector<Value> results;
+  for (auto it : llvm::zip(op.getCaptures(), captureParts)) {
+    Value capture = std::get<0>(it), part = std::get<1>(it);
+    auto type = cast<RankedTensorType>(capture.getType());
+    SmallVector<Value> sizes;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      sizes.push_back(k.dimOf(capture, d));
+    Value grad = k.allocLike(type, sizes);
+    auto sumParts = [&](ValueRange ivs) {
+      Value total = k.reduce(k.idx(0), k.idx(cfg.captureChunks), 1, k.f32(0.0),
+                             [&](Value c, Value acc) {
+                               SmallVector<Value> at = {c};
+                               llvm::append_range(at, ivs);
+                               return k.fadd(acc, k.load(part, at));
+                             });
+      k.store(k.fromF32(total, type.getElementType()), grad, ivs);
+    };
+    if (sizes.empty()) {
+      sumParts({});
+    } else {
+      parallelLoop(k, {sizes.front()}, [&](ValueRange outer) {
+        forEachIndex(k, ArrayRef<Value>(sizes).drop_front(),
+                     [&](ValueRange inner) {
+                       SmallVector<Value> ivs = {outer[0]};
+                       llvm::append_range(ivs, inner);
+                       sumParts(ivs);
+                     });
+      });
+    }
+    results.push_back(k.toTensor(type, grad));
+  }
+  return results;
+}
+
+} // namespace
+
+FailureOr<SmallVector<Value>>
+mlir::attn::tileAttentionGrad(RewriterBase &rw, AttentionGradOp op,
+                              const TileOptions &options) {
+  std::optional<HeadDims> dims = staticHeadDims(op);
+  if (!dims)
+    return rw.notifyMatchFailure(op, "dynamic head count or head dimension");
+  FailureOr<GradConfig> cfg = chooseGradConfig(op, *dims, options);
+  if (failed(cfg))
+    return rw.notifyMatchFailure(op, "invalid tile options");
+  if (!op.getScoreMod().empty() &&
+      failed(checkBlockDifferentiable(op.getScoreMod().front())))
+    return failure();
+  OpBuilder::InsertionGuard guard(rw);
+  rw.setInsertionPoint(op);
+  return GradKernel(rw, op, *cfg, *dims).build();
+}
