@@ -419,6 +419,9 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad",
                         tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>
                       -> tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32>
     ```
+
+    Optional results are spelled like their operands:
+    `-> dQ, dK, dV sinks(tensor<8xf32>) captures(tensor<8x128x128xf32>)`.
   }];
   let arguments = (ins Attn_AggregationKind:$kind, Attn_FloatTensor:$query,
                        Attn_FloatTensor:$key, Attn_FloatTensor:$value,
@@ -444,8 +447,8 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad",
     (`captures` `(` $captures^ `:` type($captures) `)`)? attr-dict `:`
     type($query) `,` type($key) `,` type($value) `,` type($output) `,`
     type($gradOutput) `->` type($gradQuery) `,` type($gradKey) `,`
-    type($gradValue) (`,` `sinks` type($gradSinks)^)?
-    (`,` `captures` type($gradCaptures)^)?
+    type($gradValue) (`sinks` `(` type($gradSinks)^ `)`)?
+    (`captures` `(` type($gradCaptures)^ `)`)?
     (`score_mod` $scoreMod^)? (`mask` $predicate^)?
   }];
   let hasVerifier = 1;

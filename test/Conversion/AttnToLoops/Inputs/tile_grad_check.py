@@ -41,9 +41,8 @@ CASES = {
     "predicate": Case(sq=50, skv=61, patterns="#attn.causal", predicate=True),
     "softcap": Case(sq=66, skv=66, patterns="#attn.causal", mod="softcap",
                     scale=1.0),
-    # (attention_grad's syntax parses captures only after sinks.)
     "alibi": Case(hq=4, hkv=2, sq=40, skv=53, patterns="#attn.causal",
-                  mod="alibi", sinks=True),
+                  mod="alibi"),
     "bias": Case(hq=2, hkv=1, sq=33, skv=47, mod="bias", sinks=True),
     "sinks": Case(hq=4, hkv=2, sq=90, skv=37, patterns="#attn.causal",
                   sinks=True, dlse=True),
@@ -164,11 +163,11 @@ def program(c):
     if c.sinks:
         grads.append("%ds")
         grad_types.append(ts)
-        grad_results += f", sinks {ts}"
+        grad_results += f" sinks({ts})"
     if captures:
         grads.append("%dc")
         grad_types.append(capture_type(c))
-        grad_results += f", captures {capture_type(c)}"
+        grad_results += f" captures({capture_type(c)})"
     return f"""func.func @f({", ".join(args)}) -> ({", ".join(grad_types)}) {{
   {outs} = attn.attention {c.kind} %q, %k, %v [{patterns}]{operands}{sinks}{attrs}
       : {tq}, {tk}, {tv} -> {fwd_results} {regions}
