@@ -134,6 +134,9 @@ private:
 
   // The current head: indices, λ^e and e λ^{e-1} for e = 0..C.
   Value bi, hi, hk, powers, dpowers;
+  /// The current chunk's dλ share: added to the head's partial per chunk, so
+  /// that no f32 sum runs over more than max(C, S / C) terms.
+  Value dlChunk;
 };
 
 } // namespace
@@ -242,6 +245,7 @@ void LinearizeGradBuilder::buildHead(Value headB, Value headH) {
       k.store(k.fmul(ef, k.load(powers, k.sub(e, one))), dpowers, e);
     });
     k.store(k.f32(0.0), dlPart, {bi, hi});
+    dlChunk = k.stackBuffer({1});
   }
   buildRowsBeforeKeys();
   k.loop(zero, skv, chunk, [&](Value t0) { forwardChunk(t0); });
@@ -347,7 +351,12 @@ void LinearizeGradBuilder::forwardChunk(Value t0) {
   // Queries whose aligned position p = i + offset lies in [t0, t1).
   Value iLo = arith::MaxSIOp::create(rw, loc, k.sub(t0, offset), zero);
   Value iHi = k.minI(k.sub(t1, offset), sq);
+  if (decay)
+    k.store(k.f32(0.0), dlChunk, zero);
   k.loop(iLo, iHi, 1, [&](Value i) { forwardRow(i, t0); });
+  if (decay)
+    k.store(k.fadd(k.load(dlPart, {bi, hi}), k.load(dlChunk, zero)), dlPart,
+            {bi, hi});
   addKeys(t0, t1);
 }
 
@@ -459,7 +468,7 @@ void LinearizeGradBuilder::addDecayGradient(ArrayRef<Value> qv,
     Value qz = dot(qv, zVectors(zAll)), qzd = dot(qv, zVectors(zdAll));
     share = k.fma(c, k.fma(dpw, qz, k.fma(pw, qzd, pairs[dl + 1])), share);
   }
-  k.store(k.fadd(k.load(dlPart, {bi, hi}), share), dlPart, {bi, hi});
+  k.store(k.fadd(k.load(dlChunk, zero), share), dlChunk, zero);
 }
 
 std::pair<Value, Value> LinearizeGradBuilder::keyWeights(Value j, Value t1) {
