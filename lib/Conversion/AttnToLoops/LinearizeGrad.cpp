@@ -10,8 +10,8 @@
 //   forward, chunks in order, T = Σ_{j<t0} λ^{t0-1-j} v_j φk_jᵀ ([Dv, F])
 //   and z = Σ_{j<t0} λ^{t0-1-j} φk_j as the forward form carries them:
 //     dq_i = λ^{p-t0+1} (Tᵀ g_i + c_i z) + Σ_{t0<=j<=p} λ^{p-j} dA_ij φk_j
-//     (the same pass over the chunk's keys gives the row's denominator, so
-//     r_i before it is needed)
+//     (the row's denominator comes from the same pass over the chunk's
+//     keys, so r_i is known before dq_i is formed)
 //   reverse, chunks last to first, U = Σ_{p_i>=t1} λ^{p_i-t1} φq_i g_iᵀ
 //   ([F, Dv]) and u = Σ_{p_i>=t1} λ^{p_i-t1} c_i φq_i:
 //     dk_j = λ^{t1-j} (U v_j + u) + Σ_{j<=p_i<t1} λ^{p_i-j} dA_ij φq_i
@@ -60,7 +60,7 @@ private:
   SmallVector<Value> featureRow(Value buffer, Value head, Value pos);
   SmallVector<Value> valueRow(Value buffer, Value head, Value pos);
   Value element(Value buffer, Value head, Value pos, Value col);
-  /// Σ x·y over vectors, one horizontal sum.
+  /// Σ x·y over vectors, then one horizontal sum (a halving tree).
   Value dot(ArrayRef<Value> x, ArrayRef<Value> y);
   /// The head's T (or, in the reverse sweep, Uᵀ) row e, vector c; U row ff.
   SmallVector<Value> tAt(Value e, int64_t c);
@@ -84,7 +84,7 @@ private:
   /// Σ over the chunk's keys j <= p of the row's sums, see forwardRow.
   SmallVector<Value> forwardChunkPairs(Value i, Value p, Value t0,
                                        ArrayRef<Value> qv, ArrayRef<Value> dov);
-  /// The row's dλ share, added to the head's partial.
+  /// The row's dλ share, added to the chunk's (dlChunk).
   void addDecayGradient(ArrayRef<Value> qv, ArrayRef<Value> fromState,
                         ArrayRef<Value> pairs, Value e1, Value r, Value c);
   /// T, z (and T', z') re-based from t0 - 1 to t1 - 1 (with decay), plus
@@ -285,7 +285,19 @@ Value LinearizeGradBuilder::dot(ArrayRef<Value> x, ArrayRef<Value> y) {
   Value acc = k.splat(cast<VectorType>(x.front().getType()), 0.0);
   for (auto [a, b] : llvm::zip(x, y))
     acc = k.fma(a, b, acc);
-  return vector::ReductionOp::create(rw, loc, vector::CombiningKind::ADD, acc);
+  // A fixed tree of halvings: log2(lanes) dependent adds where the ordered
+  // vector.reduction chains one add per lane; the same order on every run.
+  for (int64_t w = cast<VectorType>(acc.getType()).getNumElements() / 2; w >= 1;
+       w /= 2) {
+    Value lo = vector::ExtractStridedSliceOp::create(
+        rw, loc, acc, ArrayRef<int64_t>{0}, ArrayRef<int64_t>{w},
+        ArrayRef<int64_t>{1});
+    Value hi = vector::ExtractStridedSliceOp::create(
+        rw, loc, acc, ArrayRef<int64_t>{w}, ArrayRef<int64_t>{w},
+        ArrayRef<int64_t>{1});
+    acc = k.fadd(lo, hi);
+  }
+  return vector::ExtractOp::create(rw, loc, acc, 0);
 }
 
 SmallVector<Value> LinearizeGradBuilder::tAt(Value e, int64_t c) {
