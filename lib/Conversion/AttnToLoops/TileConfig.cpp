@@ -53,11 +53,15 @@ FailureOr<TileConfig> mlir::attn::chooseTileConfig(const TileProblem &p,
       break;
     }
   c.keyBlock = std::clamp<int64_t>(accBudget / c.rowVectorBlock, 1, 4);
-  // With a handful of rows, blocking rows would mostly compute padding.
+  // With a handful of rows, blocking rows would mostly compute padding. The
+  // blocks walk the tile's rows without a remainder, so they must divide the
+  // query tile (5 output vectors would give 3 rows: past a 64-row tile).
   c.rowsPerPVBlock =
       c.rowsInLanes
           ? std::clamp<int64_t>(16 / c.numOutVectors(p.valueDim), 1, 4)
           : 1;
+  while (c.queryTile % c.rowsPerPVBlock != 0)
+    --c.rowsPerPVBlock;
 
   // Decoding with few (batch, head) pairs: split the keys so that the
   // parallel loop has ~32 iterations.

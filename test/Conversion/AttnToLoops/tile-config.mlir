@@ -40,3 +40,13 @@ func.func @dynamic(%q: tensor<?x4x?x64xf32>, %k: tensor<?x4x?x64xf32>, %v: tenso
 
 // BADCPU: error: unknown target CPU 'nosuchcpu'
 // BADFEATURES: error: unknown target CPU '' or malformed target features 'avx2'
+
+// Dv = 80 with AVX-512: 5 output vectors. Blocks of 3 rows would not divide
+// the 64-row tile (the last block would write rows 64 and 65); 2 rows do.
+// AVX512: tile-config {{.*}}: vector-width=16 key-tile=64 query-tile=64 layout=lanes dot-width=16 out-width=16 qk-block=4x4 pv-rows=2 kv-splits=1
+// AVX2: tile-config {{.*}}: vector-width=8 key-tile=64 query-tile=64 layout=lanes dot-width=8 out-width=8 qk-block=4x2 pv-rows=1 kv-splits=1
+func.func @value_dim_80(%q: tensor<1x2x256x64xf32>, %k: tensor<1x2x256x64xf32>, %v: tensor<1x2x256x80xf32>) -> tensor<1x2x256x80xf32> {
+  %o = attn.attention softmax %q, %k, %v [#attn.causal]
+         : tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x80xf32> -> tensor<1x2x256x80xf32>
+  return %o : tensor<1x2x256x80xf32>
+}
