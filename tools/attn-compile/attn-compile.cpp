@@ -15,6 +15,7 @@
 #include "attn/Runner/ToolSupport.h"
 #include "attn/InitAll.h"
 #include "attn/Pipelines/Pipelines.h"
+#include "attn/Transforms/Grad.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -46,6 +47,8 @@ struct Options {
   std::string file, target, out;
   std::string cpu = "x86-64-v3"; // --mcpu; "native": this machine's
   std::string cpuOptions, gpuOptions;
+  /// --grad: also compile @F_grad for every public @F (attn-grad).
+  bool grad = false;
 };
 
 using attn_tools::fail;
@@ -63,9 +66,12 @@ Options parseOptions(int argc, char **argv) {
       llvm::outs()
           << "usage: attn-compile FILE.mlir --target=cpu|cuda -o OUT "
              "[--mcpu=CPU|native] [--cpu-options='attn-to-llvm options'] "
-             "[--gpu-options='attn-to-nvvm options']\n"
+             "[--gpu-options='attn-to-nvvm options'] [--grad]\n"
              "writes OUT.o (object) and OUT.h (C header, one "
-             "_mlir_ciface_NAME entry per public function)\n";
+             "_mlir_ciface_NAME entry per public function)\n"
+             "--grad adds NAME_grad for every public function NAME "
+             "(attn-grad: its arguments, then one cotangent per float "
+             "result; one gradient per float argument)\n";
       std::exit(0);
     }
     if (auto v = value("--target")) {
@@ -84,6 +90,8 @@ Options parseOptions(int argc, char **argv) {
       o.cpuOptions = *v;
     } else if (auto v = value("--gpu-options")) {
       o.gpuOptions = *v;
+    } else if (a == "--grad") {
+      o.grad = true;
     } else if (a.rfind("-", 0) == 0) {
       fail(a, "unknown flag");
     } else if (o.file.empty()) {
@@ -355,11 +363,17 @@ int main(int argc, char **argv) {
   OwningOpRef<ModuleOp> module =
       attn_tools::parseOrFail(o.file, context, firstError, sourceMgr);
 
-  // The header, from the signatures before lowering.
-  HeaderWriter header(o.file);
   SmallVector<func::FuncOp> publics = attn_tools::publicFunctions(*module);
   if (publics.empty())
     fail(o.file, "no public function to compile");
+  if (o.grad)
+    for (func::FuncOp f : publics)
+      if (failed(attn::buildGradientFunction(f)))
+        fail(o.file, "attn-grad failed" + firstError.suffix());
+
+  // The header, from the signatures before lowering.
+  HeaderWriter header(o.file);
+  publics = attn_tools::publicFunctions(*module);
   for (func::FuncOp f : publics) {
     header.declare(f);
     f->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
