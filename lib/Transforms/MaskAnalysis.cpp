@@ -12,6 +12,7 @@
 #include "attn/IR/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Matchers.h"
@@ -57,17 +58,10 @@ public:
     return TileClass{t2->first, t2->second};
   }
 
-  /// Whether `region` only uses modelled ops (checked without emitting).
-  static bool isAnalyzable(Region &region) {
-    for (Operation &op : region.front().without_terminator())
-      if (!isa<arith::ConstantOp, arith::AddIOp, arith::SubIOp, arith::MulIOp,
-               arith::FloorDivSIOp, arith::DivSIOp, arith::DivUIOp,
-               arith::RemSIOp, arith::RemUIOp, arith::MinSIOp, arith::MaxSIOp,
-               arith::IndexCastOp, arith::CmpIOp, arith::AndIOp, arith::OrIOp,
-               arith::XOrIOp, arith::SelectOp>(op))
-        return false;
-    return true;
-  }
+  /// Whether the interval rules are sound for `region` (checked without
+  /// emitting): every op is modelled, unsigned ops only see operands that
+  /// are non-negative at compile time, and no bound can wrap around.
+  static bool isAnalyzable(Region &region);
 
 private:
   using Range = std::pair<Value, Value>; // [lo, hi]
@@ -98,7 +92,17 @@ private:
   }
 
   LogicalResult visit(Operation *op) {
-    return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+    for (auto rules :
+         {&IntervalEvaluator::visitArithmetic,
+          &IntervalEvaluator::visitDivision, &IntervalEvaluator::visitLogic})
+      if (std::optional<LogicalResult> r = (this->*rules)(op))
+        return *r;
+    return failure();
+  }
+
+  /// Constants, casts, sums, products, min and max; nullopt for other ops.
+  std::optional<LogicalResult> visitArithmetic(Operation *op) {
+    return llvm::TypeSwitch<Operation *, std::optional<LogicalResult>>(op)
         .Case<arith::ConstantOp>([&](arith::ConstantOp c) -> LogicalResult {
           auto attr = dyn_cast<IntegerAttr>(c.getValue());
           if (!attr)
@@ -148,6 +152,12 @@ private:
                        e.max(e.max(p1, p2), e.max(p3, p4))};
           return success();
         })
+        .Default([](Operation *) { return std::nullopt; });
+  }
+
+  /// Divisions, remainders, shifts, absi and unsigned min/max.
+  std::optional<LogicalResult> visitDivision(Operation *op) {
+    return llvm::TypeSwitch<Operation *, std::optional<LogicalResult>>(op)
         .Case<arith::FloorDivSIOp, arith::DivSIOp, arith::DivUIOp>(
             [&](auto o) -> LogicalResult {
               // Monotone in the dividend for a positive constant divisor.
@@ -183,6 +193,66 @@ private:
                        e.select(same, rHi, e.index(*d - 1))};
           return success();
         })
+        .Case<arith::CeilDivSIOp>([&](arith::CeilDivSIOp o) -> LogicalResult {
+          // Monotone in the dividend for a positive constant divisor.
+          std::optional<int64_t> d = constantOf(o.getRhs());
+          std::optional<Range> a = rangeOf(o.getLhs());
+          if (!d || *d <= 0 || !a)
+            return failure();
+          Value dv = e.index(*d);
+          auto div = [&](Value x) -> Value {
+            return arith::CeilDivSIOp::create(e.b, e.loc, x, dv);
+          };
+          ranges[o] = {div(a->first), div(a->second)};
+          return success();
+        })
+        .Case<arith::ShLIOp, arith::ShRSIOp, arith::ShRUIOp>(
+            [&](auto o) -> LogicalResult {
+              // A constant shift is monotone (a product or a floor
+              // division by 2^c); shrui only sees non-negative values.
+              std::optional<int64_t> c = constantOf(o.getRhs());
+              std::optional<Range> a = rangeOf(o.getLhs());
+              if (!c || *c < 0 || *c > 62 || !a)
+                return failure();
+              Value cv = e.index(*c);
+              using OpT = decltype(o);
+              auto shift = [&](Value x) -> Value {
+                return OpT::create(e.b, e.loc, x, cv);
+              };
+              ranges[o] = {shift(a->first), shift(a->second)};
+              return success();
+            })
+        .Case<math::AbsIOp>([&](math::AbsIOp o) -> LogicalResult {
+          std::optional<Range> a = rangeOf(o.getOperand());
+          if (!a)
+            return failure();
+          Value lo = a->first, hi = a->second, zero = e.index(0);
+          Value negLo = e.sub(zero, lo), negHi = e.sub(zero, hi);
+          ranges[o] = {e.select(e.le(zero, lo), lo,
+                                e.select(e.le(hi, zero), negHi, zero)),
+                       e.max(negLo, hi)};
+          return success();
+        })
+        .Case<arith::MinUIOp>([&](arith::MinUIOp o) {
+          // Non-negative operands (isAnalyzable): the signed order.
+          return binary(o, [&](Range a, Range b) -> Range {
+            return {e.min(a.first, b.first), e.min(a.second, b.second)};
+          });
+        })
+        .Case<arith::MaxUIOp>([&](arith::MaxUIOp o) {
+          return binary(o, [&](Range a, Range b) -> Range {
+            return {e.max(a.first, b.first), e.max(a.second, b.second)};
+          });
+        })
+        .Case<arith::IndexCastUIOp>([&](arith::IndexCastUIOp c) {
+          return copyRange(c.getIn(), c.getOut());
+        })
+        .Default([](Operation *) { return std::nullopt; });
+  }
+
+  /// Comparisons, i1 logic and selects.
+  std::optional<LogicalResult> visitLogic(Operation *op) {
+    return llvm::TypeSwitch<Operation *, std::optional<LogicalResult>>(op)
         .Case<arith::CmpIOp>([&](arith::CmpIOp o) { return compare(o); })
         .Case<arith::AndIOp>([&](arith::AndIOp o) -> LogicalResult {
           std::optional<Truth> a = truthOf(o.getLhs()), b = truthOf(o.getRhs());
@@ -237,7 +307,7 @@ private:
               e.select(cT, x->second, e.select(cF, y->second, hullHi))};
           return success();
         })
-        .Default([](Operation *) { return failure(); });
+        .Default([](Operation *) { return std::nullopt; });
   }
 
   LogicalResult copyRange(Value from, Value to) {
@@ -325,6 +395,214 @@ private:
   llvm::DenseMap<Value, Range> ranges;
   llvm::DenseMap<Value, Truth> truth;
 };
+
+/// What is known at compile time of an integer value of a predicate region:
+/// whether it is non-negative, and a bound on its magnitude in bits. The
+/// region's arguments (batch, head, query and key positions) are below 2^31.
+struct StaticBound {
+  bool nonNegative;
+  int bits;
+};
+
+int bitsOf(int64_t c) {
+  uint64_t m = c < 0 ? ~static_cast<uint64_t>(c) + 1 : c;
+  return m == 0 ? 0 : 64 - llvm::countl_zero(m);
+}
+
+/// What is known at compile time of `v`: a bound already computed, or a
+/// constant's.
+std::optional<StaticBound>
+knownBound(Value v, const llvm::DenseMap<Value, StaticBound> &known) {
+  if (auto it = known.find(v); it != known.end())
+    return it->second;
+  APInt c;
+  if (matchPattern(v, m_ConstantInt(&c)))
+    return StaticBound{!c.isNegative(), bitsOf(c.getSExtValue())};
+  return std::nullopt;
+}
+
+/// Constants, casts, sums, products, min/max, absi, selects and i1 ops, on
+/// operand bounds `a` (first) and `b` (last); nullopt for other ops.
+std::optional<StaticBound>
+arithmeticBound(Operation *op, std::optional<StaticBound> a,
+                std::optional<StaticBound> b,
+                function_ref<std::optional<StaticBound>(Value)> of) {
+  auto both = [&](auto fn) -> std::optional<StaticBound> {
+    if (!a || !b)
+      return std::nullopt;
+    return fn(*a, *b);
+  };
+  return llvm::TypeSwitch<Operation *, std::optional<StaticBound>>(op)
+      .Case<arith::ConstantOp>(
+          [&](arith::ConstantOp c) -> std::optional<StaticBound> {
+            auto attr = dyn_cast<IntegerAttr>(c.getValue());
+            if (!attr)
+              return std::nullopt;
+            return StaticBound{!attr.getValue().isNegative() ||
+                                   c.getType().isInteger(1),
+                               c.getType().isInteger(1)
+                                   ? 1
+                                   : bitsOf(attr.getValue().getSExtValue())};
+          })
+      .Case<arith::IndexCastOp, arith::IndexCastUIOp>(
+          [&](Operation *c) -> std::optional<StaticBound> {
+            // A narrower type must hold the value; the unsigned cast
+            // only a non-negative one.
+            unsigned width =
+                c->getResult(0).getType().isIndex()
+                    ? 64
+                    : c->getResult(0).getType().getIntOrFloatBitWidth();
+            if (!a || a->bits >= static_cast<int>(width) - 1 ||
+                (isa<arith::IndexCastUIOp>(c) && !a->nonNegative))
+              return std::nullopt;
+            return a;
+          })
+      .Case<arith::AddIOp>([&](auto) {
+        return both([](StaticBound x, StaticBound y) {
+          return StaticBound{x.nonNegative && y.nonNegative,
+                             std::max(x.bits, y.bits) + 1};
+        });
+      })
+      .Case<arith::SubIOp>([&](auto) {
+        // Two non-negative values: the difference is smaller than both.
+        return both([](StaticBound x, StaticBound y) {
+          bool sameSign = x.nonNegative && y.nonNegative;
+          return StaticBound{false,
+                             std::max(x.bits, y.bits) + (sameSign ? 0 : 1)};
+        });
+      })
+      .Case<arith::MulIOp>([&](auto) {
+        return both([](StaticBound x, StaticBound y) {
+          return StaticBound{x.nonNegative && y.nonNegative, x.bits + y.bits};
+        });
+      })
+      .Case<arith::MinSIOp, arith::MaxSIOp>(
+          [&](Operation *o) -> std::optional<StaticBound> {
+            bool isMin = isa<arith::MinSIOp>(o);
+            return both([&](StaticBound x, StaticBound y) {
+              return StaticBound{isMin ? x.nonNegative && y.nonNegative
+                                       : x.nonNegative || y.nonNegative,
+                                 std::max(x.bits, y.bits)};
+            });
+          })
+      .Case<math::AbsIOp>([&](auto) -> std::optional<StaticBound> {
+        if (!a)
+          return std::nullopt;
+        return StaticBound{true, a->bits};
+      })
+      .Case<arith::SelectOp>(
+          [&](arith::SelectOp s) -> std::optional<StaticBound> {
+            std::optional<StaticBound> x = of(s.getTrueValue()),
+                                       y = of(s.getFalseValue());
+            if (!x || !y)
+              return std::nullopt;
+            return StaticBound{x->nonNegative && y->nonNegative,
+                               std::max(x->bits, y->bits)};
+          })
+      // i1 results: truth values, no integer bound needed.
+      .Case<arith::CmpIOp, arith::AndIOp, arith::OrIOp, arith::XOrIOp>(
+          [&](Operation *o) -> std::optional<StaticBound> {
+            if (!o->getResult(0).getType().isInteger(1))
+              return std::nullopt;
+            return StaticBound{true, 1};
+          })
+
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+/// Divisions, remainders and shifts by the constant `rhs`, and unsigned
+/// min/max: nullopt unless the rules are sound for them.
+std::optional<StaticBound> divisionBound(Operation *op,
+                                         std::optional<StaticBound> a,
+                                         std::optional<StaticBound> b,
+                                         std::optional<int64_t> rhs) {
+  // A positive constant divisor or a shift amount in [0, 62].
+  bool positiveDivisor = rhs && *rhs > 0;
+  bool shiftAmount = rhs && *rhs >= 0 && *rhs <= 62;
+  return llvm::TypeSwitch<Operation *, std::optional<StaticBound>>(op)
+      .Case<arith::FloorDivSIOp, arith::DivSIOp, arith::CeilDivSIOp>(
+          [&](auto) -> std::optional<StaticBound> {
+            if (!positiveDivisor)
+              return std::nullopt;
+            return a;
+          })
+      .Case<arith::DivUIOp, arith::ShRUIOp>(
+          [&](Operation *o) -> std::optional<StaticBound> {
+            bool okRhs = isa<arith::DivUIOp>(o) ? positiveDivisor : shiftAmount;
+            if (!okRhs || !a || !a->nonNegative)
+              return std::nullopt;
+            return a;
+          })
+      .Case<arith::ShRSIOp>([&](auto) -> std::optional<StaticBound> {
+        if (!shiftAmount)
+          return std::nullopt;
+        return a;
+      })
+      .Case<arith::ShLIOp>([&](auto) -> std::optional<StaticBound> {
+        if (!shiftAmount || !a)
+          return std::nullopt;
+        return StaticBound{a->nonNegative, a->bits + static_cast<int>(*rhs)};
+      })
+      .Case<arith::RemSIOp>([&](auto) -> std::optional<StaticBound> {
+        if (!positiveDivisor || !a)
+          return std::nullopt;
+        return StaticBound{a->nonNegative, std::min(a->bits, bitsOf(*rhs))};
+      })
+      .Case<arith::RemUIOp>([&](auto) -> std::optional<StaticBound> {
+        // Any operand: the remainder lies in [0, d), inside the rule's
+        // hull [1 - d, d - 1] even for a negative (huge) dividend.
+        if (!positiveDivisor || !a)
+          return std::nullopt;
+        return StaticBound{true, bitsOf(*rhs)};
+      })
+      .Case<arith::MinUIOp, arith::MaxUIOp>(
+          [&](auto) -> std::optional<StaticBound> {
+            if (!a || !b || !a->nonNegative || !b->nonNegative)
+              return std::nullopt;
+            return StaticBound{true, std::max(a->bits, b->bits)};
+          })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+/// The static bound of `op`'s result, or nullopt if the interval rules are
+/// not sound for it: an op they do not model, an unsigned op whose operand
+/// may be negative (divui of a negative difference is huge, not small), or a
+/// bound that could wrap around (interval arithmetic assumes it does not).
+std::optional<StaticBound>
+staticBound(Operation *op, const llvm::DenseMap<Value, StaticBound> &known) {
+  auto of = [&](Value v) { return knownBound(v, known); };
+  std::optional<StaticBound> a, b;
+  if (op->getNumOperands() >= 1)
+    a = of(op->getOperand(0));
+  if (op->getNumOperands() >= 2)
+    b = of(op->getOperand(op->getNumOperands() - 1));
+  std::optional<int64_t> rhs;
+  APInt c;
+  if (op->getNumOperands() == 2 &&
+      matchPattern(op->getOperand(1), m_ConstantInt(&c)))
+    rhs = c.getSExtValue();
+  std::optional<StaticBound> r = arithmeticBound(op, a, b, of);
+  if (!r)
+    r = divisionBound(op, a, b, rhs);
+  // Every value, hence every bound the rules compute, must fit in i64.
+  if (r && r->bits > 63)
+    return std::nullopt;
+  return r;
+}
+
+bool IntervalEvaluator::isAnalyzable(Region &region) {
+  Block &block = region.front();
+  llvm::DenseMap<Value, StaticBound> known;
+  for (BlockArgument arg : block.getArguments())
+    known[arg] = {true, 31};
+  for (Operation &op : block.without_terminator()) {
+    std::optional<StaticBound> bound = staticBound(&op, known);
+    if (!bound)
+      return false;
+    known[op.getResult(0)] = *bound;
+  }
+  return true;
+}
 
 } // namespace
 

@@ -181,3 +181,74 @@ func.func @no_mask(%q: tensor<1x1x8x16xf32>, %k: tensor<1x1x8x16xf32>, %v: tenso
   %o = attn.attention softmax %q, %k, %v [] : tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32> -> tensor<1x1x8x16xf32>
   return %o : tensor<1x1x8x16xf32>
 }
+
+// Unsigned division of a difference that can be negative: (i - j) divui 4 is
+// huge for j > i, so the rules cannot treat it as monotone; the analysis
+// declines (every tile partial, masked per element). Regression: it used to
+// call the tiles below the diagonal empty.
+// CHECK-LABEL: @divui_of_difference: Sq = 8, Skv = 8, tile-q = 4, tile-kv = 4
+// CHECK-NEXT: h0 q[0, 4) keys [0, 8) PP
+// CHECK-NEXT: h0 q[4, 8) keys [0, 8) PP
+func.func @divui_of_difference(%q: tensor<1x1x8x16xf32>, %k: tensor<1x1x8x16xf32>, %v: tensor<1x1x8x16xf32>) -> tensor<1x1x8x16xf32> {
+  %o = attn.attention softmax %q, %k, %v [] : tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32> -> tensor<1x1x8x16xf32>
+  mask {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %c4 = arith.constant 4 : index
+    %c0 = arith.constant 0 : index
+    %d = arith.subi %i, %j : index
+    %r = arith.divui %d, %c4 : index
+    %keep = arith.cmpi eq, %r, %c0 : index
+    attn.yield %keep : i1
+  }
+  return %o : tensor<1x1x8x16xf32>
+}
+
+// Unsigned ops on values that are non-negative at compile time (positions,
+// shifts, absolute values) keep their interval rules: blocks of 4 keys by
+// j >> 2 == i >> 2 (block-diagonal), |i - j| <= 3 through absi.
+// CHECK-LABEL: @unsigned_non_negative: Sq = 8, Skv = 8, tile-q = 4, tile-kv = 4
+// CHECK-NEXT: h0 q[0, 4) keys [0, 8) F.
+// CHECK-NEXT: h0 q[4, 8) keys [0, 8) .F
+func.func @unsigned_non_negative(%q: tensor<1x1x8x16xf32>, %k: tensor<1x1x8x16xf32>, %v: tensor<1x1x8x16xf32>) -> tensor<1x1x8x16xf32> {
+  %o = attn.attention softmax %q, %k, %v [] : tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32> -> tensor<1x1x8x16xf32>
+  mask {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %c2 = arith.constant 2 : index
+    %c4 = arith.constant 4 : index
+    %bi = arith.shrui %i, %c2 : index
+    %bj = arith.divui %j, %c4 : index
+    %keep = arith.cmpi eq, %bi, %bj : index
+    attn.yield %keep : i1
+  }
+  return %o : tensor<1x1x8x16xf32>
+}
+
+// CHECK-LABEL: @absolute_distance: Sq = 8, Skv = 8, tile-q = 4, tile-kv = 4
+// CHECK-NEXT: h0 q[0, 4) keys [0, 8) FP
+// CHECK-NEXT: h0 q[4, 8) keys [0, 8) PF
+// CHECK-LABEL: @absolute_distance: Sq = 16, Skv = 16, tile-q = 4, tile-kv = 4
+// CHECK-NEXT: h0 q[0, 4) keys [0, 16) FP..
+// CHECK-NEXT: h0 q[4, 8) keys [0, 16) PFP.
+// CHECK-NEXT: h0 q[8, 12) keys [0, 16) .PFP
+// CHECK-NEXT: h0 q[12, 16) keys [0, 16) ..PF
+func.func @absolute_distance(%q: tensor<1x1x8x16xf32>, %k: tensor<1x1x8x16xf32>, %v: tensor<1x1x8x16xf32>, %q2: tensor<1x1x16x16xf32>, %k2: tensor<1x1x16x16xf32>) -> (tensor<1x1x8x16xf32>, tensor<1x1x16x16xf32>) {
+  %o = attn.attention softmax %q, %k, %v [] : tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32>, tensor<1x1x8x16xf32> -> tensor<1x1x8x16xf32>
+  mask {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %c3 = arith.constant 3 : index
+    %d = arith.subi %i, %j : index
+    %a = math.absi %d : index
+    %keep = arith.cmpi ule, %a, %c3 : index
+    attn.yield %keep : i1
+  }
+  %o2 = attn.attention softmax %q2, %k2, %k2 [] : tensor<1x1x16x16xf32>, tensor<1x1x16x16xf32>, tensor<1x1x16x16xf32> -> tensor<1x1x16x16xf32>
+  mask {
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
+    %c3 = arith.constant 3 : index
+    %d = arith.subi %i, %j : index
+    %a = math.absi %d : index
+    %keep = arith.cmpi sle, %a, %c3 : index
+    attn.yield %keep : i1
+  }
+  return %o, %o2 : tensor<1x1x8x16xf32>, tensor<1x1x16x16xf32>
+}
