@@ -14,16 +14,24 @@ static bool isTileLevelPattern(Attribute p) {
          MaskDataKind::TileLevel;
 }
 
+bool mlir::attn::hasTileLevelPatterns(ArrayAttr patterns) {
+  return llvm::any_of(patterns, isTileLevelPattern);
+}
+
 bool mlir::attn::hasTileLevelPatterns(AttentionOp op) {
-  return llvm::any_of(op.getPatterns(), isTileLevelPattern);
+  return hasTileLevelPatterns(op.getPatterns());
+}
+
+ArrayAttr mlir::attn::nonTileLevelPatterns(ArrayAttr patterns) {
+  SmallVector<Attribute> kept;
+  for (Attribute p : patterns)
+    if (!isTileLevelPattern(p))
+      kept.push_back(p);
+  return ArrayAttr::get(patterns.getContext(), kept);
 }
 
 ArrayAttr mlir::attn::nonTileLevelPatterns(AttentionOp op) {
-  SmallVector<Attribute> kept;
-  for (Attribute p : op.getPatterns())
-    if (!isTileLevelPattern(p))
-      kept.push_back(p);
-  return ArrayAttr::get(op.getContext(), kept);
+  return nonTileLevelPatterns(op.getPatterns());
 }
 
 Value mlir::attn::encodeKeyTileEntry(KernelBuilder &k, Value kt, Value state) {
@@ -180,10 +188,9 @@ struct TileLevelUses {
   SmallVector<Value> rowMasks;
 };
 
-TileLevelUses collectTileLevelUses(AttentionOp op) {
+TileLevelUses collectTileLevelUses(ArrayAttr patterns, ValueRange operands) {
   TileLevelUses uses;
-  ValueRange operands = op.getMaskOperands();
-  for (Attribute p : op.getPatterns()) {
+  for (Attribute p : patterns) {
     unsigned n = cast<MaskPatternAttrInterface>(p).getNumMaskOperands();
     if (auto bm = dyn_cast<BlockMaskAttr>(p))
       uses.blockMasks.push_back({bm.getBlockQ(), bm.getBlockKv(), operands[0]});
@@ -221,11 +228,13 @@ struct VisitedKeys {
 /// list of key tiles.
 class KeyTileListBuilder {
 public:
-  KeyTileListBuilder(KernelBuilder &k, AttentionOp op,
-                     const MaskAnalysis &analysis, int64_t br, int64_t bc,
-                     Value batch, int64_t hq, Value sq, Value skv)
+  KeyTileListBuilder(KernelBuilder &k, ArrayAttr patterns,
+                     ValueRange maskOperands, const MaskAnalysis &analysis,
+                     int64_t br, int64_t bc, Value batch, int64_t hq, Value sq,
+                     Value skv, bool reorder)
       : k(k), e{k}, analysis(analysis), br(br), bc(bc), hq(hq), batch(batch),
-        sq(sq), skv(skv), uses(collectTileLevelUses(op)) {}
+        sq(sq), skv(skv), reorder(reorder),
+        uses(collectTileLevelUses(patterns, maskOperands)) {}
 
   KeyTileLists build();
 
@@ -251,6 +260,9 @@ private:
   const MaskAnalysis &analysis;
   const int64_t br, bc, hq;
   const Value batch, sq, skv;
+  /// Whether queries and keys may be visited in another order (sorted
+  /// segments, live rows first).
+  const bool reorder;
   TileLevelUses uses;
   Value numQTiles, numKTiles, offset;
   KeyTileLists result;
@@ -271,14 +283,14 @@ KeyTileLists KeyTileListBuilder::build() {
 
   // Buckets in any order (one segments pattern alone): sort queries and
   // keys by id, so that each bucket is a contiguous run of tiles.
-  if (uses.segments.size() == 1 && uses.blockMasks.empty() &&
+  if (reorder && uses.segments.size() == 1 && uses.blockMasks.empty() &&
       uses.rowMasks.empty())
     sortBySegments();
   // Rows computed or not (one #attn.rows alone): the live query rows of
   // each (batch, head) first, so that dead rows fill whole query tiles with
   // empty lists and are never computed. Keys keep their order.
-  liveRowsFirst = uses.rowMasks.size() == 1 && uses.blockMasks.empty() &&
-                  uses.segments.empty();
+  liveRowsFirst = reorder && uses.rowMasks.size() == 1 &&
+                  uses.blockMasks.empty() && uses.segments.empty();
   if (liveRowsFirst)
     orderLiveRowsFirst();
   reduceKeySegmentRanges();
@@ -574,6 +586,17 @@ KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
                                            const MaskAnalysis &analysis,
                                            int64_t br, int64_t bc, Value batch,
                                            int64_t hq, Value sq, Value skv) {
-  return KeyTileListBuilder(k, op, analysis, br, bc, batch, hq, sq, skv)
+  return KeyTileListBuilder(k, op.getPatterns(), op.getMaskOperands(),
+                            analysis, br, bc, batch, hq, sq, skv,
+                            /*reorder=*/true)
+      .build();
+}
+
+KeyTileLists mlir::attn::buildKeyTileListsInPlace(
+    KernelBuilder &k, ArrayAttr patterns, ValueRange maskOperands,
+    const MaskAnalysis &analysis, int64_t br, int64_t bc, Value batch,
+    int64_t hq, Value sq, Value skv) {
+  return KeyTileListBuilder(k, patterns, maskOperands, analysis, br, bc, batch,
+                            hq, sq, skv, /*reorder=*/false)
       .build();
 }

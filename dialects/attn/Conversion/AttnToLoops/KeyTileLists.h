@@ -41,9 +41,11 @@ Value decodeKeyTileState(KernelBuilder &k, Value entry);
 /// Whether `op`'s mask has a tile-level pattern (block_mask, segments,
 /// rows: MaskDataKind::TileLevel).
 bool hasTileLevelPatterns(AttentionOp op);
+bool hasTileLevelPatterns(ArrayAttr patterns);
 
 /// `op`'s patterns without the tile-level ones.
 ArrayAttr nonTileLevelPatterns(AttentionOp op);
+ArrayAttr nonTileLevelPatterns(ArrayAttr patterns);
 
 /// Key-tile lists, as memrefs: `counts` [B, Hq, NQT] and `tiles`
 /// [B, Hq, NQT, NKT], i32; entry n < counts[b, h, qt] of tiles[b, h, qt] is
@@ -73,6 +75,16 @@ KeyTileLists buildKeyTileLists(KernelBuilder &k, AttentionOp op,
                                const MaskAnalysis &analysis, int64_t br,
                                int64_t bc, Value batch, int64_t hq, Value sq,
                                Value skv);
+
+/// The same lists for the mask `patterns` with `maskOperands` (tensors), with
+/// queries and keys in place: no sorted segments, no live rows first, so the
+/// orders of KeyTileLists are null and tiles are tiles of indices (the
+/// backward, attn.attention_grad, reads them transposed).
+KeyTileLists buildKeyTileListsInPlace(KernelBuilder &k, ArrayAttr patterns,
+                                      ValueRange maskOperands,
+                                      const MaskAnalysis &analysis, int64_t br,
+                                      int64_t bc, Value batch, int64_t hq,
+                                      Value sq, Value skv);
 
 } // namespace mlir::attn
 
