@@ -649,6 +649,232 @@ FailureOr<SmallVector<Value>> decompose(RewriterBase &rw,
 }
 
 //===----------------------------------------------------------------------===//
+// Linear aggregate gradient
+//===----------------------------------------------------------------------===//
+//
+// With A = w ∘ (φq φkᵀ) (w the causal decay weights, or 1), Num = A V and
+// Den = Σ_j A: dNum = r dO with r = 1/(Den + eps), dDen = c = −r (dO · O)
+// (with `normalize`; r = 1 and c = 0 without), so dA = dNum Vᵀ + c and
+// dq = (w ∘ dA) φk, dk = (w ∘ dA)ᵀ φq, dv = Aᵀ dNum, dλ = Σ ∂w/∂λ ∘ a ∘ dA.
+
+/// p − j = i + (Skv − Sq) − j for the loop dimensions i = `iDim`, j = `jDim`.
+Value alignedDistance(OpBuilder &b, Location loc, Value sq, Value skv,
+                      unsigned iDim, unsigned jDim) {
+  Value aligned = arith::AddIOp::create(b, loc, linalgIndex(b, loc, iDim),
+                                        arith::SubIOp::create(b, loc, skv, sq));
+  return arith::SubIOp::create(b, loc, aligned, linalgIndex(b, loc, jDim));
+}
+
+SmallVector<OpFoldResult> shape4(GenericBuilder &g, Value x) {
+  return {g.size(x, 0), g.size(x, 1), g.size(x, 2), g.size(x, 3)};
+}
+
+/// w[b, h, i, j] = λ_h^(p−j) where j <= p, 0 elsewhere (λ = 1 without
+/// decay), shaped like the scores `a`. λ is never raised to a negative power.
+Value causalDecayWeights(GenericBuilder &g, Value a, Value sq, Value skv,
+                         Value decay) {
+  SmallVector<Value> ins;
+  SmallVector<AffineMap> maps;
+  if (decay) {
+    ins.push_back(decay);
+    maps.push_back(g.pick(4, {1}));
+  }
+  Value zero = g.f32(0.0);
+  return g.generic(ins, maps, g.empty(shape4(g, a), g.b.getF32Type()),
+                   g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+                   [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+                     Value dist = alignedDistance(b, loc, sq, skv, 2, 3);
+                     Value c0 = arith::ConstantIndexOp::create(b, loc, 0);
+                     Value visible = arith::CmpIOp::create(
+                         b, loc, arith::CmpIPredicate::sge, dist, c0);
+                     Value e = arith::MaxSIOp::create(b, loc, dist, c0);
+                     Value wgt =
+                         decayPower(b, loc, decay ? args[0] : Value(), e);
+                     return arith::SelectOp::create(b, loc, visible, wgt, zero);
+                   });
+}
+
+/// x ∘ y for two f32 tensors of rank 4 and equal shape.
+Value multiply(GenericBuilder &g, Value x, Value y) {
+  return elementwise(g, {x, y}, g.b.getF32Type(),
+                     [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                       return arith::MulFOp::create(b, loc, a[0], a[1]);
+                     });
+}
+
+/// x[b, h, i, j] + row[b, h, i].
+Value addRowTerm(GenericBuilder &g, Value x, Value row) {
+  return g.generic({x, row}, {g.pick(4, {0, 1, 2, 3}), g.pick(4, {0, 1, 2})},
+                   g.empty(shape4(g, x), g.b.getF32Type()),
+                   g.pick(4, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar},
+                   [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                     return arith::AddFOp::create(b, loc, a[0], a[1]);
+                   });
+}
+
+/// The cotangent of the numerator, dNum = r dO (f32), and with `normalize`
+/// the cotangent of the denominator c = −r (dO · O) per row, where
+/// r = 1/(Σ_j A + eps), or 0 where that sum is 0 (a row without keys at
+/// eps = 0 then contributes nothing instead of NaN).
+std::pair<Value, Value>
+numeratorCotangents(GenericBuilder &g, LinearAggregateGradOp op, Value scores) {
+  Type f32 = g.b.getF32Type();
+  Value dOut = op.getGradOutput(), out = op.getOutput();
+  AffineMap all = g.pick(4, {0, 1, 2, 3}), row = g.pick(4, {0, 1, 2});
+  if (!op.getNormalize())
+    return {elementwise(g, {dOut}, f32,
+                        [](OpBuilder &b, Location loc, ValueRange a) {
+                          return toF32(b, loc, a[0]);
+                        }),
+            Value()};
+  Value zero = g.f32(0.0), eps = g.f32(op.getEps().convertToDouble());
+  Value den = reduceRows(g, scores, g.filled(rowShape(g, scores), f32, zero),
+                         [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                           return arith::AddFOp::create(b, loc, a[0], a[1]);
+                         });
+  Value dotOut =
+      g.generic({dOut, out}, {all, all}, g.filled(rowShape(g, dOut), f32, zero),
+                row, {kPar, kPar, kPar, kRed},
+                [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                  Value p = arith::MulFOp::create(b, loc, toF32(b, loc, a[0]),
+                                                  toF32(b, loc, a[1]));
+                  return arith::AddFOp::create(b, loc, a[2], p);
+                });
+  Value one = g.f32(1.0);
+  Value r = elementwise(
+      g, {den}, f32, [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+        return safeDivide(b, loc, one,
+                          arith::AddFOp::create(b, loc, a[0], eps));
+      });
+  Value c = elementwise(g, {r, dotOut}, f32,
+                        [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                          Value p = arith::MulFOp::create(b, loc, a[0], a[1]);
+                          return arith::NegFOp::create(b, loc, p);
+                        });
+  Value dNum = g.generic({dOut, r}, {all, row}, g.empty(shape4(g, dOut), f32),
+                         all, {kPar, kPar, kPar, kPar},
+                         [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                           return arith::MulFOp::create(
+                               b, loc, toF32(b, loc, a[0]), a[1]);
+                         });
+  return {dNum, c};
+}
+
+/// x [B, Hq, S, X] as [B, Hq / group, group, S, X]: query head h is
+/// (h / group, h % group).
+Value splitHeads(GenericBuilder &g, Value x, int64_t group) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  shape[1] /= group;
+  shape.insert(shape.begin() + 2, group);
+  SmallVector<OpFoldResult> sizes = {g.size(x, 0), g.b.getIndexAttr(shape[1]),
+                                     g.b.getIndexAttr(group), g.size(x, 2),
+                                     g.size(x, 3)};
+  return tensor::ExpandShapeOp::create(
+      g.b, g.loc, RankedTensorType::get(shape, type.getElementType()), x,
+      SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}}, sizes);
+}
+
+/// out[b, hk, j, x] = Σ_{m < group} Σ_i s[b, hk·group + m, i, j]
+/// y[b, hk·group + m, i, x] (f32): a transposed product summed over the query
+/// heads that share key/value head hk.
+Value groupTransposedSum(GenericBuilder &g, Value s, Value y, int64_t group,
+                         Value kv) {
+  SmallVector<OpFoldResult> shape = {g.size(kv, 0), g.size(kv, 1), g.size(s, 3),
+                                     g.size(y, 3)};
+  Value init = g.filled(shape, g.b.getF32Type(), g.f32(0.0));
+  // Dimensions (b, hk, j, x, m, i).
+  AffineMap sMap = g.pick(6, {0, 1, 4, 5, 2});
+  AffineMap yMap = g.pick(6, {0, 1, 4, 5, 3});
+  return g.generic(
+      {splitHeads(g, s, group), splitHeads(g, y, group)}, {sMap, yMap}, init,
+      g.pick(6, {0, 1, 2, 3}), {kPar, kPar, kPar, kPar, kRed, kRed},
+      [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+        Value p = arith::MulFOp::create(b, loc, a[0], toF32(b, loc, a[1]));
+        return arith::AddFOp::create(b, loc, a[2], p);
+      });
+}
+
+/// dλ[h] = Σ_{b, i, j: p−j >= 1} (p−j) λ_h^(p−j−1) a[b, h, i, j] dA[b, h, i,
+/// j], summed over j per row first (shorter f32 sums than one over (b, i, j)).
+Value decayGradient(GenericBuilder &g, Value a, Value dA, Value decay, Value sq,
+                    Value skv) {
+  Type f32 = g.b.getF32Type();
+  Value zero = g.f32(0.0);
+  AffineMap all = g.pick(4, {0, 1, 2, 3});
+  Value rows = g.generic(
+      {a, dA, decay}, {all, all, g.pick(4, {1})},
+      g.filled(rowShape(g, a), f32, zero), g.pick(4, {0, 1, 2}),
+      {kPar, kPar, kPar, kRed},
+      [&](OpBuilder &b, Location loc, ValueRange x) -> Value {
+        Value dist = alignedDistance(b, loc, sq, skv, 2, 3);
+        Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+        Value inside =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, dist, c1);
+        Value e = arith::MaxSIOp::create(
+            b, loc, arith::SubIOp::create(b, loc, dist, c1),
+            arith::ConstantIndexOp::create(b, loc, 0));
+        Value distF = arith::SIToFPOp::create(
+            b, loc, b.getF32Type(),
+            arith::IndexCastOp::create(b, loc, b.getI64Type(), dist));
+        Value coef =
+            arith::MulFOp::create(b, loc, distF, decayPower(b, loc, x[2], e));
+        Value term = arith::MulFOp::create(
+            b, loc, coef, arith::MulFOp::create(b, loc, x[0], x[1]));
+        Value kept = arith::SelectOp::create(b, loc, inside, term, zero);
+        return arith::AddFOp::create(b, loc, x[3], kept);
+      });
+  return g.generic({rows}, {g.pick(3, {1, 0, 2})},
+                   g.filled({g.size(a, 1)}, f32, zero), g.pick(3, {0}),
+                   {kPar, kRed, kRed},
+                   [](OpBuilder &b, Location loc, ValueRange x) -> Value {
+                     return arith::AddFOp::create(b, loc, x[1], x[0]);
+                   });
+}
+
+/// An f32 tensor in `elt`.
+Value convertElements(GenericBuilder &g, Value x, Type elt) {
+  if (elt.isF32())
+    return x;
+  return elementwise(g, {x}, elt,
+                     [&](OpBuilder &b, Location loc, ValueRange a) {
+                       return fromF32(b, loc, a[0], elt);
+                     });
+}
+
+FailureOr<SmallVector<Value>> decompose(RewriterBase &rw,
+                                        LinearAggregateGradOp op) {
+  FailureOr<int64_t> group = groupSize(op.getQuery(), 1, op.getKey(), 1);
+  if (failed(group))
+    return rw.notifyMatchFailure(op, "dynamic head counts");
+  GenericBuilder g(rw, op.getLoc());
+  Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
+  Value sq = g.sizeValue(q, 2), skv = g.sizeValue(k, 2);
+  Value a = batchedDot(g, q, k, *group);
+  Value w = op.getCausal() ? causalDecayWeights(g, a, sq, skv, op.getDecay())
+                           : Value();
+  Value scores = w ? multiply(g, w, a) : a;
+  auto [dNum, dDen] = numeratorCotangents(g, op, scores);
+  Value dA = batchedDot(g, dNum, v, *group);
+  if (dDen)
+    dA = addRowTerm(g, dA, dDen);
+  Value dS = w ? multiply(g, w, dA) : dA;
+  SmallVector<Value> grads = {weightedSum(g, dS, k, *group),
+                              groupTransposedSum(g, dS, q, *group, k),
+                              groupTransposedSum(g, scores, dNum, *group, v)};
+  if (op.getDecay())
+    grads.push_back(decayGradient(g, a, dA, op.getDecay(), sq, skv));
+  SmallVector<Value> results;
+  for (auto [grad, result] : llvm::zip(grads, op->getResults())) {
+    auto type = cast<RankedTensorType>(result.getType());
+    results.push_back(castTo(rw, op.getLoc(),
+                             convertElements(g, grad, type.getElementType()),
+                             type));
+  }
+  return results;
+}
+
+//===----------------------------------------------------------------------===//
 // Selection family
 //===----------------------------------------------------------------------===//
 
@@ -940,6 +1166,7 @@ void mlir::attn::populateDecomposePatterns(RewritePatternSet &patterns) {
            DecomposePattern<MaskOp>, DecomposePattern<AggregateOp>,
            DecomposePattern<NormalizeOp>, DecomposePattern<MergeOp>,
            DecomposePattern<FeatureMapOp>, DecomposePattern<LinearAggregateOp>,
+           DecomposePattern<LinearAggregateGradOp>,
            DecomposePattern<SelectBlocksOp>, DecomposePattern<SelectTopkOp>,
            DecomposePattern<ClusterOp>, DecomposePattern<LshOp>>(
           patterns.getContext());

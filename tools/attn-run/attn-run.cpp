@@ -868,12 +868,33 @@ bool checkGradientByFiniteDifferences(
   return ok;
 }
 
+/// The tolerance of a gradient: every gradient depends on every value of
+/// the forward, so an f32 gradient (of sinks, say) of a bf16 program carries
+/// bf16 rounding. Take the loosest tolerance over F's floating-point
+/// argument and result types.
+Tolerance gradientTolerance(func::FuncOp func) {
+  Tolerance tol{0.0, 0.0};
+  auto widen = [&](Type t) {
+    Type elt = getElementTypeOrSelf(t);
+    if (!isa<FloatType>(elt))
+      return;
+    Tolerance e = toleranceFor(elt);
+    tol = {std::max(tol.atol, e.atol), std::max(tol.rtol, e.rtol)};
+  };
+  for (Type t : func.getArgumentTypes())
+    widen(t);
+  for (Type t : func.getResultTypes())
+    widen(t);
+  return tol;
+}
+
 /// Gradients are compared normwise per result: the largest deviation must
-/// stay within the element type's tolerance times the largest reference
-/// magnitude (at least 1). Elementwise relative error is meaningless for
+/// stay within the program's tolerance (gradientTolerance) times the largest
+/// reference magnitude (at least 1). Elementwise relative error is meaningless for
 /// gradient entries that cancel to nearly 0 (docs/attn-run.md).
 bool compareGradients(ArrayRef<HostTensor> actual,
-                      ArrayRef<attn::reference::Tensor> expected) {
+                      ArrayRef<attn::reference::Tensor> expected,
+                      Tolerance tol) {
   double maxAbs = 0, maxRef = 0;
   bool ok = actual.size() == expected.size();
   for (size_t r = 0; r < actual.size() && r < expected.size(); ++r) {
@@ -897,7 +918,6 @@ bool compareGradients(ArrayRef<HostTensor> actual,
       }
       ref = std::max(ref, std::fabs(e.data[i]));
     }
-    Tolerance tol = toleranceFor(a.elementType);
     double bound = tol.atol + tol.rtol * std::max(1.0, ref);
     if (!(abs <= bound)) {
       llvm::errs() << "gradient #" << r << ": max |error| " << abs
@@ -970,7 +990,7 @@ int runGradient(ModuleOp module, func::FuncOp func, const Options &o,
     if (!writeNpy(o.outs[i], toNpy(results[i]), writeError))
       fail(o.outs[i], writeError);
   }
-  bool ok = !o.check || compareGradients(results, grads);
+  bool ok = !o.check || compareGradients(results, grads, gradientTolerance(func));
   if (o.fdCheck)
     ok &= checkGradientByFiniteDifferences(func, refArgs, refCotangents, o);
   // FLOPs of the gradient: the forward recomputed once plus a backward of

@@ -112,6 +112,9 @@ def AttnLinearize : Pass<"attn-linearize"> {
     reads it. Feature maps whose only user is the aggregate (every kind:
     the elementwise ones, taylor2 from the raw row, random_features as
     Wᵀx per row) are applied on load; their [.., F] tensors never exist.
+    Each `attn.linear_aggregate_grad` becomes its chunked backward: a
+    forward sweep over the chunks (dq, the normalize factors, dλ through the
+    state's derivative in λ) and a reverse sweep (dk, dv), O(S) memory.
   }];
   let options = [
     Option<"chunk", "chunk", "int64_t", /*default=*/"0",

@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Conversion/AttnToLoops/Linearize.h"
+#include "attn/Conversion/AttnToLoops/LinearizeGrad.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Kernel/CpuTarget.h"
 #include "attn/Kernel/FormDriver.h"
@@ -395,37 +396,8 @@ void LinearizeBuilder::initState() {
 }
 
 void LinearizeBuilder::buildDecayTable() {
-  // |λ|^e with the sign of λ for odd e (1 without decay); λ^0 = 1 even for
-  // λ = 0.
-  decayPowers = k.stackBuffer({chunk + 1});
-  Value lam = decayB ? k.load(decayB, hi) : k.f32(1.0);
-  Value logAbs =
-      math::LogOp::create(rw, loc, math::AbsFOp::create(rw, loc, lam));
-  Value negative = arith::CmpFOp::create(rw, loc, arith::CmpFPredicate::OLT,
-                                         lam, k.f32(0.0));
-  Value lamZero = k.feq(lam, k.f32(0.0));
-  k.loop(zero, k.idx(chunk + 1), 1, [&](Value e) {
-    Value ef = arith::UIToFPOp::create(
-        rw, loc, rw.getF32Type(),
-        arith::IndexCastOp::create(rw, loc, rw.getI64Type(), e));
-    Value p = math::ExpOp::create(rw, loc, k.fmul(ef, logAbs));
-    Value odd = arith::CmpIOp::create(
-        rw, loc, arith::CmpIPredicate::eq,
-        arith::RemUIOp::create(rw, loc, e, k.idx(2)), one);
-    p = k.select(arith::AndIOp::create(rw, loc, negative, odd),
-                 arith::NegFOp::create(rw, loc, p), p);
-    Value isZero =
-        arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, e, zero);
-    p = k.select(isZero, k.f32(1.0), k.select(lamZero, k.f32(0.0), p));
-    // Weights below 1e-30 are 0 at f32 precision next to the weight-1 term;
-    // flushing them keeps the state out of denormal numbers, which the FPU
-    // handles ~100x slower.
-    Value tiny =
-        arith::CmpFOp::create(rw, loc, arith::CmpFPredicate::OLT,
-                              math::AbsFOp::create(rw, loc, p), k.f32(1e-30));
-    p = k.select(tiny, k.f32(0.0), p);
-    k.store(p, decayPowers, e);
-  });
+  decayPowers =
+      buildDecayPowers(k, decayB ? k.load(decayB, hi) : k.f32(1.0), chunk);
 }
 
 void LinearizeBuilder::accumulate(Value j, Value w) {
@@ -562,6 +534,43 @@ void LinearizeBuilder::rebaseState(Value t0, Value t1) {
   });
 }
 
+Value mlir::attn::buildDecayPowers(KernelBuilder &k, Value lambda,
+                                   int64_t maxExponent) {
+  // |λ|^e with the sign of λ for odd e; λ^0 = 1 even for λ = 0.
+  OpBuilder &b = k.b;
+  Location loc = k.loc;
+  Value zero = k.idx(0), one = k.idx(1);
+  Value powers = k.stackBuffer({maxExponent + 1});
+  Value logAbs =
+      math::LogOp::create(b, loc, math::AbsFOp::create(b, loc, lambda));
+  Value negative = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT,
+                                         lambda, k.f32(0.0));
+  Value lamZero = k.feq(lambda, k.f32(0.0));
+  k.loop(zero, k.idx(maxExponent + 1), 1, [&](Value e) {
+    Value ef = arith::UIToFPOp::create(
+        b, loc, b.getF32Type(),
+        arith::IndexCastOp::create(b, loc, b.getI64Type(), e));
+    Value p = math::ExpOp::create(b, loc, k.fmul(ef, logAbs));
+    Value odd =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                              arith::RemUIOp::create(b, loc, e, k.idx(2)), one);
+    p = k.select(arith::AndIOp::create(b, loc, negative, odd),
+                 arith::NegFOp::create(b, loc, p), p);
+    Value isZero =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e, zero);
+    p = k.select(isZero, k.f32(1.0), k.select(lamZero, k.f32(0.0), p));
+    // Weights below 1e-30 are 0 at f32 precision next to the weight-1 term;
+    // flushing them keeps the state out of denormal numbers, which the FPU
+    // handles ~100x slower.
+    Value tiny =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT,
+                              math::AbsFOp::create(b, loc, p), k.f32(1e-30));
+    p = k.select(tiny, k.f32(0.0), p);
+    k.store(p, powers, e);
+  });
+  return powers;
+}
+
 FailureOr<SmallVector<Value>>
 mlir::attn::linearizeAggregate(RewriterBase &rw, LinearAggregateOp op,
                                const LinearizeOptions &options) {
@@ -598,6 +607,21 @@ struct LinearizeAggregate : OpRewritePattern<LinearAggregateOp> {
   LinearizeOptions options;
 };
 
+struct LinearizeAggregateGrad : OpRewritePattern<LinearAggregateGradOp> {
+  LinearizeAggregateGrad(MLIRContext *ctx, LinearizeOptions options)
+      : OpRewritePattern(ctx), options(options) {}
+  LogicalResult matchAndRewrite(LinearAggregateGradOp op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<SmallVector<Value>> out =
+        linearizeAggregateGrad(rewriter, op, options);
+    if (failed(out))
+      return failure();
+    rewriter.replaceOp(op, *out);
+    return success();
+  }
+  LinearizeOptions options;
+};
+
 struct AttnLinearizePass : attn::impl::AttnLinearizeBase<AttnLinearizePass> {
   using AttnLinearizeBase::AttnLinearizeBase;
   void runOnOperation() override {
@@ -616,5 +640,6 @@ struct AttnLinearizePass : attn::impl::AttnLinearizeBase<AttnLinearizePass> {
 
 void mlir::attn::populateLinearizePatterns(RewritePatternSet &patterns,
                                            const LinearizeOptions &options) {
-  patterns.add<LinearizeAggregate>(patterns.getContext(), options);
+  patterns.add<LinearizeAggregate, LinearizeAggregateGrad>(
+      patterns.getContext(), options);
 }

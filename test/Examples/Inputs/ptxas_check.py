@@ -2,7 +2,9 @@
 `attn-opt --attn-to-nvvm="chip=CHIP format=isa"`, the PTX of each gpu.binary
 object is extracted and assembled by ptxas for that chip.
 
-usage: ptxas_check.py ATTN_OPT PTXAS WORKDIR CHIP FILE...
+usage: ptxas_check.py [--grad] ATTN_OPT PTXAS WORKDIR CHIP FILE...
+With --grad, `--attn-grad` runs first: each public F gains @F_grad, whose
+kernels are assembled too.
 Prints one line per file and a summary line `ptxas CHIP: N of M accepted`.
 """
 import os
@@ -10,8 +12,12 @@ import re
 import subprocess
 import sys
 
-attn_opt, ptxas, work, chip = sys.argv[1:5]
-files = sys.argv[5:]
+argv = sys.argv[1:]
+grad = argv[:1] == ["--grad"]
+if grad:
+    argv = argv[1:]
+attn_opt, ptxas, work, chip = argv[:4]
+files = argv[4:]
 os.makedirs(work, exist_ok=True)
 accepted = 0
 
@@ -42,7 +48,8 @@ def mlir_string(s):
 
 for path in files:
     name = os.path.splitext(os.path.basename(path))[0]
-    r = subprocess.run([attn_opt, path, f"--attn-to-nvvm=chip={chip} format=isa"],
+    passes = ["--attn-grad"] if grad else []
+    r = subprocess.run([attn_opt, path, *passes, f"--attn-to-nvvm=chip={chip} format=isa"],
                        capture_output=True, text=True)
     if r.returncode != 0:
         print(f"{name}: FAIL lowering: {r.stderr.strip().splitlines()[:1]}")

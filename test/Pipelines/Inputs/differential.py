@@ -17,6 +17,9 @@ from attn_driver import form_options, run_case
 
 attn_run, work, count, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 pipeline = sys.argv[5] if len(sys.argv) > 5 else "cpu"
+# "grad": differentiate each program (attn-run --grad: @F_grad compiled,
+# checked against the reference interpreter's own reverse mode).
+grad = ["--grad"] if len(sys.argv) > 6 and sys.argv[6] == "grad" else []
 os.makedirs(work, exist_ok=True)
 rng = random.Random(seed)
 
@@ -132,7 +135,7 @@ for n in range(count):
         f.write(text)
     options = form_options(rng, pipeline)
     proc = run_case([attn_run, path, f"--pipeline={pipeline}", "--random-args", f"--seed={n}",
-                     "--check", options])
+                     "--check", options] + grad)
     status = "ok" if proc.returncode == 0 else "FAIL"
     print(f"case{n} {options}: {status} {proc.stdout.strip()}")
     if proc.returncode != 0:

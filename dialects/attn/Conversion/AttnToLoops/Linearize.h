@@ -4,6 +4,7 @@
 
 #include "attn/IR/AttnOps.h"
 #include "attn/Kernel/CpuTarget.h"
+#include "attn/Kernel/KernelBuilder.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::attn {
@@ -27,6 +28,13 @@ FailureOr<SmallVector<Value>>
 linearizeAggregate(RewriterBase &rewriter, LinearAggregateOp op,
                    const LinearizeOptions &options);
 
+/// A stack table of λ^e for e = 0..maxExponent (λ^0 = 1, also for λ = 0;
+/// |λ^e| < 1e-30 flushed to 0), built at `k`'s insertion point: the decay
+/// weights of the chunked forms, whose exponents never exceed the chunk.
+Value buildDecayPowers(KernelBuilder &k, Value lambda, int64_t maxExponent);
+
+/// The patterns of attn-linearize: linear_aggregate (above) and its backward
+/// linear_aggregate_grad (linearizeAggregateGrad, LinearizeGrad.h).
 void populateLinearizePatterns(RewritePatternSet &patterns,
                                const LinearizeOptions &options);
 
