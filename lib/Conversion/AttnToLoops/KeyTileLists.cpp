@@ -600,3 +600,159 @@ KeyTileLists mlir::attn::buildKeyTileListsInPlace(
                             hq, sq, skv, /*reorder=*/false)
       .build();
 }
+
+QueryTileLists mlir::attn::buildQueryTileLists(
+    KernelBuilder &k, ArrayAttr patterns, ValueRange maskOperands,
+    const MaskAnalysis &analysis, int64_t br, int64_t bc, Value batch,
+    int64_t hq, Value sq, Value skv) {
+  KeyTileLists byQuery = buildKeyTileListsInPlace(
+      k, patterns, maskOperands, analysis, br, bc, batch, hq, sq, skv);
+  OpBuilder &b = k.b;
+  Location loc = k.loc;
+  ListEmitter e{k};
+  Type i32 = b.getI32Type();
+  auto toIdx = [&](Value v) -> Value {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  };
+  auto toI32 = [&](Value v) -> Value {
+    return arith::IndexCastOp::create(b, loc, i32, v);
+  };
+  Value numQTiles = e.ceilDiv(sq, br), numKTiles = e.ceilDiv(skv, bc);
+  const int64_t dyn = ShapedType::kDynamic;
+  QueryTileLists result;
+  result.counts =
+      memref::AllocOp::create(b, loc, MemRefType::get({dyn, hq, dyn}, i32),
+                              ValueRange{batch, numKTiles});
+  result.tiles = memref::AllocOp::create(
+      b, loc, MemRefType::get({dyn, hq, dyn, dyn}, i32),
+      ValueRange{batch, numKTiles, numQTiles});
+  // Query tiles in order: each key tile's list comes out ascending.
+  e.parallel({batch, k.idx(hq)}, [&](ValueRange ivs) {
+    Value bi = ivs[0], hi = ivs[1];
+    k.loop(k.idx(0), numKTiles, 1,
+           [&](Value kt) { k.store(e.i32(0), result.counts, {bi, hi, kt}); });
+    k.loop(k.idx(0), numQTiles, 1, [&](Value qt) {
+      Value count = toIdx(k.load(byQuery.counts, {bi, hi, qt}));
+      k.loop(k.idx(0), count, 1, [&](Value n) {
+        Value entry = toIdx(k.load(byQuery.tiles, {bi, hi, qt, n}));
+        Value kt = decodeKeyTile(k, entry);
+        Value at = k.load(result.counts, {bi, hi, kt});
+        Value swapped =
+            encodeKeyTileEntry(k, qt, decodeKeyTileState(k, entry));
+        k.store(toI32(swapped), result.tiles, {bi, hi, kt, toIdx(at)});
+        k.store(arith::AddIOp::create(b, loc, at, e.i32(1)), result.counts,
+                {bi, hi, kt});
+      });
+    });
+  });
+  return result;
+}
+
+bool mlir::attn::hasKeyListPatterns(ArrayAttr patterns) {
+  return llvm::any_of(patterns, [](Attribute p) {
+    return cast<MaskPatternAttrInterface>(p).getDataKind() ==
+           MaskDataKind::KeyList;
+  });
+}
+
+namespace {
+/// The first key-list pattern of a mask, with its operands.
+struct KeyListUse {
+  Attribute pattern;
+  ValueRange operands;
+};
+
+KeyListUse firstKeyListUse(ArrayAttr patterns, ValueRange operands) {
+  for (Attribute p : patterns) {
+    auto mp = cast<MaskPatternAttrInterface>(p);
+    unsigned n = mp.getNumMaskOperands();
+    if (mp.getDataKind() == MaskDataKind::KeyList)
+      return {p, operands.take_front(n)};
+    operands = operands.drop_front(n);
+  }
+  return {};
+}
+} // namespace
+
+QueryTileLists mlir::attn::buildKeyListQueryTileLists(
+    KernelBuilder &k, ArrayAttr patterns, ValueRange maskOperands,
+    const MaskAnalysis &analysis, int64_t br, int64_t bc, Value batch,
+    int64_t hq, Value sq, Value skv) {
+  using P = arith::CmpIPredicate;
+  OpBuilder &b = k.b;
+  Location loc = k.loc;
+  ListEmitter e{k};
+  Type i32 = b.getI32Type();
+  auto toIdx = [&](Value v) -> Value {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  };
+  KeyListUse use = firstKeyListUse(patterns, maskOperands);
+  Value numQTiles = e.ceilDiv(sq, br), numKTiles = e.ceilDiv(skv, bc);
+  Value offset = k.sub(skv, sq);
+  const int64_t dyn = ShapedType::kDynamic;
+  QueryTileLists result;
+  result.counts =
+      memref::AllocOp::create(b, loc, MemRefType::get({dyn, hq, dyn}, i32),
+                              ValueRange{batch, numKTiles});
+  result.tiles = memref::AllocOp::create(
+      b, loc, MemRefType::get({dyn, hq, dyn, dyn}, i32),
+      ValueRange{batch, numKTiles, numQTiles});
+  // Per (batch, head, key tile): whether the current query tile lists a key
+  // of it.
+  Value marks = memref::AllocOp::create(
+      b, loc, MemRefType::get({dyn, hq, dyn}, b.getI1Type()),
+      ValueRange{batch, numKTiles});
+  e.parallel({batch, k.idx(hq)}, [&](ValueRange ivs) {
+    Value bi = ivs[0], hi = ivs[1];
+    k.loop(k.idx(0), numKTiles, 1,
+           [&](Value kt) { k.store(e.i32(0), result.counts, {bi, hi, kt}); });
+    // Keys outside [0, Skv) (-1: an unused slot) match no key.
+    auto mark = [&](Value j) {
+      Value valid = e.andI(e.cmp(P::sge, j, k.idx(0)), e.cmp(P::slt, j, skv));
+      k.ifThen(valid, [&]() {
+        k.store(e.boolean(true), marks, {bi, hi, e.div(j, bc)});
+      });
+    };
+    k.loop(k.idx(0), numQTiles, 1, [&](Value qt) {
+      k.loop(k.idx(0), numKTiles, 1, [&](Value kt) {
+        k.store(e.boolean(false), marks, {bi, hi, kt});
+      });
+      Value i0 = k.mul(qt, k.idx(br));
+      Value iEnd = k.minI(k.add(i0, k.idx(br)), sq);
+      k.loop(i0, iEnd, 1, [&](Value i) {
+        if (isa<CsrAttr>(use.pattern)) {
+          Value rowPtr = use.operands[0], cols = use.operands[1];
+          Value lo = toIdx(e.extract(rowPtr, {i}));
+          Value hiPos = toIdx(e.extract(rowPtr, {k.add(i, k.idx(1))}));
+          k.loop(lo, hiPos, 1,
+                 [&](Value p) { mark(toIdx(e.extract(cols, {p}))); });
+          return;
+        }
+        Value ind = use.operands[0];
+        Value slots = k.dimOf(ind, 3);
+        k.loop(k.idx(0), slots, 1, [&](Value t) {
+          mark(toIdx(e.extract(ind, {bi, hi, i, t})));
+        });
+      });
+      Value iLast = k.sub(iEnd, k.idx(1));
+      QueryTile tile{bi, hi, i0, iLast, k.add(i0, offset),
+                     k.add(iLast, offset)};
+      k.loop(k.idx(0), numKTiles, 1, [&](Value kt) {
+        Value j0 = k.mul(kt, k.idx(bc));
+        Value jLast = k.sub(k.minI(k.add(j0, k.idx(bc)), skv), k.idx(1));
+        Value empty = analysis.classify(b, loc, tile, j0, jLast).empty;
+        Value listed = e.andI(k.load(marks, {bi, hi, kt}), e.notI(empty));
+        k.ifThen(listed, [&]() {
+          Value at = k.load(result.counts, {bi, hi, kt});
+          Value entry = encodeKeyTileEntry(
+              k, qt, k.idx((int64_t)KeyTileState::Partial));
+          k.store(arith::IndexCastOp::create(b, loc, i32, entry), result.tiles,
+                  {bi, hi, kt, toIdx(at)});
+          k.store(arith::AddIOp::create(b, loc, at, e.i32(1)), result.counts,
+                  {bi, hi, kt});
+        });
+      });
+    });
+  });
+  return result;
+}
