@@ -14,16 +14,24 @@ static bool isTileLevelPattern(Attribute p) {
          MaskDataKind::TileLevel;
 }
 
+bool mlir::attn::hasTileLevelPatterns(ArrayAttr patterns) {
+  return llvm::any_of(patterns, isTileLevelPattern);
+}
+
 bool mlir::attn::hasTileLevelPatterns(AttentionOp op) {
-  return llvm::any_of(op.getPatterns(), isTileLevelPattern);
+  return hasTileLevelPatterns(op.getPatterns());
+}
+
+ArrayAttr mlir::attn::nonTileLevelPatterns(ArrayAttr patterns) {
+  SmallVector<Attribute> kept;
+  for (Attribute p : patterns)
+    if (!isTileLevelPattern(p))
+      kept.push_back(p);
+  return ArrayAttr::get(patterns.getContext(), kept);
 }
 
 ArrayAttr mlir::attn::nonTileLevelPatterns(AttentionOp op) {
-  SmallVector<Attribute> kept;
-  for (Attribute p : op.getPatterns())
-    if (!isTileLevelPattern(p))
-      kept.push_back(p);
-  return ArrayAttr::get(op.getContext(), kept);
+  return nonTileLevelPatterns(op.getPatterns());
 }
 
 Value mlir::attn::encodeKeyTileEntry(KernelBuilder &k, Value kt, Value state) {
@@ -180,10 +188,9 @@ struct TileLevelUses {
   SmallVector<Value> rowMasks;
 };
 
-TileLevelUses collectTileLevelUses(AttentionOp op) {
+TileLevelUses collectTileLevelUses(ArrayAttr patterns, ValueRange operands) {
   TileLevelUses uses;
-  ValueRange operands = op.getMaskOperands();
-  for (Attribute p : op.getPatterns()) {
+  for (Attribute p : patterns) {
     unsigned n = cast<MaskPatternAttrInterface>(p).getNumMaskOperands();
     if (auto bm = dyn_cast<BlockMaskAttr>(p))
       uses.blockMasks.push_back({bm.getBlockQ(), bm.getBlockKv(), operands[0]});
@@ -221,11 +228,13 @@ struct VisitedKeys {
 /// list of key tiles.
 class KeyTileListBuilder {
 public:
-  KeyTileListBuilder(KernelBuilder &k, AttentionOp op,
-                     const MaskAnalysis &analysis, int64_t br, int64_t bc,
-                     Value batch, int64_t hq, Value sq, Value skv)
+  KeyTileListBuilder(KernelBuilder &k, ArrayAttr patterns,
+                     ValueRange maskOperands, const MaskAnalysis &analysis,
+                     int64_t br, int64_t bc, Value batch, int64_t hq, Value sq,
+                     Value skv, bool reorder)
       : k(k), e{k}, analysis(analysis), br(br), bc(bc), hq(hq), batch(batch),
-        sq(sq), skv(skv), uses(collectTileLevelUses(op)) {}
+        sq(sq), skv(skv), reorder(reorder),
+        uses(collectTileLevelUses(patterns, maskOperands)) {}
 
   KeyTileLists build();
 
@@ -251,6 +260,9 @@ private:
   const MaskAnalysis &analysis;
   const int64_t br, bc, hq;
   const Value batch, sq, skv;
+  /// Whether queries and keys may be visited in another order (sorted
+  /// segments, live rows first).
+  const bool reorder;
   TileLevelUses uses;
   Value numQTiles, numKTiles, offset;
   KeyTileLists result;
@@ -271,14 +283,14 @@ KeyTileLists KeyTileListBuilder::build() {
 
   // Buckets in any order (one segments pattern alone): sort queries and
   // keys by id, so that each bucket is a contiguous run of tiles.
-  if (uses.segments.size() == 1 && uses.blockMasks.empty() &&
+  if (reorder && uses.segments.size() == 1 && uses.blockMasks.empty() &&
       uses.rowMasks.empty())
     sortBySegments();
   // Rows computed or not (one #attn.rows alone): the live query rows of
   // each (batch, head) first, so that dead rows fill whole query tiles with
   // empty lists and are never computed. Keys keep their order.
-  liveRowsFirst = uses.rowMasks.size() == 1 && uses.blockMasks.empty() &&
-                  uses.segments.empty();
+  liveRowsFirst = reorder && uses.rowMasks.size() == 1 &&
+                  uses.blockMasks.empty() && uses.segments.empty();
   if (liveRowsFirst)
     orderLiveRowsFirst();
   reduceKeySegmentRanges();
@@ -574,6 +586,173 @@ KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
                                            const MaskAnalysis &analysis,
                                            int64_t br, int64_t bc, Value batch,
                                            int64_t hq, Value sq, Value skv) {
-  return KeyTileListBuilder(k, op, analysis, br, bc, batch, hq, sq, skv)
+  return KeyTileListBuilder(k, op.getPatterns(), op.getMaskOperands(),
+                            analysis, br, bc, batch, hq, sq, skv,
+                            /*reorder=*/true)
       .build();
+}
+
+KeyTileLists mlir::attn::buildKeyTileListsInPlace(
+    KernelBuilder &k, ArrayAttr patterns, ValueRange maskOperands,
+    const MaskAnalysis &analysis, int64_t br, int64_t bc, Value batch,
+    int64_t hq, Value sq, Value skv) {
+  return KeyTileListBuilder(k, patterns, maskOperands, analysis, br, bc, batch,
+                            hq, sq, skv, /*reorder=*/false)
+      .build();
+}
+
+QueryTileLists mlir::attn::buildQueryTileLists(
+    KernelBuilder &k, ArrayAttr patterns, ValueRange maskOperands,
+    const MaskAnalysis &analysis, int64_t br, int64_t bc, Value batch,
+    int64_t hq, Value sq, Value skv) {
+  KeyTileLists byQuery = buildKeyTileListsInPlace(
+      k, patterns, maskOperands, analysis, br, bc, batch, hq, sq, skv);
+  OpBuilder &b = k.b;
+  Location loc = k.loc;
+  ListEmitter e{k};
+  Type i32 = b.getI32Type();
+  auto toIdx = [&](Value v) -> Value {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  };
+  auto toI32 = [&](Value v) -> Value {
+    return arith::IndexCastOp::create(b, loc, i32, v);
+  };
+  Value numQTiles = e.ceilDiv(sq, br), numKTiles = e.ceilDiv(skv, bc);
+  const int64_t dyn = ShapedType::kDynamic;
+  QueryTileLists result;
+  result.counts =
+      memref::AllocOp::create(b, loc, MemRefType::get({dyn, hq, dyn}, i32),
+                              ValueRange{batch, numKTiles});
+  result.tiles = memref::AllocOp::create(
+      b, loc, MemRefType::get({dyn, hq, dyn, dyn}, i32),
+      ValueRange{batch, numKTiles, numQTiles});
+  // Query tiles in order: each key tile's list comes out ascending.
+  e.parallel({batch, k.idx(hq)}, [&](ValueRange ivs) {
+    Value bi = ivs[0], hi = ivs[1];
+    k.loop(k.idx(0), numKTiles, 1,
+           [&](Value kt) { k.store(e.i32(0), result.counts, {bi, hi, kt}); });
+    k.loop(k.idx(0), numQTiles, 1, [&](Value qt) {
+      Value count = toIdx(k.load(byQuery.counts, {bi, hi, qt}));
+      k.loop(k.idx(0), count, 1, [&](Value n) {
+        Value entry = toIdx(k.load(byQuery.tiles, {bi, hi, qt, n}));
+        Value kt = decodeKeyTile(k, entry);
+        Value at = k.load(result.counts, {bi, hi, kt});
+        Value swapped =
+            encodeKeyTileEntry(k, qt, decodeKeyTileState(k, entry));
+        k.store(toI32(swapped), result.tiles, {bi, hi, kt, toIdx(at)});
+        k.store(arith::AddIOp::create(b, loc, at, e.i32(1)), result.counts,
+                {bi, hi, kt});
+      });
+    });
+  });
+  return result;
+}
+
+bool mlir::attn::hasKeyListPatterns(ArrayAttr patterns) {
+  return llvm::any_of(patterns, [](Attribute p) {
+    return cast<MaskPatternAttrInterface>(p).getDataKind() ==
+           MaskDataKind::KeyList;
+  });
+}
+
+namespace {
+/// The first key-list pattern of a mask, with its operands.
+struct KeyListUse {
+  Attribute pattern;
+  ValueRange operands;
+};
+
+KeyListUse firstKeyListUse(ArrayAttr patterns, ValueRange operands) {
+  for (Attribute p : patterns) {
+    auto mp = cast<MaskPatternAttrInterface>(p);
+    unsigned n = mp.getNumMaskOperands();
+    if (mp.getDataKind() == MaskDataKind::KeyList)
+      return {p, operands.take_front(n)};
+    operands = operands.drop_front(n);
+  }
+  return {};
+}
+} // namespace
+
+QueryTileLists mlir::attn::buildKeyListQueryTileLists(
+    KernelBuilder &k, ArrayAttr patterns, ValueRange maskOperands,
+    const MaskAnalysis &analysis, int64_t br, int64_t bc, Value batch,
+    int64_t hq, Value sq, Value skv) {
+  using P = arith::CmpIPredicate;
+  OpBuilder &b = k.b;
+  Location loc = k.loc;
+  ListEmitter e{k};
+  Type i32 = b.getI32Type();
+  auto toIdx = [&](Value v) -> Value {
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+  };
+  KeyListUse use = firstKeyListUse(patterns, maskOperands);
+  Value numQTiles = e.ceilDiv(sq, br), numKTiles = e.ceilDiv(skv, bc);
+  Value offset = k.sub(skv, sq);
+  const int64_t dyn = ShapedType::kDynamic;
+  QueryTileLists result;
+  result.counts =
+      memref::AllocOp::create(b, loc, MemRefType::get({dyn, hq, dyn}, i32),
+                              ValueRange{batch, numKTiles});
+  result.tiles = memref::AllocOp::create(
+      b, loc, MemRefType::get({dyn, hq, dyn, dyn}, i32),
+      ValueRange{batch, numKTiles, numQTiles});
+  // Per (batch, head, key tile): whether the current query tile lists a key
+  // of it.
+  Value marks = memref::AllocOp::create(
+      b, loc, MemRefType::get({dyn, hq, dyn}, b.getI1Type()),
+      ValueRange{batch, numKTiles});
+  e.parallel({batch, k.idx(hq)}, [&](ValueRange ivs) {
+    Value bi = ivs[0], hi = ivs[1];
+    k.loop(k.idx(0), numKTiles, 1,
+           [&](Value kt) { k.store(e.i32(0), result.counts, {bi, hi, kt}); });
+    // Keys outside [0, Skv) (-1: an unused slot) match no key.
+    auto mark = [&](Value j) {
+      Value valid = e.andI(e.cmp(P::sge, j, k.idx(0)), e.cmp(P::slt, j, skv));
+      k.ifThen(valid, [&]() {
+        k.store(e.boolean(true), marks, {bi, hi, e.div(j, bc)});
+      });
+    };
+    k.loop(k.idx(0), numQTiles, 1, [&](Value qt) {
+      k.loop(k.idx(0), numKTiles, 1, [&](Value kt) {
+        k.store(e.boolean(false), marks, {bi, hi, kt});
+      });
+      Value i0 = k.mul(qt, k.idx(br));
+      Value iEnd = k.minI(k.add(i0, k.idx(br)), sq);
+      k.loop(i0, iEnd, 1, [&](Value i) {
+        if (isa<CsrAttr>(use.pattern)) {
+          Value rowPtr = use.operands[0], cols = use.operands[1];
+          Value lo = toIdx(e.extract(rowPtr, {i}));
+          Value hiPos = toIdx(e.extract(rowPtr, {k.add(i, k.idx(1))}));
+          k.loop(lo, hiPos, 1,
+                 [&](Value p) { mark(toIdx(e.extract(cols, {p}))); });
+          return;
+        }
+        Value ind = use.operands[0];
+        Value slots = k.dimOf(ind, 3);
+        k.loop(k.idx(0), slots, 1, [&](Value t) {
+          mark(toIdx(e.extract(ind, {bi, hi, i, t})));
+        });
+      });
+      Value iLast = k.sub(iEnd, k.idx(1));
+      QueryTile tile{bi, hi, i0, iLast, k.add(i0, offset),
+                     k.add(iLast, offset)};
+      k.loop(k.idx(0), numKTiles, 1, [&](Value kt) {
+        Value j0 = k.mul(kt, k.idx(bc));
+        Value jLast = k.sub(k.minI(k.add(j0, k.idx(bc)), skv), k.idx(1));
+        Value empty = analysis.classify(b, loc, tile, j0, jLast).empty;
+        Value listed = e.andI(k.load(marks, {bi, hi, kt}), e.notI(empty));
+        k.ifThen(listed, [&]() {
+          Value at = k.load(result.counts, {bi, hi, kt});
+          Value entry = encodeKeyTileEntry(
+              k, qt, k.idx((int64_t)KeyTileState::Partial));
+          k.store(arith::IndexCastOp::create(b, loc, i32, entry), result.tiles,
+                  {bi, hi, kt, toIdx(at)});
+          k.store(arith::AddIOp::create(b, loc, at, e.i32(1)), result.counts,
+                  {bi, hi, kt});
+        });
+      });
+    });
+  });
+  return result;
 }

@@ -9,7 +9,9 @@
 //   key tiles  per (batch, K/V head, query part), the key tiles in order;
 //              for each, every query tile of the part (query tiles are
 //              dealt to the parts in turn) of every query head of the GQA
-//              group that can see it: S^T = K Q^T, P^T, dP^T = V dO^T, dS^T;
+//              group that can see it (the mask analysis, or with run-time
+//              masks the query-tile lists of KeyTileLists.h, built first):
+//              S^T = K Q^T, P^T, dP^T = V dO^T, dS^T;
 //              dV += P^T dO and dK += dS^T Q in stack accumulators, dQ +=
 //              dS K in an f32 buffer whose rows only this part writes;
 //   finish     dQ, and dK and dV as the parts' shares summed in part order.
@@ -25,6 +27,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Conversion/AttnToLoops/TileGrad.h"
+#include "attn/Conversion/AttnToLoops/KeyTileLists.h"
 #include "attn/Kernel/KernelBuilder.h"
 #include "attn/Kernel/MaskPredicate.h"
 #include "attn/Transforms/MaskAnalysis.h"
@@ -214,7 +217,11 @@ public:
   GradKernel(RewriterBase &rw, AttentionGradOp op, const GradConfig &cfg,
              const HeadDims &dims)
       : rw(rw), op(op), cfg(cfg), dims(dims), k(rw, op.getLoc()),
-        loc(op.getLoc()), analysis(op.getPatterns(), &op.getPredicate()) {}
+        loc(op.getLoc()), useLists(hasTileLevelPatterns(op.getPatterns()) ||
+                                   hasKeyListPatterns(op.getPatterns())),
+        analysis(useLists ? nonTileLevelPatterns(op.getPatterns())
+                          : op.getPatterns(),
+                 &op.getPredicate()) {}
 
   SmallVector<Value> build();
 
@@ -231,18 +238,27 @@ private:
                     Value dK, Value dV, Value chunk);
   std::pair<Value, Value> queryTileRange(Value bi, Value hi, Value j0,
                                          Value jLast);
+  void visitListedQueryTiles(Value bi, Value hi, Value part, Value kt,
+                             Scratch &sc, Value j0, Value cols, Value dK,
+                             Value dV, Value chunk);
   void visitPair(RowTile &t, Scratch &sc, Value j0, Value cols, Value jLast,
                  Value dK, Value dV, Value chunk);
+  void accumulatePair(RowTile &t, Scratch &sc, Value j0, Value cols,
+                      Value full, Value staticOnly, Value dK, Value dV,
+                      Value chunk);
   void storeKeyTile(Value bi, Value hk, Value part, Value j0, Value cols,
                     Value dK, Value dV);
   void finishGradients();
-  // One (query tile, key tile) pair: P^T in sc.p, dS^T in sc.ds.
+  // One (query tile, key tile) pair: P^T in sc.p, dS^T in sc.ds. `full`
+  // skips the mask; `staticOnly` (query-tile lists) says the tile-level
+  // patterns keep the whole pair.
   void processPair(RowTile &t, Scratch &sc, Value j0, Value cols, Value full,
-                   Value chunk);
+                   Value staticOnly, Value chunk);
   void transposedProducts(RowTile &t, Value out, Value keyRows, Value lanes,
                           int64_t depth, Value j0, Value cols);
   void applyScoreMod(RowTile &t, Scratch &sc, Value j0, Value cols);
-  void applyMask(RowTile &t, Scratch &sc, Value j0, Value cols, Value full);
+  void applyMask(RowTile &t, Scratch &sc, Value j0, Value cols, Value full,
+                 Value staticOnly);
   void maskLaneIntervals(RowTile &t, Scratch &sc, Value j0, Value cols);
   void maskPerElement(RowTile &t, Scratch &sc, Value j0, Value cols);
   void computeWeights(RowTile &t, Scratch &sc, Value cols);
@@ -291,7 +307,12 @@ private:
   const HeadDims &dims;
   KernelBuilder k;
   Location loc;
+  /// With tile-level patterns (block_mask, segments, rows) or key lists
+  /// (csr, indices) the query tiles of each key tile come from run-time
+  /// lists; the analysis covers the patterns that are not tile-level.
+  const bool useLists;
   MaskAnalysis analysis;
+  QueryTileLists lists;
   // Operands as buffers and sizes.
   Value q, key, v, out, dOut, lse, dLse, sinks;
   Value batch, sq, skv, offset, numQT, numKT;
@@ -372,6 +393,16 @@ void GradKernel::setUp() {
   dv = allocLike(op.getValue(), {batch, hkv, skv, k.idx(dims.dv)});
   if (sinks)
     dSinks = allocLike(op.getSinks(), {hq});
+  // Tile-level patterns decide the lists where there are some; key lists
+  // (csr, indices) are then evaluated per element on the listed pairs.
+  if (hasTileLevelPatterns(op.getPatterns()))
+    lists = buildQueryTileLists(k, op.getPatterns(), op.getMaskOperands(),
+                                analysis, br, cfg.keyTile, batch, dims.hq, sq,
+                                skv);
+  else if (useLists)
+    lists = buildKeyListQueryTileLists(k, op.getPatterns(),
+                                       op.getMaskOperands(), analysis, br,
+                                       cfg.keyTile, batch, dims.hq, sq, skv);
 }
 
 RowTile GradKernel::rowTile(Value bi, Value hi, Value qt) {
@@ -528,6 +559,10 @@ void GradKernel::visitKeyTile(Value bi, Value hk, Value part, Value kt,
   Value parts = k.idx(cfg.queryParts);
   k.loop(k.idx(0), k.idx(group), 1, [&](Value g) {
     Value hi = k.add(k.mul(hk, k.idx(group)), g);
+    if (useLists) {
+      visitListedQueryTiles(bi, hi, part, kt, sc, j0, cols, dK, dV, chunk);
+      return;
+    }
     auto [qtLo, qtHi] = queryTileRange(bi, hi, j0, jLast);
     // The part's first tile at or after qtLo.
     Value first = part;
@@ -565,43 +600,81 @@ std::pair<Value, Value> GradKernel::queryTileRange(Value bi, Value hi, Value j0,
   return {lo, hiTile};
 }
 
+void GradKernel::visitListedQueryTiles(Value bi, Value hi, Value part,
+                                       Value kt, Scratch &sc, Value j0,
+                                       Value cols, Value dK, Value dV,
+                                       Value chunk) {
+  // The run-time list of head hi's query tiles that key tile kt may see,
+  // ascending; the part takes its own (qt = part mod parts).
+  auto toIdx = [&](Value v) -> Value {
+    return arith::IndexCastOp::create(rw, loc, rw.getIndexType(), v);
+  };
+  Value count = toIdx(k.load(lists.counts, {bi, hi, kt}));
+  k.loop(k.idx(0), count, 1, [&](Value n) {
+    Value entry = toIdx(k.load(lists.tiles, {bi, hi, kt, n}));
+    Value qt = decodeKeyTile(k, entry), state = decodeKeyTileState(k, entry);
+    auto is = [&](KeyTileState s) {
+      return arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, state,
+                                   k.idx((int64_t)s));
+    };
+    auto visit = [&]() {
+      RowTile t = rowTile(bi, hi, qt);
+      accumulatePair(t, sc, j0, cols, is(KeyTileState::Full),
+                     is(KeyTileState::StaticPartial), dK, dV, chunk);
+    };
+    if (cfg.queryParts == 1) {
+      visit();
+      return;
+    }
+    k.ifThen(arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
+                                   remU(qt, k.idx(cfg.queryParts)), part),
+             visit);
+  });
+}
+
 void GradKernel::visitPair(RowTile &t, Scratch &sc, Value j0, Value cols,
                            Value jLast, Value dK, Value dV, Value chunk) {
   TileClass cls = analysis.classify(rw, loc, t.tile, j0, jLast);
   k.ifThen(notI(cls.empty), [&]() {
-    processPair(t, sc, j0, cols, cls.full, chunk);
-    // Rows of Q, dO (query tile) and K (key tile) as vectors of `width`.
-    auto rowsOf = [&](Value buffer, Value head, Value first, int64_t width) {
-      auto type = VectorType::get({width}, eltOf(buffer));
-      return [&, buffer, head, first, type](Value x, int64_t e) {
-        return k.toF32(k.vload(
-            type, buffer,
-            {t.bi, head, k.add(first, x), k.idx(e * type.getNumElements())}));
-      };
-    };
-    auto weightsOf = [&](Value buffer, bool transposed) {
-      return [&, buffer, transposed](Value x, Value p) {
-        return transposed ? k.load(buffer, {x, p}) : k.load(buffer, {p, x});
-      };
-    };
-    auto stackRow = [&](Value p) -> SmallVector<Value> { return {p}; };
-    const int64_t dw = cfg.dotWidth, ow = cfg.outWidth;
-    // dV += P^T dO and dK += dS^T Q over the tile's rows.
-    accumulateOuter(dV, stackRow, cols, cfg.keysPerValueBlock, t.rows, ow,
-                    dims.dv / ow, rowsOf(dOut, t.hi, t.i0, ow),
-                    weightsOf(sc.p, false));
-    accumulateOuter(dK, stackRow, cols, cfg.keysPerKeyBlock, t.rows, dw,
-                    dims.d / dw, rowsOf(q, t.hi, t.i0, dw),
-                    weightsOf(sc.ds, false));
-    // dQ += dS K over the tile's keys.
-    accumulateOuter(
-        dQAcc,
-        [&](Value r) -> SmallVector<Value> {
-          return {t.bi, t.hi, k.add(t.i0, r)};
-        },
-        t.rows, cfg.rowsPerQueryBlock, cols, dw, dims.d / dw,
-        rowsOf(key, t.hk, j0, dw), weightsOf(sc.ds, true));
+    accumulatePair(t, sc, j0, cols, cls.full, Value(), dK, dV, chunk);
   });
+}
+
+void GradKernel::accumulatePair(RowTile &t, Scratch &sc, Value j0, Value cols,
+                                Value full, Value staticOnly, Value dK,
+                                Value dV, Value chunk) {
+  processPair(t, sc, j0, cols, full, staticOnly, chunk);
+  // Rows of Q, dO (query tile) and K (key tile) as vectors of `width`.
+  auto rowsOf = [&](Value buffer, Value head, Value first, int64_t width) {
+    auto type = VectorType::get({width}, eltOf(buffer));
+    return [&, buffer, head, first, type](Value x, int64_t e) {
+      return k.toF32(k.vload(
+          type, buffer,
+          {t.bi, head, k.add(first, x), k.idx(e * type.getNumElements())}));
+    };
+  };
+  auto weightsOf = [&](Value buffer, bool transposed) {
+    return [&, buffer, transposed](Value x, Value p) {
+      return transposed ? k.load(buffer, {x, p}) : k.load(buffer, {p, x});
+    };
+  };
+  auto stackRow = [&](Value p) -> SmallVector<Value> { return {p}; };
+  const int64_t dw = cfg.dotWidth, ow = cfg.outWidth;
+  // dV += P^T dO and dK += dS^T Q over the tile's rows.
+  accumulateOuter(dV, stackRow, cols, cfg.keysPerValueBlock, t.rows, ow,
+                  dims.dv / ow, rowsOf(dOut, t.hi, t.i0, ow),
+                  weightsOf(sc.p, false));
+  accumulateOuter(dK, stackRow, cols, cfg.keysPerKeyBlock, t.rows, dw,
+                  dims.d / dw, rowsOf(q, t.hi, t.i0, dw),
+                  weightsOf(sc.ds, false));
+  // dQ += dS K over the tile's keys.
+  accumulateOuter(
+      dQAcc,
+      [&](Value r) -> SmallVector<Value> {
+        return {t.bi, t.hi, k.add(t.i0, r)};
+      },
+      t.rows, cfg.rowsPerQueryBlock, cols, dw, dims.d / dw,
+      rowsOf(key, t.hk, j0, dw), weightsOf(sc.ds, true));
 }
 
 void GradKernel::storeKeyTile(Value bi, Value hk, Value part, Value j0,
@@ -673,12 +746,12 @@ void GradKernel::finishGradients() {
 //===----------------------------------------------------------------------===//
 
 void GradKernel::processPair(RowTile &t, Scratch &sc, Value j0, Value cols,
-                             Value full, Value chunk) {
+                             Value full, Value staticOnly, Value chunk) {
   transposedProducts(t, sc.s, key, qT, dims.d, j0, cols);
   transposedProducts(t, sc.ds, v, dOutT, dims.dv, j0, cols);
   if (hasScoreMod())
     applyScoreMod(t, sc, j0, cols);
-  applyMask(t, sc, j0, cols, full);
+  applyMask(t, sc, j0, cols, full, staticOnly);
   computeWeights(t, sc, cols);
   if (hasScoreMod())
     chainScoreMod(t, sc, j0, cols, chunk);
@@ -729,14 +802,23 @@ void GradKernel::applyScoreMod(RowTile &t, Scratch &sc, Value j0, Value cols) {
 }
 
 void GradKernel::applyMask(RowTile &t, Scratch &sc, Value j0, Value cols,
-                           Value full) {
-  if (analysis.isTrivial())
+                           Value full, Value staticOnly) {
+  if (analysis.isTrivial() && !useLists)
     return;
   k.ifThen(notI(full), [&]() {
-    if (analysis.hasRowIntervals())
-      maskLaneIntervals(t, sc, j0, cols);
-    else
+    if (!analysis.hasRowIntervals()) {
       maskPerElement(t, sc, j0, cols);
+      return;
+    }
+    // With query-tile lists the intervals (the other patterns) are the
+    // whole mask only where the tile-level patterns keep the pair.
+    if (!useLists) {
+      maskLaneIntervals(t, sc, j0, cols);
+      return;
+    }
+    k.ifThenElse(
+        staticOnly, [&]() { maskLaneIntervals(t, sc, j0, cols); },
+        [&]() { maskPerElement(t, sc, j0, cols); });
   });
 }
 

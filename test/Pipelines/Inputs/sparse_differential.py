@@ -1,7 +1,7 @@
 """Differential test of the block-sparse form (attn-sparsify) against the
 reference interpreter.
 
-usage: sparse_differential.py ATTN_RUN WORKDIR COUNT SEED [PIPELINE]
+usage: sparse_differential.py ATTN_RUN WORKDIR COUNT SEED [PIPELINE [grad]]
 Draws COUNT random attention programs whose masks hold block-structured
 dynamic patterns -- #attn.block_mask with block sizes unrelated to the tile
 (random density, including empty block rows), #attn.segments (sorted like
@@ -14,6 +14,9 @@ runs each through `attn-run --pipeline=cpu --check` with random tile sizes.
 The data is drawn here with NumPy and passed as .npy files. PIPELINE
 gpu-emulated runs the GPU forms instead (attn-run --pipeline=gpu-emulated:
 the GPU kernels on CPU threads, block masks skipping tiles at run time).
+"grad" differentiates each program instead (attn-run --grad: @F_grad
+compiled, checked against the reference interpreter's own reverse mode),
+with random cotangents of O (and lse) passed after the arguments.
 """
 import os
 import random
@@ -24,6 +27,7 @@ from attn_driver import form_options, run_case
 
 attn_run, work, count, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 pipeline = sys.argv[5] if len(sys.argv) > 5 else "cpu"
+grad = len(sys.argv) > 6 and sys.argv[6] == "grad"
 os.makedirs(work, exist_ok=True)
 rng = random.Random(seed)
 nprng = np.random.default_rng(seed)
@@ -126,6 +130,10 @@ def case(n):
             f"  {names} = attn.attention {kind} %q, %k, %v [{', '.join(pats)}]{ops}"
             f" : {tensors['q'][0]}, {tensors['k'][0]}, {tensors['v'][0]} -> {', '.join(results)}"
             f"{predicate}\n  return {names} : {', '.join(results)}\n}}\n")
+    if grad:  # one cotangent per float result, after F's arguments
+        tensors["do"] = (ot, nprng.uniform(-1, 1, (b, hq, sq, dv)).astype(npelt))
+        if use_lse:
+            tensors["dl"] = (lt, nprng.uniform(-1, 1, (b, hq, sq)).astype(np.float32))
     paths = []
     for name, (_, array) in tensors.items():
         path = os.path.join(work, f"case{n}_{name}.npy")
@@ -142,7 +150,7 @@ for n in range(count):
         f.write(text)
     options = form_options(rng, pipeline)
     proc = run_case([attn_run, path, f"--pipeline={pipeline}", "--check", options] +
-                    [f"--arg={p}" for p in paths])
+                    [f"--arg={p}" for p in paths] + (["--grad"] if grad else []))
     status = "ok" if proc.returncode == 0 else "FAIL"
     print(f"case{n} {options}: {status} {proc.stdout.strip()}")
     if proc.returncode != 0:

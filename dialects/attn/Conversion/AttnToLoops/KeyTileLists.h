@@ -41,9 +41,11 @@ Value decodeKeyTileState(KernelBuilder &k, Value entry);
 /// Whether `op`'s mask has a tile-level pattern (block_mask, segments,
 /// rows: MaskDataKind::TileLevel).
 bool hasTileLevelPatterns(AttentionOp op);
+bool hasTileLevelPatterns(ArrayAttr patterns);
 
 /// `op`'s patterns without the tile-level ones.
 ArrayAttr nonTileLevelPatterns(AttentionOp op);
+ArrayAttr nonTileLevelPatterns(ArrayAttr patterns);
 
 /// Key-tile lists, as memrefs: `counts` [B, Hq, NQT] and `tiles`
 /// [B, Hq, NQT, NKT], i32; entry n < counts[b, h, qt] of tiles[b, h, qt] is
@@ -73,6 +75,50 @@ KeyTileLists buildKeyTileLists(KernelBuilder &k, AttentionOp op,
                                const MaskAnalysis &analysis, int64_t br,
                                int64_t bc, Value batch, int64_t hq, Value sq,
                                Value skv);
+
+/// The same lists for the mask `patterns` with `maskOperands` (tensors), with
+/// queries and keys in place: no sorted segments, no live rows first, so the
+/// orders of KeyTileLists are null and tiles are tiles of indices.
+KeyTileLists buildKeyTileListsInPlace(KernelBuilder &k, ArrayAttr patterns,
+                                      ValueRange maskOperands,
+                                      const MaskAnalysis &analysis, int64_t br,
+                                      int64_t bc, Value batch, int64_t hq,
+                                      Value sq, Value skv);
+
+/// Query-tile lists, the transposed key-tile lists: `counts` [B, Hq, NKT]
+/// and `tiles` [B, Hq, NKT, NQT], i32; entry n < counts[b, h, kt] of
+/// tiles[b, h, kt] is encodeKeyTileEntry(qt, state) (the same packing, of a
+/// query tile) for query tile qt in ascending qt order, with the state of
+/// the pair (qt, kt) in the key-tile lists.
+struct QueryTileLists {
+  Value counts, tiles;
+};
+
+/// The in-place key-tile lists of `patterns` (buildKeyTileListsInPlace),
+/// transposed: one sequential pass per (batch, head) walks the query tiles
+/// in order, so the result does not depend on the thread count. For the
+/// backward (attn.attention_grad), which walks key tiles in its outer loop.
+QueryTileLists buildQueryTileLists(KernelBuilder &k, ArrayAttr patterns,
+                                   ValueRange maskOperands,
+                                   const MaskAnalysis &analysis, int64_t br,
+                                   int64_t bc, Value batch, int64_t hq,
+                                   Value sq, Value skv);
+
+/// Whether `patterns` has a key-list pattern (csr, indices:
+/// MaskDataKind::KeyList).
+bool hasKeyListPatterns(ArrayAttr patterns);
+
+/// The query-tile lists of the first key-list pattern (csr or indices) of
+/// `patterns`, at the tile level: pair (qt, kt) is listed iff a key of kt
+/// is listed for some row of qt and `analysis` does not prove the pair
+/// empty; every entry is KeyTileState::Partial (the whole mask is evaluated
+/// per element). One sequential pass per (batch, head) over the query tiles
+/// in order, marking the key tiles of each tile's listed keys.
+QueryTileLists buildKeyListQueryTileLists(KernelBuilder &k, ArrayAttr patterns,
+                                          ValueRange maskOperands,
+                                          const MaskAnalysis &analysis,
+                                          int64_t br, int64_t bc, Value batch,
+                                          int64_t hq, Value sq, Value skv);
 
 } // namespace mlir::attn
 

@@ -2,8 +2,9 @@
 //
 // The FlashAttention-2 backward on the CPU: P is recomputed from the saved
 // lse tile by tile, no S x S tensor exists, the tiles the mask analysis
-// proves empty are never visited, and every reduction runs in a fixed order
-// (no atomics), so the gradients are bit-identical from run to run.
+// or the run-time masks (query-tile lists) prove empty are never visited,
+// and every reduction runs in a fixed order (no atomics), so the gradients
+// are bit-identical from run to run.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_CONVERSION_ATTNTOLOOPS_TILEGRAD_H
@@ -17,9 +18,10 @@ namespace mlir::attn {
 /// rowsum(dO ∘ O) - dlse and the transposed, scaled Q and dO^T (then
 /// d(sinks), one head each); per (batch, K/V head, query part), the key
 /// tiles in order, each over the query tiles of the part and of the GQA
-/// group that the mask analysis does not prove empty, with dK and dV on the
-/// stack and dQ in an f32 buffer the part alone writes; then dQ, and dK and
-/// dV summed over the parts in order. Gradients of captured tensors go to a
+/// group that the mask analysis does not prove empty (with tile-level or
+/// key-list patterns: that run-time query-tile lists hold), with dK and dV
+/// on the stack and dQ in an f32 buffer the part alone writes; then dQ, and
+/// dK and dV summed over the parts in order. Gradients of captured tensors go to a
 /// fixed number of private copies, summed in order. Tile sizes and the
 /// vector width come from `options` as for tileAttention. Fails when a head
 /// count or head dimension is dynamic or the options are invalid (emitting
