@@ -282,15 +282,18 @@ def section(saved):
         lines.append(f"| {name} | {shown} | {want} | {'' if ok is None else ('yes' if ok else 'no')} |")
     tensor = m["tensor_mib"]
     lines += ["", f"Memory: each B x H x S x D f32 tensor at S=32768 is {tensor:.0f} MiB. attn-run "
-              "holds its arguments q, k, v and the cotangent dO, and the gradients dq, dk, dv it "
-              "returns; @F_grad recomputes o (and the row log-sum-exps) inside the call. The target "
-              "counts q, k, v, o, dO and dq, dk, dv as inputs and outputs: "
-              f"{8 * tensor:.0f} MiB. The baseline is the peak RSS of the same process on "
-              "@causal64_grad (loading, the JIT, the OpenMP runtime). Beyond these, the tiled "
-              "backward (lib/Conversion/AttnToLoops/TileGrad.cpp) allocates scratch of its own: Q^T "
-              "and dO^T with the rows of a query tile contiguous, an f32 dQ accumulator, and with "
-              "two query parts two dK and two dV shares, 7 tensors of this size. PyTorch's unfused "
-              "autograd keeps S x S tensors, estimated by the peer without running it.", "",
+              "holds the arguments q, k, v and the cotangent dO; @F_grad allocates o (the "
+              "recomputed forward) and the row log-sum-exps, and returns dq, dk, dv (--bench "
+              "frees them without copying). The target counts q, k, v, o, dO and dq, dk, dv as "
+              f"inputs and outputs: {8 * tensor:.0f} MiB. The baseline is the peak RSS of the "
+              "same process on @causal64_grad (loading, the JIT, the OpenMP runtime). What is "
+              "above that, as of this run: the tiled backward "
+              "(lib/Conversion/AttnToLoops/TileGrad.cpp) allocates scratch of its own, Q^T and "
+              "dO^T with the rows of a query tile contiguous, an f32 dQ accumulator, and, with two "
+              f"query parts, two dK and two dV shares: 7 tensors, {7 * tensor:.0f} MiB; and "
+              "attn-run --grad keeps F's arguments and the cotangent twice (copied into @F_grad's "
+              f"argument list): {4 * tensor:.0f} MiB. PyTorch's unfused autograd keeps S x S "
+              "tensors, estimated by the peer without running it.", "",
               "![gradient benchmarks](benchmarks-grad.png)", END]
     return "\n".join(lines)
 
