@@ -4,6 +4,11 @@
 shapes in the same run, and writes docs/benchmarks.md and docs/benchmarks.png.
 
 usage: bench/run.py [--quick] [--reps N] [--rounds N] [--docs-only]
+       bench/run.py --grad [--reps N] [--rounds N] [--docs-only]
+
+--grad runs the gradient suite instead (bench/grad.py, the programs of
+bench/grad/): it rewrites only the "Gradients" section of docs/benchmarks.md
+and docs/benchmarks-grad.png, and the forward suite keeps that section.
 
 Needs a build (build/bin/attn-run, or $ATTN_BUILD_DIR/bin/attn-run). The
 first run installs what the peers need (Debian packages through apt-get, and
@@ -65,13 +70,14 @@ ENV["MALLOC_MMAP_MAX_"] = "0"
 ENV["MALLOC_TRIM_THRESHOLD_"] = "100000000000"
 
 
-def setup():
+def setup(extra_packages=()):
     """Installs what the peers need if it is missing: Debian packages (NumPy
-    with OpenBLAS, threadpoolctl, matplotlib for the plot, Node.js and npm),
-    a copy of bench/peers in the build tree, and there the npm packages of
-    bench/peers/package-lock.json (ONNX Runtime for Node)."""
+    with OpenBLAS, threadpoolctl, matplotlib for the plot, Node.js and npm,
+    and `extra_packages`), a copy of bench/peers in the build tree, and there
+    the npm packages of bench/peers/package-lock.json (ONNX Runtime for
+    Node)."""
     need = [p for p in ["python3-numpy", "python3-matplotlib", "libopenblas0-pthread",
-                        "python3-threadpoolctl"]
+                        "python3-threadpoolctl", *extra_packages]
             if subprocess.run(["dpkg-query", "-W", "-f=${Status}", p],
                               capture_output=True, text=True).stdout.find("ok installed") < 0]
     if not shutil.which("node"):
@@ -246,11 +252,19 @@ def main():
                                  epilog="Peers and their installation: bench/peers/README.md")
     ap.add_argument("--quick", action="store_true", help="smaller shapes, for a smoke run")
     ap.add_argument("--reps", type=int, default=5, help="timed calls per attn-run")
-    ap.add_argument("--rounds", type=int, default=7,
-                    help="alternating rounds of the runs compared with each other")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="alternating rounds of the runs compared with each other "
+                         "(default 7; 5 with --grad)")
     ap.add_argument("--docs-only", action="store_true",
                     help="rewrite docs/benchmarks.md and .png from the last run's results.json")
+    ap.add_argument("--grad", action="store_true",
+                    help="the gradient suite (bench/grad.py) instead of the forward one")
     a = ap.parse_args()
+    if a.grad:
+        import grad
+        a.rounds = a.rounds or 5
+        return grad.docs_only() if a.docs_only else grad.main(a)
+    a.rounds = a.rounds or 7
     if a.docs_only:
         return docs_from_results()
     setup()
@@ -697,8 +711,15 @@ def write_docs(rows, results, paired, peak, S, big, rounds):
                   "(`scripts/device-check.sh`, docs/gpu.md) is ready; its results.md goes to "
                   "docs/gpu-results.md and appears here."]
     lines += ["", "![benchmarks](benchmarks.png)", ""]
-    with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:
-        f.write("\n".join(lines))
+    page = os.path.join(ROOT, "docs", "benchmarks.md")
+    text = "\n".join(lines)
+    # The gradients section belongs to the gradient suite: keep it.
+    import grad
+    kept = grad.kept_section(open(page).read()) if os.path.exists(page) else None
+    if kept:
+        text = grad.insert_section(text, kept)
+    with open(page, "w") as f:
+        f.write(text)
 
     # One panel per comparison: a case's implementations, or our sparse
     # kernels next to the dense kernel they are measured against.
