@@ -32,6 +32,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Conversion/AttnToLoops/Scan.h"
+#include "attn/Conversion/AttnToLoops/ScanGrad.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Kernel/CpuTarget.h"
 #include "attn/Kernel/FormDriver.h"
@@ -77,7 +78,9 @@ static bool argumentUnused(Region &region, unsigned n) {
   return region.empty() || region.getArgument(n).use_empty();
 }
 
-bool mlir::attn::isPrefixAttention(AttentionOp op) {
+/// Whether an attention or attention_grad op is attention of one query over
+/// every prefix (isPrefixAttention).
+template <typename OpT> static bool isPrefixForm(OpT op) {
   ArrayAttr patterns = op.getPatterns();
   return getQueryBroadcast(op.getQuery()) && patterns.size() == 1 &&
          isa<CausalAttr>(patterns[0]) &&
@@ -86,9 +89,13 @@ bool mlir::attn::isPrefixAttention(AttentionOp op) {
          (!op.getLse() || op.getKind() == AggregationKind::softmax);
 }
 
-/// The broadcast query with a query axis of length 1: the shared row, without
-/// materialising [B, H, Sq, D].
-static Value queryRow(OpBuilder &b, Location loc, linalg::LinalgOp bcast) {
+bool mlir::attn::isPrefixAttention(AttentionOp op) { return isPrefixForm(op); }
+
+bool mlir::attn::isPrefixAttention(AttentionGradOp op) {
+  return isPrefixForm(op);
+}
+
+Value mlir::attn::queryRow(OpBuilder &b, Location loc, linalg::LinalgOp bcast) {
   Value init = bcast.getDpsInits()[0];
   auto initTy = cast<RankedTensorType>(init.getType());
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, init);
@@ -457,4 +464,5 @@ struct AttnScanPass : attn::impl::AttnScanBase<AttnScanPass> {
 void mlir::attn::populateScanPatterns(RewritePatternSet &patterns,
                                       const ScanOptions &options) {
   patterns.add<ScanAttention>(patterns.getContext(), options);
+  populateScanGradPatterns(patterns, options);
 }

@@ -1,7 +1,7 @@
 """Differential test of the scan form (attn-scan) against the reference
 interpreter.
 
-usage: scan_differential.py ATTN_RUN WORKDIR COUNT SEED
+usage: scan_differential.py ATTN_RUN WORKDIR COUNT SEED [grad]
 Draws COUNT random programs of one query attending to every prefix -- the
 query broadcast over the rows by linalg.broadcast or a linalg.generic copy,
 then attn.score -> attn.mask [#attn.causal] -> attn.aggregate -- over
@@ -11,6 +11,11 @@ first rows fully masked), dynamic B and S, random chunk lengths and vector
 widths. Each program must take the scan form (attn-opt --attn-fuse
 --attn-scan leaves no attn.attention) and agree with the reference through
 `attn-run --pipeline=cpu --check`.
+
+With "grad", each program's gradient (attn-grad's @f_grad) is checked
+instead (`attn-run --grad --check`, against the reference's reverse mode),
+and attn-scan must also take the backward (no attn.attention_grad left)
+unless the program has a score_mod, whose backward is the tiled one.
 """
 import os
 import random
@@ -20,6 +25,7 @@ import sys
 import numpy as np
 
 attn_run, work, count, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+grad = len(sys.argv) > 5 and sys.argv[5] == "grad"
 attn_opt = os.path.join(os.path.dirname(attn_run), "attn-opt") if os.sep in attn_run else "attn-opt"
 os.makedirs(work, exist_ok=True)
 rng = random.Random(seed)
@@ -43,7 +49,8 @@ for n in range(count):
     elt = rng.choice(["f32", "f32", "f16", "bf16"]) if kind == "softmax" else "f32"
     sinks = kind == "softmax" and rng.random() < 0.3
     lse = kind == "softmax" and rng.random() < 0.5
-    style = rng.choice(["bcast", "bcast-heads", "generic", "generic-row"])
+    # attn-grad has no derivative of a generic whose map has a constant.
+    style = rng.choice(["bcast", "bcast-heads", "generic"] + ([] if grad else ["generic-row"]))
     mod = rng.choice([None, "softcap", "bias"] if not dynamic else [None, "softcap"])
     pred = rng.choice([None, None, "pad", "stride"])
     B, S, SQ = ("?", "?", "?") if dynamic else (b, skv, sq)
@@ -120,20 +127,27 @@ for n in range(count):
     chunk = rng.choice([1, 5, 16, 64, 0])
     vw = rng.choice([8, 16])
     cmd = [attn_run, path, "--pipeline=cpu", "--check",
-           f"--cpu-options=scan-chunk={chunk} vector-width={vw}"]
+           f"--cpu-options=scan-chunk={chunk} vector-width={vw}"] + (["--grad"] if grad else [])
     if dynamic:
-        # Arrays of the drawn sizes (bf16 is exchanged as float32).
+        # Arrays of the drawn sizes (bf16 is exchanged as float32): the
+        # arguments, then (grad) the cotangents of o and lse.
         shapes = [{"bcast-heads": [hq, d], "generic-row": [b, hq, 1, d]}.get(style, [b, hq, d]),
                   [b, hkv, skv, d], [b, hkv, skv, dv]] + ([[hq]] if sinks else [])
+        half = [a < 3 for a in range(len(shapes))]
+        if grad:
+            shapes += [[b, hq, sq, dv]] + ([[b, hq, sq]] if lse else [])
+            half += [True] + ([False] if lse else [])
         for a, shape in enumerate(shapes):
-            arr = nprng.standard_normal(shape).astype(np.float16 if elt == "f16" and a < 3 else np.float32)
+            arr = nprng.standard_normal(shape).astype(np.float16 if elt == "f16" and half[a] else np.float32)
             np.save(os.path.join(work, f"case{n}-{a}.npy"), arr)
             cmd.append(f"--arg={os.path.join(work, f'case{n}-{a}.npy')}")
     else:
         cmd += ["--random-args", f"--seed={n}"]
-    form = subprocess.run([attn_opt, path, "--attn-fuse", "--attn-scan"],
-                          capture_output=True, text=True)
-    scanned = form.returncode == 0 and "attn.attention" not in form.stdout
+    passes = ["--attn-grad", "--attn-fuse", "--attn-scan"] if grad else ["--attn-fuse", "--attn-scan"]
+    form = subprocess.run([attn_opt, path] + passes, capture_output=True, text=True)
+    # The forward is always scanned; the backward unless it has a score_mod.
+    scanned = (form.returncode == 0 and "attn.attention " not in form.stdout and
+               ("attn.attention_grad" in form.stdout) == (grad and bool(mod)))
     proc = subprocess.run(cmd, capture_output=True, text=True)
     ok = proc.returncode == 0 and scanned
     print(f"case{n} chunk={chunk} vector-width={vw}: {'ok' if ok else 'FAIL'}"
@@ -142,4 +156,4 @@ for n in range(count):
         failures += 1
         print(text)
         print(proc.stderr, form.stderr)
-print(f"scan differential: {count - failures} of {count} agree")
+print(f"scan differential{' (grad)' if grad else ''}: {count - failures} of {count} agree")

@@ -10,8 +10,21 @@
 // RUN: attn-run %s --entry=aligned --pipeline=naive --random-args --seed=613 --check | FileCheck %s
 // RUN: attn-run %s --entry=aligned --pipeline=cpu --cpu-options=scan-chunk=16 --random-args --seed=613 --check | FileCheck %s
 // RUN: attn-opt %s --attn-fuse --attn-scan | FileCheck %s --check-prefix=FORM --implicit-check-not=attn.attention
+// The gradients (@prefixes_grad, @aligned_grad) take the scan form of the
+// backward too (no attn.attention_grad left, no [Sq, Skv] buffer):
+// RUN: attn-run %s --entry=prefixes --pipeline=cpu --grad --random-args --seed=614 --check | FileCheck %s
+// RUN: attn-run %s --entry=prefixes --pipeline=cpu --cpu-options=vector-width=4 --grad --random-args --seed=615 --check | FileCheck %s
+// RUN: attn-run %s --entry=aligned --pipeline=cpu --grad --random-args --seed=616 --check | FileCheck %s
+// RUN: attn-opt %s --attn-grad --attn-fuse --attn-scan --canonicalize | FileCheck %s --check-prefix=GRADFORM --implicit-check-not=attn.attention
 // CHECK: max_abs_err=
 // FORM-COUNT-3: linalg.broadcast {{.*}} tensor<1x4x1x16xf32>
+// GRADFORM-LABEL: func.func @prefixes_grad
+// GRADFORM-NOT: 70x70xf32>
+// GRADFORM: memref.alloc() : memref<1x4x12x16xf32>
+// GRADFORM-LABEL: func.func @aligned_grad
+// GRADFORM-NOT: 50x90xf32>
+// GRADFORM-NOT: 40x25xf32>
+// GRADFORM: return
 
 func.func @prefixes(%q: tensor<1x4x16xf32>, %k: tensor<1x2x70x16xf32>, %v: tensor<1x2x70x12xf32>)
     -> (tensor<1x4x70x12xf32>, tensor<1x4x70xf32>) {

@@ -27,6 +27,12 @@ linalg::LinalgOp getQueryBroadcast(Value query);
 /// predicate and score_mod regions (if any) do not read the query index,
 /// so that every key has one score and row i's keys are a prefix.
 bool isPrefixAttention(AttentionOp op);
+/// The same conditions on the operands of a backward.
+bool isPrefixAttention(AttentionGradOp op);
+
+/// The query row that the broadcast `bcast` (getQueryBroadcast) repeats, as
+/// a [B, H, 1, D] tensor: the shared row, without materialising [B, H, Sq, D].
+Value queryRow(OpBuilder &b, Location loc, linalg::LinalgOp bcast);
 
 /// Lowers a prefix attention (isPrefixAttention) to the scan form: the score
 /// of every key once, then a parallel prefix scan of the softmax state
@@ -38,6 +44,8 @@ FailureOr<SmallVector<Value>> scanAttention(RewriterBase &rewriter,
                                             AttentionOp op,
                                             const ScanOptions &options);
 
+/// The scan forms of prefix attention (scanAttention) and of its backward
+/// (scanAttentionGrad).
 void populateScanPatterns(RewritePatternSet &patterns,
                           const ScanOptions &options);
 
