@@ -204,7 +204,8 @@ def AttnTestTileConfig : Pass<"attn-test-tile-config"> {
 }
 
 def AttnGpuTile : Pass<"attn-gpu-tile"> {
-  let summary = "Lower attn.attention to GPU kernels (gpu.launch)";
+  let summary = "Lower attn.attention and attn.attention_grad to GPU kernels "
+                "(gpu.launch)";
   let description = [{
     Rewrites each `attn.attention` (except csr/indices masks, which take the
     gather form) into one `gpu.launch`: blocks over (query tile, query head,
@@ -215,6 +216,12 @@ def AttnGpuTile : Pass<"attn-gpu-tile"> {
     keeps its scaled query row and its accumulator as vectors (registers)
     and runs the online softmax over the tile. Masks with run-time data are
     evaluated per element. f32 accumulation for every input type.
+
+    Each `attn.attention_grad` (without captured tensors) becomes four
+    launches without atomics: Δ per row, the sinks' gradient per head, dK
+    and dV per key block (over the non-empty query tiles of the GQA group,
+    staged in shared memory), dQ per query tile (over the visible key
+    tiles).
   }];
   let options = [
     Option<"blockQ", "block-q", "int64_t", /*default=*/"0",

@@ -20,6 +20,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Conversion/AttnToGPU/GpuTile.h"
+#include "attn/Conversion/AttnToGPU/GpuTileGrad.h"
 #include "attn/Conversion/Passes.h"
 #include "attn/Kernel/KernelBuilder.h"
 #include "attn/Kernel/MaskPredicate.h"
@@ -529,7 +530,9 @@ struct AttnGpuTilePass : attn::impl::AttnGpuTileBase<AttnGpuTilePass> {
   using AttnGpuTileBase::AttnGpuTileBase;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    populateGpuTilePatterns(patterns, {blockQ, blockKV, rowThreads});
+    GpuTileOptions options{blockQ, blockKV, rowThreads};
+    populateGpuTilePatterns(patterns, options);
+    populateGpuTileGradPatterns(patterns, options);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

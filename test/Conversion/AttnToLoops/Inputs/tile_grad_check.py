@@ -2,10 +2,11 @@
 of the fused attention's vector-Jacobian product, in float64 NumPy.
 
 usage: tile_grad_check.py ATTN_RUN WORKDIR CASE [--cpu-options=...] [--threads=N]
+                         [--pipeline=P] [--gpu-options=...]
 
 Each case writes a program whose function computes O and lse with
 attn.attention and then attn.attention_grad of the same attention, runs it
-with `attn-run --pipeline=cpu` on inputs drawn here, and compares every
+with `attn-run --pipeline=cpu` (or the given pipeline) on inputs drawn here, and compares every
 gradient with an independent NumPy implementation of the forward and of
 the backward formulas. Fully masked rows must give exact zeros, and no
 gradient may hold a NaN. Prints "CASE: ok" and the largest relative error.
@@ -44,6 +45,9 @@ CASES = {
     "alibi": Case(hq=4, hkv=2, sq=40, skv=53, patterns="#attn.causal",
                   mod="alibi"),
     "bias": Case(hq=2, hkv=1, sq=33, skv=47, mod="bias", sinks=True),
+    # ALiBi slopes 2^(-2(h+1)) from the head index: no captured tensor.
+    "alibi-index": Case(hq=4, hkv=2, sq=45, skv=58, patterns="#attn.causal",
+                        mod="alibi-index"),
     "sinks": Case(hq=4, hkv=2, sq=90, skv=37, patterns="#attn.causal",
                   sinks=True, dlse=True),
     "grad-lse": Case(sq=90, skv=37, patterns="#attn.causal", dlse=True),
@@ -91,6 +95,23 @@ def score_mod_text(c):
       %y = arith.addf %x, %m : f32
       attn.yield %y : f32
     }""".replace("%HQ", str(c.hq))
+    if c.mod == "alibi-index":
+        return """score_mod {
+    ^bb0(%x: f32, %b: index, %h: index, %i: index, %j: index):
+      %one = arith.constant 1 : index
+      %h1 = arith.addi %h, %one : index
+      %hi = arith.index_cast %h1 : index to i64
+      %hf = arith.sitofp %hi : i64 to f32
+      %c = arith.constant -2.0 : f32
+      %e = arith.mulf %hf, %c : f32
+      %s = math.exp2 %e : f32
+      %d = arith.subi %j, %i : index
+      %di = arith.index_cast %d : index to i64
+      %df = arith.sitofp %di : i64 to f32
+      %m = arith.mulf %s, %df : f32
+      %y = arith.addf %x, %m : f32
+      attn.yield %y : f32
+    }"""
     if c.mod == "bias":
         return f"""score_mod {{
     ^bb0(%x: f32, %b: index, %h: index, %i: index, %j: index):
@@ -233,6 +254,9 @@ def reference(c, a):
         sp, dmod = SOFTCAP * t, 1 - t * t
     elif c.mod == "alibi":
         sp, dmod = s + f["slopes"][None, :, None, None] * jminusi, np.ones_like(s)
+    elif c.mod == "alibi-index":
+        slopes = 2.0 ** (-2.0 * np.arange(1, c.hq + 1))
+        sp, dmod = s + slopes[None, :, None, None] * jminusi, np.ones_like(s)
     elif c.mod == "bias":
         sp, dmod = s + f["slopes"][None], np.ones_like(s)
     else:
@@ -295,7 +319,9 @@ def run(attn_run, work, name, c, a, extra):
             args.append(f"--arg={p}")
     num = 3 + int(c.sinks) + int(c.mod in ("alibi", "bias"))
     outs = [os.path.join(work, f"{name}_out{n}.npy") for n in range(num)]
-    cmd = [attn_run, path, "--pipeline=cpu", *extra, *args] + [f"--out={o}" for o in outs]
+    if not any(e.startswith("--pipeline=") for e in extra):
+        extra = ["--pipeline=cpu", *extra]
+    cmd = [attn_run, path, *extra, *args] + [f"--out={o}" for o in outs]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"{name}: attn-run failed: {r.stdout} {r.stderr}")
