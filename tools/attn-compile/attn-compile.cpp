@@ -12,9 +12,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "attn/Runner/ToolSupport.h"
 #include "attn/InitAll.h"
 #include "attn/Pipelines/Pipelines.h"
+#include "attn/Runner/ToolSupport.h"
 #include "attn/Transforms/Grad.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"

@@ -803,9 +803,8 @@ void loadForwardArguments(func::FuncOp func, const Options &o,
 /// result type is dynamic, the shapes of the reference forward's results.
 /// (The reference forward is f64 and materialises every intermediate, S x S
 /// scores included, so it runs only when a shape needs it.)
-SmallVector<SmallVector<int64_t>> resultShapes(func::FuncOp func,
-                                               ArrayRef<HostTensor> args,
-                                               const Options &o) {
+SmallVector<SmallVector<int64_t>>
+resultShapes(func::FuncOp func, ArrayRef<HostTensor> args, const Options &o) {
   SmallVector<SmallVector<int64_t>> shapes;
   for (Type t : func.getResultTypes()) {
     auto type = cast<RankedTensorType>(t);
@@ -912,8 +911,8 @@ Tolerance gradientTolerance(func::FuncOp func) {
 
 /// Gradients are compared normwise per result: the largest deviation must
 /// stay within the program's tolerance (gradientTolerance) times the largest
-/// reference magnitude (at least 1). Elementwise relative error is meaningless for
-/// gradient entries that cancel to nearly 0 (docs/attn-run.md).
+/// reference magnitude (at least 1). Elementwise relative error is meaningless
+/// for gradient entries that cancel to nearly 0 (docs/attn-run.md).
 bool compareGradients(ArrayRef<HostTensor> actual,
                       ArrayRef<attn::reference::Tensor> expected,
                       Tolerance tol) {
@@ -1017,7 +1016,8 @@ int runGradient(ModuleOp module, func::FuncOp func, const Options &o,
     if (!writeNpy(o.outs[i], toNpy(results[i]), writeError))
       fail(o.outs[i], writeError);
   }
-  bool ok = !o.check || compareGradients(results, grads, gradientTolerance(func));
+  bool ok =
+      !o.check || compareGradients(results, grads, gradientTolerance(func));
   if (o.fdCheck)
     ok &= checkGradientByFiniteDifferences(func, refArgs, refCotangents, o);
   // FLOPs of the gradient: the forward recomputed once plus a backward of

@@ -35,7 +35,6 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
-
 using namespace mlir;
 using namespace mlir::attn;
 
@@ -67,10 +66,10 @@ GpuGradConfig configureGrad(const GpuTileOptions &options,
   c.dPart = dims.d / c.rowThreads;
   c.dvPart = dims.dv / c.rowThreads;
   const int64_t maxRows = 1024 / c.rowThreads, budget = 40 * 1024;
-  c.blockQ = std::min<int64_t>(options.blockQ > 0 ? options.blockQ : 64,
-                               maxRows);
-  c.blockKeys = std::min<int64_t>(options.blockKV > 0 ? options.blockKV : 64,
-                                  maxRows);
+  c.blockQ =
+      std::min<int64_t>(options.blockQ > 0 ? options.blockQ : 64, maxRows);
+  c.blockKeys =
+      std::min<int64_t>(options.blockKV > 0 ? options.blockKV : 64, maxRows);
   c.blockKV = options.blockKV > 0 ? options.blockKV : 64;
   while (c.blockKV > 1 && c.blockKV * (dims.d + dims.dv) * 4 > budget)
     c.blockKV /= 2;
@@ -216,9 +215,8 @@ SmallVector<Value> GpuGradBuilder::build() {
     keyTiles.append({shared({cfg.stageQ}), shared({cfg.stageQ})});
   Value numKeyBlocks =
       arith::CeilDivUIOp::create(rw, loc, skv, k.idx(cfg.blockKeys));
-  launch({numKeyBlocks, k.idx(dims.hkv), batch},
-         cfg.blockKeys * cfg.rowThreads, keyTiles,
-         [&](gpu::LaunchOp l) { buildKeyBlock(l); });
+  launch({numKeyBlocks, k.idx(dims.hkv), batch}, cfg.blockKeys * cfg.rowThreads,
+         keyTiles, [&](gpu::LaunchOp l) { buildKeyBlock(l); });
   Value numQueryTiles =
       arith::CeilDivUIOp::create(rw, loc, sq, k.idx(cfg.blockQ));
   launch({numQueryTiles, k.idx(dims.hq), batch}, cfg.blockQ * cfg.rowThreads,
@@ -266,28 +264,27 @@ Value GpuGradBuilder::setUpThread(gpu::LaunchOp l) {
 
 void GpuGradBuilder::buildDeltaKernel() {
   Value numTiles = arith::CeilDivUIOp::create(rw, loc, sq, k.idx(cfg.blockQ));
-  launch({numTiles, k.idx(dims.hq), batch}, cfg.blockQ, {},
-         [&](gpu::LaunchOp l) {
-           Value t = l.getThreadIds().x, b = l.getBlockIds().z,
-                 h = l.getBlockIds().y;
-           Value i = k.add(k.mul(l.getBlockIds().x, k.idx(cfg.blockQ)), t);
-           Value valid =
-               arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ult, i, sq);
-           k.ifThen(valid, [&] {
-             Value d = k.reduce(
-                 k.idx(0), k.idx(dims.dv), 1, k.f32(0.0),
-                 [&](Value e, Value acc) {
-                   return k.fma(k.toF32(k.load(dOut, {b, h, i, e})),
-                                k.toF32(k.load(out, {b, h, i, e})), acc);
-                 });
-             if (dLse)
-               d = k.fsub(d, k.load(dLse, {b, h, i}));
-             // A fully masked row contributes nothing, its dlse included.
-             Value rowLse = k.load(lse, {b, h, i});
-             k.store(k.select(k.feq(rowLse, k.negInf()), k.f32(0.0), d), delta,
-                     {b, h, i});
-           });
-         });
+  launch(
+      {numTiles, k.idx(dims.hq), batch}, cfg.blockQ, {}, [&](gpu::LaunchOp l) {
+        Value t = l.getThreadIds().x, b = l.getBlockIds().z,
+              h = l.getBlockIds().y;
+        Value i = k.add(k.mul(l.getBlockIds().x, k.idx(cfg.blockQ)), t);
+        Value valid =
+            arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ult, i, sq);
+        k.ifThen(valid, [&] {
+          Value d = k.reduce(
+              k.idx(0), k.idx(dims.dv), 1, k.f32(0.0), [&](Value e, Value acc) {
+                return k.fma(k.toF32(k.load(dOut, {b, h, i, e})),
+                             k.toF32(k.load(out, {b, h, i, e})), acc);
+              });
+          if (dLse)
+            d = k.fsub(d, k.load(dLse, {b, h, i}));
+          // A fully masked row contributes nothing, its dlse included.
+          Value rowLse = k.load(lse, {b, h, i});
+          k.store(k.select(k.feq(rowLse, k.negInf()), k.f32(0.0), d), delta,
+                  {b, h, i});
+        });
+      });
 }
 
 void GpuGradBuilder::buildSinkKernel() {
@@ -336,15 +333,14 @@ void GpuGradBuilder::buildKeyBlock(gpu::LaunchOp l) {
   Value numTiles = arith::CeilDivUIOp::create(rw, loc, sq, k.idx(cfg.stageQ));
   // Every query head of the group, every query tile, in order.
   SmallVector<Value> acc = {k.splat(vecD, 0.0), k.splat(vecV, 0.0)};
-  acc = k.reduceMany(
-      k.idx(0), k.idx(group), 1, acc,
-      [&](Value g, ValueRange a) -> SmallVector<Value> {
-        Value h = k.add(k.mul(hk, k.idx(group)), g);
-        return k.reduceMany(k.idx(0), numTiles, 1, a,
-                            [&](Value qt, ValueRange st) {
-                              return visitQueryTile(h, qt, st);
-                            });
-      });
+  acc = k.reduceMany(k.idx(0), k.idx(group), 1, acc,
+                     [&](Value g, ValueRange a) -> SmallVector<Value> {
+                       Value h = k.add(k.mul(hk, k.idx(group)), g);
+                       return k.reduceMany(k.idx(0), numTiles, 1, a,
+                                           [&](Value qt, ValueRange st) {
+                                             return visitQueryTile(h, qt, st);
+                                           });
+                     });
   k.ifThen(keyValid, [&] {
     auto eltOf = [](Value buffer) {
       return cast<MemRefType>(buffer.getType()).getElementType();
@@ -359,8 +355,7 @@ SmallVector<Value> GpuGradBuilder::visitQueryTile(Value h, Value qt,
   Value i0 = k.mul(qt, k.idx(cfg.stageQ));
   Value rows = k.sub(k.minI(k.add(i0, k.idx(cfg.stageQ)), sq), i0);
   Value iLast = k.sub(k.add(i0, rows), k.idx(1));
-  QueryTile rowsTile{bi, h, i0, iLast, k.add(i0, offset),
-                     k.add(iLast, offset)};
+  QueryTile rowsTile{bi, h, i0, iLast, k.add(i0, offset), k.add(iLast, offset)};
   TileClass cls = analysis.classify(rw, loc, rowsTile, j0, jLast);
   // Empty tiles are skipped by the whole block (the test is uniform, so the
   // barriers stay convergent).
@@ -452,8 +447,8 @@ Value GpuGradBuilder::visitKeyTile(Value t0, Value acc) {
   Value next = k.reduce(k.idx(0), count, 1, acc, [&](Value t, Value a) {
     Value kr = sliceLoad(vecD, kS, t, dOff);
     Value vr = sliceLoad(vecV, vS, t, dvOff);
-    PairTerms terms = pairTerms(dot(qRow, kr), dot(doRow, vr), lseI, deltaI,
-                                hq, iSafe, k.add(t0, t), cls.full);
+    PairTerms terms = pairTerms(dot(qRow, kr), dot(doRow, vr), lseI, deltaI, hq,
+                                iSafe, k.add(t0, t), cls.full);
     return k.fma(k.bcast(vecD, terms.ds), kr, a);
   });
   gpu::BarrierOp::create(rw, loc);

@@ -586,8 +586,8 @@ KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
                                            const MaskAnalysis &analysis,
                                            int64_t br, int64_t bc, Value batch,
                                            int64_t hq, Value sq, Value skv) {
-  return KeyTileListBuilder(k, op.getPatterns(), op.getMaskOperands(),
-                            analysis, br, bc, batch, hq, sq, skv,
+  return KeyTileListBuilder(k, op.getPatterns(), op.getMaskOperands(), analysis,
+                            br, bc, batch, hq, sq, skv,
                             /*reorder=*/true)
       .build();
 }
@@ -623,22 +623,22 @@ QueryTileLists mlir::attn::buildQueryTileLists(
   result.counts =
       memref::AllocOp::create(b, loc, MemRefType::get({dyn, hq, dyn}, i32),
                               ValueRange{batch, numKTiles});
-  result.tiles = memref::AllocOp::create(
-      b, loc, MemRefType::get({dyn, hq, dyn, dyn}, i32),
-      ValueRange{batch, numKTiles, numQTiles});
+  result.tiles =
+      memref::AllocOp::create(b, loc, MemRefType::get({dyn, hq, dyn, dyn}, i32),
+                              ValueRange{batch, numKTiles, numQTiles});
   // Query tiles in order: each key tile's list comes out ascending.
   e.parallel({batch, k.idx(hq)}, [&](ValueRange ivs) {
     Value bi = ivs[0], hi = ivs[1];
-    k.loop(k.idx(0), numKTiles, 1,
-           [&](Value kt) { k.store(e.i32(0), result.counts, {bi, hi, kt}); });
+    k.loop(k.idx(0), numKTiles, 1, [&](Value kt) {
+      k.store(e.i32(0), result.counts, {bi, hi, kt});
+    });
     k.loop(k.idx(0), numQTiles, 1, [&](Value qt) {
       Value count = toIdx(k.load(byQuery.counts, {bi, hi, qt}));
       k.loop(k.idx(0), count, 1, [&](Value n) {
         Value entry = toIdx(k.load(byQuery.tiles, {bi, hi, qt, n}));
         Value kt = decodeKeyTile(k, entry);
         Value at = k.load(result.counts, {bi, hi, kt});
-        Value swapped =
-            encodeKeyTileEntry(k, qt, decodeKeyTileState(k, entry));
+        Value swapped = encodeKeyTileEntry(k, qt, decodeKeyTileState(k, entry));
         k.store(toI32(swapped), result.tiles, {bi, hi, kt, toIdx(at)});
         k.store(arith::AddIOp::create(b, loc, at, e.i32(1)), result.counts,
                 {bi, hi, kt});
@@ -694,9 +694,9 @@ QueryTileLists mlir::attn::buildKeyListQueryTileLists(
   result.counts =
       memref::AllocOp::create(b, loc, MemRefType::get({dyn, hq, dyn}, i32),
                               ValueRange{batch, numKTiles});
-  result.tiles = memref::AllocOp::create(
-      b, loc, MemRefType::get({dyn, hq, dyn, dyn}, i32),
-      ValueRange{batch, numKTiles, numQTiles});
+  result.tiles =
+      memref::AllocOp::create(b, loc, MemRefType::get({dyn, hq, dyn, dyn}, i32),
+                              ValueRange{batch, numKTiles, numQTiles});
   // Per (batch, head, key tile): whether the current query tile lists a key
   // of it.
   Value marks = memref::AllocOp::create(
@@ -704,8 +704,9 @@ QueryTileLists mlir::attn::buildKeyListQueryTileLists(
       ValueRange{batch, numKTiles});
   e.parallel({batch, k.idx(hq)}, [&](ValueRange ivs) {
     Value bi = ivs[0], hi = ivs[1];
-    k.loop(k.idx(0), numKTiles, 1,
-           [&](Value kt) { k.store(e.i32(0), result.counts, {bi, hi, kt}); });
+    k.loop(k.idx(0), numKTiles, 1, [&](Value kt) {
+      k.store(e.i32(0), result.counts, {bi, hi, kt});
+    });
     // Keys outside [0, Skv) (-1: an unused slot) match no key.
     auto mark = [&](Value j) {
       Value valid = e.andI(e.cmp(P::sge, j, k.idx(0)), e.cmp(P::slt, j, skv));
@@ -735,8 +736,8 @@ QueryTileLists mlir::attn::buildKeyListQueryTileLists(
         });
       });
       Value iLast = k.sub(iEnd, k.idx(1));
-      QueryTile tile{bi, hi, i0, iLast, k.add(i0, offset),
-                     k.add(iLast, offset)};
+      QueryTile tile{
+          bi, hi, i0, iLast, k.add(i0, offset), k.add(iLast, offset)};
       k.loop(k.idx(0), numKTiles, 1, [&](Value kt) {
         Value j0 = k.mul(kt, k.idx(bc));
         Value jLast = k.sub(k.minI(k.add(j0, k.idx(bc)), skv), k.idx(1));
@@ -744,8 +745,8 @@ QueryTileLists mlir::attn::buildKeyListQueryTileLists(
         Value listed = e.andI(k.load(marks, {bi, hi, kt}), e.notI(empty));
         k.ifThen(listed, [&]() {
           Value at = k.load(result.counts, {bi, hi, kt});
-          Value entry = encodeKeyTileEntry(
-              k, qt, k.idx((int64_t)KeyTileState::Partial));
+          Value entry =
+              encodeKeyTileEntry(k, qt, k.idx((int64_t)KeyTileState::Partial));
           k.store(arith::IndexCastOp::create(b, loc, i32, entry), result.tiles,
                   {bi, hi, kt, toIdx(at)});
           k.store(arith::AddIOp::create(b, loc, at, e.i32(1)), result.counts,

@@ -243,9 +243,8 @@ private:
                              Value dV, Value chunk);
   void visitPair(RowTile &t, Scratch &sc, Value j0, Value cols, Value jLast,
                  Value dK, Value dV, Value chunk);
-  void accumulatePair(RowTile &t, Scratch &sc, Value j0, Value cols,
-                      Value full, Value staticOnly, Value dK, Value dV,
-                      Value chunk);
+  void accumulatePair(RowTile &t, Scratch &sc, Value j0, Value cols, Value full,
+                      Value staticOnly, Value dK, Value dV, Value chunk);
   void storeKeyTile(Value bi, Value hk, Value part, Value j0, Value cols,
                     Value dK, Value dV);
   void finishGradients();
@@ -396,9 +395,9 @@ void GradKernel::setUp() {
   // Tile-level patterns decide the lists where there are some; key lists
   // (csr, indices) are then evaluated per element on the listed pairs.
   if (hasTileLevelPatterns(op.getPatterns()))
-    lists = buildQueryTileLists(k, op.getPatterns(), op.getMaskOperands(),
-                                analysis, br, cfg.keyTile, batch, dims.hq, sq,
-                                skv);
+    lists =
+        buildQueryTileLists(k, op.getPatterns(), op.getMaskOperands(), analysis,
+                            br, cfg.keyTile, batch, dims.hq, sq, skv);
   else if (useLists)
     lists = buildKeyListQueryTileLists(k, op.getPatterns(),
                                        op.getMaskOperands(), analysis, br,
@@ -600,10 +599,9 @@ std::pair<Value, Value> GradKernel::queryTileRange(Value bi, Value hi, Value j0,
   return {lo, hiTile};
 }
 
-void GradKernel::visitListedQueryTiles(Value bi, Value hi, Value part,
-                                       Value kt, Scratch &sc, Value j0,
-                                       Value cols, Value dK, Value dV,
-                                       Value chunk) {
+void GradKernel::visitListedQueryTiles(Value bi, Value hi, Value part, Value kt,
+                                       Scratch &sc, Value j0, Value cols,
+                                       Value dK, Value dV, Value chunk) {
   // The run-time list of head hi's query tiles that key tile kt may see,
   // ascending; the part takes its own (qt = part mod parts).
   auto toIdx = [&](Value v) -> Value {

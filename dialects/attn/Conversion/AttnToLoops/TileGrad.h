@@ -21,8 +21,8 @@ namespace mlir::attn {
 /// group that the mask analysis does not prove empty (with tile-level or
 /// key-list patterns: that run-time query-tile lists hold), with dK and dV
 /// on the stack and dQ in an f32 buffer the part alone writes; then dQ, and
-/// dK and dV summed over the parts in order. Gradients of captured tensors go to a
-/// fixed number of private copies, summed in order. Tile sizes and the
+/// dK and dV summed over the parts in order. Gradients of captured tensors go
+/// to a fixed number of private copies, summed in order. Tile sizes and the
 /// vector width come from `options` as for tileAttention. Fails when a head
 /// count or head dimension is dynamic or the options are invalid (emitting
 /// an error when score_mod has an op without a derivative rule).
