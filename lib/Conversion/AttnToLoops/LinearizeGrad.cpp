@@ -585,27 +585,28 @@ void LinearizeGradBuilder::transposeU() {
 void LinearizeGradBuilder::keyRow(Value j, Value t1) {
   SmallVector<Value> kv = featureRow(kB, hk, j);
   SmallVector<Value> vv = valueRow(vB, hk, j);
+  // Σ_r x_j[r] M[r, :] for row j of `x` ([.., depth]) and the matrix whose
+  // row r, vector c, is at `at(r, c)` in `m`: n vectors of type `vec`.
+  auto rowTimesMatrix =
+      [&](Value x, int64_t depth, VectorType vec, int64_t n, Value m,
+          function_ref<SmallVector<Value>(Value, int64_t)> at) {
+        return k.reduceMany(
+            zero, k.idx(depth), 1, SmallVector<Value>(n, k.splat(vec, 0.0)),
+            [&](Value r, ValueRange a) -> SmallVector<Value> {
+              Value xr = k.bcast(vec, element(x, hk, j, r));
+              SmallVector<Value> next;
+              for (int64_t c = 0; c < n; ++c)
+                next.push_back(k.fma(xr, k.vload(vec, m, at(r, c)), a[c]));
+              return next;
+            });
+      };
   // From U: U v_j + u (Uᵀ rows, over F) and Uᵀ φk_j (U rows, over Dv).
-  SmallVector<Value> dk = k.reduceMany(
-      zero, k.idx(dv), 1, SmallVector<Value>(nF, k.splat(vecF, 0.0)),
-      [&](Value e, ValueRange a) -> SmallVector<Value> {
-        Value ve = k.bcast(vecF, element(vB, hk, j, e));
-        SmallVector<Value> next;
-        for (int64_t c = 0; c < nF; ++c)
-          next.push_back(k.fma(ve, k.vload(vecF, tAll, tAt(e, c)), a[c]));
-        return next;
-      });
+  SmallVector<Value> dk = rowTimesMatrix(
+      vB, dv, vecF, nF, tAll, [&](Value e, int64_t c) { return tAt(e, c); });
   for (int64_t c = 0; normalize && c < nF; ++c)
     dk[c] = k.fadd(dk[c], k.vload(vecF, zAll, zAt(c)));
-  SmallVector<Value> dvv = k.reduceMany(
-      zero, k.idx(f), 1, SmallVector<Value>(nO, k.splat(vecO, 0.0)),
-      [&](Value ff, ValueRange a) -> SmallVector<Value> {
-        Value kf = k.bcast(vecO, element(kB, hk, j, ff));
-        SmallVector<Value> next;
-        for (int64_t c = 0; c < nO; ++c)
-          next.push_back(k.fma(kf, k.vload(vecO, uAll, uAt(ff, c)), a[c]));
-        return next;
-      });
+  SmallVector<Value> dvv = rowTimesMatrix(
+      kB, f, vecO, nO, uAll, [&](Value ff, int64_t c) { return uAt(ff, c); });
   if (!t1)
     return storeKeyGradients(j, dk, dvv);
   Value pw = k.load(powers, k.sub(t1, j));
