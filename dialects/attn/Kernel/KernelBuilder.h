@@ -276,7 +276,9 @@ template <typename OpT> std::optional<HeadDims> staticHeadDims(OpT op) {
 /// The operands of an attn.attention as buffers, its sizes, and buffers for
 /// its results (output, and lse when the op has one).
 struct AttentionIO {
-  AttentionIO(KernelBuilder &k, AttentionOp op) {
+  /// `allocateResults`: false where the kernel writes elsewhere (a forward
+  /// recomputed for its gradient).
+  AttentionIO(KernelBuilder &k, AttentionOp op, bool allocateResults = true) {
     q = k.toBuffer(op.getQuery());
     key = k.toBuffer(op.getKey());
     v = k.toBuffer(op.getValue());
@@ -287,6 +289,8 @@ struct AttentionIO {
     auto qTy = cast<RankedTensorType>(op.getQuery().getType());
     outTy = cast<RankedTensorType>(op.getOutput().getType());
     Value hq = k.idx(qTy.getDimSize(1));
+    if (!allocateResults)
+      return;
     out = k.allocLike(outTy, {batch, hq, sq, k.idx(outTy.getDimSize(3))});
     if (op.getLse()) {
       lseTy = cast<RankedTensorType>(op.getLse().getType());

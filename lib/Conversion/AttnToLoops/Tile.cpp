@@ -68,9 +68,10 @@ struct QueryTileState {
 class TiledKernel {
 public:
   TiledKernel(RewriterBase &rw, AttentionOp op, const TileOptions &options,
-              const TileConfig &cfg, const TileProblem &problem)
-      : rw(rw), op(op), cfg(cfg), problem(problem), k(rw, op.getLoc()),
-        loc(op.getLoc()), io(k, op),
+              const TileConfig &cfg, const TileProblem &problem,
+              const GradientRows *gradRows = nullptr)
+      : rw(rw), op(op), cfg(cfg), problem(problem), gradRows(gradRows),
+        k(rw, op.getLoc()), loc(op.getLoc()), io(k, op, !gradRows),
         useLists(options.sparse && hasTileLevelPatterns(op)),
         analysis(useLists ? nonTileLevelPatterns(op) : op.getPatterns(),
                  &op.getPredicate()),
@@ -106,6 +107,10 @@ private:
   void accumulateValues(QueryTileState &t, Value j0, Value cols);
   // After the parallel loop, with split keys.
   void mergeSplits();
+  /// Row i of the output (`outputAt(e)`: its f32 vector at column e) and
+  /// its lse: stored, or reduced to the row of `gradRows`.
+  void finishRow(Value bi, Value hi, Value i, Value lse,
+                 function_ref<Value(Value)> outputAt);
 
   /// Applies `fn(score, i, j)` to every live score of the tile.
   void forEachScore(QueryTileState &t, Value j0, Value cols,
@@ -141,6 +146,7 @@ private:
   AttentionOp op;
   const TileConfig &cfg;
   const TileProblem &problem;
+  const GradientRows *gradRows;
   KernelBuilder k;
   Location loc;
   AttentionIO io;
@@ -183,6 +189,8 @@ SmallVector<Value> TiledKernel::build() {
       });
   if (splits() > 1)
     mergeSplits();
+  if (gradRows)
+    return {};
   return io.results(k);
 }
 
@@ -668,7 +676,6 @@ void TiledKernel::accumulateValues(QueryTileState &t, Value j0, Value cols) {
 void TiledKernel::finishRows(QueryTileState &t) {
   // Sinks, normalisation, lse; a part of split keys is normalised by its
   // own sum and gets the sinks when the parts are merged.
-  Type outElt = io.outTy.getElementType();
   k.loop(k.idx(0), t.rows, 1, [&](Value r) {
     Value i = queryAt(t, k.add(t.i0, r));
     Value sink = io.sinks && !t.part ? k.load(io.sinks, t.hi) : Value();
@@ -676,26 +683,57 @@ void TiledKernel::finishRows(QueryTileState &t) {
     if (softmax())
       std::tie(factor, lse) =
           os.finish(k.load(t.mBuf, r), k.load(t.lBuf, r), sink);
-    if (t.part && softmax())
-      k.store(lse, partL, {t.part, t.bi, t.hi, i});
     Value factorV = k.bcast(vecO(), factor);
+    auto outputAt = [&](Value e) {
+      return k.fmul(k.vload(vecO(), t.acc, {r, e}), factorV);
+    };
+    if (!t.part) {
+      finishRow(t.bi, t.hi, i, lse, outputAt);
+      return;
+    }
+    if (softmax())
+      k.store(lse, partL, {t.part, t.bi, t.hi, i});
     k.loop(k.idx(0), k.idx(problem.valueDim), cfg.outWidth, [&](Value e) {
-      Value o = k.fmul(k.vload(vecO(), t.acc, {r, e}), factorV);
-      if (t.part)
-        k.vstore(o, partO, {t.part, t.bi, t.hi, i, e});
-      else
-        k.vstore(k.fromF32(o, outElt), io.out, {t.bi, t.hi, i, e});
+      k.vstore(outputAt(e), partO, {t.part, t.bi, t.hi, i, e});
     });
-    if (io.lse && !t.part)
-      k.store(lse, io.lse, {t.bi, t.hi, i});
   });
+}
+
+void TiledKernel::finishRow(Value bi, Value hi, Value i, Value lse,
+                            function_ref<Value(Value)> outputAt) {
+  Value zeroIdx = k.idx(0), dv = k.idx(problem.valueDim);
+  if (!gradRows) {
+    Type outElt = io.outTy.getElementType();
+    k.loop(zeroIdx, dv, cfg.outWidth, [&](Value e) {
+      k.vstore(k.fromF32(outputAt(e), outElt), io.out, {bi, hi, i, e});
+    });
+    if (io.lse)
+      k.store(lse, io.lse, {bi, hi, i});
+    return;
+  }
+  // Δ from the f32 row, never rounded to O's type; a fully masked row (lse
+  // -inf) contributes nothing, its lse cotangent included.
+  Value dOut = gradRows->gradOutput;
+  auto vecDOut = VectorType::get(
+      {cfg.outWidth}, cast<MemRefType>(dOut.getType()).getElementType());
+  Value dot = k.reduce(
+      zeroIdx, dv, cfg.outWidth, k.splat(vecO(), 0.0), [&](Value e, Value acc) {
+        Value g = k.toF32(k.vload(vecDOut, dOut, {bi, hi, i, e}));
+        return k.fma(g, outputAt(e), acc);
+      });
+  Value delta =
+      vector::ReductionOp::create(rw, loc, vector::CombiningKind::ADD, dot);
+  if (gradRows->gradLse)
+    delta = k.fsub(delta, k.load(gradRows->gradLse, {bi, hi, i}));
+  k.store(k.select(k.feq(lse, k.negInf()), k.f32(0.0), delta), gradRows->delta,
+          {bi, hi, i});
+  k.store(lse, gradRows->lse, {bi, hi, i});
 }
 
 void TiledKernel::mergeSplits() {
   // O = Σ_p w_p O_p with the weights of attn.merge (OnlineSoftmax::merge,
   // sinks in the denominator); the other aggregations just add the parts.
   Value zeroIdx = k.idx(0), oneIdx = k.idx(1);
-  Type outElt = io.outTy.getElementType();
   scf::ParallelOp::create(
       rw, loc, ValueRange{zeroIdx, zeroIdx, zeroIdx},
       ValueRange{io.batch, k.idx(problem.queryHeads), io.sq},
@@ -711,7 +749,7 @@ void TiledKernel::mergeSplits() {
             lses.push_back(k.load(partL, {k.idx(p), bi, hi, i}));
           merge = os.merge(lses, io.sinks ? k.load(io.sinks, hi) : Value());
         }
-        k.loop(zeroIdx, k.idx(problem.valueDim), cfg.outWidth, [&](Value e) {
+        finishRow(bi, hi, i, merge.lse, [&](Value e) {
           Value o = k.splat(vecO(), 0.0);
           for (int64_t p = 0; p < splits(); ++p) {
             Value po = k.vload(vecO(), partO, {k.idx(p), bi, hi, i, e});
@@ -720,10 +758,8 @@ void TiledKernel::mergeSplits() {
           }
           if (softmax())
             o = k.fmul(o, k.bcast(vecO(), merge.factor));
-          k.vstore(k.fromF32(o, outElt), io.out, {bi, hi, i, e});
+          return o;
         });
-        if (io.lse)
-          k.store(merge.lse, io.lse, {bi, hi, i});
       });
 }
 
@@ -743,18 +779,49 @@ mlir::attn::tileAttention(RewriterBase &rw, AttentionOp op,
   return TiledKernel(rw, op, options, *cfg, *problem).build();
 }
 
+bool mlir::attn::canTileAttention(AttentionOp op, const TileOptions &options) {
+  std::optional<TileProblem> problem = TileProblem::of(op);
+  return problem && succeeded(chooseTileConfig(*problem, options));
+}
+
+LogicalResult mlir::attn::tileAttentionForGradient(RewriterBase &rw,
+                                                   AttentionOp op,
+                                                   const TileOptions &options,
+                                                   const GradientRows &rows) {
+  std::optional<TileProblem> problem = TileProblem::of(op);
+  if (!problem || op.getKind() != AggregationKind::softmax)
+    return failure();
+  FailureOr<TileConfig> cfg = chooseTileConfig(*problem, options);
+  if (failed(cfg))
+    return failure();
+  TiledKernel(rw, op, options, *cfg, *problem, &rows).build();
+  return success();
+}
+
 namespace {
 struct TileAttention : OpRewritePattern<AttentionOp> {
   TileAttention(MLIRContext *ctx, TileOptions options)
       : OpRewritePattern(ctx), options(options) {}
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
+    if (isRecomputedByGradient(op))
+      return rewriter.notifyMatchFailure(op, "its gradient recomputes it");
     FailureOr<SmallVector<Value>> results =
         tileAttention(rewriter, op, options);
     if (failed(results))
       return failure();
     rewriter.replaceOp(op, *results);
     return success();
+  }
+  /// Whether the only user of `op`'s results is a gradient that will
+  /// recompute it (TileAttentionGrad), which then erases it.
+  bool isRecomputedByGradient(AttentionOp op) const {
+    if (op->use_empty())
+      return false;
+    auto grad = dyn_cast<AttentionGradOp>(*op->user_begin());
+    return grad && recomputedForward(grad) == op &&
+           (op.getKind() != AggregationKind::softmax ||
+            canTileAttention(op, options));
   }
   TileOptions options;
 };
@@ -764,11 +831,14 @@ struct TileAttentionGrad : OpRewritePattern<AttentionGradOp> {
       : OpRewritePattern(ctx), options(options) {}
   LogicalResult matchAndRewrite(AttentionGradOp op,
                                 PatternRewriter &rewriter) const override {
+    AttentionOp forward = recomputedForward(op);
     FailureOr<SmallVector<Value>> results =
         tileAttentionGrad(rewriter, op, options);
     if (failed(results))
       return failure();
     rewriter.replaceOp(op, *results);
+    if (forward && forward->use_empty())
+      rewriter.eraseOp(forward);
     return success();
   }
   TileOptions options;

@@ -2,19 +2,33 @@
 //
 // FlashAttention-2's backward without atomics, in three parallel passes:
 //
-//   rows       Δ_i = rowsum(dO_i ∘ O_i) - dlse_i (0 where lse_i = -inf); Q^T
-//              (scaled) and dO^T in f32 with the rows of a query tile
-//              contiguous; then d(sink_h) = -Σ_{b,i} e^{sink_h - lse_i} Δ_i,
-//              one head per iteration, summed in order;
-//   key tiles  per (batch, K/V head, query part), the key tiles in order;
+//   rows       Δ_i = rowsum(dO_i ∘ O_i) - dlse_i (0 where lse_i = -inf);
+//              then d(sink_h) = -Σ_{b,i} e^{sink_h - lse_i} Δ_i, one head
+//              per iteration, summed in order. When the forward's results
+//              serve only this gradient (as in @F_grad), the forward is
+//              tiled here with an epilogue that leaves Δ and lse instead of
+//              O, so O is never stored;
+//   key tiles  per (batch, K/V head, query part): first Q^T (scaled) and
+//              dO^T of the part's query tiles in f32, each tile contiguous,
+//              in a buffer of this iteration; then the key tiles in order;
 //              for each, every query tile of the part (query tiles are
 //              dealt to the parts in turn) of every query head of the GQA
 //              group that can see it (the mask analysis, or with run-time
 //              masks the query-tile lists of KeyTileLists.h, built first):
 //              S^T = K Q^T, P^T, dP^T = V dO^T, dS^T;
 //              dV += P^T dO and dK += dS^T Q in stack accumulators, dQ +=
-//              dS K in an f32 buffer whose rows only this part writes;
+//              dS K in f32 rows only this part writes (dQ itself when it
+//              is f32);
 //   finish     dQ, and dK and dV as the parts' shares summed in part order.
+//
+// With a recomputed softmax forward, one query part and no captures the
+// backward needs no forward pass at all: the row-tile pass (below) gets lse
+// and Δ per query tile from a first sweep over its key tiles that keeps
+// S^T and dP^T, and the gradients from a second sweep over the kept tiles.
+//
+// Memory beyond inputs and outputs: per row Δ and lse; per running
+// iteration its query tiles' Q^T and dO^T; with several query parts their
+// dK and dV shares; an f32 dQ unless dQ is f32.
 //
 // Scores are kept transposed, [Bc, Br], with the query rows of a tile in
 // vector lanes (the forward's rowsInLanes layout); K and V are read in place
@@ -30,6 +44,7 @@
 #include "attn/Conversion/AttnToLoops/KeyTileLists.h"
 #include "attn/Kernel/KernelBuilder.h"
 #include "attn/Kernel/MaskPredicate.h"
+#include "attn/Kernel/OnlineSoftmax.h"
 #include "attn/Transforms/MaskAnalysis.h"
 #include "attn/Transforms/RegionAdjoint.h"
 
@@ -110,12 +125,13 @@ FailureOr<GradConfig> chooseGradConfig(AttentionGradOp op, const HeadDims &h,
   c.keysPerValueBlock = perBlock(h.dv / c.outWidth);
   c.keysPerKeyBlock = perBlock(h.d / c.dotWidth);
   c.rowsPerQueryBlock = c.keysPerKeyBlock;
-  // At least 16 parallel iterations (a dynamic batch counts as 1), but no
-  // more parts than query tiles.
+  // At least 8 parallel iterations (a dynamic batch counts as 1), but no
+  // more parts than query tiles: each part beyond the first costs a dK and
+  // a dV share.
   auto qTy = cast<RankedTensorType>(op.getQuery().getType());
   int64_t pairs = qTy.isDynamicDim(0) ? h.hkv : qTy.getDimSize(0) * h.hkv;
   c.queryParts =
-      std::clamp<int64_t>((16 + pairs - 1) / std::max<int64_t>(pairs, 1), 1, 8);
+      std::clamp<int64_t>((8 + pairs - 1) / std::max<int64_t>(pairs, 1), 1, 8);
   if (!ShapedType::isDynamic(queries))
     c.queryParts = std::min(
         c.queryParts,
@@ -201,6 +217,11 @@ Value searchProvenBound(KernelBuilder &k, Value lo, Value hi, bool fromBelow,
 /// One query tile of one (batch, query head).
 struct RowTile {
   Value bi, hi, hk, qt, i0, rows;
+  /// Where its Q^T and dO^T are in the iteration's buffers: the head within
+  /// the GQA group and the tile within the part (empty with row tiles: the
+  /// buffers hold this tile only).
+  Value group, slot;
+  SmallVector<Value> lanePrefix;
   QueryTile tile;
 };
 
@@ -211,14 +232,29 @@ struct Scratch {
   Value s, p, ds, lo, hi;
 };
 
+/// Row tiles: per visited key tile of one query tile, S^T, S'^T then P^T, dP^T
+/// then dS^T as [NKT * Bc, Br] buffers, and the running max of each row
+/// when the tile was seen [NKT, Br]; the running statistics of the rows
+/// (max, sum, Σ e^{s-m} dP) and then their lse and Δ, each [Br].
+struct RowScratch {
+  Value s, p, ds, maxAt, lo, hi;
+  Value m, l, a, lse, delta;
+  /// The query tile's dQ [Br, D]; the K/V head's f32 dK and dV, rows at
+  /// {dKAt..., j} and {dVAt..., j}.
+  Value dQ, dK, dV;
+  SmallVector<Value> dKAt, dVAt;
+};
+
 /// Builds the backward of one attn.attention_grad: one method per phase.
 class GradKernel {
 public:
   GradKernel(RewriterBase &rw, AttentionGradOp op, const GradConfig &cfg,
-             const HeadDims &dims)
-      : rw(rw), op(op), cfg(cfg), dims(dims), k(rw, op.getLoc()),
-        loc(op.getLoc()), useLists(hasTileLevelPatterns(op.getPatterns()) ||
-                                   hasKeyListPatterns(op.getPatterns())),
+             const HeadDims &dims, AttentionOp forward,
+             const TileOptions &options)
+      : rw(rw), op(op), cfg(cfg), dims(dims), forward(forward),
+        options(options), k(rw, op.getLoc()), os(k), loc(op.getLoc()),
+        useLists(hasTileLevelPatterns(op.getPatterns()) ||
+                 hasKeyListPatterns(op.getPatterns())),
         analysis(useLists ? nonTileLevelPatterns(op.getPatterns())
                           : op.getPatterns(),
                  &op.getPredicate()) {}
@@ -226,6 +262,9 @@ public:
   SmallVector<Value> build();
 
 private:
+  /// Where row p of an accumulator is: an index prefix.
+  using RowIndex = function_ref<SmallVector<Value>(Value)>;
+
   void setUp();
   // The rows pass.
   void prepareQueryTile(ValueRange ivs);
@@ -234,6 +273,21 @@ private:
   void reduceSinkGradients();
   // The key-tile pass.
   void keyTilePass();
+  void transposeQueryTiles(Value bi, Value hk, Value part);
+  // The row-tile pass (recomputed softmax forward, one query part, no
+  // captures, no run-time lists).
+  bool useRowTiles();
+  void rowTilePass();
+  void visitRowTile(RowTile &t, RowScratch &rs);
+  void forEachVisibleKeyTile(RowTile &t,
+                             function_ref<void(Value, Value, Value)> body);
+  Scratch slotOf(RowScratch &rs, Value j0);
+  void updateRowStatistics(RowScratch &rs, Scratch &sc, Value j0, Value cols);
+  void finishRowStatistics(RowTile &t, RowScratch &rs);
+  void rowWeights(RowScratch &rs, Scratch &sc, Value j0, Value cols);
+  void accumulateProducts(RowTile &t, Scratch &sc, Value j0, Value cols,
+                          Value dK, RowIndex dKRow, Value dV, RowIndex dVRow,
+                          Value dQ, RowIndex dQRow);
   void visitKeyTile(Value bi, Value hk, Value part, Value kt, Scratch &sc,
                     Value dK, Value dV, Value chunk);
   std::pair<Value, Value> queryTileRange(Value bi, Value hi, Value j0,
@@ -265,8 +319,7 @@ private:
                      Value chunk);
   void accumulateCapture(Value tensor, ValueRange indices, Value adjoint,
                          Value skip, Value chunk);
-  // Accumulators: rows of f32 vectors, addressed by an index prefix.
-  using RowIndex = function_ref<SmallVector<Value>(Value)>;
+  // Accumulators: rows of f32 vectors.
   void accumulateOuter(Value acc, RowIndex accRow, Value count,
                        int64_t perBlock, Value inner, int64_t width,
                        int64_t numVectors,
@@ -304,7 +357,12 @@ private:
   AttentionGradOp op;
   const GradConfig &cfg;
   const HeadDims &dims;
+  /// The forward whose results only this op uses, recomputed here (null:
+  /// the operands O and lse are read).
+  AttentionOp forward;
+  const TileOptions &options;
   KernelBuilder k;
+  OnlineSoftmax os;
   Location loc;
   /// With tile-level patterns (block_mask, segments, rows) or key lists
   /// (csr, indices) the query tiles of each key tile come from run-time
@@ -315,13 +373,15 @@ private:
   // Operands as buffers and sizes.
   Value q, key, v, out, dOut, lse, dLse, sinks;
   Value batch, sq, skv, offset, numQT, numKT;
-  // Row data, per query tile: Q^T [B, Hq, NQT, D, Br] (scaled) and dO^T
-  // [B, Hq, NQT, Dv, Br], each tile one contiguous block (a row stride of
-  // Sq would make the loads of a tile collide in the cache); for softmax Δ
-  // and lse [B, Hq, NQT * Br] (padding rows: 0 and -inf).
-  Value qT, dOutT, delta, lsePad;
-  // dQ in f32 [B, Hq, Sq, D], unscaled; with several query parts, each
-  // part's dK and dV [parts, B, Hkv, Skv, D|Dv], unscaled.
+  // Row data: for softmax Δ and lse [B, Hq, NQT * Br] (padding rows: 0 and
+  // -inf); in each key-tile iteration, per query tile of its part, Q^T
+  // [group, tiles, D, Br] (scaled) and dO^T [group, tiles, Dv, Br], each
+  // tile one contiguous block (a row stride of Sq would make the loads of a
+  // tile collide in the cache).
+  Value delta, lsePad, qT, dOutT;
+  // dQ in f32 [B, Hq, Sq, D], unscaled (dq itself when it is f32); with
+  // several query parts, each part's dK and dV [parts, B, Hkv, Skv, D|Dv],
+  // unscaled.
   Value dQAcc, dKParts, dVParts;
   // Results, and the private gradients [chunks, ...] of the captures.
   Value dq, dk, dv, dSinks;
@@ -330,13 +390,19 @@ private:
 
 SmallVector<Value> GradKernel::build() {
   setUp();
-  parallelLoop(k, {batch, k.idx(dims.hq), numQT},
-               [&](ValueRange ivs) { prepareQueryTile(ivs); });
-  if (sinks)
-    reduceSinkGradients();
-  initCaptureParts();
-  keyTilePass();
-  finishGradients();
+  if (useRowTiles()) {
+    rowTilePass();
+    if (sinks)
+      reduceSinkGradients();
+  } else {
+    parallelLoop(k, {batch, k.idx(dims.hq), numQT},
+                 [&](ValueRange ivs) { prepareQueryTile(ivs); });
+    if (sinks)
+      reduceSinkGradients();
+    initCaptureParts();
+    keyTilePass();
+    finishGradients();
+  }
   auto tensorOf = [&](Value operand, Value buffer) {
     return k.toTensor(cast<RankedTensorType>(operand.getType()), buffer);
   };
@@ -350,12 +416,15 @@ SmallVector<Value> GradKernel::build() {
 }
 
 void GradKernel::setUp() {
+  const bool softmax = kind() == AggregationKind::softmax;
   q = k.toBuffer(op.getQuery());
   key = k.toBuffer(op.getKey());
   v = k.toBuffer(op.getValue());
-  out = k.toBuffer(op.getOutput());
+  // Only softmax reads O and lse (for Δ), and not from a forward it
+  // recomputes.
+  out = softmax && !forward ? k.toBuffer(op.getOutput()) : Value();
   dOut = k.toBuffer(op.getGradOutput());
-  lse = op.getLse() ? k.toBuffer(op.getLse()) : Value();
+  lse = op.getLse() && !forward ? k.toBuffer(op.getLse()) : Value();
   dLse = op.getGradLse() ? k.toBuffer(op.getGradLse()) : Value();
   sinks = op.getSinks() ? k.toBuffer(op.getSinks()) : Value();
   batch = k.dimOf(op.getQuery(), 0);
@@ -370,24 +439,33 @@ void GradKernel::setUp() {
                                    MemRefType::get(shape, rw.getF32Type()),
                                    ValueRange{batch, size});
   };
-  qT = alloc({dyn, dims.hq, dyn, dims.d, br}, numQT);
-  dOutT = alloc({dyn, dims.hq, dyn, dims.dv, br}, numQT);
-  if (kind() == AggregationKind::softmax) {
+  // Row tiles keep Δ and lse per query tile; the sinks' gradient reads
+  // them afterwards.
+  if (softmax && (!useRowTiles() || sinks)) {
     Value sqPad = k.mul(numQT, k.idx(br));
     delta = alloc({dyn, dims.hq, dyn}, sqPad);
     lsePad = alloc({dyn, dims.hq, dyn}, sqPad);
-  }
-  dQAcc = alloc({dyn, dims.hq, dyn, dims.d}, sq);
-  const int64_t parts = cfg.queryParts;
-  if (parts > 1) {
-    dKParts = alloc({parts, dyn, dims.hkv, dyn, dims.d}, skv);
-    dVParts = alloc({parts, dyn, dims.hkv, dyn, dims.dv}, skv);
+    if (forward && !useRowTiles()) {
+      GradientRows rows{dOut, dLse, delta, lsePad};
+      // The pattern checked canTileAttention.
+      LogicalResult tiled =
+          tileAttentionForGradient(rw, forward, options, rows);
+      assert(succeeded(tiled) && "forward cannot be tiled");
+      (void)tiled;
+    }
   }
   auto allocLike = [&](Value operand, ArrayRef<Value> sizes) {
     return k.allocLike(cast<RankedTensorType>(operand.getType()), sizes);
   };
   Value hq = k.idx(dims.hq), hkv = k.idx(dims.hkv);
   dq = allocLike(op.getQuery(), {batch, hq, sq, k.idx(dims.d)});
+  if (!useRowTiles())
+    dQAcc = eltOf(dq).isF32() ? dq : alloc({dyn, dims.hq, dyn, dims.d}, sq);
+  const int64_t parts = cfg.queryParts;
+  if (parts > 1) {
+    dKParts = alloc({parts, dyn, dims.hkv, dyn, dims.d}, skv);
+    dVParts = alloc({parts, dyn, dims.hkv, dyn, dims.dv}, skv);
+  }
   dk = allocLike(op.getKey(), {batch, hkv, skv, k.idx(dims.d)});
   dv = allocLike(op.getValue(), {batch, hkv, skv, k.idx(dims.dv)});
   if (sinks)
@@ -405,11 +483,16 @@ void GradKernel::setUp() {
 }
 
 RowTile GradKernel::rowTile(Value bi, Value hi, Value qt) {
+  const int64_t group = dims.hq / dims.hkv;
   RowTile t;
   t.bi = bi;
   t.hi = hi;
   t.qt = qt;
-  t.hk = divU(hi, k.idx(dims.hq / dims.hkv));
+  t.hk = divU(hi, k.idx(group));
+  t.group = k.sub(hi, k.mul(t.hk, k.idx(group)));
+  t.slot = divU(qt, k.idx(cfg.queryParts));
+  if (!useRowTiles())
+    t.lanePrefix = {t.group, t.slot};
   t.i0 = k.mul(qt, k.idx(cfg.queryTile));
   t.rows = k.minI(k.idx(cfg.queryTile), k.sub(sq, t.i0));
   Value iLast = k.sub(k.add(t.i0, t.rows), k.idx(1));
@@ -446,20 +529,13 @@ void GradKernel::prepareQueryTile(ValueRange ivs) {
 }
 
 void GradKernel::prepareRow(Value bi, Value hi, Value qt, Value i0, Value r) {
-  Value scale = k.f32(op.getEffectiveScale());
   Value i = k.add(i0, r);
-  k.loop(k.idx(0), k.idx(dims.d), 1, [&](Value dd) {
-    Value x = k.toF32(k.load(q, {bi, hi, i, dd}));
-    k.store(k.fmul(x, scale), qT, {bi, hi, qt, dd, r});
-  });
-  k.loop(k.idx(0), k.idx(dims.dv), 1, [&](Value e) {
-    k.store(k.toF32(k.load(dOut, {bi, hi, i, e})), dOutT, {bi, hi, qt, e, r});
-  });
   Value zeros = k.splat(vecF32(cfg.dotWidth), 0.0);
   k.loop(k.idx(0), k.idx(dims.d), cfg.dotWidth, [&](Value e) {
     k.vstore(zeros, dQAcc, {bi, hi, i, e});
   });
-  if (kind() != AggregationKind::softmax)
+  // A recomputed forward has left Δ and lse.
+  if (kind() != AggregationKind::softmax || forward)
     return;
   const int64_t ow = cfg.outWidth;
   auto vecOut = VectorType::get({ow}, eltOf(out));
@@ -482,12 +558,6 @@ void GradKernel::prepareRow(Value bi, Value hi, Value qt, Value i0, Value r) {
 
 void GradKernel::padRow(Value bi, Value hi, Value qt, Value i0, Value r) {
   Value zero = k.f32(0.0), i = k.add(i0, r);
-  k.loop(k.idx(0), k.idx(dims.d), 1, [&](Value dd) {
-    k.store(zero, qT, {bi, hi, qt, dd, r});
-  });
-  k.loop(k.idx(0), k.idx(dims.dv), 1, [&](Value e) {
-    k.store(zero, dOutT, {bi, hi, qt, e, r});
-  });
   if (kind() != AggregationKind::softmax)
     return;
   k.store(zero, delta, {bi, hi, i});
@@ -532,6 +602,7 @@ void GradKernel::keyTilePass() {
     Scratch sc = allocateScratch();
     Value dK = k.stackBuffer({bc, dims.d}), dV = k.stackBuffer({bc, dims.dv});
     auto walk = [&](Value bi, Value hk, Value part, Value chunk) {
+      transposeQueryTiles(bi, hk, part);
       k.loop(k.idx(0), numKT, 1, [&](Value kt) {
         visitKeyTile(bi, hk, part, kt, sc, dK, dV, chunk);
       });
@@ -543,6 +614,48 @@ void GradKernel::keyTilePass() {
     k.loop(ivs[0], total, chunks, [&](Value n) {
       Value rest = divU(n, parts);
       walk(divU(rest, hkv), remU(rest, hkv), remU(n, parts), ivs[0]);
+    });
+  });
+}
+
+void GradKernel::transposeQueryTiles(Value bi, Value hk, Value part) {
+  // Q^T (scaled) and dO^T of the query tiles qt = part (mod parts) of the
+  // group's heads, tile qt at slot qt / parts; padding rows are 0.
+  const int64_t group = dims.hq / dims.hkv, br = cfg.queryTile;
+  const int64_t parts = cfg.queryParts, dyn = ShapedType::kDynamic;
+  Value tiles = divU(k.add(numQT, k.sub(k.idx(parts - 1), part)), k.idx(parts));
+  auto alloc = [&](int64_t depth) {
+    return memref::AllocOp::create(
+        rw, loc, MemRefType::get({group, dyn, depth, br}, rw.getF32Type()),
+        ValueRange{tiles});
+  };
+  qT = alloc(dims.d);
+  dOutT = alloc(dims.dv);
+  Value scale = k.f32(op.getEffectiveScale()), zero = k.f32(0.0);
+  k.loop(k.idx(0), k.idx(group), 1, [&](Value g) {
+    Value hi = k.add(k.mul(hk, k.idx(group)), g);
+    k.loop(k.idx(0), tiles, 1, [&](Value slot) {
+      Value i0 = k.mul(k.add(part, k.mul(slot, k.idx(parts))), k.idx(br));
+      Value rows = k.minI(k.idx(br), k.sub(sq, i0));
+      k.loop(k.idx(0), rows, 1, [&](Value r) {
+        Value i = k.add(i0, r);
+        k.loop(k.idx(0), k.idx(dims.d), 1, [&](Value dd) {
+          Value x = k.toF32(k.load(q, {bi, hi, i, dd}));
+          k.store(k.fmul(x, scale), qT, {g, slot, dd, r});
+        });
+        k.loop(k.idx(0), k.idx(dims.dv), 1, [&](Value e) {
+          k.store(k.toF32(k.load(dOut, {bi, hi, i, e})), dOutT,
+                  {g, slot, e, r});
+        });
+      });
+      k.loop(rows, k.idx(br), 1, [&](Value r) {
+        k.loop(k.idx(0), k.idx(dims.d), 1, [&](Value dd) {
+          k.store(zero, qT, {g, slot, dd, r});
+        });
+        k.loop(k.idx(0), k.idx(dims.dv), 1, [&](Value e) {
+          k.store(zero, dOutT, {g, slot, e, r});
+        });
+      });
     });
   });
 }
@@ -642,6 +755,17 @@ void GradKernel::accumulatePair(RowTile &t, Scratch &sc, Value j0, Value cols,
                                 Value full, Value staticOnly, Value dK,
                                 Value dV, Value chunk) {
   processPair(t, sc, j0, cols, full, staticOnly, chunk);
+  auto stackRow = [&](Value p) -> SmallVector<Value> { return {p}; };
+  accumulateProducts(t, sc, j0, cols, dK, stackRow, dV, stackRow, dQAcc,
+                     [&](Value r) -> SmallVector<Value> {
+                       return {t.bi, t.hi, k.add(t.i0, r)};
+                     });
+}
+
+void GradKernel::accumulateProducts(RowTile &t, Scratch &sc, Value j0,
+                                    Value cols, Value dK, RowIndex dKRow,
+                                    Value dV, RowIndex dVRow, Value dQ,
+                                    RowIndex dQRow) {
   // Rows of Q, dO (query tile) and K (key tile) as vectors of `width`.
   auto rowsOf = [&](Value buffer, Value head, Value first, int64_t width) {
     auto type = VectorType::get({width}, eltOf(buffer));
@@ -656,23 +780,17 @@ void GradKernel::accumulatePair(RowTile &t, Scratch &sc, Value j0, Value cols,
       return transposed ? k.load(buffer, {x, p}) : k.load(buffer, {p, x});
     };
   };
-  auto stackRow = [&](Value p) -> SmallVector<Value> { return {p}; };
   const int64_t dw = cfg.dotWidth, ow = cfg.outWidth;
   // dV += P^T dO and dK += dS^T Q over the tile's rows.
-  accumulateOuter(dV, stackRow, cols, cfg.keysPerValueBlock, t.rows, ow,
+  accumulateOuter(dV, dVRow, cols, cfg.keysPerValueBlock, t.rows, ow,
                   dims.dv / ow, rowsOf(dOut, t.hi, t.i0, ow),
                   weightsOf(sc.p, false));
-  accumulateOuter(dK, stackRow, cols, cfg.keysPerKeyBlock, t.rows, dw,
-                  dims.d / dw, rowsOf(q, t.hi, t.i0, dw),
-                  weightsOf(sc.ds, false));
+  accumulateOuter(dK, dKRow, cols, cfg.keysPerKeyBlock, t.rows, dw, dims.d / dw,
+                  rowsOf(q, t.hi, t.i0, dw), weightsOf(sc.ds, false));
   // dQ += dS K over the tile's keys.
-  accumulateOuter(
-      dQAcc,
-      [&](Value r) -> SmallVector<Value> {
-        return {t.bi, t.hi, k.add(t.i0, r)};
-      },
-      t.rows, cfg.rowsPerQueryBlock, cols, dw, dims.d / dw,
-      rowsOf(key, t.hk, j0, dw), weightsOf(sc.ds, true));
+  accumulateOuter(dQ, dQRow, t.rows, cfg.rowsPerQueryBlock, cols, dw,
+                  dims.d / dw, rowsOf(key, t.hk, j0, dw),
+                  weightsOf(sc.ds, true));
 }
 
 void GradKernel::storeKeyTile(Value bi, Value hk, Value part, Value j0,
@@ -740,6 +858,291 @@ void GradKernel::finishGradients() {
 }
 
 //===----------------------------------------------------------------------===//
+// The row-tile pass
+//===----------------------------------------------------------------------===//
+//
+// When the backward recomputes its softmax forward, each query tile can
+// produce its own statistics: a first sweep over its visible key tiles
+// computes S^T and dP^T, keeps them, and runs the online softmax with
+// Σ e^{s-m} dP next to the sum, which gives lse and Δ = Σ P ∘ dP (= dO · O)
+// without O; a second sweep turns the kept e^{s - m_j} into P by one
+// factor e^{m_j - lse} per row and key tile (no exponential per score) and
+// accumulates dV, dK (per K/V head, in place) and dQ (per tile, on the
+// stack). Five products per pair instead of the forward's two and the key
+// tiles' five, one exponential per score instead of two. Parallel over
+// (batch, K/V head): each iteration owns its dK and dV rows, so there are
+// no shares to sum.
+
+bool GradKernel::useRowTiles() {
+  return forward && op.getKind() == AggregationKind::softmax &&
+         cfg.queryParts == 1 && op.getCaptures().empty() && !useLists;
+}
+
+void GradKernel::rowTilePass() {
+  const int64_t br = cfg.queryTile, bc = cfg.keyTile;
+  const int64_t group = dims.hq / dims.hkv, dyn = ShapedType::kDynamic;
+  parallelLoop(k, {batch, k.idx(dims.hkv)}, [&](ValueRange ivs) {
+    Value bi = ivs[0], hk = ivs[1];
+    RowScratch rs;
+    // dK and dV accumulate unscaled in f32: in the results themselves when
+    // they are f32, else in [1, 1, Skv, D|Dv] buffers of the iteration.
+    auto accumulator = [&](Value result, int64_t depth, int64_t width,
+                           Value &acc, SmallVector<Value> &at) {
+      acc = result;
+      at = {bi, hk};
+      if (!eltOf(result).isF32()) {
+        acc = memref::AllocOp::create(
+            rw, loc, MemRefType::get({1, 1, dyn, depth}, rw.getF32Type()),
+            ValueRange{skv});
+        at = {k.idx(0), k.idx(0)};
+      }
+      Value zero = k.splat(vecF32(width), 0.0);
+      k.loop(k.idx(0), skv, 1, [&](Value j) {
+        k.loop(k.idx(0), k.idx(depth), width, [&](Value e) {
+          k.vstore(zero, acc, {at[0], at[1], j, e});
+        });
+      });
+    };
+    accumulator(dk, dims.d, cfg.dotWidth, rs.dK, rs.dKAt);
+    accumulator(dv, dims.dv, cfg.outWidth, rs.dV, rs.dVAt);
+    auto slots = [&](Value rows) -> Value {
+      return memref::AllocOp::create(
+          rw, loc, MemRefType::get({dyn, br}, rw.getF32Type()),
+          ValueRange{rows});
+    };
+    Value keysPad = k.mul(numKT, k.idx(bc));
+    rs.s = slots(keysPad);
+    rs.p = hasScoreMod() ? slots(keysPad) : rs.s;
+    rs.ds = slots(keysPad);
+    rs.maxAt = slots(numKT);
+    for (Value *buffer : {&rs.m, &rs.l, &rs.a, &rs.lse, &rs.delta})
+      *buffer = k.stackBuffer({br});
+    if (analysis.hasRowIntervals()) {
+      auto idxBufTy = MemRefType::get({br}, rw.getIndexType());
+      rs.lo = memref::AllocaOp::create(rw, loc, idxBufTy);
+      rs.hi = memref::AllocaOp::create(rw, loc, idxBufTy);
+    }
+    rs.dQ = k.stackBuffer({br, dims.d});
+    qT = k.stackBuffer({dims.d, br});
+    dOutT = k.stackBuffer({dims.dv, br});
+    k.loop(k.idx(0), k.idx(group), 1, [&](Value g) {
+      Value hi = k.add(k.mul(hk, k.idx(group)), g);
+      k.loop(k.idx(0), numQT, 1, [&](Value qt) {
+        RowTile t = rowTile(bi, hi, qt);
+        visitRowTile(t, rs);
+      });
+    });
+    // The results: dK scaled, dV as accumulated, in their element types.
+    auto keyRow = [&](Value j) -> SmallVector<Value> { return {bi, hk, j}; };
+    auto from = [&](Value acc, ArrayRef<Value> at, int64_t width) {
+      return [&, acc, at, width](Value j, Value e) {
+        return k.vload(vecF32(width), acc, {at[0], at[1], j, e});
+      };
+    };
+    storeRows(skv, dims.d, cfg.dotWidth, op.getEffectiveScale(), dk, keyRow,
+              from(rs.dK, rs.dKAt, cfg.dotWidth));
+    if (rs.dV != dv)
+      storeRows(skv, dims.dv, cfg.outWidth, 1.0, dv, keyRow,
+                from(rs.dV, rs.dVAt, cfg.outWidth));
+  });
+}
+
+void GradKernel::visitRowTile(RowTile &t, RowScratch &rs) {
+  const int64_t br = cfg.queryTile, vw = cfg.vectorWidth;
+  // Q^T (scaled) and dO^T of the tile; padding rows are 0.
+  Value scale = k.f32(op.getEffectiveScale()), zero = k.f32(0.0);
+  k.loop(k.idx(0), k.idx(br), 1, [&](Value r) {
+    Value live =
+        arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ult, r, t.rows);
+    Value i = k.select(live, k.add(t.i0, r), k.idx(0));
+    k.loop(k.idx(0), k.idx(dims.d), 1, [&](Value dd) {
+      Value x = k.fmul(k.toF32(k.load(q, {t.bi, t.hi, i, dd})), scale);
+      k.store(k.select(live, x, zero), qT, {dd, r});
+    });
+    k.loop(k.idx(0), k.idx(dims.dv), 1, [&](Value e) {
+      Value x = k.toF32(k.load(dOut, {t.bi, t.hi, i, e}));
+      k.store(k.select(live, x, zero), dOutT, {e, r});
+    });
+  });
+  VectorType vecS = vecF32(vw);
+  for (int64_t rv = 0; rv < cfg.numRowVectors(); ++rv) {
+    Value r = k.idx(rv * vw);
+    k.vstore(k.splat(vecS, -INFINITY), rs.m, {r});
+    k.vstore(k.splat(vecS, 0.0), rs.l, {r});
+    k.vstore(k.splat(vecS, 0.0), rs.a, {r});
+  }
+  // Statistics: S^T, dP^T and the online softmax over the visible tiles.
+  forEachVisibleKeyTile(t, [&](Value j0, Value cols, Value full) {
+    Scratch sc = slotOf(rs, j0);
+    transposedProducts(t, sc.s, key, qT, dims.d, j0, cols);
+    transposedProducts(t, sc.ds, v, dOutT, dims.dv, j0, cols);
+    if (hasScoreMod())
+      applyScoreMod(t, sc, j0, cols);
+    applyMask(t, sc, j0, cols, full, Value());
+    updateRowStatistics(rs, sc, j0, cols);
+  });
+  finishRowStatistics(t, rs);
+  // Gradients over the same tiles.
+  zeroRows(rs.dQ, br, dims.d, cfg.dotWidth);
+  forEachVisibleKeyTile(t, [&](Value j0, Value cols, Value) {
+    Scratch sc = slotOf(rs, j0);
+    rowWeights(rs, sc, j0, cols);
+    if (hasScoreMod())
+      chainScoreMod(t, sc, j0, cols, Value());
+    auto keyRowOf = [&](ArrayRef<Value> at) {
+      return [&, at](Value c) -> SmallVector<Value> {
+        return {at[0], at[1], k.add(j0, c)};
+      };
+    };
+    accumulateProducts(t, sc, j0, cols, rs.dK, keyRowOf(rs.dKAt), rs.dV,
+                       keyRowOf(rs.dVAt), rs.dQ,
+                       [&](Value r) -> SmallVector<Value> { return {r}; });
+  });
+  storeRows(
+      t.rows, dims.d, cfg.dotWidth, op.getEffectiveScale(), dq,
+      [&](Value r) -> SmallVector<Value> {
+        return {t.bi, t.hi, k.add(t.i0, r)};
+      },
+      [&](Value r, Value e) {
+        return k.vload(vecF32(cfg.dotWidth), rs.dQ, {r, e});
+      });
+}
+
+void GradKernel::forEachVisibleKeyTile(
+    RowTile &t, function_ref<void(Value, Value, Value)> body) {
+  // The forward's walk: the key range of the analysis, aligned to tiles,
+  // each tile classified (empty: skipped; full: unmasked).
+  auto [jLo, jHi] = analysis.keyRange(rw, loc, t.tile, skv);
+  Value bc = k.idx(cfg.keyTile);
+  Value jStart = k.mul(divU(jLo, bc), bc);
+  k.loop(jStart, jHi, cfg.keyTile, [&](Value j0) {
+    Value cols = k.minI(bc, k.sub(skv, j0));
+    Value jLast = k.sub(k.add(j0, cols), k.idx(1));
+    TileClass cls = analysis.classify(rw, loc, t.tile, j0, jLast);
+    k.ifThen(notI(cls.empty), [&]() { body(j0, cols, cls.full); });
+  });
+}
+
+Scratch GradKernel::slotOf(RowScratch &rs, Value j0) {
+  // Key tile j0 / Bc's rows [j0, j0 + Bc) of the [NKT * Bc, Br] buffers.
+  const int64_t br = cfg.queryTile, bc = cfg.keyTile;
+  auto view = [&](Value buffer) -> Value {
+    SmallVector<OpFoldResult> offsets = {j0, rw.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {rw.getIndexAttr(bc),
+                                       rw.getIndexAttr(br)};
+    SmallVector<OpFoldResult> strides = {rw.getIndexAttr(1),
+                                         rw.getIndexAttr(1)};
+    return memref::SubViewOp::create(rw, loc, buffer, offsets, sizes, strides);
+  };
+  Scratch sc;
+  sc.s = view(rs.s);
+  sc.p = rs.p == rs.s ? sc.s : view(rs.p);
+  sc.ds = view(rs.ds);
+  sc.lo = rs.lo;
+  sc.hi = rs.hi;
+  return sc;
+}
+
+void GradKernel::updateRowStatistics(RowScratch &rs, Scratch &sc, Value j0,
+                                     Value cols) {
+  // The online softmax over S'^T (in sc.p), each score replaced by
+  // e^{s - m_j} with m_j the running max after this tile, kept per row;
+  // a gathers Σ e^{s - m} dP alongside l.
+  const int64_t vw = cfg.vectorWidth, n = cfg.numRowVectors();
+  VectorType vecS = vecF32(vw);
+  Value zeroIdx = k.idx(0);
+  auto rowVec = [&](int64_t rv) { return k.idx(rv * vw); };
+  SmallVector<Value> mx = k.reduceMany(
+      zeroIdx, cols, 1, SmallVector<Value>(n, k.splat(vecS, -INFINITY)),
+      [&](Value c, ValueRange acc) {
+        SmallVector<Value> next;
+        for (int64_t rv = 0; rv < n; ++rv)
+          next.push_back(k.fmax(acc[rv], k.vload(vecS, sc.p, {c, rowVec(rv)})));
+        return next;
+      });
+  Value kt = divU(j0, k.idx(cfg.keyTile));
+  SmallVector<OnlineSoftmax::Step> steps;
+  for (int64_t rv = 0; rv < n; ++rv) {
+    steps.push_back(os.rescale(k.vload(vecS, rs.m, {rowVec(rv)}), mx[rv]));
+    k.vstore(steps.back().max, rs.m, {rowVec(rv)});
+    k.vstore(steps.back().max, rs.maxAt, {kt, rowVec(rv)});
+  }
+  SmallVector<Value> sums = k.reduceMany(
+      zeroIdx, cols, 1, SmallVector<Value>(2 * n, k.splat(vecS, 0.0)),
+      [&](Value c, ValueRange acc) {
+        SmallVector<Value> next(2 * n);
+        for (int64_t rv = 0; rv < n; ++rv) {
+          Value w = os.weight(k.vload(vecS, sc.p, {c, rowVec(rv)}),
+                              steps[rv].safeMax);
+          k.vstore(w, sc.p, {c, rowVec(rv)});
+          next[rv] = k.fadd(acc[rv], w);
+          next[n + rv] =
+              k.fma(w, k.vload(vecS, sc.ds, {c, rowVec(rv)}), acc[n + rv]);
+        }
+        return next;
+      });
+  for (int64_t rv = 0; rv < n; ++rv) {
+    Value alpha = steps[rv].alpha;
+    k.vstore(os.sum(alpha, k.vload(vecS, rs.l, {rowVec(rv)}), sums[rv]), rs.l,
+             {rowVec(rv)});
+    k.vstore(os.sum(alpha, k.vload(vecS, rs.a, {rowVec(rv)}), sums[n + rv]),
+             rs.a, {rowVec(rv)});
+  }
+}
+
+void GradKernel::finishRowStatistics(RowTile &t, RowScratch &rs) {
+  // lse with the sink, and Δ = Σ P ∘ dP - dlse (0 where lse = -inf); padding
+  // rows: -inf and 0.
+  Value sink = sinks ? k.load(sinks, t.hi) : Value();
+  k.loop(k.idx(0), t.rows, 1, [&](Value r) {
+    Value i = k.add(t.i0, r);
+    auto [factor, lse] = os.finish(k.load(rs.m, r), k.load(rs.l, r), sink);
+    Value d = k.fmul(k.load(rs.a, r), factor);
+    if (dLse)
+      d = k.fsub(d, k.load(dLse, {t.bi, t.hi, i}));
+    d = k.select(k.feq(lse, k.negInf()), k.f32(0.0), d);
+    k.store(lse, rs.lse, r);
+    k.store(d, rs.delta, r);
+    if (sinks) {
+      k.store(lse, lsePad, {t.bi, t.hi, i});
+      k.store(d, delta, {t.bi, t.hi, i});
+    }
+  });
+  k.loop(t.rows, k.idx(cfg.queryTile), 1, [&](Value r) {
+    k.store(k.negInf(), rs.lse, r);
+    k.store(k.f32(0.0), rs.delta, r);
+  });
+}
+
+void GradKernel::rowWeights(RowScratch &rs, Scratch &sc, Value j0, Value cols) {
+  // P = e^{s - m_j} e^{m_j - lse} and dS' = P ∘ (dP - Δ); a row that had
+  // seen no key by tile j (m_j = -inf) has only zeros there.
+  const int64_t vw = cfg.vectorWidth, n = cfg.numRowVectors();
+  VectorType vecS = vecF32(vw);
+  Value ninf = k.splat(vecS, -INFINITY), zero = k.splat(vecS, 0.0);
+  Value kt = divU(j0, k.idx(cfg.keyTile));
+  SmallVector<Value> factors, deltas;
+  for (int64_t rv = 0; rv < n; ++rv) {
+    Value r = k.idx(rv * vw);
+    Value lse = k.vload(vecS, rs.lse, {r});
+    Value m = k.vload(vecS, rs.maxAt, {kt, r});
+    Value none =
+        arith::OrIOp::create(rw, loc, k.feq(m, ninf), k.feq(lse, ninf));
+    factors.push_back(k.select(none, zero, k.exp(k.fsub(m, lse))));
+    deltas.push_back(k.vload(vecS, rs.delta, {r}));
+  }
+  k.loop(k.idx(0), cols, 1, [&](Value c) {
+    for (int64_t rv = 0; rv < n; ++rv) {
+      Value r = k.idx(rv * vw);
+      Value p = k.fmul(k.vload(vecS, sc.p, {c, r}), factors[rv]);
+      Value dp = k.vload(vecS, sc.ds, {c, r});
+      k.vstore(p, sc.p, {c, r});
+      k.vstore(k.fmul(p, k.fsub(dp, deltas[rv])), sc.ds, {c, r});
+    }
+  });
+}
+
+//===----------------------------------------------------------------------===//
 // One (query tile, key tile) pair
 //===----------------------------------------------------------------------===//
 
@@ -775,7 +1178,9 @@ void GradKernel::transposedProducts(RowTile &t, Value out, Value keyRows,
           k, zeroIdx, k.idx(depth), keys, rowBlock, vecS, inits,
           [&](Value x, int64_t rv) {
             Value r = k.add(r0, k.idx(rv * vw));
-            return k.vload(vecS, lanes, {t.bi, t.hi, t.qt, x, r});
+            SmallVector<Value> at(t.lanePrefix);
+            at.append({x, r});
+            return k.vload(vecS, lanes, at);
           },
           [&](Value x, int64_t kk) {
             return k.toF32(k.load(keyRows, {t.bi, t.hk, keyIdx[kk], x}));
@@ -1085,7 +1490,21 @@ mlir::attn::tileAttentionGrad(RewriterBase &rw, AttentionGradOp op,
   if (!op.getScoreMod().empty() &&
       failed(checkBlockDifferentiable(op.getScoreMod().front())))
     return failure();
+  AttentionOp forward = recomputedForward(op);
+  if (forward && op.getKind() == AggregationKind::softmax &&
+      !canTileAttention(forward, options))
+    forward = nullptr;
   OpBuilder::InsertionGuard guard(rw);
   rw.setInsertionPoint(op);
-  return GradKernel(rw, op, *cfg, *dims).build();
+  return GradKernel(rw, op, *cfg, *dims, forward, options).build();
+}
+
+AttentionOp mlir::attn::recomputedForward(AttentionGradOp op) {
+  auto forward = op.getOutput().getDefiningOp<AttentionOp>();
+  if (!forward || op.getLse() != forward.getLse())
+    return nullptr;
+  for (Operation *user : forward->getUsers())
+    if (user != op.getOperation())
+      return nullptr;
+  return forward;
 }

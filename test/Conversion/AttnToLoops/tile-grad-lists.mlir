@@ -42,7 +42,7 @@
 // CHECK-NEXT: memref.store %[[NEXT]], %[[QCOUNTS]][%[[TB]], %[[TH]], %[[KT]]]
 // The key-tile pass: for each key tile and query head of the GQA group, the
 // loop over the count of its list; the part takes qt = part (mod 8).
-// CHECK: scf.parallel (%[[PB:.*]], %[[HK:.*]], %[[PART:.*]]) = (%c0, %c0, %c0) to (%[[B]], %c2, %c8)
+// CHECK: scf.parallel (%[[PB:.*]], %[[HK:.*]], %[[PART:.*]]) = (%c0, %c0, %c0) to (%[[B]], %c2, %c4)
 // CHECK-NOT: scf.while
 // CHECK: scf.for %[[WKT:.*]] = %c0 to %[[NKT]] step %c1 {
 // CHECK: scf.for %[[G:.*]] = %c0 to %c2 step %c1 {
@@ -55,7 +55,7 @@
 // CHECK-NEXT: %[[WENTRYIDX:.*]] = arith.index_cast %[[WENTRY]] : i32 to index
 // CHECK-NEXT: %[[WQT:.*]] = arith.divui %[[WENTRYIDX]], %c4 : index
 // CHECK-NEXT: %[[WSTATE:.*]] = arith.remui %[[WENTRYIDX]], %c4 : index
-// CHECK-NEXT: %[[WPART:.*]] = arith.remui %[[WQT]], %c8 : index
+// CHECK-NEXT: %[[WPART:.*]] = arith.remui %[[WQT]], %c4 : index
 // CHECK-NEXT: %[[MINE:.*]] = arith.cmpi eq, %[[WPART]], %[[PART]] : index
 // CHECK-NEXT: scf.if %[[MINE]] {
 // StaticPartial (1): the causal intervals; Partial (2): per element, the
@@ -82,7 +82,7 @@ func.func @block_mask(%q: tensor<?x4x?x16xf32>, %k: tensor<?x2x?x16xf32>, %v: te
 // CHECK: memref.alloc(%{{.*}}) : memref<?x4x?x?xi32>
 // CHECK: %[[QCOUNTS:.*]] = memref.alloc(%{{.*}}) : memref<?x4x?xi32>
 // CHECK: %[[QTILES:.*]] = memref.alloc(%{{.*}}) : memref<?x4x?x?xi32>
-// CHECK: scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}) = (%c0, %c0, %c0) to (%{{.*}}, %c2, %c8)
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}) = (%c0, %c0, %c0) to (%{{.*}}, %c2, %c4)
 // CHECK-NOT: scf.while
 // CHECK: %[[COUNT:.*]] = memref.load %[[QCOUNTS]]
 // CHECK-NEXT: %[[COUNTIDX:.*]] = arith.index_cast %[[COUNT]] : i32 to index
@@ -120,7 +120,7 @@ func.func @segments_rows(%q: tensor<?x4x?x16xf32>, %k: tensor<?x2x?x16xf32>, %v:
 // CHECK-NEXT: scf.if %[[LISTED]] {
 // CHECK: %[[QT4:.*]] = arith.muli %[[QT]], %c4 : index
 // CHECK-NEXT: %[[ENTRY:.*]] = arith.addi %[[QT4]], %c2 : index
-// CHECK: scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}) = (%c0, %c0, %c0) to (%{{.*}}, %c2, %c8)
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}, %{{.*}}) = (%c0, %c0, %c0) to (%{{.*}}, %c2, %c4)
 // CHECK-NOT: scf.while
 // CHECK: memref.load %[[QCOUNTS]]
 func.func @csr(%q: tensor<?x4x?x16xf32>, %k: tensor<?x2x?x16xf32>, %v: tensor<?x2x?x16xf32>, %o: tensor<?x4x?x16xf32>, %do: tensor<?x4x?x16xf32>, %lse: tensor<?x4x?xf32>, %rp: tensor<?xi32>, %cols: tensor<?xi32>) -> (tensor<?x4x?x16xf32>, tensor<?x2x?x16xf32>, tensor<?x2x?x16xf32>) {

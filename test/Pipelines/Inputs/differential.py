@@ -85,7 +85,7 @@ PREDICATES = [
 
 def program():
     b = rng.randint(1, 2)
-    hkv = rng.choice([1, 2])
+    hkv = rng.choice([1, 2, 4])
     hq = hkv * rng.choice([1, 2, 3])
     sq = rng.randint(1, 90)
     skv = rng.randint(1, 90)

@@ -36,6 +36,27 @@ FailureOr<SmallVector<Value>> tileAttention(RewriterBase &rewriter,
                                             AttentionOp op,
                                             const TileOptions &options);
 
+/// What a forward recomputed for its gradient leaves instead of its output:
+/// per row, Δ_i = rowsum(dO_i ∘ O_i) - dlse_i (0 where lse_i = -inf) and
+/// lse_i, in f32 buffers [B, Hq, >= Sq]. O itself is never stored.
+struct GradientRows {
+  /// dO [B, Hq, Sq, Dv] and the lse cotangent [B, Hq, Sq] (or null): read.
+  Value gradOutput, gradLse;
+  /// Written.
+  Value delta, lse;
+};
+
+/// Whether tileAttention can lower `op` with `options` (static head counts
+/// and head dimensions, valid tile options).
+bool canTileAttention(AttentionOp op, const TileOptions &options);
+
+/// tileAttention of a softmax `op` whose output is only needed for its
+/// gradient: the rows are finished into `rows`, and the op's results are
+/// left to the caller to erase. Fails where canTileAttention does.
+LogicalResult tileAttentionForGradient(RewriterBase &rewriter, AttentionOp op,
+                                       const TileOptions &options,
+                                       const GradientRows &rows);
+
 /// TileOptions from the options of a tiled-form pass, with the target CPU
 /// they name; an error on `op` for an unknown CPU or malformed features.
 FailureOr<TileOptions> getTileOptions(Operation *op, int64_t tileQ,
