@@ -225,11 +225,19 @@ private:
     return false;
   }
   bool failOp(Operation *op, const Twine &msg) {
-    return fail("'" + op->getName().getStringRef() + "': " + msg);
+    return fail(position(op) + "'" + op->getName().getStringRef() +
+                "': " + msg);
   }
   bool unsupported(Operation *op) {
-    return fail("unsupported op '" + op->getName().getStringRef() +
-                "' in reference interpreter");
+    return fail(position(op) + "unsupported op '" +
+                op->getName().getStringRef() + "' in reference interpreter");
+  }
+  /// "LINE:COLUMN: " of the op in its source file, or nothing.
+  static std::string position(Operation *op) {
+    auto at = op->getLoc()->findInstanceOf<FileLineColLoc>();
+    if (!at)
+      return "";
+    return (Twine(at.getLine()) + ":" + Twine(at.getColumn()) + ": ").str();
   }
 
   // Value environment.

@@ -22,6 +22,17 @@ void attn_tools::fail(const std::string &subject, const std::string &msg) {
   std::exit(2);
 }
 
+void attn_tools::failInFile(const std::string &file, const std::string &msg) {
+  // "LINE:COLUMN: rest" -> subject "FILE:LINE:COLUMN".
+  llvm::StringRef rest = msg;
+  unsigned line = 0, column = 0;
+  if (!rest.consumeInteger(10, line) && rest.consume_front(":") &&
+      !rest.consumeInteger(10, column) && rest.consume_front(": "))
+    fail(file + ":" + std::to_string(line) + ":" + std::to_string(column),
+         rest.str());
+  fail(file, msg);
+}
+
 attn_tools::FirstError::FirstError(MLIRContext &context, std::string file)
     : file(std::move(file)),
       handler(&context, [this](Diagnostic &diag) { return record(diag); }) {}

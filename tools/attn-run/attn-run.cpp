@@ -78,6 +78,7 @@ struct Options {
 };
 
 using attn_tools::fail;
+using attn_tools::failInFile;
 
 bool parseInt(const std::string &s, int64_t &v) {
   if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos ||
@@ -641,7 +642,7 @@ SmallVector<attn::reference::Tensor> referenceResults(func::FuncOp func,
     refArgs.push_back(toReference(a));
   std::string error;
   if (!attn::reference::evaluate(func, refArgs, reference, error))
-    fail(o.file, error);
+    failInFile(o.file, error);
   return reference;
 }
 
@@ -867,7 +868,7 @@ bool checkGradientByFiniteDifferences(
   std::string error;
   if (!attn::reference::checkFiniteDifferences(
           func, args, cotangents, o.fdCheck, o.seed, report, error))
-    fail(o.file, error);
+    failInFile(o.file, error);
   llvm::outs() << llvm::format("max_fd_err=%.3e fd_samples=%u fd_skipped=%u\n",
                                report.maxError, report.compared,
                                report.skipped);
@@ -993,7 +994,7 @@ int runGradient(ModuleOp module, func::FuncOp func, const Options &o,
   std::string error;
   if ((reference || o.check) && !attn::reference::evaluateGradient(
                                     func, refArgs, refCotangents, grads, error))
-    fail(o.file, error);
+    failInFile(o.file, error);
   std::vector<HostTensor> results;
   std::unique_ptr<CompiledFunction> compiled;
   std::vector<HostTensor> gradArgs;

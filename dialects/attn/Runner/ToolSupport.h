@@ -26,6 +26,10 @@ std::pair<std::string, std::string> hostTargetOptions();
 /// Reports an invalid program or input and exits with status 2.
 [[noreturn]] void fail(const std::string &subject, const std::string &msg);
 
+/// fail() for the reference interpreter's messages about `file`: one that
+/// starts with an op's "LINE:COLUMN: " is reported as "FILE:LINE:COLUMN: ...".
+[[noreturn]] void failInFile(const std::string &file, const std::string &msg);
+
 /// Keeps the first error diagnostic of `context`, as
 /// "FILE:LINE:COL: error: MESSAGE" (or `file` when it has no location).
 class FirstError {
