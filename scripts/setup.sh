@@ -6,7 +6,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${ATTN_BUILD_DIR:-$root/build}
 
 packages=(cmake ninja-build ccache clang-22 lld-22 llvm-22-dev llvm-22-tools libomp-22-dev
-          libmlir-22-dev mlir-22-tools python3-numpy)
+          libmlir-22-dev mlir-22-tools python3-numpy
+          libclang-rt-22-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
@@ -31,6 +32,10 @@ if [ ! -f "$build/build.ninja" ]; then
     -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit >/dev/null
 fi
 targets=(attn-opt attn-translate attn-run attn-compile attn-doc)
+# The fuzz target exists where the compiler is clang (libFuzzer).
+if ninja -C "$build" -t query attn-fuzz >/dev/null 2>&1; then
+  targets+=(attn-fuzz)
+fi
 # The CUDA runtime wrappers exist where the toolkit's cuda.h does.
 if ninja -C "$build" -t query attn_cuda_runtime >/dev/null 2>&1; then
   targets+=(attn_cuda_runtime)

@@ -28,6 +28,7 @@ tools = [
     ToolSubst("attn-translate", unresolved="fatal"),
     ToolSubst("attn-run", unresolved="fatal"),
     ToolSubst("attn-compile", unresolved="fatal"),
+    ToolSubst("attn-fuzz", unresolved="ignore"),
 ]
 llvm_config.add_tool_substitutions(tools, [config.attn_tools_dir])
 
@@ -51,5 +52,7 @@ if config.cuda_include_dir and "NOTFOUND" not in config.cuda_include_dir:
     config.available_features.add("cuda-toolkit")
     config.substitutions.append(("%cuda_include", config.cuda_include_dir))
     config.substitutions.append(("%cuda_stubs", os.path.join(config.cuda_root, "lib64", "stubs")))
+if os.path.exists(os.path.join(config.attn_tools_dir, "attn-fuzz")):
+    config.available_features.add("attn-fuzz")
 if os.path.exists("/dev/nvidia0") or os.path.exists("/dev/nvidiactl"):
     config.available_features.add("cuda-gpu")
