@@ -30,7 +30,7 @@ if [ ! -f "$build/build.ninja" ]; then
     -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
     -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit >/dev/null
 fi
-targets=(attn-opt attn-translate attn-run attn-compile attn-doc)
+targets=(attn-opt attn-translate attn-run attn-compile attn-aot-run attn-doc)
 # The CUDA runtime wrappers exist where the toolkit's cuda.h does.
 if ninja -C "$build" -t query attn_cuda_runtime >/dev/null 2>&1; then
   targets+=(attn_cuda_runtime)
