@@ -6,6 +6,14 @@ include(GNUInstallDirs)
 
 set_property(GLOBAL PROPERTY ATTN_EXPORTED_LIBS "")
 
+# The MLIR and LLVM libraries every attn library uses. The exported
+# Attn::AttnMLIR carries only the link dependencies: AttnConfig.cmake adds the
+# include directories and definitions of the MLIR package the consumer finds,
+# so the install tree does not hard-code the build machine's paths.
+add_library(AttnMLIR INTERFACE)
+target_link_libraries(AttnMLIR INTERFACE MLIR LLVM)
+install(TARGETS AttnMLIR EXPORT AttnTargets)
+
 # attn_add_library(name SRCS... [DEPENDS tgts...] [LINK_LIBS libs...])
 function(attn_add_library name)
   cmake_parse_arguments(ARG "" "" "DEPENDS;LINK_LIBS" ${ARGN})
@@ -13,7 +21,7 @@ function(attn_add_library name)
   if(ARG_DEPENDS)
     add_dependencies(${name} ${ARG_DEPENDS})
   endif()
-  target_link_libraries(${name} PUBLIC ${ARG_LINK_LIBS} MLIR LLVM)
+  target_link_libraries(${name} PUBLIC ${ARG_LINK_LIBS} AttnMLIR)
   target_include_directories(${name} PUBLIC
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
@@ -28,7 +36,8 @@ function(attn_install_package)
           FILES_MATCHING PATTERN "*.h" PATTERN "*.td")
   install(DIRECTORY ${PROJECT_BINARY_DIR}/dialects/attn
           DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-          FILES_MATCHING PATTERN "*.inc" PATTERN "*.h")
+          FILES_MATCHING PATTERN "*.inc" PATTERN "*.h"
+          PATTERN "CMakeFiles" EXCLUDE)
   set(ATTN_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/attn)
   install(EXPORT AttnTargets NAMESPACE Attn::
           DESTINATION ${ATTN_CMAKE_DIR})
@@ -43,6 +52,6 @@ function(attn_install_package)
   install(FILES ${PROJECT_BINARY_DIR}/AttnConfig.cmake
                 ${PROJECT_BINARY_DIR}/AttnConfigVersion.cmake
           DESTINATION ${ATTN_CMAKE_DIR})
-  install(TARGETS attn-opt attn-translate attn-run attn-compile
+  install(TARGETS attn-opt attn-translate attn-run attn-compile attn-aot-run
           RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endfunction()

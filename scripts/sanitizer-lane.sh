@@ -23,7 +23,7 @@ if [ ! -f "$build/build.ninja" ]; then
     -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
     -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit >/dev/null
 fi
-ninja -C "$build" attn-opt attn-translate attn-run attn-compile attn-fuzz attn-doc
+ninja -C "$build" attn-opt attn-translate attn-run attn-compile attn-aot-run attn-fuzz attn-doc
 
 # libMLIR is not instrumented: its containers' annotations are unknown to
 # ASan, so container-overflow reports would be false positives; leaks of the

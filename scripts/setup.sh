@@ -31,7 +31,7 @@ if [ ! -f "$build/build.ninja" ]; then
     -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
     -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit >/dev/null
 fi
-targets=(attn-opt attn-translate attn-run attn-compile attn-doc)
+targets=(attn-opt attn-translate attn-run attn-compile attn-aot-run attn-doc)
 # The fuzz target exists where the compiler is clang (libFuzzer).
 if ninja -C "$build" -t query attn-fuzz >/dev/null 2>&1; then
   targets+=(attn-fuzz)

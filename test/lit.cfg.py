@@ -1,5 +1,6 @@
 # -*- Python -*-
 import os
+import shutil
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -8,8 +9,7 @@ from lit.llvm.subst import ToolSubst
 config.name = "ATTN"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs",
-                   "consumer"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.attn_obj_root, "test")
 
@@ -28,6 +28,7 @@ tools = [
     ToolSubst("attn-translate", unresolved="fatal"),
     ToolSubst("attn-run", unresolved="fatal"),
     ToolSubst("attn-compile", unresolved="fatal"),
+    ToolSubst("attn-aot-run", unresolved="fatal"),
     ToolSubst("attn-fuzz", unresolved="ignore"),
 ]
 llvm_config.add_tool_substitutions(tools, [config.attn_tools_dir])
@@ -41,6 +42,14 @@ config.substitutions.append(("%mlir_dir", config.mlir_dir))
 config.substitutions.append(("%cxx", config.cxx_compiler))
 config.substitutions.append(("%cc", config.c_compiler))
 config.substitutions.append(("%llvm_lib_dir", config.llvm_lib_dir))
+
+# The package test builds a consumer of the install tree with CMake and Ninja.
+ninja = config.make_program
+if not (os.path.basename(ninja).startswith("ninja") and os.path.exists(ninja)):
+    ninja = shutil.which("ninja")
+if ninja and os.path.exists(config.cmake_command):
+    config.available_features.add("cmake-ninja")
+    config.substitutions.append(("%ninja", ninja))
 
 # GPU: compile-only checks need the CUDA toolkit (ptxas, cuda.h and the stub
 # libcuda); execution needs a GPU with its driver, which CI never has.

@@ -1,15 +1,26 @@
 //===- attn-aot-run.cpp - runner for attn-compile output ------------------===//
 //
 // A small runner for the objects attn-compile writes, with attn-run's .npy
-// exchange and --bench output, and no dependency on LLVM or MLIR: it is
-// compiled together with one program's header and object (which is how GPU
-// code reaches a machine that has no LLVM):
+// exchange and --bench output, and no dependency on LLVM or MLIR (which is
+// how GPU code reaches a machine that has no LLVM). It is built in one of
+// two ways:
 //
-//   c++ -O2 -std=c++17 -DATTN_ENTRY_TABLE -include OUT.h
-//       attn-aot-run.cpp -I dialects lib/Runner/Npy.cpp OUT.o -lomp  (cpu)
-//   the same with -DATTN_CUDA, libattn_cuda_runtime.a and -lcuda    (cuda)
+// * the installed tool loads a shared library made from one program's object
+//   and header, which exports the header's entry table
+//   (ATTN_EXPORT_ENTRY_TABLE):
 //
-// usage: attn-aot-run [--entry=NAME] --arg=X.npy... [--out=Y.npy]...
+//     cc -shared -fPIC -DATTN_ENTRY_TABLE -DATTN_EXPORT_ENTRY_TABLE
+//        -x c OUT.h -x none OUT.o -o libOUT.so -lomp -lm        (cpu)
+//     the same with libattn_cuda_runtime.a and -lcuda         (cuda)
+//     attn-aot-run ./libOUT.so --arg=X.npy...
+//
+// * compiled together with one program's header and object, as one binary:
+//
+//     c++ -O2 -std=c++17 -DATTN_ENTRY_TABLE -include OUT.h
+//         attn-aot-run.cpp -I dialects lib/Runner/Npy.cpp OUT.o -lomp  (cpu)
+//     the same with -DATTN_CUDA, libattn_cuda_runtime.a and -lcuda    (cuda)
+//
+// usage: attn-aot-run [LIBRARY] [--entry=NAME] --arg=X.npy... [--out=Y.npy]...
 //                     [--bench=N] [--flops=F]
 // Exit 2 with one line naming the flag or file for invalid input.
 //
@@ -27,7 +38,24 @@
 #include <vector>
 
 #ifndef ATTN_ENTRY_TABLE
-#error "compile with -DATTN_ENTRY_TABLE -include OUT.h (attn-compile output)"
+#include <dlfcn.h>
+
+extern "C" {
+// The entry table of attn-compile's header (HeaderWriter::entryTable).
+typedef struct {
+  const char *element;
+  int rank;
+  int64_t sizes[8];
+} attn_entry_tensor;
+typedef struct {
+  const char *name;
+  void (*call)(void **args, void *results);
+  int num_args;
+  const attn_entry_tensor *args;
+  int num_results;
+  const attn_entry_tensor *results;
+} attn_entry;
+}
 #endif
 
 namespace {
@@ -37,21 +65,60 @@ namespace {
   std::exit(2);
 }
 
-void *allocate(size_t bytes) {
-#ifdef ATTN_CUDA
-  return attnCudaAlloc(bytes);
-#else
-  return std::malloc(bytes ? bytes : 1);
-#endif
-}
+void *hostAlloc(uint64_t bytes) { return std::malloc(bytes ? bytes : 1); }
+void hostFree(void *ptr) { std::free(ptr); }
+void noSynchronize() {}
 
-void release(void *ptr) {
+/// The program the runner calls: its entry table and where its buffers live
+/// (CUDA managed memory for cuda objects, else the C heap).
+struct Program {
+  const attn_entry *entries = nullptr;
+  void *(*allocate)(uint64_t bytes) = hostAlloc;
+  void (*release)(void *ptr) = hostFree;
+  void (*synchronize)() = noSynchronize;
+};
+
+#ifdef ATTN_ENTRY_TABLE
+Program compiledInProgram() {
+  Program p;
+  p.entries = attn_entries;
 #ifdef ATTN_CUDA
-  attnCudaFree(ptr);
-#else
-  std::free(ptr);
+  p.allocate = attnCudaAlloc;
+  p.release = attnCudaFree;
+  p.synchronize = attnCudaSynchronize;
 #endif
+  return p;
 }
+#else
+/// Loads `library`; a library linked with libattn_cuda_runtime.a brings the
+/// managed-memory functions.
+Program loadProgram(const std::string &library) {
+  if (library.empty())
+    fail("attn-aot-run", "no shared library given (see --help)");
+  // dlopen searches the library path for a name without a slash.
+  std::string path =
+      library.find('/') == std::string::npos ? "./" + library : library;
+  void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle)
+    fail(library, dlerror());
+  Program p;
+  using Table = const attn_entry *(*)();
+  auto table = reinterpret_cast<Table>(dlsym(handle, "attn_aot_entries"));
+  if (!table)
+    fail(library, "no attn_aot_entries: build it with -DATTN_ENTRY_TABLE "
+                  "-DATTN_EXPORT_ENTRY_TABLE and the program's header");
+  p.entries = table();
+  void *alloc = dlsym(handle, "attnCudaAlloc");
+  void *release = dlsym(handle, "attnCudaFree");
+  void *synchronize = dlsym(handle, "attnCudaSynchronize");
+  if (alloc && release && synchronize) {
+    p.allocate = reinterpret_cast<void *(*)(uint64_t)>(alloc);
+    p.release = reinterpret_cast<void (*)(void *)>(release);
+    p.synchronize = reinterpret_cast<void (*)()>(synchronize);
+  }
+  return p;
+}
+#endif
 
 /// The .npy descr an element type is exchanged as (bf16: float32).
 std::string descrOf(const std::string &element) {
@@ -94,7 +161,7 @@ std::vector<int64_t> descriptor(void *data, const std::vector<int64_t> &shape) {
 }
 
 struct Options {
-  std::string entry;
+  std::string library, entry;
   std::vector<std::string> args, outs;
   int64_t bench = 0;
   double flops = 0;
@@ -111,10 +178,25 @@ Options parse(int argc, char **argv) {
                  : nullptr;
     };
     if (a == "--help" || a == "-h") {
+#ifdef ATTN_ENTRY_TABLE
       std::printf("usage: attn-aot-run [--entry=NAME] --arg=X.npy... "
                   "[--out=Y.npy]... [--bench=N] [--flops=F]\n");
+#else
+      std::printf("usage: attn-aot-run LIBRARY.so [--entry=NAME] "
+                  "--arg=X.npy... [--out=Y.npy]... [--bench=N] [--flops=F]\n"
+                  "LIBRARY.so: attn-compile's object and header as a shared "
+                  "library (docs/gpu.md)\n");
+#endif
       std::exit(0);
     }
+#ifndef ATTN_ENTRY_TABLE
+    if (a.compare(0, 1, "-") != 0) {
+      if (!o.library.empty())
+        fail(a, "a second shared library (one program per run)");
+      o.library = a;
+      continue;
+    }
+#endif
     if (const char *v = value("--entry"))
       o.entry = v;
     else if (const char *v = value("--arg"))
@@ -133,13 +215,12 @@ Options parse(int argc, char **argv) {
   return o;
 }
 
-} // namespace
-
-int main(int argc, char **argv) {
-  Options o = parse(argc, argv);
+/// The entry --entry names (or the only one), with the counts of --arg and
+/// --out checked against it.
+const attn_entry *selectEntry(const Program &program, const Options &o) {
   const attn_entry *entry = nullptr;
   int count = 0;
-  for (const attn_entry *e = attn_entries; e->name; ++e, ++count)
+  for (const attn_entry *e = program.entries; e->name; ++e, ++count)
     if (o.entry.empty() || o.entry == e->name)
       entry = e;
   if (!entry)
@@ -152,6 +233,19 @@ int main(int argc, char **argv) {
                       " arguments, got " + std::to_string(o.args.size()));
   if (static_cast<int>(o.outs.size()) > entry->num_results)
     fail("--out", "more --out than results");
+  return entry;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o = parse(argc, argv);
+#ifdef ATTN_ENTRY_TABLE
+  Program program = compiledInProgram();
+#else
+  Program program = loadProgram(o.library);
+#endif
+  const attn_entry *entry = selectEntry(program, o);
 
   // Arguments: read, check against the signature, copy into buffers of the
   // element type (managed memory for cuda).
@@ -179,7 +273,7 @@ int main(int argc, char **argv) {
                             std::to_string(d) + " does not match " +
                             std::to_string(t.sizes[d]));
     int64_t num = a.numElements();
-    void *data = allocate(num * elementSize(t.element));
+    void *data = program.allocate(num * elementSize(t.element));
     if (std::string(t.element) == "bf16") {
       auto *dst = static_cast<uint16_t *>(data);
       for (int64_t i = 0; i < num; ++i) {
@@ -209,9 +303,7 @@ int main(int argc, char **argv) {
   std::vector<int64_t> results(resultWords + 1);
   auto call = [&] {
     entry->call(args.data(), results.data());
-#ifdef ATTN_CUDA
-    attnCudaSynchronize();
-#endif
+    program.synchronize();
   };
   // Results own fresh buffers unless they alias an argument; several may
   // share one buffer: free each fresh one once.
@@ -221,7 +313,7 @@ int main(int argc, char **argv) {
     for (int r = 0; r < entry->num_results; ++r) {
       void *buffer = reinterpret_cast<void *>(results[w]);
       if (std::find(freed.begin(), freed.end(), buffer) == freed.end()) {
-        release(buffer);
+        program.release(buffer);
         freed.push_back(buffer);
       }
       w += 3 + 2 * entry->results[r].rank;
@@ -282,6 +374,6 @@ int main(int argc, char **argv) {
   }
   freeResults();
   for (void *p : argPtrs)
-    release(p);
+    program.release(p);
   return 0;
 }

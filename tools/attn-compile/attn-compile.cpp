@@ -305,7 +305,12 @@ private:
            "*args;\n  int num_results;\n  const attn_entry_tensor *results;\n"
            "} attn_entry;\n" +
            table + "static const attn_entry attn_entries[] = {\n" + entries +
-           "  {0, 0, 0, 0, 0, 0}};\n#endif\n\n";
+           "  {0, 0, 0, 0, 0, 0}};\n"
+           "/* A shared library for the installed attn-aot-run exports the "
+           "table\n   (docs/gpu.md, attn-aot-run). */\n"
+           "#ifdef ATTN_EXPORT_ENTRY_TABLE\nconst attn_entry "
+           "*attn_aot_entries(void) { return attn_entries; }\n#endif\n"
+           "#endif\n\n";
   }
 
   std::string file, types, decls, table, entries;
