@@ -116,9 +116,35 @@ void WindowAttr::print(AsmPrinter &printer) const {
 // Shared verification
 //===----------------------------------------------------------------------===//
 
+/// Every tensor operand and result must have a byte size that int64 can
+/// count (the runtimes and the lowered code compute it in 64 bits).
+static LogicalResult verifyByteSizes(Operation *op) {
+  auto check = [&](Value v, StringRef kind, unsigned idx) -> LogicalResult {
+    auto t = dyn_cast<RankedTensorType>(v.getType());
+    if (!t)
+      return success();
+    Type elt = t.getElementType();
+    int64_t eltBytes =
+        elt.isIntOrFloat() ? (elt.getIntOrFloatBitWidth() + 7) / 8 : 8;
+    if (checkedByteSize(t.getShape(), eltBytes))
+      return success();
+    return op->emitOpError() << kind << " #" << idx << " of type " << t
+                             << " has more than 2^63 - 1 bytes";
+  };
+  for (auto [idx, v] : llvm::enumerate(op->getOperands()))
+    if (failed(check(v, "operand", idx)))
+      return failure();
+  for (auto [idx, v] : llvm::enumerate(op->getResults()))
+    if (failed(check(v, "result", idx)))
+      return failure();
+  return success();
+}
+
 /// Runs the shape rules on the static types and checks the declared result
 /// types against the inferred result shapes.
 static LogicalResult verifyShapes(Operation *op) {
+  if (failed(verifyByteSizes(op)))
+    return failure();
   auto staticShape = [](Value v) -> Shape {
     auto t = dyn_cast<RankedTensorType>(v.getType());
     return t ? Shape(t.getShape()) : Shape();

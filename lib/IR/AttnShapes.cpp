@@ -6,6 +6,7 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -32,6 +33,15 @@ constexpr int64_t kDyn = ShapedType::kDynamic;
 
 bool isDyn(int64_t d) { return ShapedType::isDynamic(d); }
 } // namespace
+
+std::optional<int64_t> mlir::attn::checkedByteSize(ArrayRef<int64_t> shape,
+                                                   int64_t elementBytes) {
+  int64_t bytes = elementBytes;
+  for (int64_t d : shape)
+    if (!isDyn(d) && llvm::MulOverflow(bytes, d, bytes))
+      return std::nullopt;
+  return bytes;
+}
 
 int64_t mlir::attn::ceilDivSize(int64_t size, int64_t block) {
   // Written so that no intermediate overflows for any positive block.
@@ -81,6 +91,10 @@ void ShapeChecker::equalOrOne(int64_t a, int64_t b, const Twine &what) {
 void ShapeChecker::divides(int64_t kvHeads, int64_t qHeads, StringRef what) {
   if (failed || isDyn(kvHeads) || isDyn(qHeads))
     return;
+  if (qHeads < 1) {
+    fail(llvm::formatv("query heads must be at least 1, got {0}", qHeads));
+    return;
+  }
   if (kvHeads <= 0 || qHeads % kvHeads != 0)
     fail(llvm::formatv("{0} heads ({1}) must divide query heads ({2})", what,
                        kvHeads, qHeads));
@@ -96,6 +110,11 @@ void ShapeChecker::positive(int64_t v, StringRef what) {
     fail(llvm::formatv("{0} must be positive, got {1}", what, v));
 }
 
+void ShapeChecker::atLeastOne(int64_t d, StringRef what) {
+  if (!failed && !isDyn(d) && d < 1)
+    fail(llvm::formatv("{0} must be at least 1, got {1}", what, d));
+}
+
 namespace {
 bool isFloatTy(Type t) {
   return isa<Float32Type, Float16Type, BFloat16Type>(t);
@@ -109,6 +128,7 @@ Shape checkScoreOperands(ShapeChecker &c, Value query, Value key) {
   Shape k = c.ranked(key, 4, "key");
   c.equal(q[0], k[0], "query and key batch sizes differ");
   c.isStatic(q[3], "head dimension D of the query");
+  c.atLeastOne(q[3], "head dimension D of the query");
   c.equal(q[3], k[3], "query and key head dimensions differ");
   c.divides(k[1], q[1], "key");
   return {q[0], q[1], q[2], k[2]};
@@ -150,6 +170,7 @@ Shape checkValueAndSinks(ShapeChecker &c, ArrayRef<int64_t> s, Value value,
   c.divides(v[1], s[1], "value");
   c.equal(s[3], v[2], "scores key length and value length differ");
   c.isStatic(v[3], "value head dimension Dv");
+  c.atLeastOne(v[3], "value head dimension Dv");
   if (sinks) {
     if (!softmax)
       c.fail("sinks require softmax aggregation");
@@ -214,6 +235,7 @@ void checkFeatureMap(ShapeChecker &c, FeatureMapOp f,
   }
   int64_t d = x.back();
   c.isStatic(d, "feature dimension of the input");
+  c.atLeastOne(d, "feature dimension of the input");
   Shape r = x;
   bool random = f.getKind() == FeatureMapKind::random_features;
   if (random != static_cast<bool>(f.getWeights())) {
@@ -225,6 +247,7 @@ void checkFeatureMap(ShapeChecker &c, FeatureMapOp f,
     Shape w = c.ranked(f.getWeights(), 2, "weights");
     c.equal(w[0], d, "weights rows must equal the input dimension D");
     c.isStatic(w[1], "feature count F of the weights");
+    c.atLeastOne(w[1], "feature count F of the weights");
     r.back() = w[1];
   } else if (f.getKind() == FeatureMapKind::taylor2 && !isDyn(d)) {
     // F = 1 + D + D^2 must fit a tensor dimension.
@@ -249,7 +272,9 @@ void checkLinearAggregate(ShapeChecker &c, LinearAggregateOp l,
   c.equal(k[1], v[1], "key and value head counts differ");
   c.equal(k[2], v[2], "key and value lengths differ");
   c.divides(k[1], q[1], "key");
+  c.atLeastOne(q[3], "feature dimension F of the query features");
   c.isStatic(v[3], "value head dimension Dv");
+  c.atLeastOne(v[3], "value head dimension Dv");
   if (l.getDecay()) {
     if (!l.getCausal())
       c.fail("decay requires causal");
@@ -336,7 +361,9 @@ void checkLinearAggregateGrad(ShapeChecker &c, LinearAggregateGradOp g) {
   c.equal(k[1], v[1], "key and value head counts differ");
   c.equal(k[2], v[2], "key and value lengths differ");
   c.divides(k[1], q[1], "key");
+  c.atLeastOne(q[3], "feature dimension F of the query features");
   c.isStatic(v[3], "value head dimension Dv");
+  c.atLeastOne(v[3], "value head dimension Dv");
   Shape expected = {q[0], q[1], q[2], v[3]};
   for (unsigned d = 0; d < 4; ++d)
     c.equal(o[d], expected[d], "output shape differs from the forward's");

@@ -22,6 +22,32 @@ FailureOr<CpuTarget> mlir::attn::getCpuTargetOrEmitError(Operation *op,
   return target;
 }
 
+std::string mlir::attn::formOptionError(StringRef name, int64_t value) {
+  if (name == "vector-width") {
+    if (value == 0 || value == 4 || value == 8 || value == 16)
+      return "";
+    return "option vector-width must be 0, 4, 8 or 16, got " +
+           std::to_string(value);
+  }
+  int64_t max = name == "kv-splits"         ? kMaxKvSplitsOption
+                : name.starts_with("tile-") ? kMaxTileOption
+                                            : kMaxChunkOption;
+  if (value >= 0 && value <= max)
+    return "";
+  return ("option " + name + " must be between 0 and " + Twine(max) + ", got " +
+          Twine(value))
+      .str();
+}
+
+LogicalResult
+mlir::attn::verifyFormOptions(Operation *op,
+                              ArrayRef<std::pair<StringRef, int64_t>> options) {
+  for (auto [name, value] : options)
+    if (std::string error = formOptionError(name, value); !error.empty())
+      return op->emitError(error);
+  return success();
+}
+
 LogicalResult mlir::attn::applyFormPatterns(Operation *root,
                                             RewritePatternSet &&patterns) {
   auto isMath = [](Operation *op) {

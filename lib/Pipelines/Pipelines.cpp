@@ -2,6 +2,7 @@
 
 #include "attn/Pipelines/Pipelines.h"
 #include "attn/Conversion/Passes.h"
+#include "attn/Kernel/FormDriver.h"
 #include "attn/Lowering/Passes.h"
 #include "attn/Transforms/Passes.h"
 
@@ -69,6 +70,7 @@ static void addBuffersToLLVM(OpPassManager &pm, unsigned numThreads) {
   pm.addPass(createConvertToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
+  pm.addPass(attn::createAttnCheckedAllocation());
 }
 
 /// Bufferization and the upstream lowering to the LLVM dialect, shared by
@@ -82,6 +84,23 @@ void mlir::attn::buildNaiveToLLVMPipeline(OpPassManager &pm,
                                           const NaiveToLLVMOptions &) {
   pm.addPass(createAttnDecompose());
   addLoweringToLLVM(pm, /*numThreads=*/0);
+}
+
+std::string mlir::attn::checkToLLVMOptions(const ToLLVMOptions &options) {
+  for (auto [name, value] :
+       {std::pair<StringRef, int64_t>{"tile-q", options.tileQ},
+        {"tile-kv", options.tileKV},
+        {"vector-width", options.vectorWidth},
+        {"kv-splits", options.kvSplits},
+        {"linear-chunk", options.linearChunk},
+        {"scan-chunk", options.scanChunk}})
+    if (std::string error = formOptionError(name, value); !error.empty())
+      return error;
+  if (options.threads > kMaxThreadsOption)
+    return "option threads must be between 0 and " +
+           std::to_string(kMaxThreadsOption) + ", got " +
+           std::to_string(options.threads);
+  return "";
 }
 
 void mlir::attn::buildToLLVMPipeline(OpPassManager &pm,
@@ -171,6 +190,7 @@ static void addLoweringToNVVM(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(attn::createAttnCheckedAllocation());
 }
 
 /// The forms of the GPU pipeline, on tensors: GPU attention kernels

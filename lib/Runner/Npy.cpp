@@ -10,9 +10,10 @@
 #include "attn/Runner/Npy.h"
 
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <sstream>
 
 using namespace attn_run;
@@ -22,6 +23,17 @@ int64_t NpyArray::numElements() const {
   for (int64_t d : shape)
     n *= d;
   return n;
+}
+
+bool attn_run::checkedNumBytes(const std::vector<int64_t> &shape,
+                               size_t elementSize, int64_t &bytes) {
+  // At most 2^63 - 1 bytes: sizes and offsets are int64 everywhere. (This
+  // file builds without LLVM, for attn-aot-run: no llvm::checkedMul.)
+  bytes = static_cast<int64_t>(elementSize);
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(bytes, d, &bytes))
+      return false;
+  return true;
 }
 
 size_t attn_run::npyElementSize(const std::string &descr) {
@@ -37,6 +49,34 @@ size_t attn_run::npyElementSize(const std::string &descr) {
 }
 
 namespace {
+std::string formatDims(const std::vector<int64_t> &shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + ")";
+}
+
+/// The bytes of `path`. stdio, not std::ifstream: reading a directory must
+/// be an error, not a std::ios_base::failure thrown from the stream buffer.
+bool readFile(const std::string &path, std::string &content,
+              std::string &error) {
+  std::FILE *file = std::fopen(path.c_str(), "rb");
+  if (!file) {
+    error = std::string("cannot open file: ") + std::strerror(errno);
+    return false;
+  }
+  char chunk[1 << 16];
+  for (size_t n; (n = std::fread(chunk, 1, sizeof(chunk), file)) > 0;)
+    content.append(chunk, n);
+  int readError = std::ferror(file) ? errno : 0;
+  std::fclose(file);
+  if (readError) {
+    error = std::string("cannot read file: ") + std::strerror(readError);
+    return false;
+  }
+  return true;
+}
+
 /// Finds `'key':` in the header dict and returns the position after it.
 size_t findKey(const std::string &header, const std::string &key) {
   size_t pos = header.find("'" + key + "'");
@@ -54,13 +94,9 @@ void skipSpace(const std::string &s, size_t &pos) {
 
 bool attn_run::readNpy(const std::string &path, NpyArray &array,
                        std::string &error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = "cannot open file";
+  std::string content;
+  if (!readFile(path, content, error))
     return false;
-  }
-  std::string content((std::istreambuf_iterator<char>(in)),
-                      std::istreambuf_iterator<char>());
   if (content.size() < 10 || content.compare(0, 6, "\x93NUMPY") != 0) {
     error = "not a NumPy .npy file (bad magic)";
     return false;
@@ -150,6 +186,12 @@ bool attn_run::readNpy(const std::string &path, NpyArray &array,
       error = "malformed .npy header: bad dimension '" + num + "'";
       return false;
     }
+    // 19 digits may exceed int64; 18 always fit.
+    if (num.size() > 19 || (num.size() == 19 && num > "9223372036854775807")) {
+      error = "malformed .npy header: dimension " + num +
+              " does not fit in 64 bits";
+      return false;
+    }
     array.shape.push_back(std::stoll(num));
   }
 
@@ -159,7 +201,13 @@ bool attn_run::readNpy(const std::string &path, NpyArray &array,
     return false;
   }
   size_t dataStart = headerStart + headerLen;
-  size_t expected = static_cast<size_t>(array.numElements()) * eltSize;
+  int64_t expectedBytes;
+  if (!checkedNumBytes(array.shape, eltSize, expectedBytes)) {
+    error = "shape " + formatDims(array.shape) +
+            " has more than 2^63 - 1 bytes of data";
+    return false;
+  }
+  size_t expected = static_cast<size_t>(expectedBytes);
   size_t actual = content.size() - dataStart;
   if (actual < expected) {
     error = "truncated data: expected " + std::to_string(expected) +

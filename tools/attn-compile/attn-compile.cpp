@@ -8,7 +8,8 @@
 // memref-descriptor ABI (`_mlir_ciface_NAME`, llvm.emit_c_interface).
 // Linking the object needs neither libMLIR nor libLLVM: the OpenMP runtime
 // (libomp) for cpu, and libattn_cuda_runtime.a plus libcuda for cuda.
-// Exit status 2 with a one-line message names the file and the problem.
+// Exit status 2 with a one-line message names the file and the problem; 3
+// is out of memory, 4 an internal error (a crash), each one line too.
 //
 //===----------------------------------------------------------------------===//
 
@@ -357,6 +358,8 @@ void emitObject(llvm::Module &module, const Options &o) {
 } // namespace
 
 int main(int argc, char **argv) {
+  attn_tools::installCrashHandlers("attn-compile");
+  attn_tools::setPhase("reading the command line");
   Options o = parseOptions(argc, argv);
   DialectRegistry registry;
   attn::registerAllDialects(registry);
@@ -371,6 +374,7 @@ int main(int argc, char **argv) {
   SmallVector<func::FuncOp> publics = attn_tools::publicFunctions(*module);
   if (publics.empty())
     fail(o.file, "no public function to compile");
+  attn_tools::setPhase("building the gradients");
   if (o.grad)
     for (func::FuncOp f : publics)
       if (failed(attn::buildGradientFunction(f)))
@@ -386,10 +390,10 @@ int main(int argc, char **argv) {
 
   PassManager pm(&context);
   if (o.target == "cpu") {
-    auto options = attn::ToLLVMOptions::createFromString(o.cpuOptions);
-    if (!options)
-      fail("--cpu-options",
-           "invalid attn-to-llvm options '" + o.cpuOptions + "'");
+    auto options = attn_tools::parsePipelineOptions<attn::ToLLVMOptions>(
+        "--cpu-options", "attn-to-llvm", o.cpuOptions);
+    if (std::string error = attn::checkToLLVMOptions(*options); !error.empty())
+      fail("--cpu-options", error);
     // The cost model follows the CPU the object is for.
     if (options->targetCpu.empty() && options->targetFeatures.empty()) {
       if (o.cpu == "native")
@@ -401,23 +405,24 @@ int main(int argc, char **argv) {
     attn::buildToLLVMPipeline(pm, *options);
   } else {
     // The kernels as a cubin: no PTX JIT when the program starts.
-    auto options =
-        attn::ToNVVMOptions::createFromString("format=bin " + o.gpuOptions);
-    if (!options)
-      fail("--gpu-options",
-           "invalid attn-to-nvvm options '" + o.gpuOptions + "'");
+    auto options = attn_tools::parsePipelineOptions<attn::ToNVVMOptions>(
+        "--gpu-options", "attn-to-nvvm", "format=bin " + o.gpuOptions);
     attn::buildToNVVMPipeline(pm, *options);
   }
+  attn_tools::setPhase("lowering");
   if (failed(pm.run(*module)))
     fail(o.file,
          "lowering for --target=" + o.target + " failed" + firstError.suffix());
 
+  attn_tools::setPhase("translating to LLVM IR");
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(*module, llvmContext, o.file);
   if (!llvmModule)
     fail(o.file, "translation to LLVM IR failed" + firstError.suffix());
+  attn_tools::setPhase("generating the object file");
   emitObject(*llvmModule, o);
+  attn_tools::setPhase("writing the header");
 
   std::string guard = "ATTN_";
   for (char c : llvm::sys::path::filename(o.out).str())

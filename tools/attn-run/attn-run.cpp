@@ -6,7 +6,8 @@
 //          [--grad [--fd-check=N]]
 //
 // Exit codes: 0 success, 1 --check outside tolerance, 2 invalid program or
-// input (the first stderr line names the file or flag and the problem).
+// input (the first stderr line names the file or flag and the problem), 3
+// out of memory, 4 internal error (a crash); each failure is one line.
 //
 //===----------------------------------------------------------------------===//
 
@@ -80,6 +81,10 @@ struct Options {
 using attn_tools::fail;
 using attn_tools::failInFile;
 
+/// The most OpenMP threads --threads accepts (beyond it the OpenMP runtime
+/// aborts when it cannot create them).
+constexpr int64_t kMaxThreads = 1024;
+
 bool parseInt(const std::string &s, int64_t &v) {
   if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos ||
       s.size() > 18)
@@ -114,8 +119,13 @@ Options parseOptions(int argc, char **argv) {
                       "[--bench-with=NAME]... [--grad [--fd-check=N]]\n";
       std::exit(0);
     }
+    auto nonEmpty = [&](const std::string &flag, std::string v) {
+      if (v.empty())
+        fail(flag, "expects a value (" + flag + "=...)");
+      return v;
+    };
     if (auto v = value("--entry"))
-      o.entry = *v;
+      o.entry = nonEmpty("--entry", *v);
     else if (auto v = value("--pipeline")) {
       if (*v != "cpu" && *v != "naive" && *v != "reference" &&
           *v != "gpu-emulated")
@@ -124,9 +134,9 @@ Options parseOptions(int argc, char **argv) {
                                "gpu-emulated)");
       o.pipeline = *v;
     } else if (auto v = value("--arg"))
-      o.args.push_back(*v);
+      o.args.push_back(nonEmpty("--arg", *v));
     else if (auto v = value("--out"))
-      o.outs.push_back(*v);
+      o.outs.push_back(nonEmpty("--out", *v));
     else if (a == "--random-args")
       o.randomArgs = true;
     else if (auto v = value("--seed"))
@@ -139,10 +149,11 @@ Options parseOptions(int argc, char **argv) {
         fail("--bench", "needs at least 1 iteration");
     } else if (auto v = value("--threads")) {
       o.threads = intValue("--threads", *v);
-      if (o.threads < 1)
-        fail("--threads", "needs at least 1 thread");
+      if (o.threads < 1 || o.threads > kMaxThreads)
+        fail("--threads", "expects 1 to " + std::to_string(kMaxThreads) +
+                              " threads, got " + *v);
     } else if (auto v = value("--bench-with")) {
-      o.benchWith.push_back(*v);
+      o.benchWith.push_back(nonEmpty("--bench-with", *v));
     } else if (auto v = value("--cpu-options")) {
       o.cpuOptions = *v;
     } else if (auto v = value("--gpu-options")) {
@@ -333,8 +344,10 @@ public:
       packed.push_back(&resultPtr);
     for (void *&p : descPtrs)
       packed.push_back(&p);
+    attn_tools::setPhase("running the compiled code");
     if (llvm::Error err = engine->invokePacked("_mlir_ciface_" + name, packed))
       return err;
+    attn_tools::setPhase("reading the results");
     if (results)
       results->clear();
     std::set<int64_t> toFree;
@@ -405,16 +418,14 @@ compile(ModuleOp module, func::FuncOp func, const Options &o,
   if (o.pipeline == "naive") {
     attn::buildNaiveToLLVMPipeline(pm, attn::NaiveToLLVMOptions());
   } else if (o.pipeline == "gpu-emulated") {
-    auto options = attn::ToNVVMOptions::createFromString(o.gpuOptions);
-    if (!options)
-      fail("--gpu-options",
-           "invalid attn-to-nvvm options '" + o.gpuOptions + "'");
+    auto options = attn_tools::parsePipelineOptions<attn::ToNVVMOptions>(
+        "--gpu-options", "attn-to-nvvm", o.gpuOptions);
     attn::buildGpuEmulationPipeline(pm, *options);
   } else {
-    auto options = attn::ToLLVMOptions::createFromString(o.cpuOptions);
-    if (!options)
-      fail("--cpu-options",
-           "invalid attn-to-llvm options '" + o.cpuOptions + "'");
+    auto options = attn_tools::parsePipelineOptions<attn::ToLLVMOptions>(
+        "--cpu-options", "attn-to-llvm", o.cpuOptions);
+    if (std::string error = attn::checkToLLVMOptions(*options); !error.empty())
+      fail("--cpu-options", error);
     // The JIT runs here: the cost model targets this machine unless the
     // options name a CPU.
     if (options->targetCpu.empty() && options->targetFeatures.empty())
@@ -422,6 +433,7 @@ compile(ModuleOp module, func::FuncOp func, const Options &o,
           attn_tools::hostTargetOptions();
     attn::buildToLLVMPipeline(pm, *options);
   }
+  attn_tools::setPhase("lowering");
   if (failed(pm.run(module)))
     fail(o.file, "lowering through the " + o.pipeline + " pipeline failed" +
                      firstError.suffix());
@@ -453,6 +465,7 @@ compile(ModuleOp module, func::FuncOp func, const Options &o,
   };
   eo.transformer = transformer;
   eo.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  attn_tools::setPhase("JIT compilation");
   auto engine = ExecutionEngine::create(module, eo);
   if (!engine)
     fail(o.file,
@@ -615,7 +628,8 @@ void loadArguments(func::FuncOp func, const Options &o,
       if (!type.hasStaticShape())
         fail("--random-args", "argument #" + std::to_string(i) +
                                   " has a dynamic shape; pass --arg files");
-      if (type.getNumElements() > (int64_t(1) << 31))
+      std::optional<int64_t> bytes = attn::checkedByteSize(type.getShape(), 1);
+      if (!bytes || *bytes > (int64_t(1) << 31))
         fail("--random-args",
              "argument #" + std::to_string(i) + " has more than 2^31 elements");
       args.push_back(randomArgument(func, i, type, rng));
@@ -637,6 +651,7 @@ void loadArguments(func::FuncOp func, const Options &o,
 SmallVector<attn::reference::Tensor> referenceResults(func::FuncOp func,
                                                       ArrayRef<HostTensor> args,
                                                       const Options &o) {
+  attn_tools::setPhase("running the reference interpreter");
   SmallVector<attn::reference::Tensor> refArgs, reference;
   for (const HostTensor &a : args)
     refArgs.push_back(toReference(a));
@@ -931,14 +946,20 @@ bool compareGradients(ArrayRef<HostTensor> actual,
     double abs = 0, ref = 0;
     int64_t worst = 0;
     for (int64_t i = 0, n = a.numElements(); i < n; ++i) {
-      double d = std::fabs(a.get(i) - e.data[i]);
+      // As compareResults: equal infinities and NaN on both sides agree; a
+      // NaN on one side only fails.
+      double x = a.get(i), y = e.data[i];
+      double d = std::fabs(x - y);
       if (std::isnan(d))
-        d = std::numeric_limits<double>::infinity();
+        d = x == y || (std::isnan(x) && std::isnan(y))
+                ? 0
+                : std::numeric_limits<double>::infinity();
       if (d > abs) {
         abs = d;
         worst = i;
       }
-      ref = std::max(ref, std::fabs(e.data[i]));
+      if (std::isfinite(y))
+        ref = std::max(ref, std::fabs(y));
     }
     double bound = tol.atol + tol.rtol * std::max(1.0, ref);
     if (!(abs <= bound)) {
@@ -960,6 +981,7 @@ bool compareGradients(ArrayRef<HostTensor> actual,
 /// Adds @F_grad to the module (the attn-grad pass's builder) and returns it.
 func::FuncOp addGradientFunction(func::FuncOp func, const Options &o,
                                  const attn_tools::FirstError &firstError) {
+  attn_tools::setPhase("building the gradient");
   FailureOr<func::FuncOp> grad = attn::buildGradientFunction(func);
   if (failed(grad))
     fail(o.file, "attn-grad failed" + firstError.suffix());
@@ -1036,6 +1058,8 @@ int runGradient(ModuleOp module, func::FuncOp func, const Options &o,
 } // namespace
 
 int main(int argc, char **argv) {
+  attn_tools::installCrashHandlers("attn-run");
+  attn_tools::setPhase("reading the command line");
   Options o = parseOptions(argc, argv);
   // Keep freed memory in the process, as the peers' benchmarks do
   // (MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_): result buffers are
@@ -1055,6 +1079,7 @@ int main(int argc, char **argv) {
   OwningOpRef<ModuleOp> module =
       attn_tools::parseOrFail(o.file, context, firstError, sourceMgr);
   func::FuncOp func = selectEntry(*module, o);
+  attn_tools::setPhase("reading the arguments");
   if (o.grad)
     return runGradient(*module, func, o, firstError);
 
@@ -1079,12 +1104,14 @@ int main(int argc, char **argv) {
     compiled = compileAndRun(*module, func, o, firstError, args, results);
   }
 
+  attn_tools::setPhase("writing the results");
   for (size_t i = 0; i < o.outs.size(); ++i) {
     std::string error;
     if (!writeNpy(o.outs[i], toNpy(results[i]), error))
       fail(o.outs[i], error);
   }
 
+  attn_tools::setPhase("checking the results");
   bool agrees = !o.check || compareResults(results, reference);
 
   if (compiled && o.bench)

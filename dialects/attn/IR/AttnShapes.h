@@ -13,6 +13,7 @@
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/Twine.h"
+#include <optional>
 #include <string>
 
 namespace mlir::attn {
@@ -53,6 +54,10 @@ public:
 
   void positive(int64_t v, StringRef what);
 
+  /// A size that must be at least 1 (a head or feature dimension): checked
+  /// unless unknown.
+  void atLeastOne(int64_t d, StringRef what);
+
   ShapeFn shapeOf;
 
 private:
@@ -69,6 +74,12 @@ int64_t ceilDivSize(int64_t size, int64_t block);
 bool checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
                        SmallVectorImpl<Shape> &resultShapes,
                        std::string &error);
+
+/// The bytes of a tensor of `shape` with `elementBytes`-byte elements, over
+/// its static sizes (dynamic ones count as 1); nullopt when that overflows
+/// int64.
+std::optional<int64_t> checkedByteSize(ArrayRef<int64_t> shape,
+                                       int64_t elementBytes);
 
 /// Formats a shape as `[1, 8, ?, 64]`.
 std::string formatShape(ArrayRef<int64_t> shape);

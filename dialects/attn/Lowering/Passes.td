@@ -64,4 +64,20 @@ def AttnGpuEmulate : Pass<"attn-gpu-emulate", "::mlir::ModuleOp"> {
   ];
 }
 
+def AttnCheckedAllocation
+    : Pass<"attn-checked-allocation", "::mlir::ModuleOp"> {
+  let summary = "Make the heap allocations of lowered host code checked";
+  let description = [{
+    On LLVM-dialect host code (after the lowering to LLVM): redirects every
+    `llvm.call @malloc` of the module's own functions (not those of a
+    `gpu.module`) to a private function, defined in the module, that calls
+    `malloc` and, when it returns null for a non-zero size, prints
+    `attn: out of memory allocating N bytes` on stderr (`dprintf`) and ends
+    the process with exit status 3 (`_exit`). Buffers stay `malloc`'ed
+    (callers free results with `free`), and objects stay self-contained:
+    the check needs only libc.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // ATTN_LOWERING_PASSES_TD

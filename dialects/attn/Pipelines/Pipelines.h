@@ -62,6 +62,14 @@ struct ToLLVMOptions : public PassPipelineOptions<ToLLVMOptions> {
       llvm::cl::init(0)};
 };
 
+/// The most OpenMP threads the `threads` option accepts.
+constexpr unsigned kMaxThreadsOption = 1024;
+
+/// Why `options` cannot be used (an out-of-range size option, named as in
+/// the pipeline's option string), or empty. The passes check their own
+/// options too; tools call this to name their flag.
+std::string checkToLLVMOptions(const ToLLVMOptions &options);
+
 /// The CPU pipeline: attn-fuse, the forms -- attn-sparsify (gather and
 /// block-sparse), attn-linearize (chunked linear attention), attn-scan
 /// (prefix scan), attn-tile (FlashAttention-style loops with compile-time

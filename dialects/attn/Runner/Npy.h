@@ -30,6 +30,11 @@ bool writeNpy(const std::string &path, const NpyArray &array,
 uint16_t floatToBF16(float f);
 float bf16ToFloat(uint16_t h);
 
+/// `bytes` = elementSize times the product of `shape`; false when a size is
+/// negative or the product exceeds 2^63 - 1.
+bool checkedNumBytes(const std::vector<int64_t> &shape, size_t elementSize,
+                     int64_t &bytes);
+
 /// Size in bytes of one element of `descr`, or 0 when unsupported.
 size_t npyElementSize(const std::string &descr);
 

@@ -1,7 +1,8 @@
 //===- ToolSupport.h - error reporting shared by the attn tools -*- C++ -*-===//
 //
 // attn-run and attn-compile report every invalid program or input as one
-// line naming the file (or flag) and the problem, and exit 2.
+// line naming the file (or flag) and the problem, and exit 2. Running out of
+// memory exits 3 and a crash (a bug) exits 4, each with one line too.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_RUNNER_TOOLSUPPORT_H
@@ -12,6 +13,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <string>
 #include <utility>
@@ -29,6 +31,43 @@ std::pair<std::string, std::string> hostTargetOptions();
 /// fail() for the reference interpreter's messages about `file`: one that
 /// starts with an op's "LINE:COLUMN: " is reported as "FILE:LINE:COLUMN: ...".
 [[noreturn]] void failInFile(const std::string &file, const std::string &msg);
+
+/// Exit statuses beyond 0 (success), 1 (attn-run --check failed) and 2
+/// (invalid program or input).
+constexpr int kOutOfMemoryStatus = 3;
+constexpr int kInternalErrorStatus = 4;
+
+/// Installs the tools' handling of what should never happen. A crash (a
+/// fatal signal in any thread, or an LLVM fatal error) prints one line,
+/// "TOOL: internal error: SIGNAL while PHASE; please report it", and exits
+/// kInternalErrorStatus; ATTN_CRASH_TRACE=1 adds LLVM's stack trace. A
+/// failed allocation (operator new, LLVM's allocators) prints
+/// "TOOL: out of memory while PHASE" and exits kOutOfMemoryStatus.
+void installCrashHandlers(const char *toolName);
+
+/// Names what the tool does now, for those messages (a string literal: it
+/// is read from a signal handler). For tests, ATTN_TEST_CRASH=PHASE raises
+/// SIGSEGV when that phase starts.
+void setPhase(const char *phase);
+
+/// ": REASON" from the option parser's output `text` (its first line,
+/// without llvm::cl's "<Pass-Options-Parser>: " prefix), or empty.
+std::string firstLineOfOptionError(const std::string &text);
+
+/// Parses `text` as the options of `pipeline` (given by `flag`); exits 2
+/// with one line naming the flag and the problem when they do not parse.
+template <typename OptionsT>
+std::unique_ptr<OptionsT> parsePipelineOptions(const std::string &flag,
+                                               const std::string &pipeline,
+                                               const std::string &text) {
+  auto options = std::make_unique<OptionsT>();
+  std::string why;
+  llvm::raw_string_ostream os(why);
+  if (failed(options->parseFromString(text, os)))
+    fail(flag, "invalid " + pipeline + " options '" + text + "'" +
+                   firstLineOfOptionError(why));
+  return options;
+}
 
 /// Keeps the first error diagnostic of `context`, as
 /// "FILE:LINE:COL: error: MESSAGE" (or `file` when it has no location).

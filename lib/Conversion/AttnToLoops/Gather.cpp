@@ -150,8 +150,14 @@ GatherBuilder::GatherBuilder(RewriterBase &rw, AttentionOp op,
   const SmallVector<Value> &driver = this->lists.driverOperands;
   list0 = k.toBuffer(driver[0]);
   list1 = this->lists.csr ? k.toBuffer(driver[1]) : Value();
-  numSlots = this->lists.csr ? Value() : k.dimOf(driver[0], 3);
   zeroIdx = k.idx(0);
+  // Slots: masked ones still read key 0 (then weigh it 0), so with no keys
+  // at all (Skv = 0, every slot -1) there are none to visit. (A CSR row has
+  // no entries then.)
+  if (!this->lists.csr)
+    numSlots = k.select(arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
+                                              io.skv, zeroIdx),
+                        zeroIdx, k.dimOf(driver[0], 3));
   oneIdx = k.idx(1);
   ninf = k.negInf();
   zero = k.f32(0.0);

@@ -625,6 +625,9 @@ struct LinearizeAggregateGrad : OpRewritePattern<LinearAggregateGradOp> {
 struct AttnLinearizePass : attn::impl::AttnLinearizeBase<AttnLinearizePass> {
   using AttnLinearizeBase::AttnLinearizeBase;
   void runOnOperation() override {
+    if (failed(verifyFormOptions(
+            getOperation(), {{"chunk", chunk}, {"vector-width", vectorWidth}})))
+      return signalPassFailure();
     FailureOr<CpuTarget> target =
         getCpuTargetOrEmitError(getOperation(), targetCpu, targetFeatures);
     if (failed(target))

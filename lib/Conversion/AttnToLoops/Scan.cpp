@@ -448,6 +448,9 @@ struct ScanAttention : OpRewritePattern<AttentionOp> {
 struct AttnScanPass : attn::impl::AttnScanBase<AttnScanPass> {
   using AttnScanBase::AttnScanBase;
   void runOnOperation() override {
+    if (failed(verifyFormOptions(
+            getOperation(), {{"chunk", chunk}, {"vector-width", vectorWidth}})))
+      return signalPassFailure();
     FailureOr<CpuTarget> target =
         getCpuTargetOrEmitError(getOperation(), targetCpu, targetFeatures);
     if (failed(target))

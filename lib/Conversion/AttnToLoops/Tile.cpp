@@ -864,6 +864,11 @@ FailureOr<TileOptions>
 mlir::attn::getTileOptions(Operation *op, int64_t tileQ, int64_t tileKV,
                            int64_t vectorWidth, int64_t kvSplits,
                            StringRef targetCpu, StringRef targetFeatures) {
+  if (failed(verifyFormOptions(op, {{"tile-q", tileQ},
+                                    {"tile-kv", tileKV},
+                                    {"vector-width", vectorWidth},
+                                    {"kv-splits", kvSplits}})))
+    return failure();
   FailureOr<CpuTarget> target =
       getCpuTargetOrEmitError(op, targetCpu, targetFeatures);
   if (failed(target))

@@ -140,15 +140,21 @@ func.func @heads(%q: tensor<1x4x?x32xf32>, %k: tensor<1x4x?x32xf32>, %v: tensor<
 // -----
 
 // Per-query key lists (#attn.indices): the gather form over the row's 8
-// slots; a slot counts if its key is valid and not listed in an earlier slot.
+// slots (none when Skv = 0: a masked slot still reads key 0); a slot counts
+// if its key is valid and not listed in an earlier slot.
 // CHECK-LABEL: func.func @topk
 // CHECK-SAME: %[[IDX:[a-z0-9]+]]: tensor<1x2x?x8xi32>
+// CHECK: %[[SKV:.*]] = tensor.dim %arg1, %c2
+// CHECK: %[[NOKEYS:.*]] = arith.cmpi eq, %[[SKV]], %c0 : index
+// CHECK: %[[SLOTS:.*]] = arith.select %[[NOKEYS]], %c0, %c8 : index
 // CHECK: scf.parallel
-// CHECK: scf.for %[[T:.*]] = %c0 to %c8
-// CHECK: tensor.extract %[[IDX]]
+// CHECK: scf.for %[[E0:.*]] = %c0 to %[[SLOTS]] step %c64
+// CHECK: scf.for %[[T:.*]] = %c0 to
+// CHECK: %[[SLOT:.*]] = arith.addi %[[E0]], %[[T]]
+// CHECK: tensor.extract %[[IDX]]{{.*}}%[[SLOT]]]
 // CHECK: arith.cmpi sge
 // CHECK: arith.cmpi slt
-// CHECK: scf.for %{{.*}} = %c0 to %[[T]]
+// CHECK: scf.for %{{.*}} = %c0 to %[[SLOT]]
 // CHECK: arith.cmpi eq
 // CHECK: vector.reduction <add>
 // CHECK-NOT: attn.attention
