@@ -185,7 +185,8 @@ OwningOpRef<ModuleOp> attn_tools::parseOrFail(const std::string &file,
                                               const FirstError &error,
                                               llvm::SourceMgr &sourceMgr) {
   setPhase("parsing");
-  auto buffer = llvm::MemoryBuffer::getFile(file);
+  // "-" is standard input.
+  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(file);
   if (!buffer)
     fail(file, "cannot read file: " + buffer.getError().message());
   sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());

@@ -1,6 +1,6 @@
 //===- attn-compile.cpp - ahead-of-time compiler for attn programs --------===//
 //
-// attn-compile FILE.mlir --target=cpu|cuda -o OUT
+// attn-compile FILE.mlir --target=cpu|cuda -o OUT    (FILE "-": stdin)
 //
 // Lowers every public function through attn-to-llvm (cpu) or attn-to-nvvm
 // (cuda, the kernels as an embedded cubin) and writes OUT.o, an object file,
@@ -21,9 +21,11 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -46,7 +48,8 @@ namespace {
 
 struct Options {
   std::string file, target, out;
-  std::string cpu = "x86-64-v3"; // --mcpu; "native": this machine's
+  /// --mcpu ("native": this machine's) and --mattr.
+  std::string cpu, features;
   std::string cpuOptions, gpuOptions;
   /// --grad: also compile @F_grad for every public @F (attn-grad).
   bool grad = false;
@@ -54,58 +57,77 @@ struct Options {
 
 using attn_tools::fail;
 
+namespace cl = llvm::cl;
+
+cl::OptionCategory category("attn-compile options");
+cl::opt<std::string> inputFile(cl::Positional, cl::desc("<FILE.mlir | ->"),
+                               cl::cat(category));
+cl::opt<std::string> targetFlag("target", cl::desc("What the object is for"),
+                                cl::value_desc("cpu|cuda"), cl::cat(category));
+cl::opt<std::string>
+    outFlag("o",
+            cl::desc("Output path: writes OUT.o (object) and OUT.h (C header, "
+                     "one _mlir_ciface_NAME entry per public function)"),
+            cl::value_desc("OUT"), cl::cat(category));
+cl::opt<std::string>
+    cpuFlag("mcpu",
+            cl::desc("CPU the object is for, as LLVM names it; 'native' is "
+                     "this machine (the cost model follows it)"),
+            cl::value_desc("CPU"), cl::init("x86-64-v3"), cl::cat(category));
+cl::opt<std::string>
+    featuresFlag("mattr",
+                 cl::desc("Features added to or removed from the CPU's"),
+                 cl::value_desc("+f,-g"), cl::cat(category));
+cl::opt<std::string> cpuOptionsFlag(
+    "cpu-options", cl::desc("attn-to-llvm options, e.g. 'tile-q=64 threads=4'"),
+    cl::value_desc("options"), cl::cat(category));
+cl::opt<std::string> gpuOptionsFlag(
+    "gpu-options", cl::desc("attn-to-nvvm options, e.g. 'chip=sm_80'"),
+    cl::value_desc("options"), cl::cat(category));
+cl::opt<bool> gradFlag(
+    "grad",
+    cl::desc("Also compile NAME_grad for every public function NAME "
+             "(attn-grad: its arguments, then one cotangent per float result; "
+             "one gradient per float argument)"),
+    cl::cat(category));
+
+/// llvm::cl parses both `--flag=value` and `--flag value`; MLIR's own
+/// options (--mlir-timing, --mlir-print-ir-after-all, ...) pass through to
+/// the context and the pass manager. Errors exit 2 with one line.
 Options parseOptions(int argc, char **argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const std::string &flag) -> std::optional<std::string> {
-      if (a.rfind(flag + "=", 0) == 0)
-        return a.substr(flag.size() + 1);
-      return std::nullopt;
-    };
-    if (a == "--help" || a == "-h") {
-      llvm::outs()
-          << "usage: attn-compile FILE.mlir --target=cpu|cuda -o OUT "
-             "[--mcpu=CPU|native] [--cpu-options='attn-to-llvm options'] "
-             "[--gpu-options='attn-to-nvvm options'] [--grad]\n"
-             "writes OUT.o (object) and OUT.h (C header, one "
-             "_mlir_ciface_NAME entry per public function)\n"
-             "--grad adds NAME_grad for every public function NAME "
-             "(attn-grad: its arguments, then one cotangent per float "
-             "result; one gradient per float argument)\n";
-      std::exit(0);
-    }
-    if (auto v = value("--target")) {
-      if (*v != "cpu" && *v != "cuda")
-        fail("--target", "unknown target '" + *v + "' (expected cpu or cuda)");
-      o.target = *v;
-    } else if (a == "-o") {
-      if (++i == argc)
-        fail("-o", "expects an output path");
-      o.out = argv[i];
-    } else if (auto v = value("-o")) {
-      o.out = *v;
-    } else if (auto v = value("--mcpu")) {
-      o.cpu = *v;
-    } else if (auto v = value("--cpu-options")) {
-      o.cpuOptions = *v;
-    } else if (auto v = value("--gpu-options")) {
-      o.gpuOptions = *v;
-    } else if (a == "--grad") {
-      o.grad = true;
-    } else if (a.rfind("-", 0) == 0) {
-      fail(a, "unknown flag");
-    } else if (o.file.empty()) {
-      o.file = a;
-    } else {
-      fail(a, "more than one input file");
-    }
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  registerAsmPrinterCLOptions();
+  cl::HideUnrelatedOptions(category);
+  std::string errors;
+  llvm::raw_string_ostream os(errors);
+  if (!cl::ParseCommandLineOptions(
+          argc, argv,
+          "attn ahead-of-time compiler: attn-compile FILE.mlir "
+          "--target=cpu|cuda -o OUT\n\nMLIR's --mlir-* options are accepted "
+          "too (--help-hidden lists them).\n",
+          &os)) {
+    // llvm::cl's first line names the tool and the flag.
+    llvm::errs() << StringRef(errors).split('\n').first.trim() << "\n";
+    std::exit(2);
   }
+  Options o;
+  o.file = inputFile;
+  o.target = targetFlag;
+  o.out = outFlag;
+  o.cpu = cpuFlag;
+  o.features = featuresFlag;
+  o.cpuOptions = cpuOptionsFlag;
+  o.gpuOptions = gpuOptionsFlag;
+  o.grad = gradFlag;
   if (o.file.empty())
     fail("attn-compile", "no input file (usage: attn-compile FILE.mlir "
                          "--target=cpu|cuda -o OUT)");
   if (o.target.empty())
     fail("attn-compile", "missing --target=cpu|cuda");
+  if (o.target != "cpu" && o.target != "cuda")
+    fail("--target", "unknown target '" + o.target + "' (expected cpu or cuda)");
   if (o.out.empty())
     fail("attn-compile", "missing -o OUT");
   if (StringRef(o.out).ends_with(".o"))
@@ -331,12 +353,15 @@ void emitObject(llvm::Module &module, const Options &o) {
       llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), error);
   if (!target)
     fail(o.file, "no LLVM target for " + triple + ": " + error);
-  std::string cpu =
-      o.cpu == "native" ? llvm::sys::getHostCPUName().str() : o.cpu;
+  std::string cpu = o.cpu, features = o.features;
+  if (o.cpu == "native") {
+    cpu = llvm::sys::getHostCPUName().str();
+    features = attn_tools::hostTargetOptions().second;
+  }
   llvm::TargetOptions options;
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      llvm::Triple(triple), cpu, "", options, llvm::Reloc::PIC_, std::nullopt,
-      llvm::CodeGenOptLevel::Aggressive));
+      llvm::Triple(triple), cpu, features, options, llvm::Reloc::PIC_,
+      std::nullopt, llvm::CodeGenOptLevel::Aggressive));
   if (!machine)
     fail(o.file, "cannot create a target machine for " + cpu);
   module.setDataLayout(machine->createDataLayout());
@@ -389,6 +414,12 @@ int main(int argc, char **argv) {
   }
 
   PassManager pm(&context);
+  if (failed(applyPassManagerCLOptions(pm)))
+    fail("attn-compile", "invalid --mlir-* pass manager options");
+  DefaultTimingManager timingManager;
+  applyDefaultTimingManagerCLOptions(timingManager);
+  TimingScope timing = timingManager.getRootScope();
+  pm.enableTiming(timing);
   if (o.target == "cpu") {
     auto options = attn_tools::parsePipelineOptions<attn::ToLLVMOptions>(
         "--cpu-options", "attn-to-llvm", o.cpuOptions);
@@ -401,6 +432,11 @@ int main(int argc, char **argv) {
             attn_tools::hostTargetOptions();
       else
         options->targetCpu = o.cpu;
+      if (!o.features.empty())
+        options->targetFeatures =
+            options->targetFeatures.empty()
+                ? o.features
+                : options->targetFeatures + "," + o.features;
     }
     attn::buildToLLVMPipeline(pm, *options);
   } else {
