@@ -20,8 +20,8 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
-#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/AsmState.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
@@ -78,12 +78,14 @@ cl::opt<std::string>
     featuresFlag("mattr",
                  cl::desc("Features added to or removed from the CPU's"),
                  cl::value_desc("+f,-g"), cl::cat(category));
-cl::opt<std::string> cpuOptionsFlag(
-    "cpu-options", cl::desc("attn-to-llvm options, e.g. 'tile-q=64 threads=4'"),
-    cl::value_desc("options"), cl::cat(category));
-cl::opt<std::string> gpuOptionsFlag(
-    "gpu-options", cl::desc("attn-to-nvvm options, e.g. 'chip=sm_80'"),
-    cl::value_desc("options"), cl::cat(category));
+cl::opt<std::string>
+    cpuOptionsFlag("cpu-options",
+                   cl::desc("attn-to-llvm options, e.g. 'tile-q=64 threads=4'"),
+                   cl::value_desc("options"), cl::cat(category));
+cl::opt<std::string>
+    gpuOptionsFlag("gpu-options",
+                   cl::desc("attn-to-nvvm options, e.g. 'chip=sm_80'"),
+                   cl::value_desc("options"), cl::cat(category));
 cl::opt<bool> gradFlag(
     "grad",
     cl::desc("Also compile NAME_grad for every public function NAME "
@@ -95,6 +97,8 @@ cl::opt<bool> gradFlag(
 /// options (--mlir-timing, --mlir-print-ir-after-all, ...) pass through to
 /// the context and the pass manager. Errors exit 2 with one line.
 Options parseOptions(int argc, char **argv) {
+  // --mlir-print-ir-after=PASS names our passes too.
+  attn::registerAllPasses();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
@@ -127,7 +131,8 @@ Options parseOptions(int argc, char **argv) {
   if (o.target.empty())
     fail("attn-compile", "missing --target=cpu|cuda");
   if (o.target != "cpu" && o.target != "cuda")
-    fail("--target", "unknown target '" + o.target + "' (expected cpu or cuda)");
+    fail("--target",
+         "unknown target '" + o.target + "' (expected cpu or cuda)");
   if (o.out.empty())
     fail("attn-compile", "missing -o OUT");
   if (StringRef(o.out).ends_with(".o"))

@@ -28,10 +28,12 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/IR/Module.h"
@@ -93,88 +95,176 @@ bool parseInt(const std::string &s, int64_t &v) {
   return true;
 }
 
+namespace cl = llvm::cl;
+
+cl::OptionCategory category("attn-run options");
+
+/// The flags, registered when first needed: a flag whose name libLLVM or
+/// libMLIR registered first (libMLIR's hidden `threads`) takes the name, and
+/// the library's option answers to --llvm-NAME instead.
+struct Flags {
+  cl::opt<std::string> fileFlag{cl::Positional, cl::desc("<FILE.mlir | ->"),
+                                cl::cat(category)};
+  cl::opt<std::string> entryFlag{
+      "entry",
+      cl::desc("Function to run (default: the only public function "
+               "with a body)"),
+      cl::value_desc("NAME"), cl::cat(category)};
+  cl::opt<std::string> pipelineFlag{
+      "pipeline",
+      cl::desc("How to run it: cpu (attn-to-llvm, the default), "
+               "naive (attn-naive-to-llvm), reference (the f64 "
+               "interpreter), gpu-emulated (the GPU kernels on CPU "
+               "threads)"),
+      cl::value_desc("cpu|naive|reference|gpu-emulated"), cl::init("cpu"),
+      cl::cat(category)};
+  cl::list<std::string> argFlags{
+      "arg",
+      cl::desc("An argument as a .npy file, once per argument in order "
+               "(with --grad: then one per cotangent)"),
+      cl::value_desc("X.npy"), cl::cat(category)};
+  cl::list<std::string> outFlags{
+      "out", cl::desc("Where to write a result, once per result"),
+      cl::value_desc("Y.npy"), cl::cat(category)};
+  cl::opt<bool> randomArgsFlag{
+      "random-args", cl::desc("Draw every argument (seeded by --seed)"),
+      cl::cat(category)};
+  cl::opt<std::string> seedFlag{"seed", cl::desc("Seed of --random-args"),
+                                cl::value_desc("N"), cl::cat(category)};
+  cl::opt<bool> checkFlag{
+      "check",
+      cl::desc("Compare the results with the reference interpreter "
+               "(exit 1 outside tolerance)"),
+      cl::cat(category)};
+  cl::opt<std::string> benchFlag{"bench",
+                                 cl::desc("Time N calls; print the median"),
+                                 cl::value_desc("N"), cl::cat(category)};
+  cl::opt<std::string> threadsFlag{
+      "threads",
+      cl::desc("OpenMP threads (1 to 1024; default: every hardware "
+               "thread)"),
+      cl::value_desc("N"), cl::cat(category)};
+  cl::list<std::string> benchWithFlags{
+      "bench-with",
+      cl::desc("Another function timed alternately with the entry (needs "
+               "--bench and --random-args)"),
+      cl::value_desc("NAME"), cl::cat(category)};
+  cl::opt<std::string> cpuOptionsFlag{
+      "cpu-options",
+      cl::desc("attn-to-llvm options, e.g. 'tile-q=64 tile-kv=64'"),
+      cl::value_desc("options"), cl::cat(category)};
+  cl::opt<std::string> gpuOptionsFlag{
+      "gpu-options",
+      cl::desc("attn-to-nvvm options for gpu-emulated, e.g. 'block-q=32'"),
+      cl::value_desc("options"), cl::cat(category)};
+  cl::opt<bool> gradFlag{
+      "grad",
+      cl::desc("Run the entry's gradient @F_grad (attn-grad): --arg "
+               "for F's arguments, then one per cotangent"),
+      cl::cat(category)};
+  cl::opt<std::string> fdCheckFlag{
+      "fd-check",
+      cl::desc("With --grad: compare the reference gradient with N "
+               "central finite differences"),
+      cl::value_desc("N"), cl::cat(category)};
+  cl::opt<std::string> deviceFlag{"device",
+                                  cl::desc("cpu (cuda: use attn-compile and "
+                                           "attn-aot-run)"),
+                                  cl::value_desc("cpu|cuda"), cl::init("cpu"),
+                                  cl::cat(category)};
+};
+
+const Flags &flags() {
+  static const Flags *instance = [] {
+    static std::vector<std::string> renamed;
+    renamed.reserve(16); // the names must not move: options keep StringRefs
+    auto &registered = cl::getRegisteredOptions();
+    for (const char *name :
+         {"entry", "pipeline", "arg", "out", "random-args", "seed", "check",
+          "bench", "threads", "bench-with", "cpu-options", "gpu-options",
+          "grad", "fd-check", "device"})
+      if (cl::Option *clash = registered.lookup(name)) {
+        renamed.push_back(std::string("llvm-") + name);
+        clash->setArgStr(renamed.back());
+      }
+    return new Flags();
+  }();
+  return *instance;
+}
+
+/// llvm::cl parses `--flag=value` and `--flag value` alike and passes MLIR's
+/// --mlir-* options to the context and pass managers; the values are
+/// checked here, each error one line naming the flag, exit 2.
 Options parseOptions(int argc, char **argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const std::string &flag) -> std::optional<std::string> {
-      if (a.rfind(flag + "=", 0) == 0)
-        return a.substr(flag.size() + 1);
-      return std::nullopt;
-    };
-    auto intValue = [&](const std::string &flag, const std::string &v) {
-      int64_t n;
-      if (!parseInt(v, n))
-        fail(flag, "expects a non-negative integer, got '" + v + "'");
-      return n;
-    };
-    if (a == "--help" || a == "-h") {
-      llvm::outs() << "usage: attn-run FILE.mlir [--entry=NAME] "
-                      "[--pipeline=cpu|naive|reference|gpu-emulated] "
-                      "[--arg=X.npy]... "
-                      "[--random-args] [--seed=N] [--out=Y.npy]... [--check] "
-                      "[--bench=N] [--threads=N] [--device=cpu|cuda] "
-                      "[--cpu-options='tile-q=N tile-kv=N vector-width=N'] "
-                      "[--gpu-options='block-q=N block-kv=N'] "
-                      "[--bench-with=NAME]... [--grad [--fd-check=N]]\n";
-      std::exit(0);
-    }
-    auto nonEmpty = [&](const std::string &flag, std::string v) {
-      if (v.empty())
-        fail(flag, "expects a value (" + flag + "=...)");
-      return v;
-    };
-    if (auto v = value("--entry"))
-      o.entry = nonEmpty("--entry", *v);
-    else if (auto v = value("--pipeline")) {
-      if (*v != "cpu" && *v != "naive" && *v != "reference" &&
-          *v != "gpu-emulated")
-        fail("--pipeline", "unknown pipeline '" + *v +
-                               "' (expected cpu, naive, reference or "
-                               "gpu-emulated)");
-      o.pipeline = *v;
-    } else if (auto v = value("--arg"))
-      o.args.push_back(nonEmpty("--arg", *v));
-    else if (auto v = value("--out"))
-      o.outs.push_back(nonEmpty("--out", *v));
-    else if (a == "--random-args")
-      o.randomArgs = true;
-    else if (auto v = value("--seed"))
-      o.seed = intValue("--seed", *v);
-    else if (a == "--check")
-      o.check = true;
-    else if (auto v = value("--bench")) {
-      o.bench = intValue("--bench", *v);
-      if (o.bench < 1)
-        fail("--bench", "needs at least 1 iteration");
-    } else if (auto v = value("--threads")) {
-      o.threads = intValue("--threads", *v);
-      if (o.threads < 1 || o.threads > kMaxThreads)
-        fail("--threads", "expects 1 to " + std::to_string(kMaxThreads) +
-                              " threads, got " + *v);
-    } else if (auto v = value("--bench-with")) {
-      o.benchWith.push_back(nonEmpty("--bench-with", *v));
-    } else if (auto v = value("--cpu-options")) {
-      o.cpuOptions = *v;
-    } else if (auto v = value("--gpu-options")) {
-      o.gpuOptions = *v;
-    } else if (a == "--grad") {
-      o.grad = true;
-    } else if (auto v = value("--fd-check")) {
-      o.fdCheck = intValue("--fd-check", *v);
-      if (o.fdCheck < 1)
-        fail("--fd-check", "needs at least 1 sample");
-    } else if (auto v = value("--device")) {
-      if (*v != "cpu" && *v != "cuda")
-        fail("--device", "unknown device '" + *v + "' (expected cpu or cuda)");
-      o.device = *v;
-    } else if (a.rfind("-", 0) == 0)
-      fail(a, "unknown flag");
-    else if (o.file.empty())
-      o.file = a;
-    else
-      fail(a, "unexpected extra positional argument (one input file only)");
+  const Flags &f = flags();
+  // --mlir-print-ir-after=PASS names our passes too.
+  attn::registerAllPasses();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  registerAsmPrinterCLOptions();
+  cl::HideUnrelatedOptions(category);
+  std::string errors;
+  llvm::raw_string_ostream os(errors);
+  if (!cl::ParseCommandLineOptions(
+          argc, argv,
+          "attn runner: attn-run FILE.mlir [flags] compiles a program, runs "
+          "it and checks or times it\n\nMLIR's --mlir-* options are accepted "
+          "too (--help-hidden lists them).\n",
+          &os)) {
+    llvm::errs() << StringRef(errors).split('\n').first.trim() << "\n";
+    std::exit(2);
   }
+  auto intValue = [&](const char *flag, const std::string &v) {
+    int64_t n;
+    if (!parseInt(v, n))
+      fail(flag, "expects a non-negative integer, got '" + v + "'");
+    return n;
+  };
+  auto nonEmpty = [&](const char *flag, const std::string &v) {
+    if (v.empty())
+      fail(flag, std::string("expects a value (") + flag + "=...)");
+    return v;
+  };
+  Options o;
+  o.file = f.fileFlag;
+  if (f.entryFlag.getNumOccurrences())
+    o.entry = nonEmpty("--entry", f.entryFlag);
+  o.pipeline = f.pipelineFlag;
+  if (o.pipeline != "cpu" && o.pipeline != "naive" &&
+      o.pipeline != "reference" && o.pipeline != "gpu-emulated")
+    fail("--pipeline", "unknown pipeline '" + o.pipeline +
+                           "' (expected cpu, naive, reference or "
+                           "gpu-emulated)");
+  for (const std::string &v : f.argFlags)
+    o.args.push_back(nonEmpty("--arg", v));
+  for (const std::string &v : f.outFlags)
+    o.outs.push_back(nonEmpty("--out", v));
+  for (const std::string &v : f.benchWithFlags)
+    o.benchWith.push_back(nonEmpty("--bench-with", v));
+  o.randomArgs = f.randomArgsFlag;
+  o.check = f.checkFlag;
+  o.grad = f.gradFlag;
+  o.cpuOptions = f.cpuOptionsFlag;
+  o.gpuOptions = f.gpuOptionsFlag;
+  if (f.seedFlag.getNumOccurrences())
+    o.seed = intValue("--seed", f.seedFlag);
+  if (f.benchFlag.getNumOccurrences() &&
+      (o.bench = intValue("--bench", f.benchFlag)) < 1)
+    fail("--bench", "needs at least 1 iteration");
+  if (f.threadsFlag.getNumOccurrences()) {
+    o.threads = intValue("--threads", f.threadsFlag);
+    if (o.threads < 1 || o.threads > kMaxThreads)
+      fail("--threads", "expects 1 to " + std::to_string(kMaxThreads) +
+                            " threads, got " + f.threadsFlag);
+  }
+  if (f.fdCheckFlag.getNumOccurrences() &&
+      (o.fdCheck = intValue("--fd-check", f.fdCheckFlag)) < 1)
+    fail("--fd-check", "needs at least 1 sample");
+  o.device = f.deviceFlag;
+  if (o.device != "cpu" && o.device != "cuda")
+    fail("--device",
+         "unknown device '" + o.device + "' (expected cpu or cuda)");
   if (o.file.empty())
     fail("attn-run", "no input file (usage: attn-run FILE.mlir [flags])");
   if (o.randomArgs && !o.args.empty())
@@ -433,6 +523,13 @@ compile(ModuleOp module, func::FuncOp func, const Options &o,
           attn_tools::hostTargetOptions();
     attn::buildToLLVMPipeline(pm, *options);
   }
+  // --mlir-timing, --mlir-print-ir-after-all, ... (llvm::cl).
+  if (failed(applyPassManagerCLOptions(pm)))
+    fail("attn-run", "invalid --mlir-* pass manager options");
+  DefaultTimingManager timingManager;
+  applyDefaultTimingManagerCLOptions(timingManager);
+  TimingScope timing = timingManager.getRootScope();
+  pm.enableTiming(timing);
   attn_tools::setPhase("lowering");
   if (failed(pm.run(module)))
     fail(o.file, "lowering through the " + o.pipeline + " pipeline failed" +
