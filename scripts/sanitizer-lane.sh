@@ -30,6 +30,9 @@ ninja -C "$build" attn-opt attn-translate attn-run attn-compile attn-aot-run att
 # JIT's process-lifetime allocations are not ours to report.
 export ASAN_OPTIONS=detect_container_overflow=0:detect_leaks=0:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# Tests that limit the address space (out of memory) mark themselves
+# UNSUPPORTED: asan.
+export ATTN_SANITIZER_LANE=1
 /usr/lib/llvm-22/bin/lit -s "$build/test/IR" "$build/test/Transforms" \
   "$build/test/Conversion" "$build/test/Reference" "$build/test/tools"
 

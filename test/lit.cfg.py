@@ -61,6 +61,10 @@ if config.cuda_include_dir and "NOTFOUND" not in config.cuda_include_dir:
     config.available_features.add("cuda-toolkit")
     config.substitutions.append(("%cuda_include", config.cuda_include_dir))
     config.substitutions.append(("%cuda_stubs", os.path.join(config.cuda_root, "lib64", "stubs")))
+# scripts/sanitizer-lane.sh: ASan builds cannot run under address-space
+# limits.
+if os.environ.get("ATTN_SANITIZER_LANE"):
+    config.available_features.add("asan")
 if os.path.exists(os.path.join(config.attn_tools_dir, "attn-fuzz")):
     config.available_features.add("attn-fuzz")
 if os.path.exists("/dev/nvidia0") or os.path.exists("/dev/nvidiactl"):
