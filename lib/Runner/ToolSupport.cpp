@@ -3,7 +3,9 @@
 #include "attn/Runner/ToolSupport.h"
 
 #include "attn/Kernel/CpuTarget.h"
+#include "mlir/IR/AsmState.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/Signals.h"
 #include "llvm/Support/raw_ostream.h"
@@ -27,6 +29,33 @@ std::pair<std::string, std::string> attn_tools::hostTargetOptions() {
 void attn_tools::fail(const std::string &subject, const std::string &msg) {
   llvm::errs() << subject << ": " << msg << "\n";
   std::exit(2);
+}
+
+void attn_tools::parseCommandLine(int argc, char **argv,
+                                  llvm::cl::OptionCategory &category,
+                                  llvm::StringRef overview) {
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  registerAsmPrinterCLOptions();
+  llvm::cl::HideUnrelatedOptions(category);
+  std::string errors;
+  llvm::raw_string_ostream os(errors);
+  std::string text = (overview + "\n\nMLIR's --mlir-* options are accepted "
+                                 "too (--help-hidden lists them).\n")
+                         .str();
+  if (llvm::cl::ParseCommandLineOptions(argc, argv, text, &os))
+    return;
+  llvm::errs() << StringRef(errors).split('\n').first.trim() << "\n";
+  std::exit(2);
+}
+
+void attn_tools::applyMLIROptions(PassManager &pm, const std::string &tool) {
+  if (failed(applyPassManagerCLOptions(pm)))
+    fail(tool, "invalid --mlir-* pass manager options");
+  auto timing = std::make_unique<DefaultTimingManager>();
+  applyDefaultTimingManagerCLOptions(*timing);
+  pm.enableTiming(std::move(timing));
 }
 
 void attn_tools::failInFile(const std::string &file, const std::string &msg) {

@@ -20,12 +20,10 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
-#include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Support/Timing.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
@@ -99,23 +97,9 @@ cl::opt<bool> gradFlag(
 Options parseOptions(int argc, char **argv) {
   // --mlir-print-ir-after=PASS names our passes too.
   attn::registerAllPasses();
-  registerMLIRContextCLOptions();
-  registerPassManagerCLOptions();
-  registerDefaultTimingManagerCLOptions();
-  registerAsmPrinterCLOptions();
-  cl::HideUnrelatedOptions(category);
-  std::string errors;
-  llvm::raw_string_ostream os(errors);
-  if (!cl::ParseCommandLineOptions(
-          argc, argv,
-          "attn ahead-of-time compiler: attn-compile FILE.mlir "
-          "--target=cpu|cuda -o OUT\n\nMLIR's --mlir-* options are accepted "
-          "too (--help-hidden lists them).\n",
-          &os)) {
-    // llvm::cl's first line names the tool and the flag.
-    llvm::errs() << StringRef(errors).split('\n').first.trim() << "\n";
-    std::exit(2);
-  }
+  attn_tools::parseCommandLine(argc, argv, category,
+                               "attn ahead-of-time compiler: attn-compile "
+                               "FILE.mlir --target=cpu|cuda -o OUT");
   Options o;
   o.file = inputFile;
   o.target = targetFlag;
@@ -419,12 +403,7 @@ int main(int argc, char **argv) {
   }
 
   PassManager pm(&context);
-  if (failed(applyPassManagerCLOptions(pm)))
-    fail("attn-compile", "invalid --mlir-* pass manager options");
-  DefaultTimingManager timingManager;
-  applyDefaultTimingManagerCLOptions(timingManager);
-  TimingScope timing = timingManager.getRootScope();
-  pm.enableTiming(timing);
+  attn_tools::applyMLIROptions(pm, "attn-compile");
   if (o.target == "cpu") {
     auto options = attn_tools::parsePipelineOptions<attn::ToLLVMOptions>(
         "--cpu-options", "attn-to-llvm", o.cpuOptions);

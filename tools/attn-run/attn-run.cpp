@@ -28,12 +28,10 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
-#include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Support/Timing.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/IR/Module.h"
@@ -199,22 +197,10 @@ Options parseOptions(int argc, char **argv) {
   const Flags &f = flags();
   // --mlir-print-ir-after=PASS names our passes too.
   attn::registerAllPasses();
-  registerMLIRContextCLOptions();
-  registerPassManagerCLOptions();
-  registerDefaultTimingManagerCLOptions();
-  registerAsmPrinterCLOptions();
-  cl::HideUnrelatedOptions(category);
-  std::string errors;
-  llvm::raw_string_ostream os(errors);
-  if (!cl::ParseCommandLineOptions(
-          argc, argv,
-          "attn runner: attn-run FILE.mlir [flags] compiles a program, runs "
-          "it and checks or times it\n\nMLIR's --mlir-* options are accepted "
-          "too (--help-hidden lists them).\n",
-          &os)) {
-    llvm::errs() << StringRef(errors).split('\n').first.trim() << "\n";
-    std::exit(2);
-  }
+  attn_tools::parseCommandLine(argc, argv, category,
+                               "attn runner: attn-run FILE.mlir [flags] "
+                               "compiles a program, runs it and checks or "
+                               "times it");
   auto intValue = [&](const char *flag, const std::string &v) {
     int64_t n;
     if (!parseInt(v, n))
@@ -524,12 +510,7 @@ compile(ModuleOp module, func::FuncOp func, const Options &o,
     attn::buildToLLVMPipeline(pm, *options);
   }
   // --mlir-timing, --mlir-print-ir-after-all, ... (llvm::cl).
-  if (failed(applyPassManagerCLOptions(pm)))
-    fail("attn-run", "invalid --mlir-* pass manager options");
-  DefaultTimingManager timingManager;
-  applyDefaultTimingManagerCLOptions(timingManager);
-  TimingScope timing = timingManager.getRootScope();
-  pm.enableTiming(timing);
+  attn_tools::applyMLIROptions(pm, "attn-run");
   attn_tools::setPhase("lowering");
   if (failed(pm.run(module)))
     fail(o.file, "lowering through the " + o.pipeline + " pipeline failed" +

@@ -12,6 +12,8 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -31,6 +33,18 @@ std::pair<std::string, std::string> hostTargetOptions();
 /// fail() for the reference interpreter's messages about `file`: one that
 /// starts with an op's "LINE:COLUMN: " is reported as "FILE:LINE:COLUMN: ...".
 [[noreturn]] void failInFile(const std::string &file, const std::string &msg);
+
+/// Parses the command line with llvm::cl (`--flag=value` and `--flag
+/// value`), MLIR's --mlir-* context, pass manager, timing and printing
+/// options included; --help shows only `category` (--help-hidden the rest).
+/// An error prints llvm::cl's first line, which names the tool and the
+/// flag, and exits 2.
+void parseCommandLine(int argc, char **argv, llvm::cl::OptionCategory &category,
+                      llvm::StringRef overview);
+
+/// Applies the --mlir-* pass manager and timing options to `pm` (`tool`
+/// names the tool in an error).
+void applyMLIROptions(mlir::PassManager &pm, const std::string &tool);
 
 /// Exit statuses beyond 0 (success), 1 (attn-run --check failed) and 2
 /// (invalid program or input).
