@@ -274,6 +274,9 @@ private:
   // The key-tile pass.
   void keyTilePass();
   void transposeQueryTiles(Value bi, Value hk, Value part);
+  /// Q^T (scaled) and dO^T of query rows [i0, i0 + rows) of head hi into
+  /// qT and dOutT at index prefix `at`, padding rows 0.
+  void transposeTile(Value bi, Value hi, Value i0, Value rows, ValueRange at);
   // The row-tile pass (recomputed softmax forward, one query part, no
   // captures, no run-time lists).
   bool useRowTiles();
@@ -631,32 +634,41 @@ void GradKernel::transposeQueryTiles(Value bi, Value hk, Value part) {
   };
   qT = alloc(dims.d);
   dOutT = alloc(dims.dv);
-  Value scale = k.f32(op.getEffectiveScale()), zero = k.f32(0.0);
   k.loop(k.idx(0), k.idx(group), 1, [&](Value g) {
     Value hi = k.add(k.mul(hk, k.idx(group)), g);
     k.loop(k.idx(0), tiles, 1, [&](Value slot) {
       Value i0 = k.mul(k.add(part, k.mul(slot, k.idx(parts))), k.idx(br));
       Value rows = k.minI(k.idx(br), k.sub(sq, i0));
-      k.loop(k.idx(0), rows, 1, [&](Value r) {
-        Value i = k.add(i0, r);
-        k.loop(k.idx(0), k.idx(dims.d), 1, [&](Value dd) {
-          Value x = k.toF32(k.load(q, {bi, hi, i, dd}));
-          k.store(k.fmul(x, scale), qT, {g, slot, dd, r});
-        });
-        k.loop(k.idx(0), k.idx(dims.dv), 1, [&](Value e) {
-          k.store(k.toF32(k.load(dOut, {bi, hi, i, e})), dOutT,
-                  {g, slot, e, r});
-        });
-      });
-      k.loop(rows, k.idx(br), 1, [&](Value r) {
-        k.loop(k.idx(0), k.idx(dims.d), 1, [&](Value dd) {
-          k.store(zero, qT, {g, slot, dd, r});
-        });
-        k.loop(k.idx(0), k.idx(dims.dv), 1, [&](Value e) {
-          k.store(zero, dOutT, {g, slot, e, r});
-        });
-      });
+      transposeTile(bi, hi, i0, rows, {g, slot});
     });
+  });
+}
+
+void GradKernel::transposeTile(Value bi, Value hi, Value i0, Value rows,
+                               ValueRange at) {
+  // qT[at..., d, r] = scale * Q[i0 + r, d] and dOutT[at..., e, r] =
+  // dO[i0 + r, e] in f32; padding rows r >= rows are 0.
+  Value scale = k.f32(op.getEffectiveScale()), zero = k.f32(0.0);
+  auto index = [&](Value x, Value r) {
+    SmallVector<Value> ivs(at);
+    ivs.append({x, r});
+    return ivs;
+  };
+  k.loop(k.idx(0), rows, 1, [&](Value r) {
+    Value i = k.add(i0, r);
+    k.loop(k.idx(0), k.idx(dims.d), 1, [&](Value dd) {
+      Value x = k.toF32(k.load(q, {bi, hi, i, dd}));
+      k.store(k.fmul(x, scale), qT, index(dd, r));
+    });
+    k.loop(k.idx(0), k.idx(dims.dv), 1, [&](Value e) {
+      k.store(k.toF32(k.load(dOut, {bi, hi, i, e})), dOutT, index(e, r));
+    });
+  });
+  k.loop(rows, k.idx(cfg.queryTile), 1, [&](Value r) {
+    k.loop(k.idx(0), k.idx(dims.d), 1,
+           [&](Value dd) { k.store(zero, qT, index(dd, r)); });
+    k.loop(k.idx(0), k.idx(dims.dv), 1,
+           [&](Value e) { k.store(zero, dOutT, index(e, r)); });
   });
 }
 
@@ -949,21 +961,7 @@ void GradKernel::rowTilePass() {
 
 void GradKernel::visitRowTile(RowTile &t, RowScratch &rs) {
   const int64_t br = cfg.queryTile, vw = cfg.vectorWidth;
-  // Q^T (scaled) and dO^T of the tile; padding rows are 0.
-  Value scale = k.f32(op.getEffectiveScale()), zero = k.f32(0.0);
-  k.loop(k.idx(0), k.idx(br), 1, [&](Value r) {
-    Value live =
-        arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ult, r, t.rows);
-    Value i = k.select(live, k.add(t.i0, r), k.idx(0));
-    k.loop(k.idx(0), k.idx(dims.d), 1, [&](Value dd) {
-      Value x = k.fmul(k.toF32(k.load(q, {t.bi, t.hi, i, dd})), scale);
-      k.store(k.select(live, x, zero), qT, {dd, r});
-    });
-    k.loop(k.idx(0), k.idx(dims.dv), 1, [&](Value e) {
-      Value x = k.toF32(k.load(dOut, {t.bi, t.hi, i, e}));
-      k.store(k.select(live, x, zero), dOutT, {e, r});
-    });
-  });
+  transposeTile(t.bi, t.hi, t.i0, t.rows, {});
   VectorType vecS = vecF32(vw);
   for (int64_t rv = 0; rv < cfg.numRowVectors(); ++rv) {
     Value r = k.idx(rv * vw);
