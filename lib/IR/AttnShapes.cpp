@@ -48,6 +48,52 @@ int64_t mlir::attn::ceilDivSize(int64_t size, int64_t block) {
   return isDyn(size) ? kDyn : size / block + (size % block != 0);
 }
 
+int64_t SizeRecorder::tagOf(Size size) {
+  for (auto [i, known] : llvm::enumerate(sizes))
+    if (known.kind == size.kind && known.a == size.a && known.b == size.b)
+      return kFirstTag - static_cast<int64_t>(i);
+  sizes.push_back(size);
+  return kFirstTag - static_cast<int64_t>(sizes.size() - 1);
+}
+
+int64_t SizeRecorder::argumentDim(unsigned argument, unsigned dim) {
+  return tagOf({Size::Kind::ArgumentDim, argument, dim});
+}
+
+int64_t SizeRecorder::derive(Size::Kind kind, int64_t of, int64_t constant) {
+  return tagOf({kind, of, constant});
+}
+
+void SizeRecorder::record(Rule rule, int64_t a, int64_t b, const Twine &what) {
+  recorded.push_back({rule, a, b, what.str(), context});
+}
+
+bool ShapeChecker::recorded(SizeRecorder::Rule rule, int64_t a, int64_t b,
+                            const Twine &what) {
+  if (!recorder || failed || isDyn(a) || isDyn(b) ||
+      (!SizeRecorder::isTag(a) && !SizeRecorder::isTag(b)))
+    return false;
+  if (a != b)
+    recorder->record(rule, a, b, what);
+  return true;
+}
+
+int64_t ShapeChecker::ceilDiv(int64_t size, int64_t block) {
+  if (recorder && SizeRecorder::isTag(size))
+    return recorder->derive(SizeRecorder::Size::Kind::CeilDiv, size, block);
+  return ceilDivSize(size, block);
+}
+
+int64_t ShapeChecker::plus(int64_t size, int64_t constant) {
+  if (recorder && SizeRecorder::isTag(size))
+    return recorder->derive(SizeRecorder::Size::Kind::Plus, size, constant);
+  return isDyn(size) ? kDyn : size + constant;
+}
+
+bool ShapeChecker::isKnown(int64_t d) const {
+  return !isDyn(d) && !SizeRecorder::isTag(d);
+}
+
 bool ShapeChecker::fail(const Twine &msg) {
   if (!failed)
     error = msg.str();
@@ -77,19 +123,22 @@ void ShapeChecker::elementType(Value v, llvm::function_ref<bool(Type)> pred,
 }
 
 void ShapeChecker::equal(int64_t a, int64_t b, const Twine &what) {
-  if (failed || isDyn(a) || isDyn(b) || a == b)
+  if (recorded(SizeRecorder::Rule::Equal, a, b, what) || failed || isDyn(a) ||
+      isDyn(b) || a == b)
     return;
   fail(what + " (" + Twine(a) + " vs " + Twine(b) + ")");
 }
 
 void ShapeChecker::equalOrOne(int64_t a, int64_t b, const Twine &what) {
-  if (failed || isDyn(a) || isDyn(b) || a == b || a == 1)
+  if (recorded(SizeRecorder::Rule::EqualOrOne, a, b, what) || failed ||
+      isDyn(a) || isDyn(b) || a == b || a == 1)
     return;
   fail(what + " must be 1 or " + Twine(b) + ", got " + Twine(a));
 }
 
 void ShapeChecker::divides(int64_t kvHeads, int64_t qHeads, StringRef what) {
-  if (failed || isDyn(kvHeads) || isDyn(qHeads))
+  if (recorded(SizeRecorder::Rule::Divides, kvHeads, qHeads, what) || failed ||
+      isDyn(kvHeads) || isDyn(qHeads))
     return;
   if (qHeads < 1) {
     fail(llvm::formatv("query heads must be at least 1, got {0}", qHeads));
@@ -111,6 +160,10 @@ void ShapeChecker::positive(int64_t v, StringRef what) {
 }
 
 void ShapeChecker::atLeastOne(int64_t d, StringRef what) {
+  if (recorder && SizeRecorder::isTag(d) && !failed) {
+    recorder->record(SizeRecorder::Rule::AtLeastOne, d, 1, what);
+    return;
+  }
   if (!failed && !isDyn(d) && d < 1)
     fail(llvm::formatv("{0} must be at least 1, got {1}", what, d));
 }
@@ -249,7 +302,7 @@ void checkFeatureMap(ShapeChecker &c, FeatureMapOp f,
     c.isStatic(w[1], "feature count F of the weights");
     c.atLeastOne(w[1], "feature count F of the weights");
     r.back() = w[1];
-  } else if (f.getKind() == FeatureMapKind::taylor2 && !isDyn(d)) {
+  } else if (f.getKind() == FeatureMapKind::taylor2 && c.isKnown(d)) {
     // F = 1 + D + D^2 must fit a tensor dimension.
     if (d > (int64_t(1) << 30)) {
       c.fail("taylor2 needs D <= 2^30, got " + Twine(d));
@@ -401,8 +454,8 @@ void checkSelectBlocks(ShapeChecker &c, SelectBlocksOp sb,
   Shape k = c.ranked(sb.getKey(), 4, "key");
   c.equal(q[0], k[0], "query and key batch sizes differ");
   c.divides(k[1], q[1], "key");
-  int64_t nqb = ceilDivSize(q[2], sb.getBlockQ());
-  int64_t nkb = ceilDivSize(k[2], sb.getBlockKv());
+  int64_t nqb = c.ceilDiv(q[2], sb.getBlockQ());
+  int64_t nkb = c.ceilDiv(k[2], sb.getBlockKv());
   int64_t repDim = kDyn;
   if (Value reps = sb.getReps()) {
     Shape r = c.ranked(reps, 4, "reps");
@@ -429,8 +482,8 @@ void checkSelectBlocks(ShapeChecker &c, SelectBlocksOp sb,
 
 bool mlir::attn::checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
                                    SmallVectorImpl<Shape> &results,
-                                   std::string &error) {
-  ShapeChecker c(shapeOf, error);
+                                   std::string &error, SizeRecorder *recorder) {
+  ShapeChecker c(shapeOf, error, recorder);
   results.clear();
   llvm::TypeSwitch<Operation *>(op)
       .Case<ScoreOp>([&](ScoreOp s) {
@@ -486,7 +539,7 @@ bool mlir::attn::checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
         Shape x = c.ranked(l.getInput(), 4, "input");
         Shape p = c.ranked(l.getPlanes(), 2, "planes");
         c.equal(p[0], x[3], "planes rows must equal the input dimension D");
-        if (c.ok() && !isDyn(p[1]) && (p[1] < 1 || p[1] > 31))
+        if (c.ok() && c.isKnown(p[1]) && (p[1] < 1 || p[1] > 31))
           c.fail(llvm::formatv("lsh needs 1 to 31 planes, got {0}", p[1]));
         results.push_back({x[0], x[1], x[2]});
       })

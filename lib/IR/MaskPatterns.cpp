@@ -470,9 +470,9 @@ void BlockMaskAttr::checkOperandShapes(ShapeChecker &c,
   Shape s = c.ranked(v, 4, "#attn.block_mask operand");
   c.equalOrOne(s[0], scores[0], "#attn.block_mask batch size");
   c.equalOrOne(s[1], scores[1], "#attn.block_mask head count");
-  c.equal(s[2], ceilDivSize(scores[2], getBlockQ()),
+  c.equal(s[2], c.ceilDiv(scores[2], getBlockQ()),
           "#attn.block_mask query blocks must be ceil(Sq/block_q)");
-  c.equal(s[3], ceilDivSize(scores[3], getBlockKv()),
+  c.equal(s[3], c.ceilDiv(scores[3], getBlockKv()),
           "#attn.block_mask key blocks must be ceil(Skv/block_kv)");
 }
 
@@ -532,8 +532,7 @@ void CsrAttr::checkOperandShapes(ShapeChecker &c, ArrayRef<int64_t> scores,
   c.elementType(cols, isI32, "#attn.csr column indices", "i32");
   Shape r = c.ranked(rowPtr, 1, "#attn.csr row pointers");
   c.ranked(cols, 1, "#attn.csr column indices");
-  c.equal(r[0], ShapedType::isDynamic(sq) ? ShapedType::kDynamic : sq + 1,
-          "#attn.csr row pointers must have Sq+1 entries");
+  c.equal(r[0], c.plus(sq, 1), "#attn.csr row pointers must have Sq+1 entries");
 }
 
 //===----------------------------------------------------------------------===//

@@ -49,7 +49,7 @@ typedef struct {
 } attn_entry_tensor;
 typedef struct {
   const char *name;
-  void (*call)(void **args, void *results);
+  int32_t (*call)(void **args, void *results);
   int num_args;
   const attn_entry_tensor *args;
   int num_results;
@@ -76,12 +76,15 @@ struct Program {
   void *(*allocate)(uint64_t bytes) = hostAlloc;
   void (*release)(void *ptr) = hostFree;
   void (*synchronize)() = noSynchronize;
+  /// The object's attn_last_error: why an entry point refused its arguments.
+  const char *(*lastError)() = nullptr;
 };
 
 #ifdef ATTN_ENTRY_TABLE
 Program compiledInProgram() {
   Program p;
   p.entries = attn_entries;
+  p.lastError = attn_last_error;
 #ifdef ATTN_CUDA
   p.allocate = attnCudaAlloc;
   p.release = attnCudaFree;
@@ -108,6 +111,8 @@ Program loadProgram(const std::string &library) {
     fail(library, "no attn_aot_entries: build it with -DATTN_ENTRY_TABLE "
                   "-DATTN_EXPORT_ENTRY_TABLE and the program's header");
   p.entries = table();
+  p.lastError =
+      reinterpret_cast<const char *(*)()>(dlsym(handle, "attn_last_error"));
   void *alloc = dlsym(handle, "attnCudaAlloc");
   void *release = dlsym(handle, "attnCudaFree");
   void *synchronize = dlsym(handle, "attnCudaSynchronize");
@@ -302,7 +307,15 @@ int main(int argc, char **argv) {
   }
   std::vector<int64_t> results(resultWords + 1);
   auto call = [&] {
-    entry->call(args.data(), results.data());
+    // The entry point checks the arguments as attn-run does.
+    if (int32_t status = entry->call(args.data(), results.data())) {
+      // The message names the entry point: attn_NAME: ...
+      std::fprintf(stderr, "%s\n",
+                   program.lastError
+                       ? program.lastError()
+                       : ("status " + std::to_string(status)).c_str());
+      std::exit(2);
+    }
     program.synchronize();
   };
   // Results own fresh buffers unless they alias an argument; several may

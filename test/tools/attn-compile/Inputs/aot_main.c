@@ -44,7 +44,10 @@ int main(int argc, char **argv) {
   attn_memref_4d_f32 k = tensor4(1, 1, 40, 16, 1.0f);
   attn_memref_4d_f32 v = tensor4(1, 1, 40, 8, 2.0f);
   attn_attention_results r;
-  _mlir_ciface_attention(&r, &q, &k, &v);
+  if (attn_attention(&r, &q, &k, &v) != 0) {
+    fprintf(stderr, "%s\n", attn_last_error());
+    return 1;
+  }
 #ifdef ATTN_CUDA
   attnCudaSynchronize();
 #endif
