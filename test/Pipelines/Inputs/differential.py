@@ -83,14 +83,24 @@ PREDICATES = [
 ]
 
 
+def length():
+    """A sequence length: now and then the edges 0 (an empty tensor) and 1."""
+    edge = rng.random()
+    if edge < 0.04:
+        return 0
+    if edge < 0.12:
+        return 1
+    return rng.randint(2, 90)
+
+
 def program():
-    b = rng.randint(1, 2)
+    b = 0 if rng.random() < 0.03 else rng.randint(1, 2)
     hkv = rng.choice([1, 2, 4])
     hq = hkv * rng.choice([1, 2, 3])
-    sq = rng.randint(1, 90)
-    skv = rng.randint(1, 90)
-    d = rng.choice([8, 16, 24, 40])
-    dv = rng.choice([8, 12, 16, 24])
+    sq = length()
+    skv = length()
+    d = rng.choice([1, 8, 16, 24, 40])
+    dv = rng.choice([1, 8, 12, 16, 24])
     elt = rng.choice(["f32", "f32", "f16", "bf16"])
     kind = rng.choice(["softmax", "softmax", "softmax", "sigmoid", "none"])
     pats = patterns(hq)
