@@ -28,6 +28,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Conversion/AttnToGPU/GpuTileGrad.h"
+#include "attn/Kernel/GradBuffers.h"
 #include "attn/Kernel/KernelBuilder.h"
 #include "attn/Kernel/MaskPredicate.h"
 #include "attn/Transforms/MaskAnalysis.h"
@@ -92,7 +93,7 @@ struct PairTerms {
 };
 
 /// Builds the kernels of one op at the rewriter's insertion point.
-class GpuGradBuilder {
+class GpuGradBuilder : AttentionGradBuffers {
 public:
   GpuGradBuilder(RewriterBase &rw, AttentionGradOp op, const GpuGradConfig &cfg,
                  const HeadDims &dims);
@@ -145,10 +146,8 @@ private:
   MaskAnalysis analysis;
   VectorType vecD, vecV;
 
-  // Operands as buffers, sizes and results.
-  Value q, key, v, out, dOut, lse, dLse, sinks, delta;
-  Value batch, sq, skv, offset;
-  Value dq, dk, dv, dSinks;
+  // Δ per query row (operands, sizes and results: AttentionGradBuffers).
+  Value delta;
 
   // The block (its thread count) and this thread.
   int64_t threads = 0;
@@ -174,29 +173,11 @@ GpuGradBuilder::GpuGradBuilder(RewriterBase &rw, AttentionGradOp op,
       vecV(VectorType::get({cfg.dvPart}, rw.getF32Type())) {}
 
 void GpuGradBuilder::setUp() {
-  q = k.toBuffer(op.getQuery());
-  key = k.toBuffer(op.getKey());
-  v = k.toBuffer(op.getValue());
-  out = k.toBuffer(op.getOutput());
-  dOut = k.toBuffer(op.getGradOutput());
-  lse = op.getLse() ? k.toBuffer(op.getLse()) : Value();
-  dLse = op.getGradLse() ? k.toBuffer(op.getGradLse()) : Value();
-  sinks = op.getSinks() ? k.toBuffer(op.getSinks()) : Value();
-  batch = k.dimOf(op.getQuery(), 0);
-  sq = k.dimOf(op.getQuery(), 2);
-  skv = k.dimOf(op.getKey(), 2);
-  offset = k.sub(skv, sq);
-  Value hqV = k.idx(dims.hq), hkvV = k.idx(dims.hkv);
-  auto allocLike = [&](Value operand, ArrayRef<Value> sizes) {
-    return k.allocLike(cast<RankedTensorType>(operand.getType()), sizes);
-  };
-  dq = allocLike(op.getQuery(), {batch, hqV, sq, k.idx(dims.d)});
-  dk = allocLike(op.getKey(), {batch, hkvV, skv, k.idx(dims.d)});
-  dv = allocLike(op.getValue(), {batch, hkvV, skv, k.idx(dims.dv)});
-  if (sinks)
-    dSinks = allocLike(op.getSinks(), {hqV});
+  loadOperands(k, op, /*readOutput=*/true, /*readLse=*/true);
+  allocateGradients(k, op, dims);
   if (softmax)
-    delta = allocLike(op.getLse(), {batch, hqV, sq});
+    delta = k.allocLike(cast<RankedTensorType>(op.getLse().getType()),
+                        {batch, k.idx(dims.hq), sq});
 }
 
 SmallVector<Value> GpuGradBuilder::build() {

@@ -42,6 +42,7 @@
 
 #include "attn/Conversion/AttnToLoops/TileGrad.h"
 #include "attn/Conversion/AttnToLoops/KeyTileLists.h"
+#include "attn/Kernel/GradBuffers.h"
 #include "attn/Kernel/KernelBuilder.h"
 #include "attn/Kernel/MaskPredicate.h"
 #include "attn/Kernel/OnlineSoftmax.h"
@@ -246,7 +247,7 @@ struct RowScratch {
 };
 
 /// Builds the backward of one attn.attention_grad: one method per phase.
-class GradKernel {
+class GradKernel : AttentionGradBuffers {
 public:
   GradKernel(RewriterBase &rw, AttentionGradOp op, const GradConfig &cfg,
              const HeadDims &dims, AttentionOp forward,
@@ -373,9 +374,8 @@ private:
   const bool useLists;
   MaskAnalysis analysis;
   QueryTileLists lists;
-  // Operands as buffers and sizes.
-  Value q, key, v, out, dOut, lse, dLse, sinks;
-  Value batch, sq, skv, offset, numQT, numKT;
+  // Tiles (operands, sizes and results: AttentionGradBuffers).
+  Value numQT, numKT;
   // Row data: for softmax Δ and lse [B, Hq, NQT * Br] (padding rows: 0 and
   // -inf); in each key-tile iteration, per query tile of its part, Q^T
   // [group, tiles, D, Br] (scaled) and dO^T [group, tiles, Dv, Br], each
@@ -386,8 +386,7 @@ private:
   // several query parts, each part's dK and dV [parts, B, Hkv, Skv, D|Dv],
   // unscaled.
   Value dQAcc, dKParts, dVParts;
-  // Results, and the private gradients [chunks, ...] of the captures.
-  Value dq, dk, dv, dSinks;
+  // The private gradients [chunks, ...] of the captures.
   SmallVector<Value> captureParts;
 };
 
@@ -420,20 +419,11 @@ SmallVector<Value> GradKernel::build() {
 
 void GradKernel::setUp() {
   const bool softmax = kind() == AggregationKind::softmax;
-  q = k.toBuffer(op.getQuery());
-  key = k.toBuffer(op.getKey());
-  v = k.toBuffer(op.getValue());
   // Only softmax reads O and lse (for Δ), and not from a forward it
   // recomputes.
-  out = softmax && !forward ? k.toBuffer(op.getOutput()) : Value();
-  dOut = k.toBuffer(op.getGradOutput());
-  lse = op.getLse() && !forward ? k.toBuffer(op.getLse()) : Value();
-  dLse = op.getGradLse() ? k.toBuffer(op.getGradLse()) : Value();
-  sinks = op.getSinks() ? k.toBuffer(op.getSinks()) : Value();
-  batch = k.dimOf(op.getQuery(), 0);
-  sq = k.dimOf(op.getQuery(), 2);
-  skv = k.dimOf(op.getKey(), 2);
-  offset = k.sub(skv, sq);
+  loadOperands(k, op, /*readOutput=*/softmax && !forward,
+               /*readLse=*/!forward);
+  allocateGradients(k, op, dims);
   numQT = ceilDiv(sq, cfg.queryTile);
   numKT = ceilDiv(skv, cfg.keyTile);
   const int64_t dyn = ShapedType::kDynamic, br = cfg.queryTile;
@@ -457,11 +447,6 @@ void GradKernel::setUp() {
       (void)tiled;
     }
   }
-  auto allocLike = [&](Value operand, ArrayRef<Value> sizes) {
-    return k.allocLike(cast<RankedTensorType>(operand.getType()), sizes);
-  };
-  Value hq = k.idx(dims.hq), hkv = k.idx(dims.hkv);
-  dq = allocLike(op.getQuery(), {batch, hq, sq, k.idx(dims.d)});
   if (!useRowTiles())
     dQAcc = eltOf(dq).isF32() ? dq : alloc({dyn, dims.hq, dyn, dims.d}, sq);
   const int64_t parts = cfg.queryParts;
@@ -469,10 +454,6 @@ void GradKernel::setUp() {
     dKParts = alloc({parts, dyn, dims.hkv, dyn, dims.d}, skv);
     dVParts = alloc({parts, dyn, dims.hkv, dyn, dims.dv}, skv);
   }
-  dk = allocLike(op.getKey(), {batch, hkv, skv, k.idx(dims.d)});
-  dv = allocLike(op.getValue(), {batch, hkv, skv, k.idx(dims.dv)});
-  if (sinks)
-    dSinks = allocLike(op.getSinks(), {hq});
   // Tile-level patterns decide the lists where there are some; key lists
   // (csr, indices) are then evaluated per element on the listed pairs.
   if (hasTileLevelPatterns(op.getPatterns()))
