@@ -12,6 +12,7 @@
 #include "attn/Lowering/CheckedAllocation.h"
 #include "attn/Lowering/Passes.h"
 
+#include "mlir/Dialect/LLVMIR/FunctionCallUtils.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/SymbolTable.h"
 
@@ -27,16 +28,6 @@ namespace {
 
 constexpr StringLiteral kWrapperName = "__attn_checked_malloc";
 
-/// A libc function declaration in `module`, created when missing.
-LLVM::LLVMFuncOp libcFunction(OpBuilder &b, ModuleOp module, StringRef name,
-                              LLVM::LLVMFunctionType type) {
-  if (auto f = module.lookupSymbol<LLVM::LLVMFuncOp>(name))
-    return f;
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(module.getBody());
-  return LLVM::LLVMFuncOp::create(b, module.getLoc(), name, type);
-}
-
 /// Defines `ptr __attn_checked_malloc(size)`: malloc(size), or, when that is
 /// null for a non-zero size, the message and _exit(3).
 LLVM::LLVMFuncOp defineWrapper(ModuleOp module, LLVM::LLVMFuncOp malloc) {
@@ -47,11 +38,12 @@ LLVM::LLVMFuncOp defineWrapper(ModuleOp module, LLVM::LLVMFuncOp malloc) {
   auto ptrType = LLVM::LLVMPointerType::get(ctx);
   auto i32 = IntegerType::get(ctx, 32);
   auto voidType = LLVM::LLVMVoidType::get(ctx);
-  auto dprintf = libcFunction(
-      b, module, "dprintf",
-      LLVM::LLVMFunctionType::get(i32, {i32, ptrType}, /*isVarArg=*/true));
-  auto exit = libcFunction(b, module, "_exit",
-                           LLVM::LLVMFunctionType::get(voidType, {i32}));
+  FailureOr<LLVM::LLVMFuncOp> dprintf = LLVM::lookupOrCreateFn(
+      b, module, "dprintf", {i32, ptrType}, i32, /*isVarArg=*/true);
+  FailureOr<LLVM::LLVMFuncOp> exit =
+      LLVM::lookupOrCreateFn(b, module, "_exit", {i32}, voidType);
+  if (failed(dprintf) || failed(exit))
+    return {}; // declared otherwise by the program: allocations stay as-is
 
   b.setInsertionPointToEnd(module.getBody());
   auto wrapper = LLVM::LLVMFuncOp::create(
@@ -80,8 +72,8 @@ LLVM::LLVMFuncOp defineWrapper(ModuleOp module, LLVM::LLVMFuncOp malloc) {
   Value size64 = size;
   if (sizeType != b.getI64Type())
     size64 = LLVM::ZExtOp::create(b, loc, b.getI64Type(), size);
-  LLVM::CallOp::create(b, loc, dprintf, ValueRange{stderrFd, message, size64});
-  LLVM::CallOp::create(b, loc, exit,
+  LLVM::CallOp::create(b, loc, *dprintf, ValueRange{stderrFd, message, size64});
+  LLVM::CallOp::create(b, loc, *exit,
                        ValueRange{LLVM::ConstantOp::create(
                            b, loc, i32, kOutOfMemoryExitStatus)});
   LLVM::UnreachableOp::create(b, loc);
@@ -110,6 +102,8 @@ void mlir::attn::checkHeapAllocations(ModuleOp module) {
   if (calls.empty())
     return;
   LLVM::LLVMFuncOp wrapper = defineWrapper(module, malloc);
+  if (!wrapper)
+    return;
   for (LLVM::CallOp call : calls)
     call.setCallee(wrapper.getSymName());
 }

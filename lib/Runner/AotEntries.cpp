@@ -6,6 +6,7 @@
 #include "attn/IR/AttnOps.h"
 #include "attn/IR/AttnShapes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/FunctionCallUtils.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -73,6 +74,12 @@ struct FirstFailure {
     for (auto [i, v] : llvm::enumerate(values))
       numbers[i] = LLVM::SelectOp::create(b, loc, first, v, numbers[i]);
     failed = LLVM::OrOp::create(b, loc, failed, fails);
+  }
+
+  /// failed, format and the numbers: what a region yields or a branch
+  /// passes on.
+  SmallVector<Value, 5> state() const {
+    return {failed, format, numbers[0], numbers[1], numbers[2]};
   }
 
   OpBuilder &b;
@@ -209,39 +216,13 @@ public:
   /// rule held (the helpers index with the sizes those rules guarantee).
   void maskData(func::FuncOp func, const SizeRecorder &recorder,
                 const KnownShapes &known, FirstFailure &first) {
-    auto argIndex = [&](Value v) -> int {
-      auto ba = dyn_cast<BlockArgument>(v);
-      if (!ba || ba.getOwner() != &func.getBody().front())
-        return -1;
-      return ba.getArgNumber();
-    };
-    func.walk([&](Operation *op) {
-      std::optional<MaskSite> site = maskSite(op);
-      if (!site)
-        return;
-      auto sizeOf = [&](Value v, unsigned dim) {
-        attn::Shape shape = known.lookup(v);
-        return shape.size() > dim
-                   ? shape[dim]
-                   : cast<RankedTensorType>(v.getType()).getDimSize(dim);
-      };
-      int64_t sq = sizeOf(site->queries, site->qDim);
-      int64_t skv = sizeOf(site->keys, site->kDim);
-      if (ShapedType::isDynamic(sq) || ShapedType::isDynamic(skv))
-        return;
-      SmallVector<MaskRole> roles = maskRoles(*site);
-      ValueRange operands = site->operands;
-      for (unsigned i = 0; i < roles.size(); ++i) {
-        if (isa<attn::IndicesAttr>(roles[i].pattern))
-          if (int a = argIndex(operands[i]); a >= 0)
-            indices(a, size(recorder, skv), first);
-        if (isa<attn::CsrAttr>(roles[i].pattern) && roles[i].position == 0) {
-          int ra = argIndex(operands[i]), ca = argIndex(operands[i + 1]);
-          if (ra >= 0 && ca >= 0)
-            csr(ra, ca, size(recorder, sq), size(recorder, skv), first);
-        }
-      }
-    });
+    for (const ArgumentMaskData &m : argumentMaskData(func, known)) {
+      if (m.csr)
+        csr(m.argument, m.columns, size(recorder, m.sq), size(recorder, m.skv),
+            first);
+      else
+        indices(m.argument, size(recorder, m.skv), first);
+    }
   }
 
   Value constant(int64_t v) {
@@ -494,15 +475,11 @@ AotEntry attn_run::addArgumentChecks(func::FuncOp func) {
   auto ifOk = scf::IfOp::create(b, loc, state, first.failed,
                                 /*withElseRegion=*/true);
   b.setInsertionPointToStart(&ifOk.getThenRegion().front());
-  scf::YieldOp::create(b, loc,
-                       ValueRange{first.failed, first.format, first.numbers[0],
-                                  first.numbers[1], first.numbers[2]});
+  scf::YieldOp::create(b, loc, ValueRange(first.state()));
   b.setInsertionPointToStart(&ifOk.getElseRegion().front());
   FirstFailure data(b, loc);
   checks.maskData(func, recorder, known, data);
-  scf::YieldOp::create(b, loc,
-                       ValueRange{data.failed, data.format, data.numbers[0],
-                                  data.numbers[1], data.numbers[2]});
+  scf::YieldOp::create(b, loc, ValueRange(data.state()));
   b.setInsertionPointAfter(ifOk);
   Value failed = ifOk.getResult(0);
   auto report = scf::IfOp::create(b, loc, TypeRange{}, failed,
@@ -535,13 +512,17 @@ AotEntry attn_run::addArgumentChecks(func::FuncOp func) {
 
 namespace {
 
-LLVM::LLVMFuncOp declare(OpBuilder &b, ModuleOp module, StringRef name,
-                         LLVM::LLVMFunctionType type) {
-  if (auto f = module.lookupSymbol<LLVM::LLVMFuncOp>(name))
-    return f;
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(module.getBody());
-  return LLVM::LLVMFuncOp::create(b, module.getLoc(), name, type);
+/// The declaration of C function `name` (libc, the OpenMP runtime) in
+/// `module`, created when missing.
+LLVM::LLVMFuncOp cFunction(OpBuilder &b, ModuleOp module, StringRef name,
+                           ArrayRef<Type> params, Type result,
+                           bool isVarArg = false) {
+  FailureOr<LLVM::LLVMFuncOp> f =
+      LLVM::lookupOrCreateFn(b, module, name, params, result, isVarArg);
+  if (failed(f))
+    llvm::report_fatal_error("the program declares " + name +
+                             " with another signature");
+  return *f;
 }
 
 /// Shared by every object of a program (weak_odr): the thread-local
@@ -581,11 +562,9 @@ void defineRuntime(OpBuilder &b, ModuleOp module) {
   LLVM::ReturnOp::create(b, loc, ValueRange{});
 
   // __attn_report(format, x, y, z): the message, for attn_last_error.
-  auto snprintf = declare(
-      b, module, "snprintf",
-      LLVM::LLVMFunctionType::get(i32, {ptr, i64, ptr}, /*isVarArg=*/true));
-  auto reportType = LLVM::LLVMFunctionType::get(voidType, {ptr, i64, i64, i64});
-  auto report = declare(b, module, kReport, reportType);
+  auto snprintf = cFunction(b, module, "snprintf", {ptr, i64, ptr}, i32,
+                            /*isVarArg=*/true);
+  auto report = cFunction(b, module, kReport, {ptr, i64, i64, i64}, voidType);
   report.setLinkage(LLVM::Linkage::Internal);
   body = report.addEntryBlock(b);
   b.setInsertionPointToStart(body);
@@ -711,11 +690,9 @@ void defineEntry(OpBuilder &b, ModuleOp module, const AotEntry &e,
         b, loc,
         LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::sgt, n, zero32), n,
         zero32);
-    auto ompGet = declare(b, module, "omp_get_max_threads",
-                          LLVM::LLVMFunctionType::get(i32, {}));
-    auto ompSet = declare(
-        b, module, "omp_set_num_threads",
-        LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {i32}));
+    auto ompGet = cFunction(b, module, "omp_get_max_threads", {}, i32);
+    auto ompSet = cFunction(b, module, "omp_set_num_threads", {i32},
+                            LLVM::LLVMVoidType::get(ctx));
     Value current =
         LLVM::CallOp::create(b, loc, ompGet, ValueRange{}).getResult();
     Value wanted = LLVM::SelectOp::create(
@@ -737,9 +714,8 @@ void defineEntry(OpBuilder &b, ModuleOp module, const AotEntry &e,
                    name + ": argument #" + std::to_string(i) +
                        ": the descriptor pointer is null");
   LLVM::CondBrOp::create(b, loc, pointers.failed, report,
-                         ValueRange{pointers.format, pointers.numbers[0],
-                                    pointers.numbers[1], pointers.numbers[2]},
-                         descriptors, ValueRange{});
+                         ValueRange(pointers.state()).drop_front(), descriptors,
+                         ValueRange{});
 
   b.setInsertionPointToStart(descriptors);
   FirstFailure sizes(b, loc);
@@ -747,9 +723,8 @@ void defineEntry(OpBuilder &b, ModuleOp module, const AotEntry &e,
     if (auto tensor = dyn_cast<RankedTensorType>(type))
       checkDescriptor(b, loc, args[firstArg + i], tensor, i, name, sizes);
   LLVM::CondBrOp::create(b, loc, sizes.failed, report,
-                         ValueRange{sizes.format, sizes.numbers[0],
-                                    sizes.numbers[1], sizes.numbers[2]},
-                         call, ValueRange{});
+                         ValueRange(sizes.state()).drop_front(), call,
+                         ValueRange{});
 
   b.setInsertionPointToStart(call);
   Value status = LLVM::CallOp::create(b, loc, check, args.drop_front(firstArg))

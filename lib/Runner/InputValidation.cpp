@@ -210,15 +210,15 @@ void validateCsr(const HostTensor &rp, const std::string &name,
 
 } // namespace
 
-void attn_run::validateMaskData(func::FuncOp func, ArrayRef<HostTensor> args,
-                                ArrayRef<std::string> argNames,
-                                const KnownShapes &known) {
+SmallVector<ArgumentMaskData>
+attn_run::argumentMaskData(func::FuncOp func, const KnownShapes &known) {
   auto argIndex = [&](Value v) -> int {
     auto ba = dyn_cast<BlockArgument>(v);
     if (!ba || ba.getOwner() != &func.getBody().front())
       return -1;
     return ba.getArgNumber();
   };
+  SmallVector<ArgumentMaskData> data;
   func.walk([&](Operation *op) {
     std::optional<MaskSite> site = maskSite(op);
     if (!site)
@@ -237,16 +237,27 @@ void attn_run::validateMaskData(func::FuncOp func, ArrayRef<HostTensor> args,
     SmallVector<MaskRole> roles = maskRoles(*site);
     ValueRange operands = site->operands;
     for (unsigned i = 0; i < roles.size(); ++i) {
-      if (isa<attn::IndicesAttr>(roles[i].pattern)) {
-        int a = argIndex(operands[i]);
-        if (a >= 0)
-          validateIndices(args[a], argNames[a], skv);
-      }
+      if (isa<attn::IndicesAttr>(roles[i].pattern))
+        if (int a = argIndex(operands[i]); a >= 0)
+          data.push_back({false, unsigned(a), 0, sq, skv});
       if (isa<attn::CsrAttr>(roles[i].pattern) && roles[i].position == 0) {
         int ra = argIndex(operands[i]), ca = argIndex(operands[i + 1]);
         if (ra >= 0 && ca >= 0)
-          validateCsr(args[ra], argNames[ra], args[ca], argNames[ca], sq, skv);
+          data.push_back({true, unsigned(ra), unsigned(ca), sq, skv});
       }
     }
   });
+  return data;
+}
+
+void attn_run::validateMaskData(func::FuncOp func, ArrayRef<HostTensor> args,
+                                ArrayRef<std::string> argNames,
+                                const KnownShapes &known) {
+  for (const ArgumentMaskData &m : argumentMaskData(func, known)) {
+    if (m.csr)
+      validateCsr(args[m.argument], argNames[m.argument], args[m.columns],
+                  argNames[m.columns], m.sq, m.skv);
+    else
+      validateIndices(args[m.argument], argNames[m.argument], m.skv);
+  }
 }

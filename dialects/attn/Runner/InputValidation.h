@@ -68,6 +68,20 @@ using KnownShapes = llvm::DenseMap<mlir::Value, mlir::attn::Shape>;
 KnownShapes checkConcreteShapes(mlir::func::FuncOp func,
                                 llvm::ArrayRef<HostTensor> args);
 
+/// A data-carrying mask operand taken straight from an argument of its
+/// function: an index list (`argument`) or a CSR structure (`argument` the
+/// row pointers, `columns` the column indices), with its site's Sq and Skv.
+struct ArgumentMaskData {
+  bool csr;
+  unsigned argument, columns;
+  int64_t sq, skv;
+};
+
+/// The data mask operands of `func` that are arguments, at sites whose Sq
+/// and Skv `known` (or the types) give; other sites are skipped.
+llvm::SmallVector<ArgumentMaskData> argumentMaskData(mlir::func::FuncOp func,
+                                                     const KnownShapes &known);
+
 /// Validates data-carrying mask operands that come straight from arguments
 /// (CSR structure, index ranges); compiled code trusts them. `argNames`
 /// name the arguments in messages.
