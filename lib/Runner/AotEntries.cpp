@@ -36,16 +36,6 @@ std::string escapePercent(StringRef s) {
   return out;
 }
 
-std::string where(Operation *op) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  if (auto loc = dyn_cast<FileLineColLoc>(op->getLoc()))
-    os << loc.getFilename().getValue() << ":" << loc.getLine() << ":"
-       << loc.getColumn() << ": ";
-  os << "'" << op->getName() << "' with the given argument sizes: ";
-  return s;
-}
-
 //===----------------------------------------------------------------------===//
 // The first failing check, kept with selects (no branches)
 //===----------------------------------------------------------------------===//
@@ -107,32 +97,9 @@ void recordShapeRules(func::FuncOp func, SizeRecorder &recorder,
         size = recorder.argumentDim(arg.getArgNumber(), d);
     known[arg] = shape;
   }
-  auto shapeOf = [&](Value v) -> attn::Shape {
-    if (auto it = known.find(v); it != known.end())
-      return it->second;
-    if (auto t = dyn_cast<RankedTensorType>(v.getType()))
-      return attn::Shape(t.getShape());
-    return {};
-  };
-  func.walk([&](Operation *op) {
-    if (!isa<attn::AttnDialect>(op->getDialect()) || isa<attn::YieldOp>(op))
-      return;
-    recorder.setContext(where(op));
-    SmallVector<attn::Shape> results;
-    std::string error; // the verifier saw every static size already
-    attn::checkAttnOpShapes(op, shapeOf, results, error, &recorder);
-    for (auto [result, shape] : llvm::zip(op->getResults(), results)) {
-      auto type = cast<RankedTensorType>(result.getType());
-      for (unsigned d = 0; d < shape.size(); ++d)
-        if (!type.isDynamicDim(d) && SizeRecorder::isTag(shape[d]))
-          recorder.record(SizeRecorder::Rule::Equal, shape[d],
-                          type.getDimSize(d),
-                          "result dimension " + Twine(d) +
-                              " of the declared type does not match the "
-                              "argument sizes");
-      known[result] = shape;
-    }
-  });
+  // The verifier saw every static size already: no rule can fail here.
+  propagateShapes(func, known, &recorder,
+                  [](Operation *, const std::string &) {});
 }
 
 /// Builds the run-time checks of one function into its check function.

@@ -119,14 +119,11 @@ std::string locString(Operation *op) {
 
 } // namespace
 
-KnownShapes attn_run::checkConcreteShapes(func::FuncOp func,
-                                          ArrayRef<HostTensor> args) {
-  KnownShapes known;
-  for (auto [arg, tensor] : llvm::zip(func.getArguments(), args))
-    known[arg] = attn::Shape(tensor.shape.begin(), tensor.shape.end());
+void attn_run::propagateShapes(
+    func::FuncOp func, KnownShapes &known, attn::SizeRecorder *recorder,
+    function_ref<void(Operation *, const std::string &)> onError) {
   auto shapeOf = [&](Value v) -> attn::Shape {
-    auto it = known.find(v);
-    if (it != known.end())
+    if (auto it = known.find(v); it != known.end())
       return it->second;
     if (auto t = dyn_cast<RankedTensorType>(v.getType()))
       return attn::Shape(t.getShape());
@@ -135,25 +132,45 @@ KnownShapes attn_run::checkConcreteShapes(func::FuncOp func,
   func.walk([&](Operation *op) {
     if (!isa<attn::AttnDialect>(op->getDialect()) || isa<attn::YieldOp>(op))
       return;
+    std::string prefix = "'" + op->getName().getStringRef().str() +
+                         "' with the given argument sizes: ";
+    if (recorder)
+      recorder->setContext(locString(op) + ": " + prefix);
     SmallVector<attn::Shape> results;
     std::string error;
-    if (!attn::checkAttnOpShapes(op, shapeOf, results, error))
-      fail(locString(op), "'" + op->getName().getStringRef().str() +
-                              "' with the given argument sizes: " + error);
+    if (!attn::checkAttnOpShapes(op, shapeOf, results, error, recorder))
+      onError(op, prefix + error);
     for (auto [result, shape] : llvm::zip(op->getResults(), results)) {
       // A declared static size must agree with the propagated one.
       auto type = cast<RankedTensorType>(result.getType());
-      for (unsigned d = 0; d < shape.size(); ++d)
-        if (!type.isDynamicDim(d) && !ShapedType::isDynamic(shape[d]) &&
-            type.getDimSize(d) != shape[d])
-          fail(locString(op), "result type " +
-                                  attn::formatShape(type.getShape()) +
-                                  " does not match the argument sizes, which "
-                                  "give " +
-                                  attn::formatShape(shape));
+      for (unsigned d = 0; d < shape.size(); ++d) {
+        if (type.isDynamicDim(d) || ShapedType::isDynamic(shape[d]))
+          continue;
+        if (recorder && attn::SizeRecorder::isTag(shape[d]))
+          recorder->record(attn::SizeRecorder::Rule::Equal, shape[d],
+                           type.getDimSize(d),
+                           "result dimension " + Twine(d) +
+                               " of the declared type does not match the "
+                               "argument sizes");
+        else if (type.getDimSize(d) != shape[d])
+          onError(op, "result type " + attn::formatShape(type.getShape()) +
+                          " does not match the argument sizes, which give " +
+                          attn::formatShape(shape));
+      }
       known[result] = shape;
     }
   });
+}
+
+KnownShapes attn_run::checkConcreteShapes(func::FuncOp func,
+                                          ArrayRef<HostTensor> args) {
+  KnownShapes known;
+  for (auto [arg, tensor] : llvm::zip(func.getArguments(), args))
+    known[arg] = attn::Shape(tensor.shape.begin(), tensor.shape.end());
+  propagateShapes(func, known, /*recorder=*/nullptr,
+                  [](Operation *op, const std::string &message) {
+                    fail(locString(op), message);
+                  });
   return known;
 }
 

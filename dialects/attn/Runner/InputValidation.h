@@ -63,6 +63,16 @@ HostTensor readArgument(mlir::func::FuncOp func, unsigned index,
 /// arguments.
 using KnownShapes = llvm::DenseMap<mlir::Value, mlir::attn::Shape>;
 
+/// Propagates the shapes in `known` (the arguments') through the attn ops
+/// of `func`, checking every shape rule and the declared static sizes of
+/// their results; `onError(op, message)` hears of the first broken rule of
+/// an op. With `recorder`, rules on its tags are recorded instead (a result
+/// size that is a tag is recorded as equal to the declared one).
+void propagateShapes(
+    mlir::func::FuncOp func, KnownShapes &known,
+    mlir::attn::SizeRecorder *recorder,
+    llvm::function_ref<void(mlir::Operation *, const std::string &)> onError);
+
 /// Propagates the concrete argument shapes through the attn ops of `func`
 /// and checks every shape rule with them. Returns the known shapes.
 KnownShapes checkConcreteShapes(mlir::func::FuncOp func,
