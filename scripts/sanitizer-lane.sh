@@ -23,7 +23,12 @@ if [ ! -f "$build/build.ninja" ]; then
     -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
     -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit >/dev/null
 fi
-ninja -C "$build" attn-opt attn-translate attn-run attn-compile attn-aot-run attn-fuzz attn-doc
+targets="attn-opt attn-translate attn-run attn-compile attn-aot-run attn-fuzz attn-doc"
+# The CUDA runtime wrappers exist where the toolkit's headers do.
+if ninja -C "$build" -t query attn_cuda_runtime >/dev/null 2>&1; then
+  targets="$targets attn_cuda_runtime"
+fi
+ninja -C "$build" $targets
 
 # libMLIR is not instrumented: its containers' annotations are unknown to
 # ASan, so container-overflow reports would be false positives; leaks of the

@@ -58,10 +58,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ScopedDiagnosticHandler quiet(&context,
                                 [](Diagnostic &) { return success(); });
   llvm::SourceMgr sources;
+  // MLIR's lexer reads up to a terminating NUL, which libFuzzer's data
+  // lacks: a copy adds it (tools hand the parser files read with one).
   sources.AddNewSourceBuffer(
-      llvm::MemoryBuffer::getMemBuffer(
-          StringRef(reinterpret_cast<const char *>(data), size), "input",
-          /*RequiresNullTerminator=*/false),
+      llvm::MemoryBuffer::getMemBufferCopy(
+          StringRef(reinterpret_cast<const char *>(data), size), "input"),
       llvm::SMLoc());
   OwningOpRef<ModuleOp> module =
       parseSourceFile<ModuleOp>(sources, ParserConfig(&context));
