@@ -211,7 +211,19 @@ double AttentionOp::getEffectiveScale() {
   return effectiveScale(getScaleAttr(), getQuery());
 }
 
-LogicalResult AttentionOp::verify() { return verifyShapes(*this); }
+/// The fused ops carry no alpha: entmax stays an attn.aggregate.
+static LogicalResult verifyFusedKind(Operation *op, AggregationKind kind) {
+  if (kind == AggregationKind::entmax)
+    return op->emitOpError("entmax is not a kind of the fused op: use "
+                           "attn.aggregate entmax");
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  if (failed(verifyFusedKind(*this, getKind())))
+    return failure();
+  return verifyShapes(*this);
+}
 
 /// The score_mod and predicate regions of attn.attention and its gradient.
 static LogicalResult verifyAttentionRegions(Operation *op, Region &scoreMod,
@@ -241,7 +253,11 @@ double AttentionGradOp::getEffectiveScale() {
   return effectiveScale(getScaleAttr(), getQuery());
 }
 
-LogicalResult AttentionGradOp::verify() { return verifyShapes(*this); }
+LogicalResult AttentionGradOp::verify() {
+  if (failed(verifyFusedKind(*this, getKind())))
+    return failure();
+  return verifyShapes(*this);
+}
 
 LogicalResult AttentionGradOp::verifyRegions() {
   return verifyAttentionRegions(*this, getScoreMod(), getPredicate());
@@ -318,8 +334,33 @@ void MaskOp::getCanonicalizationPatterns(RewritePatternSet &results,
   results.add<SimplifyMaskPatterns>(context);
 }
 
-LogicalResult AggregateOp::verify() { return verifyShapes(*this); }
-LogicalResult NormalizeOp::verify() { return verifyShapes(*this); }
+/// entmax needs alpha > 1 (finite); no other kind takes alpha.
+static LogicalResult verifyAlpha(Operation *op, AggregationKind kind,
+                                 std::optional<APFloat> alpha) {
+  if (kind != AggregationKind::entmax) {
+    if (alpha)
+      return op->emitOpError("alpha applies only to entmax");
+    return success();
+  }
+  if (!alpha)
+    return op->emitOpError("entmax needs an alpha attribute (alpha > 1)");
+  double a = alpha->convertToDouble();
+  if (!std::isfinite(a) || a <= 1.0)
+    return op->emitOpError("entmax needs a finite alpha > 1, got ") << a;
+  return success();
+}
+
+LogicalResult AggregateOp::verify() {
+  if (failed(verifyAlpha(*this, getKind(), getAlpha())))
+    return failure();
+  return verifyShapes(*this);
+}
+
+LogicalResult NormalizeOp::verify() {
+  if (failed(verifyAlpha(*this, getKind(), getAlpha())))
+    return failure();
+  return verifyShapes(*this);
+}
 LogicalResult MergeOp::verify() { return verifyShapes(*this); }
 LogicalResult FeatureMapOp::verify() { return verifyShapes(*this); }
 LogicalResult LinearAggregateOp::verify() { return verifyShapes(*this); }

@@ -57,6 +57,8 @@ double rowAdjoint(AggregationKind kind, const double *s, const double *w,
       if (s[j] != -kInf)
         dS[j] += dP[j];
     return 0;
+  case AggregationKind::entmax:
+    llvm_unreachable("refused by the reference's attnRule");
   }
   return 0;
 }
@@ -125,9 +127,8 @@ void mlir::attn::reference::aggregateAdjoint(
               dV[vo + d] += w[j] * dOi[d];
           }
         }
-        double dL = kind == AggregationKind::softmax && !dLse.empty()
-                        ? dLse[r]
-                        : 0.0;
+        double dL =
+            kind == AggregationKind::softmax && !dLse.empty() ? dLse[r] : 0.0;
         std::fill(rowDS.begin(), rowDS.end(), 0.0);
         double delta =
             rowAdjoint(kind, row, w.data(), dP.data(), dL, skv, rowDS.data());
@@ -187,10 +188,12 @@ void mlir::attn::reference::mergeAdjoint(
   }
 }
 
-void mlir::attn::reference::featureMapAdjoint(
-    FeatureMapKind kind, const Tensor &x, const Tensor *w, const Tensor &y,
-    ArrayRef<double> dY, MutableArrayRef<double> dX,
-    MutableArrayRef<double> dW) {
+void mlir::attn::reference::featureMapAdjoint(FeatureMapKind kind,
+                                              const Tensor &x, const Tensor *w,
+                                              const Tensor &y,
+                                              ArrayRef<double> dY,
+                                              MutableArrayRef<double> dX,
+                                              MutableArrayRef<double> dW) {
   if (dY.empty())
     return;
   int64_t dim = x.shape.back(), rows = dim ? x.numElements() / dim : 0;
@@ -204,8 +207,8 @@ void mlir::attn::reference::featureMapAdjoint(
       for (int64_t a = 0; a < dim; ++a) {
         double acc = g[1 + a];
         for (int64_t b = 0; b < dim; ++b)
-          acc += (g[1 + dim + a * dim + b] + g[1 + dim + b * dim + a]) * in[b] *
-                 c;
+          acc +=
+              (g[1 + dim + a * dim + b] + g[1 + dim + b * dim + a]) * in[b] * c;
         dX[row * dim + a] += acc;
       }
     }

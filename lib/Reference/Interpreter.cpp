@@ -317,7 +317,8 @@ private:
   bool applyMask(Operation *op, ArrayAttr patternAttrs, ValueRange operands,
                  Region &predicateRegion, Tensor &s);
   bool aggregate(Operation *op, AggregationKind kind, const Tensor &s,
-                 const Tensor &v, const Tensor *sinks, Tensor &o, Tensor &lse);
+                 const Tensor &v, const Tensor *sinks, Tensor &o, Tensor &lse,
+                 double alpha = 0);
   bool buildPattern(Attribute attr, ValueRange &operands, const MaskGeometry &g,
                     MaskPattern &out);
   bool keeps(const MaskPattern &p, const MaskGeometry &g, int64_t b, int64_t h,
@@ -1531,9 +1532,64 @@ double maxOf(double acc, double x) {
 
 } // namespace
 
+double mlir::attn::reference::entmaxThreshold(const double *z, int64_t n,
+                                              double alpha) {
+  // Relative to the row maximum, tau lies in [-1, 0]: the largest value
+  // alone reaches 1 at tau = max - 1, and nothing is left at tau = max.
+  double top = -kInf;
+  for (int64_t j = 0; j < n; ++j)
+    top = std::max(top, z[j]);
+  std::vector<double> sorted;
+  for (int64_t j = 0; j < n; ++j)
+    if (z[j] != -kInf)
+      sorted.push_back(z[j] - top);
+  std::sort(sorted.begin(), sorted.end(), std::greater<double>());
+  const int64_t kept = sorted.size();
+  if (alpha == 2.0) {
+    // Sparsemax: the support is the largest k with 1 + k z_(k) > sum_{<=k}.
+    double sum = 0, tau = 0;
+    for (int64_t k = 1; k <= kept; ++k) {
+      sum += sorted[k - 1];
+      if (1 + k * sorted[k - 1] > sum)
+        tau = (sum - 1) / k;
+    }
+    return tau + top;
+  }
+  if (alpha == 1.5) {
+    // 1.5-entmax (Peters et al. 2019): tau_k from the mean and variance of
+    // the k largest; the support is the k with tau_k <= z_(k).
+    double sum = 0, sumSq = 0;
+    std::vector<double> taus(kept);
+    int64_t support = 0;
+    for (int64_t k = 1; k <= kept; ++k) {
+      double x = sorted[k - 1];
+      sum += x;
+      sumSq += x * x;
+      double mean = sum / k, ss = k * (sumSq / k - mean * mean);
+      double delta = std::max(0.0, (1 - ss) / k);
+      taus[k - 1] = mean - std::sqrt(delta);
+      if (taus[k - 1] <= x)
+        ++support;
+    }
+    return taus[std::max<int64_t>(support, 1) - 1] + top;
+  }
+  const double power = 1.0 / (alpha - 1.0);
+  double lo = -1, hi = 0;
+  while (hi - lo > 1e-12) {
+    double mid = 0.5 * (lo + hi), total = 0;
+    for (double x : sorted) {
+      if (x <= mid)
+        break;
+      total += std::pow(x - mid, power);
+    }
+    (total >= 1 ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi) + top;
+}
+
 double mlir::attn::reference::rowWeights(AggregationKind kind, const double *s,
                                          int64_t n, const double *sink,
-                                         double *w) {
+                                         double *w, double alpha) {
   switch (kind) {
   case AggregationKind::softmax: {
     double m = sink ? *sink : -kInf;
@@ -1560,6 +1616,27 @@ double mlir::attn::reference::rowWeights(AggregationKind kind, const double *s,
     for (int64_t j = 0; j < n; ++j)
       w[j] = s[j] == -kInf ? 0.0 : s[j];
     return 0;
+  case AggregationKind::entmax: {
+    std::vector<double> z(n);
+    bool anyKept = false, anyNaN = false;
+    for (int64_t j = 0; j < n; ++j) {
+      z[j] = s[j] == -kInf ? -kInf : (alpha - 1) * s[j];
+      anyKept |= s[j] != -kInf;
+      anyNaN |= std::isnan(s[j]);
+    }
+    if (anyNaN || !anyKept) {
+      std::fill(w, w + n, anyNaN ? std::nan("") : 0.0);
+      return anyNaN ? std::nan("") : -kInf;
+    }
+    double tau = entmaxThreshold(z.data(), n, alpha), total = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      w[j] = z[j] > tau ? std::pow(z[j] - tau, 1.0 / (alpha - 1)) : 0.0;
+      total += w[j];
+    }
+    for (int64_t j = 0; j < n; ++j)
+      w[j] /= total;
+    return 0;
+  }
   }
   return 0;
 }
@@ -1570,7 +1647,8 @@ namespace {
 /// row s[b, h, i] (and sink sinks[h]); lse gets each row's lse.
 bool Interpreter::aggregate(Operation *op, AggregationKind kind,
                             const Tensor &s, const Tensor &v,
-                            const Tensor *sinks, Tensor &o, Tensor &lse) {
+                            const Tensor *sinks, Tensor &o, Tensor &lse,
+                            double alpha) {
   int64_t nb = s.shape[0], hq = s.shape[1], sq = s.shape[2], skv = s.shape[3];
   int64_t dv = v.shape[3], group = hq / v.shape[1];
   if (!alloc(op, {nb, hq, sq, dv}, o) || !alloc(op, {nb, hq, sq}, lse))
@@ -1580,8 +1658,9 @@ bool Interpreter::aggregate(Operation *op, AggregationKind kind,
     for (int64_t h = 0; h < hq; ++h)
       for (int64_t i = 0; i < sq; ++i) {
         const double *row = s.data.data() + off4(s.shape, b, h, i, 0);
-        lse.data[off3(lse.shape, b, h, i)] = rowWeights(
-            kind, row, skv, sinks ? sinks->data.data() + h : nullptr, w.data());
+        lse.data[off3(lse.shape, b, h, i)] =
+            rowWeights(kind, row, skv, sinks ? sinks->data.data() + h : nullptr,
+                       w.data(), alpha);
         double *out = o.data.data() + off4(o.shape, b, h, i, 0);
         for (int64_t j = 0; j < skv; ++j) {
           // Skip zero weights so that a masked key's value never matters.
@@ -1598,8 +1677,9 @@ bool Interpreter::aggregate(Operation *op, AggregationKind kind,
 bool Interpreter::execAttn(AggregateOp op) {
   const Tensor *sinks = op.getSinks() ? &tensor(op.getSinks()) : nullptr;
   Tensor o, lse;
+  double alpha = op.getAlpha() ? op.getAlpha()->convertToDouble() : 0;
   if (!aggregate(op, op.getKind(), tensor(op.getScores()),
-                 tensor(op.getValue()), sinks, o, lse) ||
+                 tensor(op.getValue()), sinks, o, lse, alpha) ||
       !setTensor(op.getOutput(), std::move(o)))
     return false;
   return !op.getLse() || setTensor(op.getLse(), std::move(lse));
@@ -1638,7 +1718,8 @@ bool Interpreter::execAttn(NormalizeOp op) {
   int64_t skv = s.shape[3];
   for (int64_t r = 0, rows = skv ? s.numElements() / skv : 0; r < rows; ++r)
     rowWeights(op.getKind(), s.data.data() + r * skv, skv, nullptr,
-               p.data.data() + r * skv);
+               p.data.data() + r * skv,
+               op.getAlpha() ? op.getAlpha()->convertToDouble() : 0);
   return setTensor(op.getResult(), std::move(p));
 }
 

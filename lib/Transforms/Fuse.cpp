@@ -24,6 +24,9 @@ static bool onlyFeedsChains(Operation *op) {
 
 FailureOr<AttentionOp> mlir::attn::fuseAttentionChain(RewriterBase &rewriter,
                                                       AggregateOp aggregate) {
+  // attn.attention has no alpha: entmax keeps its graph (naive form).
+  if (aggregate.getKind() == AggregationKind::entmax)
+    return rewriter.notifyMatchFailure(aggregate, "entmax is not fused");
   Value scores = aggregate.getScores();
   auto mask = scores.getDefiningOp<MaskOp>();
   if (mask) {
@@ -98,7 +101,7 @@ FailureOr<AggregateOp> mlir::attn::unfuseAttention(RewriterBase &rewriter,
   }
   auto aggregate = AggregateOp::create(
       rewriter, loc, attention->getResultTypes(), attention.getKindAttr(),
-      scores, attention.getValue(), attention.getSinks());
+      scores, attention.getValue(), attention.getSinks(), FloatAttr());
   rewriter.replaceOp(attention, aggregate->getResults());
   return aggregate;
 }

@@ -209,6 +209,8 @@ LogicalResult ReverseSweep::visitUnfused(Operation *op) {
         return success();
       })
       .Case<AggregateOp>([&](AggregateOp a) -> LogicalResult {
+        if (a.getKind() == AggregationKind::entmax)
+          return a.emitOpError("attn-grad has no rule for entmax yet");
         FailureOr<AggregateGrads> d = aggregateVJP(
             g, a.getKind(), a.getScores(), a.getValue(), a.getOutput(),
             a.getLse(), a.getSinks(), adjointOrZero(a.getOutput()),
@@ -221,7 +223,9 @@ LogicalResult ReverseSweep::visitUnfused(Operation *op) {
           accumulate(a.getSinks(), d->sinks);
         return success();
       })
-      .Case<NormalizeOp>([&](NormalizeOp n) {
+      .Case<NormalizeOp>([&](NormalizeOp n) -> LogicalResult {
+        if (n.getKind() == AggregationKind::entmax)
+          return n.emitOpError("attn-grad has no rule for entmax yet");
         accumulate(n.getScores(),
                    normalizeVJP(g, n.getKind(), n.getScores(), n.getResult(),
                                 adjoint(n.getResult())));

@@ -13,7 +13,8 @@ def Attn_AggregationKind : I32EnumAttr<"AggregationKind",
     "how masked scores become weights", [
       I32EnumAttrCase<"softmax", 0>,
       I32EnumAttrCase<"sigmoid", 1>,
-      I32EnumAttrCase<"none", 2>]> {
+      I32EnumAttrCase<"none", 2>,
+      I32EnumAttrCase<"entmax", 3>]> {
   let cppNamespace = "::mlir::attn";
 }
 

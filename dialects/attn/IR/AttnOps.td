@@ -120,18 +120,23 @@ def Attn_AggregateOp : Attn_Op<"aggregate", [Pure]> {
     `softmax`: O = softmax(S) V with an optional log-sum-exp result and
     optional per-query-head sink logits that join the denominator.
     `sigmoid`: O = sigmoid(S) V (no normalisation). `none`: O = S V with
-    masked scores as weight 0. A row whose every key is masked yields 0 and
-    lse -inf.
+    masked scores as weight 0. `entmax` (attribute `alpha` > 1):
+    p_ij = [(alpha - 1) s_ij - tau_i]_+^(1 / (alpha - 1)), tau_i the threshold
+    that makes the row sum 1; low scores get exactly 0 (alpha = 2 is
+    sparsemax; no lse result, no sinks). A row whose every key is masked
+    yields 0 and lse -inf.
 
     ```mlir
     %o = attn.aggregate softmax %m, %v : tensor<1x8x128x128xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>
     %o, %lse = attn.aggregate softmax %m, %v : tensor<1x8x128x128xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>, tensor<1x8x128xf32>
     %o = attn.aggregate softmax %m, %v sinks(%sk) : tensor<1x8x128x128xf32>, tensor<1x2x128x64xf32>, tensor<8xf32> -> tensor<1x8x128x64xf32>
+    %o = attn.aggregate entmax %m, %v {alpha = 1.5 : f32} : tensor<1x8x128x128xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>
     ```
   }];
   let arguments = (ins Attn_AggregationKind:$kind, Attn_F32Tensor:$scores,
                        Attn_FloatTensor:$value,
-                       Optional<Attn_F32Tensor>:$sinks);
+                       Optional<Attn_F32Tensor>:$sinks,
+                       OptionalAttr<F32Attr>:$alpha);
   let results = (outs Attn_FloatTensor:$output, Optional<Attn_F32Tensor>:$lse);
   let assemblyFormat = [{
     $kind $scores `,` $value (`sinks` `(` $sinks^ `)`)? attr-dict `:`
@@ -145,13 +150,15 @@ def Attn_NormalizeOp : Attn_Op<"normalize", [Pure, AllTypesMatch<["scores", "res
   let summary = "the attention distribution itself";
   let description = [{
     Returns the weights that `attn.aggregate` of the same kind would apply:
-    `softmax` rows sum to 1 (a fully masked row is all 0).
+    `softmax` and `entmax` rows sum to 1 (a fully masked row is all 0).
 
     ```mlir
     %p = attn.normalize softmax %m : tensor<1x8x128x128xf32> -> tensor<1x8x128x128xf32>
+    %p = attn.normalize entmax %m {alpha = 2.0 : f32} : tensor<1x8x128x128xf32> -> tensor<1x8x128x128xf32>
     ```
   }];
-  let arguments = (ins Attn_AggregationKind:$kind, Attn_F32Tensor:$scores);
+  let arguments = (ins Attn_AggregationKind:$kind, Attn_F32Tensor:$scores,
+                       OptionalAttr<F32Attr>:$alpha);
   let results = (outs Attn_F32Tensor:$result);
   let assemblyFormat = [{
     $kind $scores attr-dict `:` type($scores) `->` type($result)

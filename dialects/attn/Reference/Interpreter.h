@@ -1,8 +1,9 @@
 //===- Interpreter.h - f64 reference interpreter for attn -------*- C++ -*-===//
 //
 // Evaluates a func.func made of attn ops (and the arith/math/tensor/linalg/scf
-// ops around and inside them) directly in f64, following the semantics in docs/language.md.
-// It shares no code with any lowering, so it serves as an independent oracle.
+// ops around and inside them) directly in f64, following the semantics in
+// docs/language.md. It shares no code with any lowering, so it serves as an
+// independent oracle.
 //
 //===----------------------------------------------------------------------===//
 #ifndef ATTN_REFERENCE_INTERPRETER_H
@@ -91,11 +92,17 @@ private:
 };
 
 /// Fills `weights` with the weights `kind` gives one row of `n` scores
-/// (with the optional sink logit in the softmax denominator) and returns the
-/// row's lse (softmax; 0 otherwise). A fully masked row gets weights 0 and
-/// lse -inf.
+/// (with the optional sink logit in the softmax denominator; `alpha` for
+/// entmax) and returns the row's lse (softmax; 0 otherwise). A fully masked
+/// row gets weights 0 and lse -inf.
 double rowWeights(AggregationKind kind, const double *scores, int64_t n,
-                  const double *sink, double *weights);
+                  const double *sink, double *weights, double alpha = 0);
+
+/// The entmax threshold tau of one row of `n` values z = (alpha - 1) s (the
+/// masked ones -inf, at least one finite): the tau with
+/// sum_j [z_j - tau]_+^(1 / (alpha - 1)) = 1, exact from the sorted row for
+/// alpha = 2 and 1.5, else by bisection to 1e-12.
+double entmaxThreshold(const double *z, int64_t n, double alpha);
 
 /// The value of a linalg indexing-map expression at the iteration point
 /// `dims`; nullopt for symbols or a division by zero.

@@ -510,6 +510,8 @@ PairTerms GpuGradBuilder::pairTerms(Value raw, Value dp, Value l, Value d,
     t.p = k.select(keep, s, zero);
     t.ds = k.select(keep, dp, zero);
     break;
+  case AggregationKind::entmax:
+    llvm_unreachable("attn.attention_grad has no entmax (verifier)");
   }
   if (scoreMod)
     t.ds = chainScoreMod(raw, t.ds, h, i, j);

@@ -1289,6 +1289,8 @@ void GradKernel::computeWeights(RowTile &t, Scratch &sc, Value cols) {
         p = k.select(keep, s, zero);
         ds = k.select(keep, dp, zero);
         break;
+      case AggregationKind::entmax:
+        llvm_unreachable("attn.attention_grad has no entmax (verifier)");
       }
       k.vstore(p, sc.p, {c, r});
       k.vstore(ds, sc.ds, {c, r});
