@@ -113,6 +113,17 @@ func.func @aggregation_family(%m: tensor<1x8x128x128xf32>, %v: tensor<1x2x128x64
   return %o, %lse1, %o2, %p, %o3, %lse3, %o4, %o5 : tensor<1x8x128x64xf32>, tensor<1x8x128xf32>, tensor<1x8x128x64xf32>, tensor<1x8x128x128xf32>, tensor<1x8x128x64xf32>, tensor<1x8x128xf32>, tensor<1x8x128x64xf32>, tensor<1x8x128x64xf32>
 }
 
+// The entmax examples of DESIGN §3 (added): alpha in the attr-dict.
+// CHECK-LABEL: func.func @entmax_family
+// CHECK: attn.aggregate entmax %{{.*}}, %{{.*}} {alpha = 1.500000e+00 : f32} : tensor<1x8x128x128xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>
+// CHECK: attn.normalize entmax %{{.*}} {alpha = 2.000000e+00 : f32} : tensor<1x8x128x128xf32> -> tensor<1x8x128x128xf32>
+func.func @entmax_family(%m: tensor<1x8x128x128xf32>, %v: tensor<1x2x128x64xf32>)
+    -> (tensor<1x8x128x64xf32>, tensor<1x8x128x128xf32>) {
+  %o = attn.aggregate entmax %m, %v {alpha = 1.5 : f32} : tensor<1x8x128x128xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>
+  %p = attn.normalize entmax %m {alpha = 2.0 : f32} : tensor<1x8x128x128xf32> -> tensor<1x8x128x128xf32>
+  return %o, %p : tensor<1x8x128x64xf32>, tensor<1x8x128x128xf32>
+}
+
 // CHECK-LABEL: func.func @linear_family
 // CHECK: attn.feature_map elu_plus_one %{{.*}} : tensor<1x8x128x64xf32> -> tensor<1x8x128x64xf32>
 // CHECK: attn.feature_map random_features %{{.*}}, %{{.*}} : tensor<1x8x128x64xf32>, tensor<64x256xf32> -> tensor<1x8x128x256xf32>

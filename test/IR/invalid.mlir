@@ -1390,3 +1390,60 @@ func.func @f(%q: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf16> {
   %dq, %dk, %dv = attn.linear_aggregate_grad %q, %q, %q, %q, %q : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf16>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
   return %dq : tensor<1x1x4x4xf16>
 }
+
+// -----
+
+// entmax (row A9): alpha is required, finite and > 1, and only entmax takes it.
+func.func @f(%s: tensor<1x1x4x4xf32>, %v: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.aggregate' op entmax needs an alpha attribute (alpha > 1)}}
+  %o = attn.aggregate entmax %s, %v : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>
+  return %o : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @f(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.normalize' op entmax needs a finite alpha > 1, got 1.000000e+00}}
+  %p = attn.normalize entmax %s {alpha = 1.0 : f32} : tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>
+  return %p : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @f(%s: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.normalize' op entmax needs a finite alpha > 1, got 5.000000e-01}}
+  %p = attn.normalize entmax %s {alpha = 0.5 : f32} : tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>
+  return %p : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @f(%s: tensor<1x1x4x4xf32>, %v: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.aggregate' op alpha applies only to entmax}}
+  %o = attn.aggregate softmax %s, %v {alpha = 1.5 : f32} : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>
+  return %o : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @f(%s: tensor<1x1x4x4xf32>, %v: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.aggregate' op an lse result requires softmax aggregation}}
+  %o, %l = attn.aggregate entmax %s, %v {alpha = 1.5 : f32} : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4xf32>
+  return %o : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @f(%s: tensor<1x1x4x4xf32>, %v: tensor<1x1x4x4xf32>, %sk: tensor<1xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.aggregate' op sinks require softmax aggregation}}
+  %o = attn.aggregate entmax %s, %v sinks(%sk) {alpha = 1.5 : f32} : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1xf32> -> tensor<1x1x4x4xf32>
+  return %o : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.attention' op entmax is not a kind of the fused op: use attn.aggregate entmax}}
+  %o = attn.attention entmax %q, %q, %q [] : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>
+  return %o : tensor<1x1x4x4xf32>
+}
