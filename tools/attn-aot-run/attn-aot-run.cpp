@@ -287,7 +287,8 @@ int main(int argc, char **argv) {
         dst[i] = attn_run::floatToBF16(x);
       }
     } else {
-      std::memcpy(data, a.bytes.data(), a.bytes.size());
+      if (!a.bytes.empty())
+        std::memcpy(data, a.bytes.data(), a.bytes.size());
     }
     argPtrs.push_back(data);
     argDescs.push_back(descriptor(data, a.shape));

@@ -463,7 +463,9 @@ private:
       expected *= r.shape[d];
     }
     if (contiguous) {
-      std::memcpy(r.storage.data(), base, n * es);
+      // An empty result may have null pointers on both sides.
+      if (n > 0)
+        std::memcpy(r.storage.data(), base, n * es);
       return r;
     }
     for (int64_t i = 0; i < n; ++i) {
