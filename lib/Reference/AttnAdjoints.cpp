@@ -36,7 +36,8 @@ double powDerivative(double x, int64_t p) {
 /// dS of one row of weights w = weights(kind, s) from dP; `dLse` joins the
 /// softmax (d lse / d s_j = w_j). Returns sum_j w_j dP_j (softmax only).
 double rowAdjoint(AggregationKind kind, const double *s, const double *w,
-                  const double *dP, double dLse, int64_t n, double *dS) {
+                  const double *dP, double dLse, int64_t n, double *dS,
+                  double alpha) {
   double delta = 0;
   switch (kind) {
   case AggregationKind::softmax:
@@ -57,8 +58,21 @@ double rowAdjoint(AggregationKind kind, const double *s, const double *w,
       if (s[j] != -kInf)
         dS[j] += dP[j];
     return 0;
-  case AggregationKind::entmax:
-    llvm_unreachable("refused by the reference's attnRule");
+  case AggregationKind::entmax: {
+    // g = w^(2-α) on the support: dS = g (dP - Σ g dP / Σ g).
+    double num = 0, den = 0;
+    std::vector<double> g(n, 0.0);
+    for (int64_t j = 0; j < n; ++j)
+      if (w[j] > 0) {
+        g[j] = std::pow(w[j], 2 - alpha);
+        num += g[j] * dP[j];
+        den += g[j];
+      }
+    for (int64_t j = 0; j < n; ++j)
+      if (g[j] != 0)
+        dS[j] += g[j] * (dP[j] - num / den);
+    return 0;
+  }
   }
   return 0;
 }
@@ -66,7 +80,9 @@ double rowAdjoint(AggregationKind kind, const double *s, const double *w,
 /// Whether key j of a row with weights w and scores s takes part in the
 /// aggregation (the forward adds exactly these keys' values).
 bool keyUsed(AggregationKind kind, double s, double w) {
-  return kind == AggregationKind::softmax ? w != 0 : s != -kInf;
+  return kind == AggregationKind::softmax || kind == AggregationKind::entmax
+             ? w != 0
+             : s != -kInf;
 }
 
 } // namespace
@@ -101,7 +117,7 @@ void mlir::attn::reference::scoreAdjoint(const Tensor &q, const Tensor &k,
 void mlir::attn::reference::aggregateAdjoint(
     AggregationKind kind, const Tensor &s, const Tensor &v, const Tensor *sinks,
     ArrayRef<double> dO, ArrayRef<double> dLse, MutableArrayRef<double> dS,
-    MutableArrayRef<double> dV, MutableArrayRef<double> dSinks) {
+    MutableArrayRef<double> dV, MutableArrayRef<double> dSinks, double alpha) {
   int64_t nb = s.shape[0], hq = s.shape[1], sq = s.shape[2], skv = s.shape[3];
   int64_t dv = v.shape[3], group = hq / v.shape[1];
   std::vector<double> w(skv), dP(skv), rowDS(skv);
@@ -110,7 +126,7 @@ void mlir::attn::reference::aggregateAdjoint(
       for (int64_t i = 0; i < sq; ++i) {
         const double *row = s.data.data() + off4(s.shape, b, h, i, 0);
         const double *sink = sinks ? sinks->data.data() + h : nullptr;
-        double lse = rowWeights(kind, row, skv, sink, w.data());
+        double lse = rowWeights(kind, row, skv, sink, w.data(), alpha);
         // A fully masked row: output 0 and lse -inf whatever the inputs.
         if (kind == AggregationKind::softmax && lse == -kInf)
           continue;
@@ -130,8 +146,8 @@ void mlir::attn::reference::aggregateAdjoint(
         double dL =
             kind == AggregationKind::softmax && !dLse.empty() ? dLse[r] : 0.0;
         std::fill(rowDS.begin(), rowDS.end(), 0.0);
-        double delta =
-            rowAdjoint(kind, row, w.data(), dP.data(), dL, skv, rowDS.data());
+        double delta = rowAdjoint(kind, row, w.data(), dP.data(), dL, skv,
+                                  rowDS.data(), alpha);
         if (!dS.empty())
           for (int64_t j = 0; j < skv; ++j)
             dS[r * skv + j] += rowDS[j];
@@ -145,16 +161,17 @@ void mlir::attn::reference::aggregateAdjoint(
 void mlir::attn::reference::normalizeAdjoint(AggregationKind kind,
                                              const Tensor &s,
                                              ArrayRef<double> dP,
-                                             MutableArrayRef<double> dS) {
+                                             MutableArrayRef<double> dS,
+                                             double alpha) {
   int64_t skv = s.shape.back();
   if (dP.empty() || dS.empty() || skv == 0)
     return;
   std::vector<double> w(skv);
   for (int64_t r = 0, rows = s.numElements() / skv; r < rows; ++r) {
     const double *row = s.data.data() + r * skv;
-    rowWeights(kind, row, skv, nullptr, w.data());
+    rowWeights(kind, row, skv, nullptr, w.data(), alpha);
     rowAdjoint(kind, row, w.data(), dP.data() + r * skv, 0.0, skv,
-               dS.data() + r * skv);
+               dS.data() + r * skv, alpha);
   }
 }
 

@@ -135,8 +135,8 @@ bool mlir::attn::reference::checkFiniteDifferences(
   for (unsigned draws = 0; !candidates.empty() && report.compared < samples &&
                            draws < 4 * samples + 16;
        ++draws) {
-    unsigned c = std::uniform_int_distribution<unsigned>(
-        0, candidates.size() - 1)(rng);
+    unsigned c =
+        std::uniform_int_distribution<unsigned>(0, candidates.size() - 1)(rng);
     unsigned k = candidates[c], a = gradArgs[k];
     int64_t e = std::uniform_int_distribution<int64_t>(
         0, args[a].numElements() - 1)(rng);

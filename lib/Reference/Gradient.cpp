@@ -42,7 +42,8 @@ bool mlir::attn::reference::isFloatType(Type type) {
   return isa<FloatType>(getElementTypeOrSelf(type));
 }
 
-SmallVector<unsigned> mlir::attn::reference::cotangentResults(func::FuncOp func) {
+SmallVector<unsigned>
+mlir::attn::reference::cotangentResults(func::FuncOp func) {
   SmallVector<unsigned> indices;
   for (auto [k, type] : llvm::enumerate(func.getResultTypes()))
     if (isFloatType(type))
@@ -103,7 +104,8 @@ std::optional<bool> arithPartials(Operation *op, ArrayRef<double> a, double r,
         (a[0] != 0 ? d[1] : d[2]) = 1;
         return true;
       })
-      .Case<arith::ExtFOp, arith::TruncFOp>([&](auto) { return d[0] = 1, true; })
+      .Case<arith::ExtFOp, arith::TruncFOp>(
+          [&](auto) { return d[0] = 1, true; })
       .Default([](Operation *) { return std::nullopt; });
 }
 
@@ -136,18 +138,15 @@ std::optional<bool> mathPartials(Operation *op, ArrayRef<double> a, double r,
       .Case<math::FPowIOp>([&](auto) {
         return set(a[1] == 0 ? 0.0 : a[1] * std::pow(a[0], a[1] - 1));
       })
-      .Case<math::AbsFOp>([&](auto) {
-        return set(a[0] > 0 ? 1.0 : (a[0] < 0 ? -1.0 : 0.0));
-      })
+      .Case<math::AbsFOp>(
+          [&](auto) { return set(a[0] > 0 ? 1.0 : (a[0] < 0 ? -1.0 : 0.0)); })
       .Case<math::CopySignOp>([&](auto) {
         return set(std::signbit(a[0]) == std::signbit(a[1]) ? 1.0 : -1.0);
       })
-      .Case<math::ErfOp>([&](auto) {
-        return set(twoOverSqrtPi * std::exp(-a[0] * a[0]));
-      })
-      .Case<math::ErfcOp>([&](auto) {
-        return set(-twoOverSqrtPi * std::exp(-a[0] * a[0]));
-      })
+      .Case<math::ErfOp>(
+          [&](auto) { return set(twoOverSqrtPi * std::exp(-a[0] * a[0])); })
+      .Case<math::ErfcOp>(
+          [&](auto) { return set(-twoOverSqrtPi * std::exp(-a[0] * a[0])); })
       .Case<math::SinOp>([&](auto) { return set(std::cos(a[0])); })
       .Case<math::CosOp>([&](auto) { return set(-std::sin(a[0])); })
       .Case<math::TanOp>([&](auto) { return set(1 + r * r); })
@@ -438,8 +437,8 @@ bool Differentiator::tensorRule(Operation *op, const Adjoint &result) {
         return true;
       })
       .Case<tensor::InsertOp>([&](tensor::InsertOp ins) {
-        int64_t off = flatOffset(fwd, *recorded(ins.getDest()),
-                                 ins.getIndices());
+        int64_t off =
+            flatOffset(fwd, *recorded(ins.getDest()), ins.getIndices());
         addScalar(ins.getScalar(), result.tensor[off]);
         MutableArrayRef<double> dst = tensorAdjoint(ins.getDest());
         for (auto [k, g] : llvm::enumerate(result.tensor))
@@ -576,8 +575,7 @@ bool Differentiator::linalgDomain(linalg::LinalgOp op, LinalgDomain &dom) {
       allSizes.append(t->shape.begin(), t->shape.end());
       int64_t stride = 1;
       dom.strides.back().assign(t->shape.size(), 1);
-      for (int64_t d = static_cast<int64_t>(t->shape.size()) - 1; d >= 0;
-           --d) {
+      for (int64_t d = static_cast<int64_t>(t->shape.size()) - 1; d >= 0; --d) {
         dom.strides.back()[d] = stride;
         stride *= t->shape[d];
       }
@@ -617,9 +615,10 @@ bool Differentiator::linalgHistory(linalg::LinalgOp op, const LinalgDomain &dom,
     for (auto [k, operand] : llvm::enumerate(bbOperands)) {
       unsigned n = operand->getOperandNumber();
       const RuntimeValue &v = dom.operands[n];
-      args[k].scalar = !v.tensor        ? v.scalar
-                       : n < numInputs ? v.tensor->data[dom.offset(n, idx)]
-                                       : outs[n - numInputs][outOff[n - numInputs]];
+      args[k].scalar = !v.tensor ? v.scalar
+                       : n < numInputs
+                           ? v.tensor->data[dom.offset(n, idx)]
+                           : outs[n - numInputs][outOff[n - numInputs]];
     }
     if (!fwd.runBlock(*op.getBlock(), args, idx, yielded, error))
       return false;
@@ -644,10 +643,11 @@ bool Differentiator::linalgRule(linalg::LinalgOp op,
     return false;
   SmallVector<std::vector<double>> outAdj;
   for (unsigned k = 0; k < numOuts; ++k)
-    outAdj.push_back(results[k].present
-                         ? std::move(results[k].tensor)
-                         : std::vector<double>(
-                               dom.operands[numInputs + k].tensor->numElements()));
+    outAdj.push_back(
+        results[k].present
+            ? std::move(results[k].tensor)
+            : std::vector<double>(
+                  dom.operands[numInputs + k].tensor->numElements()));
   SmallVector<OpOperand *> bbOperands = op.getOpOperandsMatchingBBargs();
   SmallVector<MutableArrayRef<double>> dIn;
   for (OpOperand *operand : bbOperands) {
@@ -767,7 +767,8 @@ bool Differentiator::attnRule(Operation *op, MutableArrayRef<Adjoint> results) {
   // later is an error until it gets its rule, never a zero.
   std::optional<AggregationKind> kind = aggregationKind(op);
   if (kind && *kind != AggregationKind::softmax &&
-      *kind != AggregationKind::sigmoid && *kind != AggregationKind::none)
+      *kind != AggregationKind::sigmoid && *kind != AggregationKind::none &&
+      *kind != AggregationKind::entmax)
     return fail("no gradient rule for '" + op->getName().getStringRef() +
                 "' of kind '" + stringifyAggregationKind(*kind) +
                 "' in the reference interpreter");
@@ -802,12 +803,14 @@ bool Differentiator::attnRule(Operation *op, MutableArrayRef<Adjoint> results) {
                          results.size() > 1 ? results[1].orEmpty()
                                             : ArrayRef<double>(),
                          tensorAdjoint(a.getScores()),
-                         tensorAdjoint(a.getValue()), optional(a.getSinks()));
+                         tensorAdjoint(a.getValue()), optional(a.getSinks()),
+                         a.getAlpha() ? a.getAlpha()->convertToDouble() : 0);
         return true;
       })
       .Case<NormalizeOp>([&](NormalizeOp n) {
         normalizeAdjoint(n.getKind(), *recorded(n.getScores()), dOut,
-                         tensorAdjoint(n.getScores()));
+                         tensorAdjoint(n.getScores()),
+                         n.getAlpha() ? n.getAlpha()->convertToDouble() : 0);
         return true;
       })
       .Case<MergeOp>([&](MergeOp m) {
@@ -828,7 +831,8 @@ bool Differentiator::attnRule(Operation *op, MutableArrayRef<Adjoint> results) {
         TensorRef w = f.getWeights() ? recorded(f.getWeights()) : nullptr;
         featureMapAdjoint(f.getKind(), *recorded(f.getInput()), w.get(),
                           *recorded(f.getResult()), dOut,
-                          tensorAdjoint(f.getInput()), optional(f.getWeights()));
+                          tensorAdjoint(f.getInput()),
+                          optional(f.getWeights()));
         return true;
       })
       .Case<LinearAggregateOp>(
@@ -859,10 +863,9 @@ bool Differentiator::linearRule(LinearAggregateOp op,
                               tensorAdjoint(op.getKey()),
                               tensorAdjoint(op.getValue()),
                               optional(op.getDecay()), optional(op.getState())};
-  linearAggregateAdjoint(in, *recorded(op.getOutput()), results[0].orEmpty(),
-                         results.size() > 1 ? results[1].orEmpty()
-                                            : ArrayRef<double>(),
-                         out);
+  linearAggregateAdjoint(
+      in, *recorded(op.getOutput()), results[0].orEmpty(),
+      results.size() > 1 ? results[1].orEmpty() : ArrayRef<double>(), out);
   return true;
 }
 
@@ -874,13 +877,12 @@ bool Differentiator::attentionRule(AttentionOp op, ArrayRef<Adjoint> results) {
     return false;
   TensorRef sinks = op.getSinks() ? recorded(op.getSinks()) : nullptr;
   std::vector<double> dMasked(masked.numElements(), 0.0);
-  aggregateAdjoint(op.getKind(), masked, *recorded(op.getValue()), sinks.get(),
-                   results[0].orEmpty(),
-                   results.size() > 1 ? results[1].orEmpty()
-                                      : ArrayRef<double>(),
-                   dMasked, tensorAdjoint(op.getValue()),
-                   op.getSinks() ? tensorAdjoint(op.getSinks())
-                                 : MutableArrayRef<double>());
+  aggregateAdjoint(
+      op.getKind(), masked, *recorded(op.getValue()), sinks.get(),
+      results[0].orEmpty(),
+      results.size() > 1 ? results[1].orEmpty() : ArrayRef<double>(), dMasked,
+      tensorAdjoint(op.getValue()),
+      op.getSinks() ? tensorAdjoint(op.getSinks()) : MutableArrayRef<double>());
   for (auto [g, s] : llvm::zip(dMasked, masked.data))
     if (s == -kInf)
       g = 0;

@@ -1573,10 +1573,14 @@ double mlir::attn::reference::entmaxThreshold(const double *z, int64_t n,
     }
     return taus[std::max<int64_t>(support, 1) - 1] + top;
   }
+  // Bisection to the last bit of a double (well past 1e-12): a threshold
+  // that moves in steps would make finite differences of it noisy.
   const double power = 1.0 / (alpha - 1.0);
   double lo = -1, hi = 0;
-  while (hi - lo > 1e-12) {
+  for (;;) {
     double mid = 0.5 * (lo + hi), total = 0;
+    if (mid <= lo || mid >= hi)
+      break;
     for (double x : sorted) {
       if (x <= mid)
         break;

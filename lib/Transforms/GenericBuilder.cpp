@@ -2,6 +2,9 @@
 
 #include "attn/Transforms/GenericBuilder.h"
 
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
 using namespace mlir;
 using namespace mlir::attn;
 
@@ -104,4 +107,118 @@ Value mlir::attn::reduceRows(GenericBuilder &g, Value x, Value init,
 
 SmallVector<OpFoldResult> mlir::attn::rowShape(GenericBuilder &g, Value s) {
   return {g.size(s, 0), g.size(s, 1), g.size(s, 2)};
+}
+
+/// x / l, or 0 where l == 0 (a fully masked row).
+Value mlir::attn::safeDivide(OpBuilder &b, Location loc, Value x, Value l) {
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+  Value isZero =
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, l, zero);
+  Value q = arith::DivFOp::create(b, loc, x, l);
+  return arith::SelectOp::create(b, loc, isZero, zero, q);
+}
+
+/// α-entmax weights of masked scores `s`. Per row, z = (α - 1)(s - m) with
+/// m the safe row maximum, so the threshold τ with
+/// Σ_j [z_j - τ]_+^(1/(α-1)) = 1 lies in [-1, 0]; kEntmaxSteps bisection
+/// steps on that sum find τ to f32 precision, and the weights are
+/// renormalised (a fully masked row stays 0).
+Value mlir::attn::entmaxWeights(GenericBuilder &g, Value s, double alpha) {
+  constexpr int64_t kEntmaxSteps = 32;
+  Type f32 = g.b.getF32Type();
+  Value ninf = g.negInf(), zero = g.f32(0.0), one = g.f32(1.0);
+  Value scale = g.f32(alpha - 1), half = g.f32(0.5);
+  double exponent = 1.0 / (alpha - 1);
+  Value m = reduceRows(g, s, g.filled(rowShape(g, s), f32, ninf),
+                       [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                         return arith::MaximumFOp::create(b, loc, a[0], a[1]);
+                       });
+  m = elementwise(g, {m}, f32, [&](OpBuilder &b, Location loc, ValueRange a) {
+    Value isInf =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, a[0], ninf);
+    return arith::SelectOp::create(b, loc, isInf, zero, a[0]).getResult();
+  });
+  // [z - τ]_+^(1/(α-1)) of one score, row maximum and threshold.
+  auto weight = [&](OpBuilder &b, Location loc, Value score, Value max,
+                    Value tau) -> Value {
+    Value z = arith::MulFOp::create(b, loc, scale,
+                                    arith::SubFOp::create(b, loc, score, max));
+    Value x = arith::MaximumFOp::create(
+        b, loc, arith::SubFOp::create(b, loc, z, tau), zero);
+    if (exponent == 1.0)
+      return x;
+    if (exponent == 2.0)
+      return arith::MulFOp::create(b, loc, x, x);
+    return math::PowFOp::create(
+        b, loc, x,
+        arith::ConstantOp::create(b, loc, b.getF32FloatAttr(exponent)));
+  };
+  AffineMap all = g.pick(4, {0, 1, 2, 3}), row = g.pick(4, {0, 1, 2});
+  auto rowSum = [&](GenericBuilder &gb, Value tau) {
+    return gb.generic({s, m, tau}, {all, row, row},
+                      gb.filled(rowShape(gb, s), f32, zero), row,
+                      {kPar, kPar, kPar, kRed},
+                      [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                        return arith::AddFOp::create(
+                            b, loc, a[3], weight(b, loc, a[0], a[1], a[2]));
+                      });
+  };
+  auto steps = scf::ForOp::create(
+      g.b, g.loc, g.index(0), g.index(kEntmaxSteps), g.index(1),
+      ValueRange{g.filled(rowShape(g, s), f32, g.f32(-1.0)),
+                 g.filled(rowShape(g, s), f32, zero)},
+      [&](OpBuilder &b, Location loc, Value, ValueRange lohi) {
+        GenericBuilder ig(b, loc);
+        auto midpoint = [&](OpBuilder &nb, Location nl, ValueRange a) {
+          Value sum = arith::AddFOp::create(nb, nl, a[0], a[1]);
+          return arith::MulFOp::create(nb, nl, sum, half).getResult();
+        };
+        Value mid = elementwise(ig, lohi, f32, midpoint);
+        Value total = rowSum(ig, mid);
+        // Updated in place (the iteration's own buffers, as bufferization
+        // requires of loop-carried tensors): Σ >= 1 lets τ rise (lo = mid),
+        // else it must fall (hi = mid).
+        AffineMap rows = ig.pick(3, {0, 1, 2});
+        auto choose = [&](bool low) {
+          return ig.generic(
+              {total, mid}, {rows, rows}, lohi[low ? 0 : 1], rows,
+              {kPar, kPar, kPar},
+              [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
+                Value reached = arith::CmpFOp::create(
+                    nb, nl, arith::CmpFPredicate::OGE, a[0], one);
+                return low ? arith::SelectOp::create(nb, nl, reached, a[1],
+                                                     a[2])
+                                 .getResult()
+                           : arith::SelectOp::create(nb, nl, reached, a[2],
+                                                     a[1])
+                                 .getResult();
+              });
+        };
+        scf::YieldOp::create(b, loc, ValueRange{choose(true), choose(false)});
+      });
+  Value tau =
+      elementwise(g, steps.getResults(), f32,
+                  [&](OpBuilder &b, Location loc, ValueRange a) {
+                    Value sum = arith::AddFOp::create(b, loc, a[0], a[1]);
+                    return arith::MulFOp::create(b, loc, sum, half).getResult();
+                  });
+  Value p = g.generic(
+      {s, m, tau}, {all, row, row},
+      g.empty({g.size(s, 0), g.size(s, 1), g.size(s, 2), g.size(s, 3)}, f32),
+      all, {kPar, kPar, kPar, kPar},
+      [&](OpBuilder &b, Location loc, ValueRange a) {
+        return weight(b, loc, a[0], a[1], a[2]);
+      });
+  Value total =
+      reduceRows(g, p, g.filled(rowShape(g, s), f32, zero),
+                 [](OpBuilder &b, Location loc, ValueRange a) {
+                   return arith::AddFOp::create(b, loc, a[0], a[1]).getResult();
+                 });
+  return g.generic(
+      {p, total}, {all, row},
+      g.empty({g.size(s, 0), g.size(s, 1), g.size(s, 2), g.size(s, 3)}, f32),
+      all, {kPar, kPar, kPar, kPar},
+      [](OpBuilder &b, Location loc, ValueRange a) {
+        return safeDivide(b, loc, a[0], a[1]);
+      });
 }

@@ -28,6 +28,13 @@ using namespace mlir;
 using namespace mlir::attn;
 
 namespace {
+/// entmax's alpha (0 for the other kinds, which have none).
+template <typename OpT> double alphaOf(OpT op) {
+  return op.getAlpha() ? op.getAlpha()->convertToDouble() : 0.0;
+}
+} // namespace
+
+namespace {
 
 bool isFloatTensor(Type t) {
   auto tensor = dyn_cast<RankedTensorType>(t);
@@ -209,12 +216,10 @@ LogicalResult ReverseSweep::visitUnfused(Operation *op) {
         return success();
       })
       .Case<AggregateOp>([&](AggregateOp a) -> LogicalResult {
-        if (a.getKind() == AggregationKind::entmax)
-          return a.emitOpError("attn-grad has no rule for entmax yet");
         FailureOr<AggregateGrads> d = aggregateVJP(
             g, a.getKind(), a.getScores(), a.getValue(), a.getOutput(),
             a.getLse(), a.getSinks(), adjointOrZero(a.getOutput()),
-            a.getLse() ? adjoint(a.getLse()) : Value());
+            a.getLse() ? adjoint(a.getLse()) : Value(), alphaOf(a));
         if (failed(d))
           return a.emitOpError("attn-grad needs static head counts");
         accumulate(a.getScores(), d->scores);
@@ -224,11 +229,9 @@ LogicalResult ReverseSweep::visitUnfused(Operation *op) {
         return success();
       })
       .Case<NormalizeOp>([&](NormalizeOp n) -> LogicalResult {
-        if (n.getKind() == AggregationKind::entmax)
-          return n.emitOpError("attn-grad has no rule for entmax yet");
         accumulate(n.getScores(),
                    normalizeVJP(g, n.getKind(), n.getScores(), n.getResult(),
-                                adjoint(n.getResult())));
+                                adjoint(n.getResult()), alphaOf(n)));
         return success();
       })
       .Case<MergeOp>([&](MergeOp m) {

@@ -154,6 +154,52 @@ Value aggregateWeights(GenericBuilder &g, AggregationKind kind, Value scores,
       });
 }
 
+/// dS of α-entmax from its weights P and their cotangent dP: with
+/// g = P^(2-α) on the support (0 elsewhere),
+/// dS = g ∘ (dP − Σ_j g dP / Σ_j g); a fully masked row gets 0.
+Value entmaxScoresVJP(GenericBuilder &g, Value weights, Value dWeights,
+                      double alpha) {
+  Type f32 = g.b.getF32Type();
+  AffineMap all = g.pick(4, {0, 1, 2, 3}), row = g.pick(4, {0, 1, 2});
+  Value curvature = elementwise(
+      g, {weights}, f32,
+      [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+        Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+        Value support = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                              a[0], zero);
+        Value power;
+        if (alpha == 2.0)
+          power = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0));
+        else if (alpha == 1.5)
+          power = math::SqrtOp::create(b, loc, a[0]);
+        else
+          power = math::PowFOp::create(
+              b, loc, a[0],
+              arith::ConstantOp::create(b, loc, b.getF32FloatAttr(2 - alpha)));
+        return arith::SelectOp::create(b, loc, support, power, zero);
+      });
+  auto rowSum = [&](ValueRange xs) {
+    SmallVector<AffineMap> maps(xs.size(), all);
+    return g.generic(xs, maps, g.filled(rowShape(g, weights), f32, g.f32(0.0)),
+                     row, {kPar, kPar, kPar, kRed},
+                     [&](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                       Value x = a[0];
+                       if (a.size() == 3)
+                         x = arith::MulFOp::create(b, loc, a[0], a[1]);
+                       return arith::AddFOp::create(b, loc, a.back(), x);
+                     });
+  };
+  Value num = rowSum({curvature, dWeights}), den = rowSum({curvature});
+  return g.generic(
+      {curvature, dWeights, num, den}, {all, all, row, row},
+      g.empty(shapeOf(g, weights), f32), all, {kPar, kPar, kPar, kPar},
+      [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+        Value mean = safeDivide(b, loc, a[2], a[3]);
+        return arith::MulFOp::create(b, loc, a[0],
+                                     arith::SubFOp::create(b, loc, a[1], mean));
+      });
+}
+
 /// dS from the weights' cotangent dP for a pointwise kind.
 Value pointwiseScoresVJP(GenericBuilder &g, AggregationKind kind, Value scores,
                          Value weights, Value dWeights) {
@@ -263,15 +309,22 @@ FailureOr<ScoreModGrads> mlir::attn::scoreModVJP(GenericBuilder &g,
 FailureOr<AggregateGrads>
 mlir::attn::aggregateVJP(GenericBuilder &g, AggregationKind kind, Value scores,
                          Value value, Value output, Value lse, Value sinks,
-                         Value gradOutput, Value gradLse) {
+                         Value gradOutput, Value gradLse, double alpha) {
   FailureOr<int64_t> group = groupSize(scores, 1, value, 1);
   if (failed(group) || (kind == AggregationKind::softmax && !lse))
     return failure();
-  Value weights = aggregateWeights(g, kind, scores, lse);
+  // entmax's weights are recomputed: the forward keeps no statistics.
+  Value weights = kind == AggregationKind::entmax
+                      ? entmaxWeights(g, scores, alpha)
+                      : aggregateWeights(g, kind, scores, lse);
   Value dWeights = batchedDot(g, gradOutput, value, *group);
   AggregateGrads grads;
   grads.value =
       groupedTransposedProduct(g, weights, gradOutput, value, *group, 1.0);
+  if (kind == AggregationKind::entmax) {
+    grads.scores = entmaxScoresVJP(g, weights, dWeights, alpha);
+    return grads;
+  }
   if (kind != AggregationKind::softmax) {
     grads.scores = pointwiseScoresVJP(g, kind, scores, weights, dWeights);
     return grads;
@@ -292,7 +345,10 @@ mlir::attn::aggregateVJP(GenericBuilder &g, AggregationKind kind, Value scores,
 }
 
 Value mlir::attn::normalizeVJP(GenericBuilder &g, AggregationKind kind,
-                               Value scores, Value weights, Value grad) {
+                               Value scores, Value weights, Value grad,
+                               double alpha) {
+  if (kind == AggregationKind::entmax)
+    return entmaxScoresVJP(g, weights, grad, alpha);
   if (kind != AggregationKind::softmax)
     return pointwiseScoresVJP(g, kind, scores, weights, grad);
   // dS = P ∘ (dP − Σ_j P dP).
@@ -602,25 +658,21 @@ FailureOr<SmallVector<Value>> mlir::attn::genericVJP(GenericBuilder &g,
     if (k == op.getNumDpsInputs() && reduces) {
       // A sum passes dOut to its init; an extremum to an init equal to it.
       grads.push_back(
-          !extremum ? dOut
-                    : convertTo(g,
-                                elementwise(g, {init, result, dOut},
-                                            g.b.getF32Type(),
-                                            [](OpBuilder &b, Location loc,
-                                               ValueRange a) -> Value {
-                                              Value same = arith::CmpFOp::create(
-                                                  b, loc,
-                                                  arith::CmpFPredicate::OEQ,
-                                                  a[0], a[1]);
-                                              Value zero =
-                                                  arith::ConstantOp::create(
-                                                      b, loc,
-                                                      b.getF32FloatAttr(0.0));
-                                              return arith::SelectOp::create(
-                                                  b, loc, same,
-                                                  toF32(b, loc, a[2]), zero);
-                                            }),
-                                init.getType()));
+          !extremum
+              ? dOut
+              : convertTo(
+                    g,
+                    elementwise(
+                        g, {init, result, dOut}, g.b.getF32Type(),
+                        [](OpBuilder &b, Location loc, ValueRange a) -> Value {
+                          Value same = arith::CmpFOp::create(
+                              b, loc, arith::CmpFPredicate::OEQ, a[0], a[1]);
+                          Value zero = arith::ConstantOp::create(
+                              b, loc, b.getF32FloatAttr(0.0));
+                          return arith::SelectOp::create(
+                              b, loc, same, toF32(b, loc, a[2]), zero);
+                        }),
+                    init.getType()));
       continue;
     }
     AffineMap map = maps[k];
@@ -640,8 +692,7 @@ FailureOr<SmallVector<Value>> mlir::attn::genericVJP(GenericBuilder &g,
           SmallVector<Value> args(a.take_front(op.getNumDpsInputs()));
           Value accInit = a[op.getNumDpsInputs()];
           if (reduces)
-            accInit =
-                neutralAccumulator(b, loc, reduction, accInit.getType());
+            accInit = neutralAccumulator(b, loc, reduction, accInit.getType());
           args.push_back(accInit);
           Value seed = a[op.getNumDpsInputs() + 1];
           FailureOr<SmallVector<Value>> adj =
@@ -653,9 +704,9 @@ FailureOr<SmallVector<Value>> mlir::attn::genericVJP(GenericBuilder &g,
           Value d = toF32(b, loc, (*adj)[1 + k]);
           if (extremum) {
             // Only the elements equal to the extremum receive dOut.
-            Value same = arith::CmpFOp::create(b, loc,
-                                               arith::CmpFPredicate::OEQ,
-                                               (*adj)[0], a[ins.size() - 1]);
+            Value same =
+                arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
+                                      (*adj)[0], a[ins.size() - 1]);
             Value zero =
                 arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
             d = arith::SelectOp::create(b, loc, same, d, zero);
@@ -669,9 +720,8 @@ FailureOr<SmallVector<Value>> mlir::attn::genericVJP(GenericBuilder &g,
   return grads;
 }
 
-FailureOr<SmallVector<Value>> mlir::attn::tensorOpVJP(GenericBuilder &g,
-                                                      Operation *op,
-                                                      Value grad) {
+FailureOr<SmallVector<Value>>
+mlir::attn::tensorOpVJP(GenericBuilder &g, Operation *op, Value grad) {
   OpBuilder &b = g.b;
   Location loc = g.loc;
   auto zerosLike = [&](Value v) {
@@ -682,14 +732,14 @@ FailureOr<SmallVector<Value>> mlir::attn::tensorOpVJP(GenericBuilder &g,
   SmallVector<Value> grads(op->getNumOperands(), Value());
   return llvm::TypeSwitch<Operation *, FailureOr<SmallVector<Value>>>(op)
       .Case<tensor::ExpandShapeOp>([&](tensor::ExpandShapeOp e) {
-        grads[0] = tensor::CollapseShapeOp::create(
-            b, loc, e.getSrcType(), grad, e.getReassociationIndices());
+        grads[0] = tensor::CollapseShapeOp::create(b, loc, e.getSrcType(), grad,
+                                                   e.getReassociationIndices());
         return grads;
       })
       .Case<tensor::CollapseShapeOp>([&](tensor::CollapseShapeOp c) {
-        grads[0] = tensor::ExpandShapeOp::create(
-            b, loc, c.getSrcType(), grad, c.getReassociationIndices(),
-            shapeOf(g, c.getSrc()));
+        grads[0] = tensor::ExpandShapeOp::create(b, loc, c.getSrcType(), grad,
+                                                 c.getReassociationIndices(),
+                                                 shapeOf(g, c.getSrc()));
         return grads;
       })
       .Case<tensor::ExtractSliceOp>([&](tensor::ExtractSliceOp s) {

@@ -53,11 +53,3 @@ func.func @f(%q: tensor<1x1x4x4xf32>, %s0: tensor<1x1x4x4xf32>) -> (tensor<1x1x4
   return %o, %s1 : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
 }
 
-// -----
-
-// entmax has no derivative rule yet (issue 14): an error, never a zero.
-func.func @f(%s: tensor<1x1x4x4xf32>, %v: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
-  // expected-error @+1 {{'attn.aggregate' op attn-grad has no rule for entmax yet}}
-  %o = attn.aggregate entmax %s, %v {alpha = 1.5 : f32} : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>
-  return %o : tensor<1x1x4x4xf32>
-}

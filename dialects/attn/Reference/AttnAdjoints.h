@@ -23,16 +23,18 @@ void scoreAdjoint(const Tensor &q, const Tensor &k, double scale,
 
 /// attn.aggregate of kind `kind` on masked scores `s`: dS, dV and d(sink
 /// logits). A row with lse -inf (every key masked, no sink) contributes
-/// nothing, whatever its cotangents; masked keys get exactly 0.
+/// nothing, whatever its cotangents; masked keys get exactly 0. `alpha` is
+/// entmax's.
 void aggregateAdjoint(AggregationKind kind, const Tensor &s, const Tensor &v,
                       const Tensor *sinks, ArrayRef<double> dO,
                       ArrayRef<double> dLse, MutableArrayRef<double> dS,
                       MutableArrayRef<double> dV,
-                      MutableArrayRef<double> dSinks);
+                      MutableArrayRef<double> dSinks, double alpha = 0);
 
 /// attn.normalize: dS from dP.
 void normalizeAdjoint(AggregationKind kind, const Tensor &s,
-                      ArrayRef<double> dP, MutableArrayRef<double> dS);
+                      ArrayRef<double> dP, MutableArrayRef<double> dS,
+                      double alpha = 0);
 
 /// attn.merge of the partials (outs[k], lses[k]) into (o, lse).
 void mergeAdjoint(ArrayRef<const Tensor *> outs, ArrayRef<const Tensor *> lses,

@@ -40,8 +40,8 @@ struct FiniteDifferenceReport {
 /// reverse-mode gradient. A sample whose central difference disagrees while
 /// one one-sided difference agrees (to 1e-3, and ten times better than the
 /// central one) sits at a kink or jump (relu, max, a selection that flips):
-/// it is skipped and another is drawn, up to 4 * samples + 16 draws. Returns false with `error` when the function
-/// cannot be evaluated or differentiated.
+/// it is skipped and another is drawn, up to 4 * samples + 16 draws. Returns
+/// false with `error` when the function cannot be evaluated or differentiated.
 bool checkFiniteDifferences(func::FuncOp func, ArrayRef<Tensor> args,
                             ArrayRef<Tensor> cotangents, unsigned samples,
                             uint64_t seed, FiniteDifferenceReport &report,

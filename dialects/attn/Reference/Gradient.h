@@ -34,8 +34,8 @@ SmallVector<unsigned> gradientArguments(func::FuncOp func);
 /// the path from the arguments to the results) returns false with a
 /// one-line `error` naming the op.
 bool evaluateGradient(func::FuncOp func, ArrayRef<Tensor> args,
-                      ArrayRef<Tensor> cotangents, SmallVectorImpl<Tensor> &grads,
-                      std::string &error);
+                      ArrayRef<Tensor> cotangents,
+                      SmallVectorImpl<Tensor> &grads, std::string &error);
 
 } // namespace mlir::attn::reference
 

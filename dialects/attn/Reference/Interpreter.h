@@ -101,7 +101,7 @@ double rowWeights(AggregationKind kind, const double *scores, int64_t n,
 /// The entmax threshold tau of one row of `n` values z = (alpha - 1) s (the
 /// masked ones -inf, at least one finite): the tau with
 /// sum_j [z_j - tau]_+^(1 / (alpha - 1)) = 1, exact from the sorted row for
-/// alpha = 2 and 1.5, else by bisection to 1e-12.
+/// alpha = 2 and 1.5, else by bisection to double precision.
 double entmaxThreshold(const double *z, int64_t n, double alpha);
 
 /// The value of a linalg indexing-map expression at the iteration point

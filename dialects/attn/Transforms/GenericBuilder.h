@@ -116,6 +116,14 @@ Value reduceRows(GenericBuilder &g, Value x, Value init, BodyFn combine);
 
 SmallVector<OpFoldResult> rowShape(GenericBuilder &g, Value s);
 
+/// x / l, or 0 where l == 0 (a fully masked row).
+Value safeDivide(OpBuilder &b, Location loc, Value x, Value l);
+
+/// The α-entmax weights of masked f32 scores `s` [B, H, Sq, Skv]: per row,
+/// τ by bisection in f32 on the max-shifted row, the weights renormalised;
+/// a fully masked row is 0.
+Value entmaxWeights(GenericBuilder &g, Value s, double alpha);
+
 } // namespace mlir::attn
 
 #endif // ATTN_TRANSFORMS_GENERICBUILDER_H

@@ -38,19 +38,19 @@ FailureOr<ScoreModGrads> scoreModVJP(GenericBuilder &g, Region &body,
 
 /// Gradients of an aggregation of masked scores `scores` with values `value`.
 /// Softmax needs `lse` (the forward's); `output` is the forward output.
-/// `gradLse` and `sinks` are optional.
+/// `gradLse` and `sinks` are optional; `alpha` is entmax's.
 struct AggregateGrads {
   Value scores, value, sinks;
 };
 FailureOr<AggregateGrads> aggregateVJP(GenericBuilder &g, AggregationKind kind,
                                        Value scores, Value value, Value output,
                                        Value lse, Value sinks, Value gradOutput,
-                                       Value gradLse);
+                                       Value gradLse, double alpha = 0);
 
 /// Gradient of attn.normalize of `scores` from its result `weights` and the
-/// cotangent `grad`.
+/// cotangent `grad` (`alpha`: entmax's).
 Value normalizeVJP(GenericBuilder &g, AggregationKind kind, Value scores,
-                   Value weights, Value grad);
+                   Value weights, Value grad, double alpha = 0);
 
 /// Gradients of attn.merge: one per partial (output, lse), in order.
 /// `gradLse` is optional.

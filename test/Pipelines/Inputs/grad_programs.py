@@ -4,9 +4,7 @@ compiled, against the reference interpreter's own reverse mode in f64).
 
 usage: grad_programs.py ATTN_RUN PIPELINE SEED FILE...
 
-Prints one line per function and a summary; exits 1 if any disagrees. A
-program marked `NO-GRAD: reason` (a mechanism whose derivative rule is still
-missing) is listed as skipped, with its reason."""
+Prints one line per function and a summary; exits 1 if any disagrees."""
 import re
 import sys
 
@@ -17,10 +15,6 @@ failures, count = [], 0
 for path in sys.argv[4:]:
     with open(path) as fh:
         text = fh.read()
-    skip = re.search(r"NO-GRAD: (.*)", text)
-    if skip:
-        print(f"{path.split('/')[-1]}: skipped ({skip.group(1).strip()})")
-        continue
     names = re.findall(r"^\s*func\.func\s+@([\w$.]+)\s*\(", text, re.M)
     for name in names:
         count += 1

@@ -4,7 +4,6 @@
 // masked and must come out 0), sparsemax (α = 2) and α = 3 distributions,
 // GQA Hq = 4, Hkv = 2, f16 values. Low scores get exactly zero weight.
 // attn-fuse leaves entmax unfused: every pipeline runs the naive form.
-// NO-GRAD: entmax has no derivative rule yet (issue 14)
 //
 // RUN: attn-run %s --pipeline=naive --random-args --seed=91 --check | FileCheck %s
 // RUN: attn-run %s --pipeline=cpu --random-args --seed=91 --check | FileCheck %s
