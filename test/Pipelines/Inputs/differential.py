@@ -8,6 +8,9 @@ aggregation kinds -- and runs each through `attn-run --pipeline=cpu --check`
 with random tile sizes, vector widths and key-axis splits. Any disagreement fails the test with the program.
 PIPELINE gpu-emulated runs the GPU kernels of attn-to-nvvm on CPU threads
 instead (attn-run --pipeline=gpu-emulated), with random block sizes.
+MODE (after PIPELINE): "grad" differentiates each program; "entmax" draws
+α-entmax programs instead (graph form: score, score_mod, mask, aggregate
+entmax with α in {1.2, 1.5, 2, 3}); "entmax+grad" both (α <= 2).
 """
 import os
 import random
@@ -19,7 +22,9 @@ attn_run, work, count, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sy
 pipeline = sys.argv[5] if len(sys.argv) > 5 else "cpu"
 # "grad": differentiate each program (attn-run --grad: @F_grad compiled,
 # checked against the reference interpreter's own reverse mode).
-grad = ["--grad"] if len(sys.argv) > 6 and sys.argv[6] == "grad" else []
+mode = sys.argv[6] if len(sys.argv) > 6 else ""
+grad = ["--grad"] if mode in ("grad", "entmax+grad") else []
+entmax = mode.startswith("entmax")
 os.makedirs(work, exist_ok=True)
 rng = random.Random(seed)
 
@@ -137,9 +142,50 @@ def program():
     return text
 
 
+SCORE_MOD = """  ^bb0(%x: f32, %b: index, %h: index, %i: index, %j: index):
+    %c = arith.constant 2.0 : f32
+    %y = arith.divf %x, %c : f32
+    %t = math.tanh %y : f32
+    %z = arith.mulf %t, %c : f32
+    attn.yield %z : f32"""
+
+
+def entmax_program():
+    """The graph form with `attn.aggregate entmax` (attn.attention has no α)."""
+    b = 0 if rng.random() < 0.03 else rng.randint(1, 2)
+    hkv = rng.choice([1, 2])
+    hq = hkv * rng.choice([1, 2, 3])
+    sq, skv = length(), length()
+    d, dv = rng.choice([1, 8, 16, 24]), rng.choice([1, 8, 12])
+    elt = rng.choice(["f32", "f32", "f16", "bf16"])
+    # For α > 2, dp/ds = p^(2-α)/(α-1) grows without bound as a weight nears
+    # 0 at the support's edge, so f32 and f64 gradients of a key that sits
+    # there legitimately differ: gradients are drawn with α <= 2 (α = 3 has a
+    # fixed program in test/Reference/entmax-grad.test).
+    alpha = rng.choice([1.2, 1.5, 2.0] + ([] if grad else [3.0]))
+    pats = patterns(hq)
+    predicate = rng.choice(PREDICATES) if rng.random() < 0.3 else None
+    qt = f"tensor<{b}x{hq}x{sq}x{d}x{elt}>"
+    kt = f"tensor<{b}x{hkv}x{skv}x{d}x{elt}>"
+    vt = f"tensor<{b}x{hkv}x{skv}x{dv}x{elt}>"
+    ot = f"tensor<{b}x{hq}x{sq}x{dv}x{elt}>"
+    st = f"tensor<{b}x{hq}x{sq}x{skv}xf32>"
+    text = f"func.func @f(%q: {qt}, %k: {kt}, %v: {vt}) -> {ot} {{\n"
+    text += f"  %s0 = attn.score %q, %k : {qt}, {kt} -> {st}\n"
+    scores = "%s0"
+    if rng.random() < 0.2:
+        text += f"  %s1 = attn.score_mod %s0 : {st} {{\n{SCORE_MOD}\n  }}\n"
+        scores = "%s1"
+    text += f"  %m = attn.mask {scores} [{', '.join(pats)}] : {st}"
+    text += (" {\n" + predicate + "\n  }\n") if predicate else "\n"
+    text += (f"  %o = attn.aggregate entmax %m, %v {{alpha = {alpha} : f32}}"
+             f" : {st}, {vt} -> {ot}\n  return %o : {ot}\n}}\n")
+    return text
+
+
 failures = 0
 for n in range(count):
-    text = program()
+    text = entmax_program() if entmax else program()
     path = os.path.join(work, f"case{n}.mlir")
     with open(path, "w") as f:
         f.write(text)
