@@ -591,7 +591,10 @@ void checkDescriptor(OpBuilder &b, Location loc, Value descriptor,
           {size});
   }
   // Row-major contiguous: the lowered code ignores the strides.
-  unsigned bytes = std::max(1u, type.getElementTypeBitWidth() / 8);
+  Type element = type.getElementType();
+  // index is 64 bits here; i1 takes a byte.
+  unsigned bytes =
+      element.isIndex() ? 8 : std::max(1u, element.getIntOrFloatBitWidth() / 8);
   Value expected = constant(1);
   for (int64_t d = rank - 1; d >= 0; --d) {
     Value stride = field(4, d);
