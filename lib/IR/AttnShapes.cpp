@@ -160,10 +160,8 @@ void ShapeChecker::positive(int64_t v, StringRef what) {
 }
 
 void ShapeChecker::atLeastOne(int64_t d, StringRef what) {
-  if (recorder && SizeRecorder::isTag(d) && !failed) {
-    recorder->record(SizeRecorder::Rule::AtLeastOne, d, 1, what);
+  if (recorded(SizeRecorder::Rule::AtLeastOne, d, 1, what))
     return;
-  }
   if (!failed && !isDyn(d) && d < 1)
     fail(llvm::formatv("{0} must be at least 1, got {1}", what, d));
 }

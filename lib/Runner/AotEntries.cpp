@@ -23,6 +23,10 @@ constexpr StringLiteral kReport = "__attn_report";
 constexpr StringLiteral kCheckPrefix = "__attn_check_";
 constexpr StringLiteral kErrorText = "attn_last_error_text";
 constexpr StringLiteral kNumThreads = "attn_num_threads_setting";
+constexpr StringLiteral kLastError = "attn_last_error";
+constexpr StringLiteral kSetNumThreads = "attn_set_num_threads";
+/// The header's entry table (attn-compile's ATTN_EXPORT_ENTRY_TABLE).
+constexpr StringLiteral kEntryTable = "attn_aot_entries";
 constexpr int64_t kErrorTextBytes = 1024;
 
 /// printf's text for `s`: '%' doubled.
@@ -101,168 +105,6 @@ void recordShapeRules(func::FuncOp func, SizeRecorder &recorder,
   propagateShapes(func, known, &recorder,
                   [](Operation *, const std::string &) {});
 }
-
-/// Builds the run-time checks of one function into its check function.
-class CheckBuilder {
-public:
-  CheckBuilder(OpBuilder &b, func::FuncOp check, StringRef entry)
-      : b(b), loc(check.getLoc()), check(check), entry(entry.str()) {}
-
-  /// A recorded size as an i64 value (tags become tensor.dim and arithmetic).
-  Value size(const SizeRecorder &recorder, int64_t v) {
-    if (!SizeRecorder::isTag(v))
-      return constant(v);
-    auto [it, inserted] = sizes.try_emplace(v, Value());
-    if (!inserted)
-      return it->second;
-    const SizeRecorder::Size &s = recorder.size(v);
-    Value result;
-    switch (s.kind) {
-    case SizeRecorder::Size::Kind::ArgumentDim:
-      result = arith::IndexCastOp::create(
-          b, loc, b.getI64Type(),
-          tensor::DimOp::create(b, loc, check.getArgument(s.a), s.b));
-      break;
-    case SizeRecorder::Size::Kind::CeilDiv:
-      result = arith::CeilDivSIOp::create(b, loc, size(recorder, s.a),
-                                          constant(s.b));
-      break;
-    case SizeRecorder::Size::Kind::Plus:
-      result =
-          arith::AddIOp::create(b, loc, size(recorder, s.a), constant(s.b));
-      break;
-    }
-    return sizes[v] = result;
-  }
-
-  /// The recorded shape rules, in the words of ShapeChecker.
-  void shapeRules(const SizeRecorder &recorder, FirstFailure &first) {
-    for (const SizeRecorder::Check &c : recorder.checks()) {
-      Value a = size(recorder, c.a), bv = size(recorder, c.b);
-      std::string prefix = entry + ": " + escapePercent(c.context);
-      std::string what = escapePercent(c.what);
-      switch (c.rule) {
-      case SizeRecorder::Rule::Equal:
-        first.add(cmp(arith::CmpIPredicate::ne, a, bv),
-                  prefix + what + " (%lld vs %lld)", {a, bv});
-        break;
-      case SizeRecorder::Rule::EqualOrOne:
-        first.add(arith::AndIOp::create(
-                      b, loc, cmp(arith::CmpIPredicate::ne, a, bv),
-                      cmp(arith::CmpIPredicate::ne, a, constant(1))),
-                  prefix + what + " must be 1 or %lld, got %lld", {bv, a});
-        break;
-      case SizeRecorder::Rule::Divides: {
-        // a: key/value heads, bv: query heads.
-        first.add(cmp(arith::CmpIPredicate::slt, bv, constant(1)),
-                  prefix + "query heads must be at least 1, got %lld", {bv});
-        Value positive = cmp(arith::CmpIPredicate::sgt, a, constant(0));
-        Value divisor =
-            arith::SelectOp::create(b, loc, positive, a, constant(1));
-        Value rest = arith::RemSIOp::create(b, loc, bv, divisor);
-        Value bad = arith::OrIOp::create(
-            b, loc, arith::XOrIOp::create(b, loc, positive, flag(true)),
-            cmp(arith::CmpIPredicate::ne, rest, constant(0)));
-        first.add(bad,
-                  prefix + what +
-                      " heads (%lld) must divide query heads "
-                      "(%lld)",
-                  {a, bv});
-        break;
-      }
-      case SizeRecorder::Rule::AtLeastOne:
-        first.add(cmp(arith::CmpIPredicate::slt, a, constant(1)),
-                  prefix + what + " must be at least 1, got %lld", {a});
-        break;
-      }
-    }
-  }
-
-  /// The data of CSR and index mask operands that are arguments, as
-  /// attn-run's validateMaskData checks them; runs only when every shape
-  /// rule held (the helpers index with the sizes those rules guarantee).
-  void maskData(func::FuncOp func, const SizeRecorder &recorder,
-                const KnownShapes &known, FirstFailure &first) {
-    for (const ArgumentMaskData &m : argumentMaskData(func, known)) {
-      if (m.csr)
-        csr(m.argument, m.columns, size(recorder, m.sq), size(recorder, m.skv),
-            first);
-      else
-        indices(m.argument, size(recorder, m.skv), first);
-    }
-  }
-
-  Value constant(int64_t v) {
-    return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v);
-  }
-  Value flag(bool v) {
-    return arith::ConstantIntOp::create(b, loc, b.getI1Type(), v);
-  }
-  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
-    return arith::CmpIOp::create(b, loc, p, x, y);
-  }
-
-private:
-  /// Argument `a` as a 1-d tensor<?xi32>.
-  Value flat(unsigned a) {
-    Value v = check.getArgument(a);
-    auto type = cast<RankedTensorType>(v.getType());
-    if (type.getRank() != 1) {
-      SmallVector<ReassociationIndices> all(1);
-      for (int64_t d = 0; d < type.getRank(); ++d)
-        all[0].push_back(d);
-      v = tensor::CollapseShapeOp::create(b, loc, v, all);
-    }
-    return tensor::CastOp::create(
-        b, loc, RankedTensorType::get({ShapedType::kDynamic}, b.getI32Type()),
-        v);
-  }
-
-  /// Calls helper `name` and adds its coded failures (code k uses
-  /// messages[k - 1]).
-  void helper(StringRef name, ValueRange operands,
-              ArrayRef<std::string> messages, FirstFailure &first) {
-    Type i64 = b.getI64Type();
-    auto call = func::CallOp::create(
-        b, loc, name, TypeRange{b.getI32Type(), i64, i64, i64}, operands);
-    Value code = call.getResult(0);
-    for (auto [k, message] : llvm::enumerate(messages))
-      first.add(
-          cmp(arith::CmpIPredicate::eq, code,
-              arith::ConstantIntOp::create(b, loc, b.getI32Type(), k + 1)),
-          message, {call.getResult(1), call.getResult(2), call.getResult(3)});
-  }
-
-  void indices(unsigned a, Value skv, FirstFailure &first) {
-    std::string arg = entry + ": argument #" + std::to_string(a) + ": ";
-    helper("__attn_check_indices", {flat(a), skv},
-           {arg + "#attn.indices entry %lld at flat index %lld is outside "
-                  "[-1, %lld)"},
-           first);
-  }
-
-  void csr(unsigned rowPtr, unsigned cols, Value sq, Value skv,
-           FirstFailure &first) {
-    std::string rp =
-        entry + ": argument #" + std::to_string(rowPtr) + ": invalid CSR: ";
-    std::string cs =
-        entry + ": argument #" + std::to_string(cols) + ": invalid CSR: ";
-    helper("__attn_check_csr", {flat(rowPtr), flat(cols), sq, skv},
-           {rp + "row_ptr[0] must be 0, got %lld",
-            rp + "row_ptr decreases at row %lld",
-            rp + "row_ptr[%lld] exceeds the %lld column indices",
-            cs + "column index %lld in row %lld is outside [0, %lld)",
-            cs + "column indices of row %lld are not sorted and unique",
-            rp + "row_ptr[Sq] = %lld but there are %lld column indices"},
-           first);
-  }
-
-  OpBuilder &b;
-  Location loc;
-  func::FuncOp check;
-  std::string entry;
-  llvm::DenseMap<int64_t, Value> sizes;
-};
 
 /// The mask-data helpers: (code, three numbers) with code 0 for valid data;
 /// the codes are CheckBuilder::csr's and ::indices' messages.
@@ -392,6 +234,169 @@ void addMaskDataHelpers(ModuleOp module) {
     op.moveBefore(module.getBody(), module.getBody()->end());
 }
 
+/// Builds the run-time checks of one function into its check function.
+class CheckBuilder {
+public:
+  CheckBuilder(OpBuilder &b, func::FuncOp check, StringRef entry)
+      : b(b), loc(check.getLoc()), check(check), entry(entry.str()) {}
+
+  /// A recorded size as an i64 value (tags become tensor.dim and arithmetic).
+  Value size(const SizeRecorder &recorder, int64_t v) {
+    if (!SizeRecorder::isTag(v))
+      return constant(v);
+    auto [it, inserted] = sizes.try_emplace(v, Value());
+    if (!inserted)
+      return it->second;
+    const SizeRecorder::Size &s = recorder.size(v);
+    Value result;
+    switch (s.kind) {
+    case SizeRecorder::Size::Kind::ArgumentDim:
+      result = arith::IndexCastOp::create(
+          b, loc, b.getI64Type(),
+          tensor::DimOp::create(b, loc, check.getArgument(s.a), s.b));
+      break;
+    case SizeRecorder::Size::Kind::CeilDiv:
+      result = arith::CeilDivSIOp::create(b, loc, size(recorder, s.a),
+                                          constant(s.b));
+      break;
+    case SizeRecorder::Size::Kind::Plus:
+      result =
+          arith::AddIOp::create(b, loc, size(recorder, s.a), constant(s.b));
+      break;
+    }
+    return sizes[v] = result;
+  }
+
+  /// The recorded shape rules, in the words of ShapeChecker.
+  void shapeRules(const SizeRecorder &recorder, FirstFailure &first) {
+    for (const SizeRecorder::Check &c : recorder.checks()) {
+      Value a = size(recorder, c.a), bv = size(recorder, c.b);
+      std::string prefix = entry + ": " + escapePercent(c.context);
+      std::string what = escapePercent(c.what);
+      switch (c.rule) {
+      case SizeRecorder::Rule::Equal:
+        first.add(cmp(arith::CmpIPredicate::ne, a, bv),
+                  prefix + what + " (%lld vs %lld)", {a, bv});
+        break;
+      case SizeRecorder::Rule::EqualOrOne:
+        first.add(arith::AndIOp::create(
+                      b, loc, cmp(arith::CmpIPredicate::ne, a, bv),
+                      cmp(arith::CmpIPredicate::ne, a, constant(1))),
+                  prefix + what + " must be 1 or %lld, got %lld", {bv, a});
+        break;
+      case SizeRecorder::Rule::Divides: {
+        // a: key/value heads, bv: query heads.
+        first.add(cmp(arith::CmpIPredicate::slt, bv, constant(1)),
+                  prefix + "query heads must be at least 1, got %lld", {bv});
+        Value positive = cmp(arith::CmpIPredicate::sgt, a, constant(0));
+        Value divisor =
+            arith::SelectOp::create(b, loc, positive, a, constant(1));
+        Value rest = arith::RemSIOp::create(b, loc, bv, divisor);
+        Value bad = arith::OrIOp::create(
+            b, loc, arith::XOrIOp::create(b, loc, positive, flag(true)),
+            cmp(arith::CmpIPredicate::ne, rest, constant(0)));
+        first.add(bad,
+                  prefix + what +
+                      " heads (%lld) must divide query heads "
+                      "(%lld)",
+                  {a, bv});
+        break;
+      }
+      case SizeRecorder::Rule::AtLeastOne:
+        first.add(cmp(arith::CmpIPredicate::slt, a, constant(1)),
+                  prefix + what + " must be at least 1, got %lld", {a});
+        break;
+      }
+    }
+  }
+
+  /// The data of CSR and index mask operands that are arguments, as
+  /// attn-run's validateMaskData checks them; runs only when every shape
+  /// rule held (the helpers index with the sizes those rules guarantee).
+  void maskData(func::FuncOp func, const SizeRecorder &recorder,
+                const KnownShapes &known, FirstFailure &first) {
+    for (const ArgumentMaskData &m : argumentMaskData(func, known)) {
+      if (m.csr)
+        csr(m.argument, m.columns, size(recorder, m.sq), size(recorder, m.skv),
+            first);
+      else
+        indices(m.argument, size(recorder, m.skv), first);
+    }
+  }
+
+  Value constant(int64_t v) {
+    return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v);
+  }
+  Value flag(bool v) {
+    return arith::ConstantIntOp::create(b, loc, b.getI1Type(), v);
+  }
+  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  }
+
+private:
+  /// Argument `a` as a 1-d tensor<?xi32>.
+  Value flat(unsigned a) {
+    Value v = check.getArgument(a);
+    auto type = cast<RankedTensorType>(v.getType());
+    if (type.getRank() != 1) {
+      SmallVector<ReassociationIndices> all(1);
+      for (int64_t d = 0; d < type.getRank(); ++d)
+        all[0].push_back(d);
+      v = tensor::CollapseShapeOp::create(b, loc, v, all);
+    }
+    return tensor::CastOp::create(
+        b, loc, RankedTensorType::get({ShapedType::kDynamic}, b.getI32Type()),
+        v);
+  }
+
+  /// Calls helper `name` and adds its coded failures (code k uses
+  /// messages[k - 1]).
+  void helper(StringRef name, ValueRange operands,
+              ArrayRef<std::string> messages, FirstFailure &first) {
+    addMaskDataHelpers(check->getParentOfType<ModuleOp>());
+    Type i64 = b.getI64Type();
+    auto call = func::CallOp::create(
+        b, loc, name, TypeRange{b.getI32Type(), i64, i64, i64}, operands);
+    Value code = call.getResult(0);
+    for (auto [k, message] : llvm::enumerate(messages))
+      first.add(
+          cmp(arith::CmpIPredicate::eq, code,
+              arith::ConstantIntOp::create(b, loc, b.getI32Type(), k + 1)),
+          message, {call.getResult(1), call.getResult(2), call.getResult(3)});
+  }
+
+  void indices(unsigned a, Value skv, FirstFailure &first) {
+    std::string arg = entry + ": argument #" + std::to_string(a) + ": ";
+    helper("__attn_check_indices", {flat(a), skv},
+           {arg + "#attn.indices entry %lld at flat index %lld is outside "
+                  "[-1, %lld)"},
+           first);
+  }
+
+  void csr(unsigned rowPtr, unsigned cols, Value sq, Value skv,
+           FirstFailure &first) {
+    std::string rp =
+        entry + ": argument #" + std::to_string(rowPtr) + ": invalid CSR: ";
+    std::string cs =
+        entry + ": argument #" + std::to_string(cols) + ": invalid CSR: ";
+    helper("__attn_check_csr", {flat(rowPtr), flat(cols), sq, skv},
+           {rp + "row_ptr[0] must be 0, got %lld",
+            rp + "row_ptr decreases at row %lld",
+            rp + "row_ptr[%lld] exceeds the %lld column indices",
+            cs + "column index %lld in row %lld is outside [0, %lld)",
+            cs + "column indices of row %lld are not sorted and unique",
+            rp + "row_ptr[Sq] = %lld but there are %lld column indices"},
+           first);
+  }
+
+  OpBuilder &b;
+  Location loc;
+  func::FuncOp check;
+  std::string entry;
+  llvm::DenseMap<int64_t, Value> sizes;
+};
+
 } // namespace
 
 std::string attn_run::entryNameError(StringRef name) {
@@ -401,10 +406,10 @@ std::string attn_run::entryNameError(StringRef name) {
   if (!identifier)
     return "function '" + name.str() +
            "' cannot be an entry point: its name is not a C identifier";
-  if (name == "last_error" || name == "set_num_threads" ||
-      name == "aot_entries")
-    return "function '" + name.str() + "' cannot be an entry point: attn_" +
-           name.str() + " is a runtime function of every object";
+  std::string symbol = "attn_" + name.str();
+  if (symbol == kLastError || symbol == kSetNumThreads || symbol == kEntryTable)
+    return "function '" + name.str() + "' cannot be an entry point: " + symbol +
+           " is a runtime function of every object";
   return "";
 }
 
@@ -463,12 +468,6 @@ AotEntry attn_run::addArgumentChecks(func::FuncOp func) {
       arith::ConstantIntOp::create(b, loc, b.getI32Type(), 0));
   func::ReturnOp::create(b, loc, status);
 
-  bool usesHelpers = false;
-  check.walk([&](func::CallOp call) {
-    usesHelpers |= call.getCallee().starts_with("__attn_check_");
-  });
-  if (usesHelpers)
-    addMaskDataHelpers(module);
   return {func.getName().str(), llvm::to_vector(func.getArgumentTypes()),
           func.getNumResults()};
 }
@@ -512,7 +511,7 @@ void defineRuntime(OpBuilder &b, ModuleOp module) {
                          b.getI32IntegerAttr(0));
 
   auto lastError = LLVM::LLVMFuncOp::create(
-      b, loc, "attn_last_error", LLVM::LLVMFunctionType::get(ptr, {}),
+      b, loc, kLastError, LLVM::LLVMFunctionType::get(ptr, {}),
       LLVM::Linkage::WeakODR);
   b.setInsertionPointToStart(lastError.addEntryBlock(b));
   LLVM::ReturnOp::create(
@@ -520,8 +519,8 @@ void defineRuntime(OpBuilder &b, ModuleOp module) {
 
   b.setInsertionPointToEnd(module.getBody());
   auto setThreads = LLVM::LLVMFuncOp::create(
-      b, loc, "attn_set_num_threads",
-      LLVM::LLVMFunctionType::get(voidType, {i32}), LLVM::Linkage::WeakODR);
+      b, loc, kSetNumThreads, LLVM::LLVMFunctionType::get(voidType, {i32}),
+      LLVM::Linkage::WeakODR);
   Block *body = setThreads.addEntryBlock(b);
   b.setInsertionPointToStart(body);
   LLVM::StoreOp::create(b, loc, body->getArgument(0),
@@ -656,10 +655,6 @@ void defineEntry(OpBuilder &b, ModuleOp module, const AotEntry &e,
     Value n = LLVM::LoadOp::create(
         b, loc, i32, LLVM::AddressOfOp::create(b, loc, ptr, kNumThreads));
     Value zero32 = LLVM::ConstantOp::create(b, loc, i32, 0);
-    Value count = LLVM::SelectOp::create(
-        b, loc,
-        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::sgt, n, zero32), n,
-        zero32);
     auto ompGet = cFunction(b, module, "omp_get_max_threads", {}, i32);
     auto ompSet = cFunction(b, module, "omp_set_num_threads", {i32},
                             LLVM::LLVMVoidType::get(ctx));
@@ -667,8 +662,8 @@ void defineEntry(OpBuilder &b, ModuleOp module, const AotEntry &e,
         LLVM::CallOp::create(b, loc, ompGet, ValueRange{}).getResult();
     Value wanted = LLVM::SelectOp::create(
         b, loc,
-        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::sgt, count, zero32),
-        count, current);
+        LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::sgt, n, zero32), n,
+        current);
     LLVM::CallOp::create(b, loc, ompSet, ValueRange{wanted});
   }
   FirstFailure pointers(b, loc);
