@@ -88,6 +88,20 @@ PREDICATES = [
 ]
 
 
+SCORE_MOD = """  ^bb0(%x: f32, %b: index, %h: index, %i: index, %j: index):
+    %c = arith.constant 2.0 : f32
+    %y = arith.divf %x, %c : f32
+    %t = math.tanh %y : f32
+    %z = arith.mulf %t, %c : f32
+    attn.yield %z : f32"""
+
+
+def operand_types(b, hq, hkv, sq, skv, d, dv, elt):
+    """The types of Q, K, V and the output."""
+    return (f"tensor<{b}x{hq}x{sq}x{d}x{elt}>", f"tensor<{b}x{hkv}x{skv}x{d}x{elt}>",
+            f"tensor<{b}x{hkv}x{skv}x{dv}x{elt}>", f"tensor<{b}x{hq}x{sq}x{dv}x{elt}>")
+
+
 def length():
     """A sequence length: now and then the edges 0 (an empty tensor) and 1."""
     edge = rng.random()
@@ -113,10 +127,7 @@ def program():
     use_lse = kind == "softmax" and rng.random() < 0.5
     predicate = rng.choice(PREDICATES) if rng.random() < 0.3 else None
     score_mod = rng.random() < 0.2
-    qt = f"tensor<{b}x{hq}x{sq}x{d}x{elt}>"
-    kt = f"tensor<{b}x{hkv}x{skv}x{d}x{elt}>"
-    vt = f"tensor<{b}x{hkv}x{skv}x{dv}x{elt}>"
-    ot = f"tensor<{b}x{hq}x{sq}x{dv}x{elt}>"
+    qt, kt, vt, ot = operand_types(b, hq, hkv, sq, skv, d, dv, elt)
     lt = f"tensor<{b}x{hq}x{sq}xf32>"
     args = [f"%q: {qt}", f"%k: {kt}", f"%v: {vt}"]
     if use_sinks:
@@ -128,26 +139,11 @@ def program():
     text += (f"  {names} = attn.attention {kind} %q, %k, %v [{', '.join(pats)}]{sinks}"
              f" : {qt}, {kt}, {vt} -> {', '.join(results)}")
     if score_mod:
-        text += """ score_mod {
-  ^bb0(%x: f32, %b: index, %h: index, %i: index, %j: index):
-    %c = arith.constant 2.0 : f32
-    %y = arith.divf %x, %c : f32
-    %t = math.tanh %y : f32
-    %z = arith.mulf %t, %c : f32
-    attn.yield %z : f32
-  }"""
+        text += " score_mod {\n" + SCORE_MOD + "\n  }"
     if predicate:
         text += " mask {\n" + predicate + "\n  }"
     text += f"\n  return {names} : {', '.join(results)}\n}}\n"
     return text
-
-
-SCORE_MOD = """  ^bb0(%x: f32, %b: index, %h: index, %i: index, %j: index):
-    %c = arith.constant 2.0 : f32
-    %y = arith.divf %x, %c : f32
-    %t = math.tanh %y : f32
-    %z = arith.mulf %t, %c : f32
-    attn.yield %z : f32"""
 
 
 def entmax_program():
@@ -165,10 +161,7 @@ def entmax_program():
     alpha = rng.choice([1.2, 1.5, 2.0] + ([] if grad else [3.0]))
     pats = patterns(hq)
     predicate = rng.choice(PREDICATES) if rng.random() < 0.3 else None
-    qt = f"tensor<{b}x{hq}x{sq}x{d}x{elt}>"
-    kt = f"tensor<{b}x{hkv}x{skv}x{d}x{elt}>"
-    vt = f"tensor<{b}x{hkv}x{skv}x{dv}x{elt}>"
-    ot = f"tensor<{b}x{hq}x{sq}x{dv}x{elt}>"
+    qt, kt, vt, ot = operand_types(b, hq, hkv, sq, skv, d, dv, elt)
     st = f"tensor<{b}x{hq}x{sq}x{skv}xf32>"
     text = f"func.func @f(%q: {qt}, %k: {kt}, %v: {vt}) -> {ot} {{\n"
     text += f"  %s0 = attn.score %q, %k : {qt}, {kt} -> {st}\n"
