@@ -163,16 +163,16 @@ Value mlir::attn::entmaxWeights(GenericBuilder &g, Value s, double alpha) {
                             b, loc, a[3], weight(b, loc, a[0], a[1], a[2]));
                       });
   };
+  auto midpoint = [&](OpBuilder &b, Location loc, ValueRange a) {
+    Value sum = arith::AddFOp::create(b, loc, a[0], a[1]);
+    return arith::MulFOp::create(b, loc, sum, half).getResult();
+  };
   auto steps = scf::ForOp::create(
       g.b, g.loc, g.index(0), g.index(kEntmaxSteps), g.index(1),
       ValueRange{g.filled(rowShape(g, s), f32, g.f32(-1.0)),
                  g.filled(rowShape(g, s), f32, zero)},
       [&](OpBuilder &b, Location loc, Value, ValueRange lohi) {
         GenericBuilder ig(b, loc);
-        auto midpoint = [&](OpBuilder &nb, Location nl, ValueRange a) {
-          Value sum = arith::AddFOp::create(nb, nl, a[0], a[1]);
-          return arith::MulFOp::create(nb, nl, sum, half).getResult();
-        };
         Value mid = elementwise(ig, lohi, f32, midpoint);
         Value total = rowSum(ig, mid);
         // Updated in place (the iteration's own buffers, as bufferization
@@ -186,22 +186,14 @@ Value mlir::attn::entmaxWeights(GenericBuilder &g, Value s, double alpha) {
               [&](OpBuilder &nb, Location nl, ValueRange a) -> Value {
                 Value reached = arith::CmpFOp::create(
                     nb, nl, arith::CmpFPredicate::OGE, a[0], one);
-                return low ? arith::SelectOp::create(nb, nl, reached, a[1],
-                                                     a[2])
-                                 .getResult()
-                           : arith::SelectOp::create(nb, nl, reached, a[2],
-                                                     a[1])
-                                 .getResult();
+                Value mid = a[1], bound = a[2];
+                return arith::SelectOp::create(
+                    nb, nl, reached, low ? mid : bound, low ? bound : mid);
               });
         };
         scf::YieldOp::create(b, loc, ValueRange{choose(true), choose(false)});
       });
-  Value tau =
-      elementwise(g, steps.getResults(), f32,
-                  [&](OpBuilder &b, Location loc, ValueRange a) {
-                    Value sum = arith::AddFOp::create(b, loc, a[0], a[1]);
-                    return arith::MulFOp::create(b, loc, sum, half).getResult();
-                  });
+  Value tau = elementwise(g, steps.getResults(), f32, midpoint);
   Value p = g.generic(
       {s, m, tau}, {all, row, row},
       g.empty({g.size(s, 0), g.size(s, 1), g.size(s, 2), g.size(s, 3)}, f32),
