@@ -46,9 +46,11 @@ std::string escapePercent(StringRef s) {
 
 /// A failure flag, the printf format of the first failure and its three
 /// numbers. Built with LLVM dialect ops, which are legal both in func.func
-/// (before lowering) and in llvm.func.
+/// (before lowering) and in llvm.func. The messages are globals named
+/// `prefix` and a number, so `prefix` must be unique in the module.
 struct FirstFailure {
-  FirstFailure(OpBuilder &b, Location loc) : b(b), loc(loc) {
+  FirstFailure(OpBuilder &b, Location loc, std::string prefix)
+      : b(b), loc(loc), prefix(std::move(prefix)) {
     failed = LLVM::ConstantOp::create(b, loc, b.getI1Type(), 0);
     format = LLVM::ZeroOp::create(b, loc,
                                   LLVM::LLVMPointerType::get(b.getContext()));
@@ -59,7 +61,7 @@ struct FirstFailure {
   /// Records `fails` with `message` unless an earlier check failed.
   void add(Value fails, StringRef message, ArrayRef<Value> values = {}) {
     Value text = LLVM::createGlobalString(
-        loc, b, "__attn_message_" + std::to_string(counter++),
+        loc, b, prefix + std::to_string(messages++),
         (message + Twine('\0')).str(), LLVM::Linkage::Internal);
     Value one = LLVM::ConstantOp::create(b, loc, b.getI1Type(), 1);
     Value first = LLVM::AndOp::create(b, loc, fails,
@@ -80,7 +82,8 @@ struct FirstFailure {
   Location loc;
   Value failed, format;
   SmallVector<Value, 3> numbers;
-  static inline unsigned counter = 0;
+  std::string prefix;
+  unsigned messages = 0;
 };
 
 //===----------------------------------------------------------------------===//
@@ -439,7 +442,7 @@ AotEntry attn_run::addArgumentChecks(func::FuncOp func) {
   recordShapeRules(func, recorder, known);
   std::string entry = "attn_" + func.getName().str();
   CheckBuilder checks(b, check, entry);
-  FirstFailure first(b, loc);
+  FirstFailure first(b, loc, "__attn_message_" + entry + "_size_");
   checks.shapeRules(recorder, first);
 
   // Mask data, read only when the shape rules held.
@@ -449,7 +452,7 @@ AotEntry attn_run::addArgumentChecks(func::FuncOp func) {
   b.setInsertionPointToStart(&ifOk.getThenRegion().front());
   scf::YieldOp::create(b, loc, ValueRange(first.state()));
   b.setInsertionPointToStart(&ifOk.getElseRegion().front());
-  FirstFailure data(b, loc);
+  FirstFailure data(b, loc, "__attn_message_" + entry + "_data_");
   checks.maskData(func, recorder, known, data);
   scf::YieldOp::create(b, loc, ValueRange(data.state()));
   b.setInsertionPointAfter(ifOk);
@@ -666,7 +669,7 @@ void defineEntry(OpBuilder &b, ModuleOp module, const AotEntry &e,
         current);
     LLVM::CallOp::create(b, loc, ompSet, ValueRange{wanted});
   }
-  FirstFailure pointers(b, loc);
+  FirstFailure pointers(b, loc, "__attn_message_" + name + "_pointer_");
   Value null = LLVM::ZeroOp::create(b, loc, ptr);
   if (e.numResults > 0)
     pointers.add(
@@ -683,7 +686,7 @@ void defineEntry(OpBuilder &b, ModuleOp module, const AotEntry &e,
                          ValueRange{});
 
   b.setInsertionPointToStart(descriptors);
-  FirstFailure sizes(b, loc);
+  FirstFailure sizes(b, loc, "__attn_message_" + name + "_descriptor_");
   for (auto [i, type] : llvm::enumerate(e.arguments))
     if (auto tensor = dyn_cast<RankedTensorType>(type))
       checkDescriptor(b, loc, args[firstArg + i], tensor, i, name, sizes);
