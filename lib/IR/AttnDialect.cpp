@@ -211,16 +211,24 @@ double AttentionOp::getEffectiveScale() {
   return effectiveScale(getScaleAttr(), getQuery());
 }
 
-/// The fused ops carry no alpha: entmax stays an attn.aggregate.
-static LogicalResult verifyFusedKind(Operation *op, AggregationKind kind) {
-  if (kind == AggregationKind::entmax)
-    return op->emitOpError("entmax is not a kind of the fused op: use "
-                           "attn.aggregate entmax");
+/// entmax needs alpha > 1 (finite); no other kind takes alpha.
+static LogicalResult verifyAlpha(Operation *op, AggregationKind kind,
+                                 std::optional<APFloat> alpha) {
+  if (kind != AggregationKind::entmax) {
+    if (alpha)
+      return op->emitOpError("alpha applies only to entmax");
+    return success();
+  }
+  if (!alpha)
+    return op->emitOpError("entmax needs an alpha attribute (alpha > 1)");
+  double a = alpha->convertToDouble();
+  if (!std::isfinite(a) || a <= 1.0)
+    return op->emitOpError("entmax needs a finite alpha > 1, got ") << a;
   return success();
 }
 
 LogicalResult AttentionOp::verify() {
-  if (failed(verifyFusedKind(*this, getKind())))
+  if (failed(verifyAlpha(*this, getKind(), getAlpha())))
     return failure();
   return verifyShapes(*this);
 }
@@ -254,8 +262,10 @@ double AttentionGradOp::getEffectiveScale() {
 }
 
 LogicalResult AttentionGradOp::verify() {
-  if (failed(verifyFusedKind(*this, getKind())))
-    return failure();
+  // attn-grad differentiates an entmax attention through its graph.
+  if (getKind() == AggregationKind::entmax)
+    return emitOpError("has no entmax form: attn-grad differentiates entmax "
+                       "through attn.aggregate");
   return verifyShapes(*this);
 }
 
@@ -332,22 +342,6 @@ struct SimplifyMaskPatterns : OpRewritePattern<MaskOp> {
 void MaskOp::getCanonicalizationPatterns(RewritePatternSet &results,
                                          MLIRContext *context) {
   results.add<SimplifyMaskPatterns>(context);
-}
-
-/// entmax needs alpha > 1 (finite); no other kind takes alpha.
-static LogicalResult verifyAlpha(Operation *op, AggregationKind kind,
-                                 std::optional<APFloat> alpha) {
-  if (kind != AggregationKind::entmax) {
-    if (alpha)
-      return op->emitOpError("alpha applies only to entmax");
-    return success();
-  }
-  if (!alpha)
-    return op->emitOpError("entmax needs an alpha attribute (alpha > 1)");
-  double a = alpha->convertToDouble();
-  if (!std::isfinite(a) || a <= 1.0)
-    return op->emitOpError("entmax needs a finite alpha > 1, got ") << a;
-  return success();
 }
 
 LogicalResult AggregateOp::verify() {

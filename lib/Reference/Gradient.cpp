@@ -882,7 +882,8 @@ bool Differentiator::attentionRule(AttentionOp op, ArrayRef<Adjoint> results) {
       results[0].orEmpty(),
       results.size() > 1 ? results[1].orEmpty() : ArrayRef<double>(), dMasked,
       tensorAdjoint(op.getValue()),
-      op.getSinks() ? tensorAdjoint(op.getSinks()) : MutableArrayRef<double>());
+      op.getSinks() ? tensorAdjoint(op.getSinks()) : MutableArrayRef<double>(),
+      op.getAlpha() ? op.getAlpha()->convertToDouble() : 0);
   for (auto [g, s] : llvm::zip(dMasked, masked.data))
     if (s == -kInf)
       g = 0;

@@ -1708,7 +1708,9 @@ bool Interpreter::execAttn(AttentionOp op) {
     return false;
   const Tensor *sinks = op.getSinks() ? &tensor(op.getSinks()) : nullptr;
   Tensor o, lse;
-  if (!aggregate(op, op.getKind(), s, tensor(op.getValue()), sinks, o, lse) ||
+  double alpha = op.getAlpha() ? op.getAlpha()->convertToDouble() : 0;
+  if (!aggregate(op, op.getKind(), s, tensor(op.getValue()), sinks, o, lse,
+                 alpha) ||
       !setTensor(op.getOutput(), std::move(o)))
     return false;
   return !op.getLse() || setTensor(op.getLse(), std::move(lse));

@@ -24,9 +24,6 @@ static bool onlyFeedsChains(Operation *op) {
 
 FailureOr<AttentionOp> mlir::attn::fuseAttentionChain(RewriterBase &rewriter,
                                                       AggregateOp aggregate) {
-  // attn.attention has no alpha: entmax keeps its graph (naive form).
-  if (aggregate.getKind() == AggregationKind::entmax)
-    return rewriter.notifyMatchFailure(aggregate, "entmax is not fused");
   Value scores = aggregate.getScores();
   auto mask = scores.getDefiningOp<MaskOp>();
   if (mask) {
@@ -54,7 +51,7 @@ FailureOr<AttentionOp> mlir::attn::fuseAttentionChain(RewriterBase &rewriter,
       rewriter, aggregate.getLoc(), aggregate->getResultTypes(),
       aggregate.getKindAttr(), score.getQuery(), score.getKey(),
       aggregate.getValue(), patterns, maskOperands, aggregate.getSinks(),
-      score.getScaleAttr());
+      score.getScaleAttr(), aggregate.getAlphaAttr());
   // Stages shared with other chains stay for them: copy their regions.
   if (scoreMod)
     rewriter.cloneRegionBefore(scoreMod.getBody(), attention.getScoreMod(),
@@ -99,9 +96,10 @@ FailureOr<AggregateOp> mlir::attn::unfuseAttention(RewriterBase &rewriter,
                                   mask.getPredicate().end());
     scores = mask;
   }
-  auto aggregate = AggregateOp::create(
-      rewriter, loc, attention->getResultTypes(), attention.getKindAttr(),
-      scores, attention.getValue(), attention.getSinks(), FloatAttr());
+  auto aggregate =
+      AggregateOp::create(rewriter, loc, attention->getResultTypes(),
+                          attention.getKindAttr(), scores, attention.getValue(),
+                          attention.getSinks(), attention.getAlphaAttr());
   rewriter.replaceOp(attention, aggregate->getResults());
   return aggregate;
 }

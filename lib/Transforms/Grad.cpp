@@ -42,7 +42,8 @@ bool isFloatTensor(Type t) {
 }
 
 /// Rebuilds softmax attentions and aggregations without an lse result with
-/// one, so their backward can recompute P; generalises named linalg ops.
+/// one, so their backward can recompute P; unfuses entmax attentions;
+/// generalises named linalg ops.
 LogicalResult prepareForward(func::FuncOp fn) {
   RewritePatternSet fuse(fn.getContext());
   populateFusePatterns(fuse);
@@ -67,6 +68,14 @@ LogicalResult prepareForward(func::FuncOp fn) {
     rw.replaceAllUsesWith(out, fresh->getResult(0));
     rw.eraseOp(op);
   };
+  // entmax has no fused backward: its graph is differentiated instead.
+  SmallVector<AttentionOp> entmax;
+  fn.walk([&](AttentionOp a) {
+    if (a.getKind() == AggregationKind::entmax)
+      entmax.push_back(a);
+  });
+  for (AttentionOp a : entmax)
+    (void)unfuseAttention(rw, a);
   SmallVector<Operation *> todo;
   fn.walk([&](Operation *op) {
     if (auto a = dyn_cast<AttentionOp>(op);

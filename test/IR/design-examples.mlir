@@ -124,6 +124,15 @@ func.func @entmax_family(%m: tensor<1x8x128x128xf32>, %v: tensor<1x2x128x64xf32>
   return %o, %p : tensor<1x8x128x64xf32>, tensor<1x8x128x128xf32>
 }
 
+// The fused op carries entmax's alpha the same way (attn-fuse makes it).
+// CHECK-LABEL: func.func @entmax_fused
+// CHECK: attn.attention entmax %{{.*}}, %{{.*}}, %{{.*}} [#attn.causal] {alpha = 1.500000e+00 : f32} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>
+func.func @entmax_fused(%q: tensor<1x8x128x64xf32>, %k: tensor<1x2x128x64xf32>, %v: tensor<1x2x128x64xf32>)
+    -> tensor<1x8x128x64xf32> {
+  %o = attn.attention entmax %q, %k, %v [#attn.causal] {alpha = 1.5 : f32} : tensor<1x8x128x64xf32>, tensor<1x2x128x64xf32>, tensor<1x2x128x64xf32> -> tensor<1x8x128x64xf32>
+  return %o : tensor<1x8x128x64xf32>
+}
+
 // CHECK-LABEL: func.func @linear_family
 // CHECK: attn.feature_map elu_plus_one %{{.*}} : tensor<1x8x128x64xf32> -> tensor<1x8x128x64xf32>
 // CHECK: attn.feature_map random_features %{{.*}}, %{{.*}} : tensor<1x8x128x64xf32>, tensor<64x256xf32> -> tensor<1x8x128x256xf32>

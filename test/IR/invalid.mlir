@@ -1442,8 +1442,41 @@ func.func @f(%s: tensor<1x1x4x4xf32>, %v: tensor<1x1x4x4xf32>, %sk: tensor<1xf32
 
 // -----
 
+// The fused op takes entmax with the same rules as attn.aggregate.
 func.func @f(%q: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
-  // expected-error @+1 {{'attn.attention' op entmax is not a kind of the fused op: use attn.aggregate entmax}}
+  // expected-error @+1 {{'attn.attention' op entmax needs an alpha attribute (alpha > 1)}}
   %o = attn.attention entmax %q, %q, %q [] : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>
   return %o : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.attention' op alpha applies only to entmax}}
+  %o = attn.attention sigmoid %q, %q, %q [] {alpha = 2.0 : f32} : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>
+  return %o : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.attention' op an lse result requires softmax aggregation}}
+  %o, %l = attn.attention entmax %q, %q, %q [] {alpha = 1.5 : f32} : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4xf32>
+  return %o : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x1x4x4xf32>, %sk: tensor<1xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.attention' op sinks require softmax aggregation}}
+  %o = attn.attention entmax %q, %q, %q [] sinks(%sk : tensor<1xf32>) {alpha = 1.5 : f32} : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>
+  return %o : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.attention_grad' op has no entmax form: attn-grad differentiates entmax through attn.aggregate}}
+  %dq, %dk, %dv = attn.attention_grad entmax %q, %q, %q, %q, %q [] : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
+  return %dq : tensor<1x1x4x4xf32>
 }

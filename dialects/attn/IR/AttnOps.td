@@ -360,7 +360,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments]> {
     score_mod region (as `attn.score_mod`), an optional predicate region (as
     `attn.mask`), the aggregation kind and optional sinks. `attn-fuse`
     produces it from the graph ops; users may also write it directly. The
-    semantics are exactly those of the equivalent graph.
+    semantics are exactly those of the equivalent graph. `entmax` takes its
+    `alpha` attribute as in `attn.aggregate` (no lse result, no sinks).
 
     ```mlir
     %o, %lse = attn.attention softmax %q, %k, %v [#attn.causal, #attn.block_mask<block_q = 64, block_kv = 64>]
@@ -383,7 +384,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments]> {
                        ArrayAttr:$patterns,
                        Variadic<AnyRankedTensor>:$maskOperands,
                        Optional<Attn_F32Tensor>:$sinks,
-                       OptionalAttr<F32Attr>:$scale);
+                       OptionalAttr<F32Attr>:$scale,
+                       OptionalAttr<F32Attr>:$alpha);
   let results = (outs Attn_FloatTensor:$output, Optional<Attn_F32Tensor>:$lse);
   let regions = (region AnyRegion:$scoreMod, AnyRegion:$predicate);
   let assemblyFormat = [{

@@ -503,6 +503,9 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
                              const GpuTileOptions &options) {
   if (hasKeyListPattern(op))
     return rw.notifyMatchFailure(op, "csr/indices: gather form");
+  // No online form: attn-decompose lowers entmax to its naive kernels.
+  if (op.getKind() == AggregationKind::entmax)
+    return rw.notifyMatchFailure(op, "entmax: naive form");
   std::optional<HeadDims> dims = staticHeadDims(op);
   if (!dims)
     return rw.notifyMatchFailure(op, "dynamic head count or head dimension");

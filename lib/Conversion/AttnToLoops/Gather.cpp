@@ -329,6 +329,9 @@ mlir::attn::gatherAttention(RewriterBase &rw, AttentionOp op,
   std::optional<KeyLists> lists = splitKeyLists(op);
   if (!lists)
     return rw.notifyMatchFailure(op, "no csr or indices pattern");
+  // The gather form is one online pass; entmax needs the whole row first.
+  if (op.getKind() == AggregationKind::entmax)
+    return rw.notifyMatchFailure(op, "entmax: tiled or naive form");
   OpBuilder::InsertionGuard guard(rw);
   rw.setInsertionPoint(op);
   return GatherBuilder(rw, op, options, *dims, std::move(*lists)).build();

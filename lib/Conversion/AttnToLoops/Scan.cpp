@@ -86,6 +86,7 @@ template <typename OpT> static bool isPrefixForm(OpT op) {
          isa<CausalAttr>(patterns[0]) &&
          argumentUnused(op.getScoreMod(), /*i=*/3) &&
          argumentUnused(op.getPredicate(), /*i=*/2) &&
+         op.getKind() != AggregationKind::entmax &&
          (!op.getLse() || op.getKind() == AggregationKind::softmax);
 }
 

@@ -62,6 +62,9 @@ struct QueryTileState {
   Value loBuf, hiBuf;
   /// Split keys: this part and its keys [partLo, partHi).
   Value part, partLo, partHi;
+  /// entmax: the tile's masked scores S^T [keys, Br] (padded to whole key
+  /// tiles, -inf where never computed) and the rows' thresholds τ [Br].
+  Value scratch, tauBuf;
 };
 
 /// Builds the tiled kernel of one attn.attention: one method per phase.
@@ -105,6 +108,18 @@ private:
   void updateStatisticsInLanes(QueryTileState &t, Value cols);
   void updateStatisticsPerRow(QueryTileState &t, Value cols);
   void accumulateValues(QueryTileState &t, Value j0, Value cols);
+  // entmax: whole rows of scores first, then the threshold, then P V.
+  void buildEntmaxRows(QueryTileState &t);
+  void updateRowMaxInLanes(QueryTileState &t, Value cols);
+  void entmaxThresholds(QueryTileState &t, Value keys);
+  void entmaxValues(QueryTileState &t, Value keys);
+  /// Σ_c t^β and Σ_c t^(β-1) of one row vector at threshold `tau`, with
+  /// t = max(x_c - τ, 0) over the keys' x = (α - 1)(s - m) (0^0 = 0).
+  std::pair<Value, Value> entmaxSums(QueryTileState &t, Value rv, Value mSafe,
+                                     Value tau, Value keys, bool derivative);
+  /// t^β of one vector (β = 1/(α - 1)).
+  Value entmaxPower(Value tv);
+  Value scratchTile(QueryTileState &t, Value j0);
   // After the parallel loop, with split keys.
   void mergeSplits();
   /// Row i of the output (`outputAt(e)`: its f32 vector at column e) and
@@ -134,6 +149,9 @@ private:
         rw, loc, x, arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true)));
   }
   bool softmax() { return op.getKind() == AggregationKind::softmax; }
+  bool entmax() { return op.getKind() == AggregationKind::entmax; }
+  /// entmax's exponent β = 1/(α - 1) of the weights [(α - 1) z - τ]_+^β.
+  double beta() { return 1.0 / (op.getAlpha()->convertToDouble() - 1.0); }
   int64_t splits() const { return cfg.kvSplits; }
   VectorType vecS() const {
     return VectorType::get({cfg.vectorWidth}, rw.getF32Type());
@@ -244,6 +262,10 @@ void TiledKernel::buildQueryTile(ValueRange ivs) {
     t.part = ivs[3];
     t.partLo = k.mul(t.part, chunk);
     t.partHi = k.add(t.partLo, chunk);
+  }
+  if (entmax()) {
+    buildEntmaxRows(t);
+    return;
   }
   if (lists.counts)
     visitListedKeyTiles(t);
@@ -371,6 +393,17 @@ void TiledKernel::visitAnalysedKeyTiles(QueryTileState &t) {
 
 void TiledKernel::processKeyTile(QueryTileState &t, Value j0, Value cols,
                                  Value full, Value staticOnly) {
+  if (t.scratch) {
+    // entmax: the tile's scores stay in the scratch rows [j0, j0 + Bc).
+    Value tileBuf = t.sBuf;
+    t.sBuf = scratchTile(t, j0);
+    computeScoresInLanes(t, j0, cols);
+    applyScoreMod(t, j0, cols);
+    applyMask(t, j0, cols, full, staticOnly);
+    updateRowMaxInLanes(t, cols);
+    t.sBuf = tileBuf;
+    return;
+  }
   if (cfg.rowsInLanes)
     computeScoresInLanes(t, j0, cols);
   else
@@ -673,6 +706,221 @@ void TiledKernel::accumulateValues(QueryTileState &t, Value j0, Value cols) {
   });
 }
 
+//===----------------------------------------------------------------------===//
+// entmax: no weight is known before the row's threshold, so there is no
+// online form. The query tile's masked scores (every live key tile) stay in
+// a scratch S^T [keys, Br]; each row's τ is found over it, and one more pass
+// turns scores into weights and accumulates P V over the key tiles where
+// some weight is non-zero.
+//===----------------------------------------------------------------------===//
+
+void TiledKernel::buildEntmaxRows(QueryTileState &t) {
+  const int64_t br = cfg.queryTile;
+  Value bcIdx = k.idx(cfg.keyTile);
+  Value keys = k.mul(arith::CeilDivUIOp::create(rw, loc, io.skv, bcIdx), bcIdx);
+  t.scratch = memref::AllocOp::create(
+      rw, loc, MemRefType::get({ShapedType::kDynamic, br}, rw.getF32Type()),
+      ValueRange{keys});
+  t.tauBuf = k.stackBuffer({br});
+  // Key tiles the mask proves empty, and keys past Skv, stay -inf.
+  Value ninfV = k.splat(vecS(), -INFINITY);
+  k.loop(k.idx(0), keys, 1, [&](Value c) {
+    k.loop(k.idx(0), k.idx(br), cfg.vectorWidth, [&](Value r0) {
+      k.vstore(ninfV, t.scratch, {c, r0});
+    });
+  });
+  if (lists.counts)
+    visitListedKeyTiles(t);
+  else
+    visitAnalysedKeyTiles(t);
+  entmaxThresholds(t, keys);
+  entmaxValues(t, keys);
+  // The ownership-based deallocation pipeline frees the scratch at the end
+  // of the iteration.
+  finishRows(t);
+}
+
+Value TiledKernel::scratchTile(QueryTileState &t, Value j0) {
+  SmallVector<OpFoldResult> offsets = {j0, rw.getIndexAttr(0)};
+  SmallVector<OpFoldResult> sizes = {rw.getIndexAttr(cfg.keyTile),
+                                     rw.getIndexAttr(cfg.queryTile)};
+  SmallVector<OpFoldResult> strides = {rw.getIndexAttr(1), rw.getIndexAttr(1)};
+  return memref::SubViewOp::create(rw, loc, t.scratch, offsets, sizes, strides);
+}
+
+void TiledKernel::updateRowMaxInLanes(QueryTileState &t, Value cols) {
+  const int64_t numRowVectors = cfg.numRowVectors();
+  auto rowVec = [&](int64_t rv) { return k.idx(rv * cfg.vectorWidth); };
+  SmallVector<Value> inits;
+  for (int64_t rv = 0; rv < numRowVectors; ++rv)
+    inits.push_back(k.vload(vecS(), t.mBuf, rowVec(rv)));
+  SmallVector<Value> mx =
+      k.reduceMany(k.idx(0), cols, 1, inits, [&](Value c, ValueRange a) {
+        SmallVector<Value> next;
+        for (int64_t rv = 0; rv < numRowVectors; ++rv)
+          next.push_back(
+              k.fmax(a[rv], k.vload(vecS(), t.sBuf, {c, rowVec(rv)})));
+        return next;
+      });
+  for (int64_t rv = 0; rv < numRowVectors; ++rv)
+    k.vstore(mx[rv], t.mBuf, rowVec(rv));
+}
+
+Value TiledKernel::entmaxPower(Value tv) {
+  // α = 2 (sparsemax) and α = 1.5 need no transcendental.
+  if (beta() == 1.0)
+    return tv;
+  if (beta() == 2.0)
+    return k.fmul(tv, tv);
+  Value zv = k.splat(vecS(), 0.0);
+  Value positive =
+      arith::CmpFOp::create(rw, loc, arith::CmpFPredicate::OGT, tv, zv);
+  Value safe = k.select(positive, tv, k.splat(vecS(), 1.0));
+  Value pw = k.exp(
+      k.fmul(k.splat(vecS(), beta()), math::LogOp::create(rw, loc, safe)));
+  return k.select(positive, pw, zv);
+}
+
+std::pair<Value, Value> TiledKernel::entmaxSums(QueryTileState &t, Value rv,
+                                                Value mSafe, Value tau,
+                                                Value keys, bool derivative) {
+  Value zv = k.splat(vecS(), 0.0), onev = k.splat(vecS(), 1.0);
+  Value scaleV = k.splat(vecS(), op.getAlpha()->convertToDouble() - 1.0);
+  SmallVector<Value> sums =
+      k.reduceMany(k.idx(0), keys, 1, {zv, zv}, [&](Value c, ValueRange a) {
+        Value x =
+            k.fmul(k.fsub(k.vload(vecS(), t.scratch, {c, rv}), mSafe), scaleV);
+        Value tv = k.fmax(k.fsub(x, tau), zv);
+        Value p = entmaxPower(tv);
+        SmallVector<Value> next = {k.fadd(a[0], p), a[1]};
+        if (!derivative)
+          return next;
+        // d/dτ Σ t^β = -β Σ t^(β-1) over the support.
+        Value positive =
+            arith::CmpFOp::create(rw, loc, arith::CmpFPredicate::OGT, tv, zv);
+        Value dp = beta() == 1.0   ? k.select(positive, onev, zv)
+                   : beta() == 2.0 ? tv
+                                   : k.select(positive, k.fdiv(p, tv), zv);
+        next[1] = k.fadd(a[1], dp);
+        return next;
+      });
+  return {sums[0], sums[1]};
+}
+
+void TiledKernel::entmaxThresholds(QueryTileState &t, Value keys) {
+  // With x = (α - 1)(s - m), τ solves Σ [x - τ]_+^β = 1 and lies in [-1, 0].
+  // For α <= 2 (β >= 1) the sum is convex in τ, so Newton's method from
+  // τ = -1 rises monotonically to the root (for sparsemax it is exact after
+  // the support stops shrinking); it stops when no lane moves. Otherwise
+  // bisection, as the naive form does.
+  constexpr int64_t kMaxNewtonSteps = 64, kBisectionSteps = 32;
+  Type i1 = rw.getI1Type();
+  Value onev = k.splat(vecS(), 1.0), ninfV = k.splat(vecS(), -INFINITY);
+  k.loop(k.idx(0), k.idx(cfg.queryTile), cfg.vectorWidth, [&](Value rv) {
+    Value m = k.vload(vecS(), t.mBuf, rv);
+    Value mSafe = k.select(k.feq(m, ninfV), k.splat(vecS(), 0.0), m);
+    Value tau;
+    if (beta() >= 1.0) {
+      Value init[] = {k.splat(vecS(), -1.0), k.idx(0),
+                      arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true))};
+      auto loop = scf::WhileOp::create(
+          rw, loc, TypeRange{vecS(), rw.getIndexType(), i1}, init,
+          [&](OpBuilder &nb, Location, ValueRange a) {
+            OpBuilder::InsertionGuard guard(rw);
+            rw.setInsertionPoint(nb.getInsertionBlock(),
+                                 nb.getInsertionPoint());
+            Value more =
+                arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ult, a[1],
+                                      k.idx(kMaxNewtonSteps));
+            scf::ConditionOp::create(
+                rw, loc, arith::AndIOp::create(rw, loc, more, a[2]), a);
+          },
+          [&](OpBuilder &nb, Location, ValueRange a) {
+            OpBuilder::InsertionGuard guard(rw);
+            rw.setInsertionPoint(nb.getInsertionBlock(),
+                                 nb.getInsertionPoint());
+            auto [f, g] = entmaxSums(t, rv, mSafe, a[0], keys, true);
+            Value step =
+                k.fdiv(k.fsub(f, onev), k.fmul(k.splat(vecS(), beta()), g));
+            Value live = arith::CmpFOp::create(
+                rw, loc, arith::CmpFPredicate::OGT, g, k.splat(vecS(), 0.0));
+            // Rounding may give a step below 0 at the root: never go back.
+            Value next = k.select(live, k.fmax(a[0], k.fadd(a[0], step)), a[0]);
+            Value moved = vector::ReductionOp::create(
+                rw, loc, vector::CombiningKind::OR,
+                arith::CmpFOp::create(rw, loc, arith::CmpFPredicate::OGT, next,
+                                      a[0]));
+            scf::YieldOp::create(
+                rw, loc, ValueRange{next, k.add(a[1], k.idx(1)), moved});
+          });
+      tau = loop.getResult(0);
+    } else {
+      Value half = k.splat(vecS(), 0.5);
+      SmallVector<Value> bounds = k.reduceMany(
+          k.idx(0), k.idx(kBisectionSteps), 1,
+          {k.splat(vecS(), -1.0), k.splat(vecS(), 0.0)},
+          [&](Value, ValueRange a) -> SmallVector<Value> {
+            Value mid = k.fmul(k.fadd(a[0], a[1]), half);
+            Value f = entmaxSums(t, rv, mSafe, mid, keys, false).first;
+            Value above = arith::CmpFOp::create(
+                rw, loc, arith::CmpFPredicate::OGE, f, onev);
+            return {k.select(above, mid, a[0]), k.select(above, a[1], mid)};
+          });
+      tau = k.fmul(k.fadd(bounds[0], bounds[1]), half);
+    }
+    k.vstore(tau, t.tauBuf, rv);
+  });
+}
+
+void TiledKernel::entmaxValues(QueryTileState &t, Value keys) {
+  const int64_t numRowVectors = cfg.numRowVectors();
+  auto rowVec = [&](int64_t rv) { return k.idx(rv * cfg.vectorWidth); };
+  Value zv = k.splat(vecS(), 0.0), ninfV = k.splat(vecS(), -INFINITY);
+  Value scaleV = k.splat(vecS(), op.getAlpha()->convertToDouble() - 1.0);
+  SmallVector<Value> mSafe, tau;
+  for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+    Value m = k.vload(vecS(), t.mBuf, rowVec(rv));
+    mSafe.push_back(k.select(k.feq(m, ninfV), zv, m));
+    tau.push_back(k.vload(vecS(), t.tauBuf, rowVec(rv)));
+  }
+  Value bcIdx = k.idx(cfg.keyTile);
+  k.loop(k.idx(0), keys, cfg.keyTile, [&](Value j0) {
+    Value cols = k.minI(bcIdx, k.sub(io.skv, j0));
+    Value view = scratchTile(t, j0);
+    // Weights in place, their row sums, and their lane-wise maximum.
+    SmallVector<Value> inits(numRowVectors + 1, zv);
+    SmallVector<Value> acc =
+        k.reduceMany(k.idx(0), cols, 1, inits, [&](Value c, ValueRange a) {
+          SmallVector<Value> next;
+          Value top = a.back();
+          for (int64_t rv = 0; rv < numRowVectors; ++rv) {
+            Value s = k.vload(vecS(), view, {c, rowVec(rv)});
+            Value x = k.fmul(k.fsub(s, mSafe[rv]), scaleV);
+            Value p = entmaxPower(k.fmax(k.fsub(x, tau[rv]), zv));
+            k.vstore(p, view, {c, rowVec(rv)});
+            next.push_back(k.fadd(a[rv], p));
+            top = k.fmax(top, p);
+          }
+          next.push_back(top);
+          return next;
+        });
+    for (int64_t rv = 0; rv < numRowVectors; ++rv)
+      k.vstore(k.fadd(k.vload(vecS(), t.lBuf, rowVec(rv)), acc[rv]), t.lBuf,
+               rowVec(rv));
+    // A key tile below every row's threshold contributes nothing.
+    Value top = vector::ReductionOp::create(
+        rw, loc, vector::CombiningKind::MAXIMUMF, acc.back());
+    Value live = arith::CmpFOp::create(rw, loc, arith::CmpFPredicate::OGT, top,
+                                       k.f32(0.0));
+    k.ifThen(live, [&]() {
+      Value tileBuf = t.sBuf;
+      t.sBuf = view;
+      accumulateValues(t, j0, cols);
+      t.sBuf = tileBuf;
+    });
+  });
+}
+
 void TiledKernel::finishRows(QueryTileState &t) {
   // Sinks, normalisation, lse; a part of split keys is normalised by its
   // own sum and gets the sinks when the parts are merged.
@@ -683,6 +931,14 @@ void TiledKernel::finishRows(QueryTileState &t) {
     if (softmax())
       std::tie(factor, lse) =
           os.finish(k.load(t.mBuf, r), k.load(t.lBuf, r), sink);
+    if (entmax()) {
+      // Renormalised (the threshold is found to f32 precision); a fully
+      // masked row has l = 0 and output 0.
+      Value l = k.load(t.lBuf, r);
+      Value positive = arith::CmpFOp::create(rw, loc, arith::CmpFPredicate::OGT,
+                                             l, k.f32(0.0));
+      factor = k.select(positive, k.fdiv(k.f32(1.0), l), k.f32(0.0));
+    }
     Value factorV = k.bcast(vecO(), factor);
     auto outputAt = [&](Value e) {
       return k.fmul(k.vload(vecO(), t.acc, {r, e}), factorV);

@@ -13,8 +13,12 @@ std::optional<TileProblem> TileProblem::of(AttentionOp op) {
   if (!dims)
     return std::nullopt;
   auto qTy = cast<RankedTensorType>(op.getQuery().getType());
-  return TileProblem{qTy.getDimSize(0), dims->hq, dims->hkv,
-                     qTy.getDimSize(2), dims->d,  dims->dv};
+  auto kTy = cast<RankedTensorType>(op.getKey().getType());
+  return TileProblem{
+      qTy.getDimSize(0), dims->hq,
+      dims->hkv,         qTy.getDimSize(2),
+      dims->d,           dims->dv,
+      kTy.getDimSize(2), op.getKind() == AggregationKind::entmax};
 }
 
 FailureOr<TileConfig> mlir::attn::chooseTileConfig(const TileProblem &p,
@@ -31,6 +35,12 @@ FailureOr<TileConfig> mlir::attn::chooseTileConfig(const TileProblem &p,
   int64_t tileQ = options.tileQ ? options.tileQ : 64;
   if (!options.tileQ && staticQueries)
     tileQ = std::clamp<int64_t>((p.queries + 3) / 4 * 4, 4, 64);
+  // Whole rows: the scratch of Br x Skv f32 scores per query tile in flight
+  // stays within kScratchBytes when Skv is known (2 MiB: 16 rows at 32k).
+  constexpr int64_t kScratchBytes = 2 << 20;
+  if (p.wholeRows && !options.tileQ && !ShapedType::isDynamic(p.keys))
+    tileQ = std::clamp<int64_t>(
+        kScratchBytes / (4 * std::max<int64_t>(p.keys, 1)), 1, tileQ);
   c.keyTile = (tileKV + vw - 1) / vw * vw;
   c.outWidth = largestDividingWidth(p.valueDim, vw);
   c.dotWidth = largestDividingWidth(p.headDim, vw);
@@ -39,7 +49,7 @@ FailureOr<TileConfig> mlir::attn::chooseTileConfig(const TileProblem &p,
   // Register blocking of those rows: rows x key vectors accumulators, at
   // most 16 so the loop-carried FMA chains hide their latency.
   const int64_t rowsQK = std::clamp<int64_t>(16 / (c.keyTile / vw), 1, 4);
-  c.rowsInLanes = !(staticQueries && p.queries <= 2 * rowsQK);
+  c.rowsInLanes = p.wholeRows || !(staticQueries && p.queries <= 2 * rowsQK);
   c.queryTile =
       c.rowsInLanes ? (tileQ + vw - 1) / vw * vw : (tileQ + 3) / 4 * 4;
 
@@ -65,7 +75,7 @@ FailureOr<TileConfig> mlir::attn::chooseTileConfig(const TileProblem &p,
 
   // Decoding with few (batch, head) pairs: split the keys so that the
   // parallel loop has ~32 iterations.
-  c.kvSplits = options.kvSplits;
+  c.kvSplits = p.wholeRows ? 1 : options.kvSplits;
   if (!c.kvSplits) {
     c.kvSplits = 1;
     if (!c.rowsInLanes && !ShapedType::isDynamic(p.batch)) {

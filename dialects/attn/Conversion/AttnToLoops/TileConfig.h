@@ -19,6 +19,11 @@ namespace mlir::attn {
 /// ShapedType::kDynamic for the batch and query lengths.
 struct TileProblem {
   int64_t batch, queryHeads, keyHeads, queries, headDim, valueDim;
+  /// Skv (may be dynamic).
+  int64_t keys = ShapedType::kDynamic;
+  /// The aggregation needs each row's scores before any weight (entmax):
+  /// rows in lanes, no key splits, a query tile sized to the scratch.
+  bool wholeRows = false;
 
   /// The problem of `op`, or nullopt when a head count or head dimension is
   /// dynamic (the tiled form needs them static).
