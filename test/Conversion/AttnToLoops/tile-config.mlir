@@ -50,3 +50,31 @@ func.func @value_dim_80(%q: tensor<1x2x256x64xf32>, %k: tensor<1x2x256x64xf32>, 
          : tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x80xf32> -> tensor<1x2x256x80xf32>
   return %o : tensor<1x2x256x80xf32>
 }
+
+// entmax needs whole rows: rows in lanes even when decoding, no key splits
+// (even when asked for), and a query tile whose f32 scratch of Br x Skv
+// scores stays within 2 MiB: 16 rows at Skv = 32768, 64 at 4096.
+// AVX2: tile-config {{.*}}: vector-width=8 key-tile=64 query-tile=8 layout=lanes {{.*}} kv-splits=1
+// AVX512: tile-config {{.*}}: vector-width=16 key-tile=64 query-tile=16 layout=lanes {{.*}} kv-splits=1
+// OPTS: tile-config {{.*}}: vector-width=16 key-tile=32 query-tile=32 layout=lanes {{.*}} kv-splits=1
+func.func @entmax_decode(%q: tensor<1x8x1x64xf32>, %k: tensor<1x8x4096x64xf32>, %v: tensor<1x8x4096x64xf32>) -> tensor<1x8x1x64xf32> {
+  %o = attn.attention entmax %q, %k, %v [] {alpha = 1.5 : f32}
+         : tensor<1x8x1x64xf32>, tensor<1x8x4096x64xf32>, tensor<1x8x4096x64xf32> -> tensor<1x8x1x64xf32>
+  return %o : tensor<1x8x1x64xf32>
+}
+
+// AVX2: tile-config {{.*}}: vector-width=8 key-tile=64 query-tile=16 layout=lanes {{.*}} kv-splits=1
+// AVX512: tile-config {{.*}}: vector-width=16 key-tile=64 query-tile=16 layout=lanes {{.*}} kv-splits=1
+func.func @entmax_long(%q: tensor<1x8x32768x64xf32>, %k: tensor<1x8x32768x64xf32>, %v: tensor<1x8x32768x64xf32>) -> tensor<1x8x32768x64xf32> {
+  %o = attn.attention entmax %q, %k, %v [] {alpha = 2.0 : f32}
+         : tensor<1x8x32768x64xf32>, tensor<1x8x32768x64xf32>, tensor<1x8x32768x64xf32> -> tensor<1x8x32768x64xf32>
+  return %o : tensor<1x8x32768x64xf32>
+}
+
+// AVX2: tile-config {{.*}}: vector-width=8 key-tile=64 query-tile=64 layout=lanes {{.*}} kv-splits=1
+// AVX512: tile-config {{.*}}: vector-width=16 key-tile=64 query-tile=64 layout=lanes {{.*}} kv-splits=1
+func.func @entmax_4k(%q: tensor<1x8x4096x64xf32>, %k: tensor<1x8x4096x64xf32>, %v: tensor<1x8x4096x64xf32>) -> tensor<1x8x4096x64xf32> {
+  %o = attn.attention entmax %q, %k, %v [] {alpha = 1.5 : f32}
+         : tensor<1x8x4096x64xf32>, tensor<1x8x4096x64xf32>, tensor<1x8x4096x64xf32> -> tensor<1x8x4096x64xf32>
+  return %o : tensor<1x8x4096x64xf32>
+}

@@ -10,7 +10,8 @@ PIPELINE gpu-emulated runs the GPU kernels of attn-to-nvvm on CPU threads
 instead (attn-run --pipeline=gpu-emulated), with random block sizes.
 MODE (after PIPELINE): "grad" differentiates each program; "entmax" draws
 α-entmax programs instead (graph form: score, score_mod, mask, aggregate
-entmax with α in {1.2, 1.5, 2, 3}); "entmax+grad" both (α <= 2).
+entmax with α in {1.2, 1.5, 2, 3}, fused by attn-fuse: the tiled form on
+cpu); "entmax+grad" both (α <= 2).
 """
 import os
 import random
@@ -147,7 +148,8 @@ def program():
 
 
 def entmax_program():
-    """The graph form with `attn.aggregate entmax` (attn.attention has no α)."""
+    """The graph form with `attn.aggregate entmax`: attn-fuse makes it one
+    attn.attention, so the cpu pipeline runs the whole-row tiled form."""
     b = 0 if rng.random() < 0.03 else rng.randint(1, 2)
     hkv = rng.choice([1, 2])
     hq = hkv * rng.choice([1, 2, 3])
