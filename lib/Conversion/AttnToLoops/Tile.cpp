@@ -117,8 +117,8 @@ private:
   /// t = max(x_c - τ, 0) over the keys' x = (α - 1)(s - m) (0^0 = 0).
   std::pair<Value, Value> entmaxSums(QueryTileState &t, Value rv, Value mSafe,
                                      Value tau, Value keys, bool derivative);
-  /// t^β of one vector (β = 1/(α - 1)).
-  Value entmaxPower(Value tv);
+  /// t^β of one vector (β = 1/(α - 1)) and, if `lower`, t^(β-1) there.
+  Value entmaxPower(Value tv, Value *lower = nullptr);
   Value scratchTile(QueryTileState &t, Value j0);
   // After the parallel loop, with split keys.
   void mergeSplits();
@@ -766,53 +766,58 @@ void TiledKernel::updateRowMaxInLanes(QueryTileState &t, Value cols) {
     k.vstore(mx[rv], t.mBuf, rowVec(rv));
 }
 
-Value TiledKernel::entmaxPower(Value tv) {
+Value TiledKernel::entmaxPower(Value tv, Value *lower) {
   // α = 2 (sparsemax) and α = 1.5 need no transcendental.
-  if (beta() == 1.0)
-    return tv;
-  if (beta() == 2.0)
-    return k.fmul(tv, tv);
   Value zv = k.splat(vecS(), 0.0);
   Value positive =
       arith::CmpFOp::create(rw, loc, arith::CmpFPredicate::OGT, tv, zv);
+  if (beta() == 1.0) {
+    if (lower)
+      *lower = k.select(positive, k.splat(vecS(), 1.0), zv);
+    return tv;
+  }
+  if (beta() == 2.0) {
+    if (lower)
+      *lower = tv;
+    return k.fmul(tv, tv);
+  }
+  // t^(β-1) = exp((β-1) log t), then t^β = t^(β-1) t: one log, one exp.
   Value safe = k.select(positive, tv, k.splat(vecS(), 1.0));
-  Value pw = k.exp(
-      k.fmul(k.splat(vecS(), beta()), math::LogOp::create(rw, loc, safe)));
-  return k.select(positive, pw, zv);
+  Value pw = k.select(positive,
+                      k.exp(k.fmul(k.splat(vecS(), beta() - 1.0),
+                                   math::LogOp::create(rw, loc, safe))),
+                      zv);
+  if (lower)
+    *lower = pw;
+  return k.fmul(pw, tv);
 }
 
 std::pair<Value, Value> TiledKernel::entmaxSums(QueryTileState &t, Value rv,
                                                 Value mSafe, Value tau,
                                                 Value keys, bool derivative) {
-  Value zv = k.splat(vecS(), 0.0), onev = k.splat(vecS(), 1.0);
+  Value zv = k.splat(vecS(), 0.0);
   Value scaleV = k.splat(vecS(), op.getAlpha()->convertToDouble() - 1.0);
   SmallVector<Value> sums =
       k.reduceMany(k.idx(0), keys, 1, {zv, zv}, [&](Value c, ValueRange a) {
         Value x =
             k.fmul(k.fsub(k.vload(vecS(), t.scratch, {c, rv}), mSafe), scaleV);
         Value tv = k.fmax(k.fsub(x, tau), zv);
-        Value p = entmaxPower(tv);
-        SmallVector<Value> next = {k.fadd(a[0], p), a[1]};
+        Value lower;
+        Value p = entmaxPower(tv, derivative ? &lower : nullptr);
         if (!derivative)
-          return next;
-        // d/dτ Σ t^β = -β Σ t^(β-1) over the support.
-        Value positive =
-            arith::CmpFOp::create(rw, loc, arith::CmpFPredicate::OGT, tv, zv);
-        Value dp = beta() == 1.0   ? k.select(positive, onev, zv)
-                   : beta() == 2.0 ? tv
-                                   : k.select(positive, k.fdiv(p, tv), zv);
-        next[1] = k.fadd(a[1], dp);
-        return next;
+          return SmallVector<Value>{k.fadd(a[0], p), a[1]};
+        return SmallVector<Value>{k.fadd(a[0], p), k.fadd(a[1], lower)};
       });
   return {sums[0], sums[1]};
 }
 
 void TiledKernel::entmaxThresholds(QueryTileState &t, Value keys) {
   // With x = (α - 1)(s - m), τ solves Σ [x - τ]_+^β = 1 and lies in [-1, 0].
-  // For α <= 2 (β >= 1) the sum is convex in τ, so Newton's method from
-  // τ = -1 rises monotonically to the root (for sparsemax it is exact after
-  // the support stops shrinking); it stops when no lane moves. Otherwise
-  // bisection, as the naive form does.
+  // For α <= 2 (β >= 1) the β-norm of t = [x - τ]_+ is convex in τ, so
+  // Newton's method on ‖t‖_β = 1 from τ = -1 rises monotonically to the
+  // root; on the norm rather than the sum it is exact while the support has
+  // one key, and for sparsemax exact once the support stops shrinking. It
+  // stops when no lane moves. Otherwise bisection, as the naive form does.
   constexpr int64_t kMaxNewtonSteps = 64, kBisectionSteps = 32;
   Type i1 = rw.getI1Type();
   Value onev = k.splat(vecS(), 1.0), ninfV = k.splat(vecS(), -INFINITY);
@@ -840,8 +845,14 @@ void TiledKernel::entmaxThresholds(QueryTileState &t, Value keys) {
             rw.setInsertionPoint(nb.getInsertionBlock(),
                                  nb.getInsertionPoint());
             auto [f, g] = entmaxSums(t, rv, mSafe, a[0], keys, true);
-            Value step =
-                k.fdiv(k.fsub(f, onev), k.fmul(k.splat(vecS(), beta()), g));
+            // (‖t‖ - 1) / -d‖t‖/dτ = (f - f^(1 - 1/β)) / Σ t^(β-1).
+            Value fPow = onev;
+            if (beta() == 2.0)
+              fPow = math::SqrtOp::create(rw, loc, f);
+            else if (beta() != 1.0)
+              fPow = k.exp(k.fmul(k.splat(vecS(), 1.0 - 1.0 / beta()),
+                                  math::LogOp::create(rw, loc, f)));
+            Value step = k.fdiv(k.fsub(f, fPow), g);
             Value live = arith::CmpFOp::create(
                 rw, loc, arith::CmpFPredicate::OGT, g, k.splat(vecS(), 0.0));
             // Rounding may give a step below 0 at the root: never go back.
