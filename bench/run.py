@@ -5,10 +5,13 @@ shapes in the same run, and writes docs/benchmarks.md and docs/benchmarks.png.
 
 usage: bench/run.py [--quick] [--reps N] [--rounds N] [--docs-only]
        bench/run.py --grad [--reps N] [--rounds N] [--docs-only]
+       bench/run.py --entmax [--reps N] [--rounds N] [--docs-only]
 
 --grad runs the gradient suite instead (bench/grad.py, the programs of
 bench/grad/): it rewrites only the "Gradients" section of docs/benchmarks.md
 and docs/benchmarks-grad.png, and the forward suite keeps that section.
+--entmax runs the entmax suite (bench/entmax.py) the same way: it rewrites
+only the "Sparse normalisation (entmax)" section.
 
 Needs a build (build/bin/attn-run, or $ATTN_BUILD_DIR/bin/attn-run). The
 first run installs what the peers need (Debian packages through apt-get, and
@@ -259,7 +262,13 @@ def main():
                     help="rewrite docs/benchmarks.md and .png from the last run's results.json")
     ap.add_argument("--grad", action="store_true",
                     help="the gradient suite (bench/grad.py) instead of the forward one")
+    ap.add_argument("--entmax", action="store_true",
+                    help="the entmax suite (bench/entmax.py) instead of the forward one")
     a = ap.parse_args()
+    if a.entmax:
+        import entmax
+        a.rounds = a.rounds or 5
+        return entmax.docs_only() if a.docs_only else entmax.main(a)
     if a.grad:
         import grad
         a.rounds = a.rounds or 5
@@ -714,10 +723,13 @@ def write_docs(rows, results, paired, peak, S, big, rounds):
     page = os.path.join(ROOT, "docs", "benchmarks.md")
     text = "\n".join(lines)
     # The gradients section belongs to the gradient suite: keep it.
+    import entmax
     import grad
-    kept = grad.kept_section(open(page).read()) if os.path.exists(page) else None
-    if kept:
-        text = grad.insert_section(text, kept)
+    old_page = open(page).read() if os.path.exists(page) else ""
+    for suite in (grad, entmax):
+        kept = suite.kept_section(old_page)
+        if kept:
+            text = grad.insert_section(text, kept)
     with open(page, "w") as f:
         f.write(text)
 
