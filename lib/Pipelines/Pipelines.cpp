@@ -113,6 +113,7 @@ void mlir::attn::buildToLLVMPipeline(OpPassManager &pm,
   tile.targetCpu = options.targetCpu;
   tile.targetFeatures = options.targetFeatures;
   tile.kvSplits = options.kvSplits;
+  tile.entmaxRecompute = options.entmaxRecompute;
   AttnSparsifyOptions sparsify;
   sparsify.tileQ = options.tileQ;
   sparsify.tileKV = options.tileKV;
@@ -120,6 +121,7 @@ void mlir::attn::buildToLLVMPipeline(OpPassManager &pm,
   sparsify.targetCpu = options.targetCpu;
   sparsify.targetFeatures = options.targetFeatures;
   sparsify.kvSplits = options.kvSplits;
+  sparsify.entmaxRecompute = options.entmaxRecompute;
   pm.addPass(createAttnSparsify(sparsify));
   AttnLinearizeOptions linearize;
   linearize.chunk = options.linearChunk;

@@ -38,6 +38,10 @@ def AttnTile : Pass<"attn-tile"> {
            "Features added to or removed from the target CPU's: +f,-g">,
     Option<"kvSplits", "kv-splits", "int64_t", /*default=*/"0",
            "Parallel parts of the key axis, merged by lse (0: cost model)">,
+    Option<"entmaxRecompute", "entmax-recompute", "bool", /*default=*/"false",
+           "entmax: recompute the scores on every pass instead of keeping "
+           "them (false: the cost model keeps them up to 16 MiB per query "
+           "tile)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
@@ -91,6 +95,10 @@ def AttnSparsify : Pass<"attn-sparsify"> {
            "Features added to or removed from the target CPU's: +f,-g">,
     Option<"kvSplits", "kv-splits", "int64_t", /*default=*/"0",
            "Parallel parts of the key axis, merged by lse (0: cost model)">,
+    Option<"entmaxRecompute", "entmax-recompute", "bool", /*default=*/"false",
+           "entmax: recompute the scores on every pass instead of keeping "
+           "them (false: the cost model keeps them up to 16 MiB per query "
+           "tile)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

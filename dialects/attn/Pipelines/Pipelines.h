@@ -45,6 +45,11 @@ struct ToLLVMOptions : public PassPipelineOptions<ToLLVMOptions> {
       llvm::cl::desc("Parallel parts of the key axis, merged by lse (0: "
                      "chosen by the cost model)"),
       llvm::cl::init(0)};
+  Option<bool> entmaxRecompute{
+      *this, "entmax-recompute",
+      llvm::cl::desc("entmax: recompute the scores on every pass instead of "
+                     "keeping them (false: chosen by the cost model)"),
+      llvm::cl::init(false)};
   Option<int64_t> linearChunk{
       *this, "linear-chunk",
       llvm::cl::desc("Positions per chunk of the chunked linear attention "

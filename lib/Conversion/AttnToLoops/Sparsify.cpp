@@ -69,6 +69,7 @@ struct AttnSparsifyPass : attn::impl::AttnSparsifyBase<AttnSparsifyPass> {
                        targetCpu, targetFeatures);
     if (failed(options))
       return signalPassFailure();
+    options->entmaxRecompute = entmaxRecompute;
     RewritePatternSet patterns(&getContext());
     populateSparsifyPatterns(patterns, *options);
     if (failed(applyFormPatterns(getOperation(), std::move(patterns))))

@@ -63,8 +63,11 @@ struct QueryTileState {
   /// Split keys: this part and its keys [partLo, partHi).
   Value part, partLo, partHi;
   /// entmax: the tile's masked scores S^T [keys, Br] (padded to whole key
-  /// tiles, -inf where never computed) and the rows' thresholds τ [Br].
-  Value scratch, tauBuf;
+  /// tiles, -inf where never computed) or null (recomputed); the rows'
+  /// thresholds τ and the sums of the threshold search [Br]; what a key
+  /// tile's scores are for while the key tiles are visited.
+  Value scratch, tauBuf, fBuf, gBuf;
+  function_ref<void(Value, Value, Value)> consume;
 };
 
 /// Builds the tiled kernel of one attn.attention: one method per phase.
@@ -76,6 +79,7 @@ public:
       : rw(rw), op(op), cfg(cfg), problem(problem), gradRows(gradRows),
         k(rw, op.getLoc()), loc(op.getLoc()), io(k, op, !gradRows),
         useLists(options.sparse && hasTileLevelPatterns(op)),
+        recomputeEntmax(options.entmaxRecompute),
         analysis(useLists ? nonTileLevelPatterns(op) : op.getPatterns(),
                  &op.getPredicate()),
         os(k) {}
@@ -109,14 +113,18 @@ private:
   void updateStatisticsPerRow(QueryTileState &t, Value cols);
   void accumulateValues(QueryTileState &t, Value j0, Value cols);
   // entmax: whole rows of scores first, then the threshold, then P V.
+  using ScoreTileFn = function_ref<void(Value, Value, Value)>;
   void buildEntmaxRows(QueryTileState &t);
-  void updateRowMaxInLanes(QueryTileState &t, Value cols);
-  void entmaxThresholds(QueryTileState &t, Value keys);
-  void entmaxValues(QueryTileState &t, Value keys);
-  /// Σ_c t^β and Σ_c t^(β-1) of one row vector at threshold `tau`, with
-  /// t = max(x_c - τ, 0) over the keys' x = (α - 1)(s - m) (0^0 = 0).
-  std::pair<Value, Value> entmaxSums(QueryTileState &t, Value rv, Value mSafe,
-                                     Value tau, Value keys, bool derivative);
+  /// Calls fn(scores, j0, cols) with the masked scores S^T [Bc, Br] of the
+  /// key tiles: every tile of the scratch, or each live key tile's scores,
+  /// computed (into the scratch, if any, else into sBuf).
+  void visitScoreTiles(QueryTileState &t, bool fromScratch, ScoreTileFn fn);
+  void updateRowMaxInLanes(QueryTileState &t, Value scores, Value cols);
+  void entmaxThresholds(QueryTileState &t);
+  void entmaxValues(QueryTileState &t);
+  void accumulateEntmaxSums(QueryTileState &t, bool derivative);
+  /// [(α - 1)(s - m) - τ]_+ of row vector `rv` at scores `s`.
+  Value entmaxGap(QueryTileState &t, Value s, Value rv);
   /// t^β of one vector (β = 1/(α - 1)) and, if `lower`, t^(β-1) there.
   Value entmaxPower(Value tv, Value *lower = nullptr);
   Value scratchTile(QueryTileState &t, Value j0);
@@ -171,6 +179,8 @@ private:
   /// With key-tile lists (attn-sparsify) the tile-level patterns are
   /// decided at run time; the analysis covers the others.
   const bool useLists;
+  /// entmax recomputes the scores on every pass, whatever the scratch size.
+  const bool recomputeEntmax;
   MaskAnalysis analysis;
   OnlineSoftmax os;
   KeyTileLists lists;
@@ -393,14 +403,15 @@ void TiledKernel::visitAnalysedKeyTiles(QueryTileState &t) {
 
 void TiledKernel::processKeyTile(QueryTileState &t, Value j0, Value cols,
                                  Value full, Value staticOnly) {
-  if (t.scratch) {
-    // entmax: the tile's scores stay in the scratch rows [j0, j0 + Bc).
+  if (t.consume) {
+    // entmax: the scores go to the scratch rows [j0, j0 + Bc) if it exists.
     Value tileBuf = t.sBuf;
-    t.sBuf = scratchTile(t, j0);
+    if (t.scratch)
+      t.sBuf = scratchTile(t, j0);
     computeScoresInLanes(t, j0, cols);
     applyScoreMod(t, j0, cols);
     applyMask(t, j0, cols, full, staticOnly);
-    updateRowMaxInLanes(t, cols);
+    t.consume(t.sBuf, j0, cols);
     t.sBuf = tileBuf;
     return;
   }
@@ -708,36 +719,75 @@ void TiledKernel::accumulateValues(QueryTileState &t, Value j0, Value cols) {
 
 //===----------------------------------------------------------------------===//
 // entmax: no weight is known before the row's threshold, so there is no
-// online form. The query tile's masked scores (every live key tile) stay in
-// a scratch S^T [keys, Br]; each row's τ is found over it, and one more pass
-// turns scores into weights and accumulates P V over the key tiles where
-// some weight is non-zero.
+// online form. Per query tile: the row maxima over every live key tile; each
+// row's τ, by passes over the tile's scores; one more pass turning scores
+// into weights and accumulating P V over the key tiles where some weight is
+// non-zero. The scores are kept in a scratch S^T [keys, Br] when it fits
+// (kEntmaxScratchBytes), and recomputed tile by tile on every pass when not.
 //===----------------------------------------------------------------------===//
 
+/// The largest scratch of one query tile; past it the scores are recomputed.
+constexpr int64_t kEntmaxScratchBytes = 16 << 20;
+
 void TiledKernel::buildEntmaxRows(QueryTileState &t) {
-  const int64_t br = cfg.queryTile;
-  Value bcIdx = k.idx(cfg.keyTile);
+  const int64_t br = cfg.queryTile, bc = cfg.keyTile;
+  Value bcIdx = k.idx(bc);
   Value keys = k.mul(arith::CeilDivUIOp::create(rw, loc, io.skv, bcIdx), bcIdx);
-  t.scratch = memref::AllocOp::create(
-      rw, loc, MemRefType::get({ShapedType::kDynamic, br}, rw.getF32Type()),
-      ValueRange{keys});
   t.tauBuf = k.stackBuffer({br});
-  // Key tiles the mask proves empty, and keys past Skv, stay -inf.
-  Value ninfV = k.splat(vecS(), -INFINITY);
-  k.loop(k.idx(0), keys, 1, [&](Value c) {
-    k.loop(k.idx(0), k.idx(br), cfg.vectorWidth, [&](Value r0) {
-      k.vstore(ninfV, t.scratch, {c, r0});
+  t.fBuf = k.stackBuffer({br});
+  t.gBuf = k.stackBuffer({br});
+  auto rows = [&](bool keep) {
+    t.scratch = Value();
+    if (keep) {
+      t.scratch = memref::AllocOp::create(
+          rw, loc, MemRefType::get({ShapedType::kDynamic, br}, rw.getF32Type()),
+          ValueRange{keys});
+      // Key tiles the mask proves empty, and keys past Skv, stay -inf. The
+      // ownership-based deallocation pipeline frees it after the iteration.
+      Value ninfV = k.splat(vecS(), -INFINITY);
+      k.loop(k.idx(0), keys, 1, [&](Value c) {
+        k.loop(k.idx(0), k.idx(br), cfg.vectorWidth, [&](Value r0) {
+          k.vstore(ninfV, t.scratch, {c, r0});
+        });
+      });
+    }
+    visitScoreTiles(t, /*fromScratch=*/false,
+                    [&](Value scores, Value, Value cols) {
+                      updateRowMaxInLanes(t, scores, cols);
+                    });
+    entmaxThresholds(t);
+    entmaxValues(t);
+    finishRows(t);
+  };
+  // The cost model: static key counts decide here, dynamic ones at run time.
+  const int64_t scratchLimit = recomputeEntmax ? 0 : kEntmaxScratchBytes;
+  if (!ShapedType::isDynamic(problem.keys)) {
+    rows((problem.keys + bc - 1) / bc * bc * br * 4 <= scratchLimit);
+    return;
+  }
+  Value fits =
+      arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ule,
+                            k.mul(keys, k.idx(br * 4)), k.idx(scratchLimit));
+  k.ifThenElse(
+      fits, [&]() { rows(true); }, [&]() { rows(false); });
+}
+
+void TiledKernel::visitScoreTiles(QueryTileState &t, bool fromScratch,
+                                  ScoreTileFn fn) {
+  if (fromScratch) {
+    Value bcIdx = k.idx(cfg.keyTile);
+    Value keys = memref::DimOp::create(rw, loc, t.scratch, 0);
+    k.loop(k.idx(0), keys, cfg.keyTile, [&](Value j0) {
+      fn(scratchTile(t, j0), j0, k.minI(bcIdx, k.sub(io.skv, j0)));
     });
-  });
+    return;
+  }
+  t.consume = fn;
   if (lists.counts)
     visitListedKeyTiles(t);
   else
     visitAnalysedKeyTiles(t);
-  entmaxThresholds(t, keys);
-  entmaxValues(t, keys);
-  // The ownership-based deallocation pipeline frees the scratch at the end
-  // of the iteration.
-  finishRows(t);
+  t.consume = nullptr;
 }
 
 Value TiledKernel::scratchTile(QueryTileState &t, Value j0) {
@@ -748,7 +798,8 @@ Value TiledKernel::scratchTile(QueryTileState &t, Value j0) {
   return memref::SubViewOp::create(rw, loc, t.scratch, offsets, sizes, strides);
 }
 
-void TiledKernel::updateRowMaxInLanes(QueryTileState &t, Value cols) {
+void TiledKernel::updateRowMaxInLanes(QueryTileState &t, Value scores,
+                                      Value cols) {
   const int64_t numRowVectors = cfg.numRowVectors();
   auto rowVec = [&](int64_t rv) { return k.idx(rv * cfg.vectorWidth); };
   SmallVector<Value> inits;
@@ -759,7 +810,7 @@ void TiledKernel::updateRowMaxInLanes(QueryTileState &t, Value cols) {
         SmallVector<Value> next;
         for (int64_t rv = 0; rv < numRowVectors; ++rv)
           next.push_back(
-              k.fmax(a[rv], k.vload(vecS(), t.sBuf, {c, rowVec(rv)})));
+              k.fmax(a[rv], k.vload(vecS(), scores, {c, rowVec(rv)})));
         return next;
       });
   for (int64_t rv = 0; rv < numRowVectors; ++rv)
@@ -792,140 +843,160 @@ Value TiledKernel::entmaxPower(Value tv, Value *lower) {
   return k.fmul(pw, tv);
 }
 
-std::pair<Value, Value> TiledKernel::entmaxSums(QueryTileState &t, Value rv,
-                                                Value mSafe, Value tau,
-                                                Value keys, bool derivative) {
+Value TiledKernel::entmaxGap(QueryTileState &t, Value s, Value rv) {
+  // A fully masked row has m = -inf: its x are -inf (weight 0), never NaN.
   Value zv = k.splat(vecS(), 0.0);
-  Value scaleV = k.splat(vecS(), op.getAlpha()->convertToDouble() - 1.0);
-  SmallVector<Value> sums =
-      k.reduceMany(k.idx(0), keys, 1, {zv, zv}, [&](Value c, ValueRange a) {
-        Value x =
-            k.fmul(k.fsub(k.vload(vecS(), t.scratch, {c, rv}), mSafe), scaleV);
-        Value tv = k.fmax(k.fsub(x, tau), zv);
-        Value lower;
-        Value p = entmaxPower(tv, derivative ? &lower : nullptr);
-        if (!derivative)
-          return SmallVector<Value>{k.fadd(a[0], p), a[1]};
-        return SmallVector<Value>{k.fadd(a[0], p), k.fadd(a[1], lower)};
-      });
-  return {sums[0], sums[1]};
+  Value m = k.vload(vecS(), t.mBuf, rv);
+  Value mSafe = k.select(k.feq(m, k.splat(vecS(), -INFINITY)), zv, m);
+  Value x = k.fmul(k.fsub(s, mSafe),
+                   k.splat(vecS(), op.getAlpha()->convertToDouble() - 1.0));
+  return k.fmax(k.fsub(x, k.vload(vecS(), t.tauBuf, rv)), zv);
 }
 
-void TiledKernel::entmaxThresholds(QueryTileState &t, Value keys) {
+void TiledKernel::accumulateEntmaxSums(QueryTileState &t, bool derivative) {
+  // fBuf += Σ t^β and, with `derivative`, gBuf += Σ t^(β-1) at the rows' τ.
+  Value zv = k.splat(vecS(), 0.0);
+  visitScoreTiles(t, bool(t.scratch), [&](Value scores, Value, Value cols) {
+    k.loop(k.idx(0), k.idx(cfg.queryTile), cfg.vectorWidth, [&](Value rv) {
+      SmallVector<Value> sums =
+          k.reduceMany(k.idx(0), cols, 1, {zv, zv}, [&](Value c, ValueRange a) {
+            Value lower;
+            Value p =
+                entmaxPower(entmaxGap(t, k.vload(vecS(), scores, {c, rv}), rv),
+                            derivative ? &lower : nullptr);
+            return SmallVector<Value>{k.fadd(a[0], p),
+                                      derivative ? k.fadd(a[1], lower) : a[1]};
+          });
+      k.vstore(k.fadd(k.vload(vecS(), t.fBuf, rv), sums[0]), t.fBuf, rv);
+      if (derivative)
+        k.vstore(k.fadd(k.vload(vecS(), t.gBuf, rv), sums[1]), t.gBuf, rv);
+    });
+  });
+}
+
+void TiledKernel::entmaxThresholds(QueryTileState &t) {
   // With x = (α - 1)(s - m), τ solves Σ [x - τ]_+^β = 1 and lies in [-1, 0].
   // For α <= 2 (β >= 1) the β-norm of t = [x - τ]_+ is convex in τ, so
   // Newton's method on ‖t‖_β = 1 from τ = -1 rises monotonically to the
   // root; on the norm rather than the sum it is exact while the support has
-  // one key, and for sparsemax exact once the support stops shrinking. It
-  // stops when no lane moves. Otherwise bisection, as the naive form does.
+  // one key, and for sparsemax exact once the support stops shrinking. The
+  // rows of the tile step together, until no row moves. Otherwise bisection,
+  // as the naive form does (gBuf holds the upper bounds).
   constexpr int64_t kMaxNewtonSteps = 64, kBisectionSteps = 32;
-  Type i1 = rw.getI1Type();
-  Value onev = k.splat(vecS(), 1.0), ninfV = k.splat(vecS(), -INFINITY);
-  k.loop(k.idx(0), k.idx(cfg.queryTile), cfg.vectorWidth, [&](Value rv) {
-    Value m = k.vload(vecS(), t.mBuf, rv);
-    Value mSafe = k.select(k.feq(m, ninfV), k.splat(vecS(), 0.0), m);
-    Value tau;
-    if (beta() >= 1.0) {
-      Value init[] = {k.splat(vecS(), -1.0), k.idx(0),
-                      arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true))};
-      auto loop = scf::WhileOp::create(
-          rw, loc, TypeRange{vecS(), rw.getIndexType(), i1}, init,
-          [&](OpBuilder &nb, Location, ValueRange a) {
-            OpBuilder::InsertionGuard guard(rw);
-            rw.setInsertionPoint(nb.getInsertionBlock(),
-                                 nb.getInsertionPoint());
-            Value more =
-                arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ult, a[1],
-                                      k.idx(kMaxNewtonSteps));
-            scf::ConditionOp::create(
-                rw, loc, arith::AndIOp::create(rw, loc, more, a[2]), a);
-          },
-          [&](OpBuilder &nb, Location, ValueRange a) {
-            OpBuilder::InsertionGuard guard(rw);
-            rw.setInsertionPoint(nb.getInsertionBlock(),
-                                 nb.getInsertionPoint());
-            auto [f, g] = entmaxSums(t, rv, mSafe, a[0], keys, true);
-            // (‖t‖ - 1) / -d‖t‖/dτ = (f - f^(1 - 1/β)) / Σ t^(β-1).
-            Value fPow = onev;
-            if (beta() == 2.0)
-              fPow = math::SqrtOp::create(rw, loc, f);
-            else if (beta() != 1.0)
-              fPow = k.exp(k.fmul(k.splat(vecS(), 1.0 - 1.0 / beta()),
-                                  math::LogOp::create(rw, loc, f)));
-            Value step = k.fdiv(k.fsub(f, fPow), g);
-            Value live = arith::CmpFOp::create(
-                rw, loc, arith::CmpFPredicate::OGT, g, k.splat(vecS(), 0.0));
-            // Rounding may give a step below 0 at the root: never go back.
-            Value next = k.select(live, k.fmax(a[0], k.fadd(a[0], step)), a[0]);
-            Value moved = vector::ReductionOp::create(
-                rw, loc, vector::CombiningKind::OR,
-                arith::CmpFOp::create(rw, loc, arith::CmpFPredicate::OGT, next,
-                                      a[0]));
-            scf::YieldOp::create(
-                rw, loc, ValueRange{next, k.add(a[1], k.idx(1)), moved});
-          });
-      tau = loop.getResult(0);
-    } else {
-      Value half = k.splat(vecS(), 0.5);
-      SmallVector<Value> bounds = k.reduceMany(
-          k.idx(0), k.idx(kBisectionSteps), 1,
-          {k.splat(vecS(), -1.0), k.splat(vecS(), 0.0)},
-          [&](Value, ValueRange a) -> SmallVector<Value> {
-            Value mid = k.fmul(k.fadd(a[0], a[1]), half);
-            Value f = entmaxSums(t, rv, mSafe, mid, keys, false).first;
-            Value above = arith::CmpFOp::create(
-                rw, loc, arith::CmpFPredicate::OGE, f, onev);
-            return {k.select(above, mid, a[0]), k.select(above, a[1], mid)};
-          });
-      tau = k.fmul(k.fadd(bounds[0], bounds[1]), half);
-    }
-    k.vstore(tau, t.tauBuf, rv);
-  });
+  const int64_t br = cfg.queryTile, vw = cfg.vectorWidth;
+  Value zv = k.splat(vecS(), 0.0), onev = k.splat(vecS(), 1.0);
+  auto forRows = [&](function_ref<void(Value)> fn) {
+    k.loop(k.idx(0), k.idx(br), vw, fn);
+  };
+  auto clearSums = [&]() {
+    forRows([&](Value rv) {
+      k.vstore(zv, t.fBuf, rv);
+      if (beta() >= 1.0)
+        k.vstore(zv, t.gBuf, rv);
+    });
+  };
+  forRows([&](Value rv) { k.vstore(k.splat(vecS(), -1.0), t.tauBuf, rv); });
+  if (beta() < 1.0) {
+    forRows([&](Value rv) { k.vstore(zv, t.gBuf, rv); });
+    Value half = k.splat(vecS(), 0.5);
+    auto midpoint = [&](Value rv) {
+      return k.fmul(
+          k.fadd(k.vload(vecS(), t.tauBuf, rv), k.vload(vecS(), t.gBuf, rv)),
+          half);
+    };
+    Value lo = k.stackBuffer({br});
+    k.loop(k.idx(0), k.idx(kBisectionSteps), 1, [&](Value) {
+      // τ holds the lower bounds: evaluate at the midpoints, then restore.
+      clearSums();
+      forRows([&](Value rv) {
+        k.vstore(k.vload(vecS(), t.tauBuf, rv), lo, rv);
+        k.vstore(midpoint(rv), t.tauBuf, rv);
+      });
+      accumulateEntmaxSums(t, /*derivative=*/false);
+      forRows([&](Value rv) {
+        Value mid = k.vload(vecS(), t.tauBuf, rv);
+        Value above = arith::CmpFOp::create(rw, loc, arith::CmpFPredicate::OGE,
+                                            k.vload(vecS(), t.fBuf, rv), onev);
+        k.vstore(k.select(above, mid, k.vload(vecS(), lo, rv)), t.tauBuf, rv);
+        k.vstore(k.select(above, k.vload(vecS(), t.gBuf, rv), mid), t.gBuf, rv);
+      });
+    });
+    forRows([&](Value rv) { k.vstore(midpoint(rv), t.tauBuf, rv); });
+    return;
+  }
+  Value init[] = {k.idx(0),
+                  arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true))};
+  scf::WhileOp::create(
+      rw, loc, TypeRange{rw.getIndexType(), rw.getI1Type()}, init,
+      [&](OpBuilder &nb, Location, ValueRange a) {
+        OpBuilder::InsertionGuard guard(rw);
+        rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        Value more = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ult,
+                                           a[0], k.idx(kMaxNewtonSteps));
+        scf::ConditionOp::create(rw, loc,
+                                 arith::AndIOp::create(rw, loc, more, a[1]), a);
+      },
+      [&](OpBuilder &nb, Location, ValueRange a) {
+        OpBuilder::InsertionGuard guard(rw);
+        rw.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        clearSums();
+        accumulateEntmaxSums(t, /*derivative=*/true);
+        Value moved = k.reduce(
+            k.idx(0), k.idx(br), vw,
+            arith::ConstantOp::create(rw, loc, rw.getBoolAttr(false)),
+            [&](Value rv, Value any) {
+              Value tau = k.vload(vecS(), t.tauBuf, rv);
+              Value f = k.vload(vecS(), t.fBuf, rv);
+              Value g = k.vload(vecS(), t.gBuf, rv);
+              // (‖t‖ - 1) / -d‖t‖/dτ = (f - f^(1 - 1/β)) / Σ t^(β-1).
+              Value fPow = onev;
+              if (beta() == 2.0)
+                fPow = math::SqrtOp::create(rw, loc, f);
+              else if (beta() != 1.0)
+                fPow = k.exp(k.fmul(k.splat(vecS(), 1.0 - 1.0 / beta()),
+                                    math::LogOp::create(rw, loc, f)));
+              Value step = k.fdiv(k.fsub(f, fPow), g);
+              Value live = arith::CmpFOp::create(
+                  rw, loc, arith::CmpFPredicate::OGT, g, zv);
+              // Rounding may give a step below 0 at the root: never go back.
+              Value next = k.select(live, k.fmax(tau, k.fadd(tau, step)), tau);
+              k.vstore(next, t.tauBuf, rv);
+              Value rose = vector::ReductionOp::create(
+                  rw, loc, vector::CombiningKind::OR,
+                  arith::CmpFOp::create(rw, loc, arith::CmpFPredicate::OGT,
+                                        next, tau));
+              return arith::OrIOp::create(rw, loc, any, rose).getResult();
+            });
+        scf::YieldOp::create(rw, loc, ValueRange{k.add(a[0], k.idx(1)), moved});
+      });
 }
 
-void TiledKernel::entmaxValues(QueryTileState &t, Value keys) {
-  const int64_t numRowVectors = cfg.numRowVectors();
-  auto rowVec = [&](int64_t rv) { return k.idx(rv * cfg.vectorWidth); };
-  Value zv = k.splat(vecS(), 0.0), ninfV = k.splat(vecS(), -INFINITY);
-  Value scaleV = k.splat(vecS(), op.getAlpha()->convertToDouble() - 1.0);
-  SmallVector<Value> mSafe, tau;
-  for (int64_t rv = 0; rv < numRowVectors; ++rv) {
-    Value m = k.vload(vecS(), t.mBuf, rowVec(rv));
-    mSafe.push_back(k.select(k.feq(m, ninfV), zv, m));
-    tau.push_back(k.vload(vecS(), t.tauBuf, rowVec(rv)));
-  }
-  Value bcIdx = k.idx(cfg.keyTile);
-  k.loop(k.idx(0), keys, cfg.keyTile, [&](Value j0) {
-    Value cols = k.minI(bcIdx, k.sub(io.skv, j0));
-    Value view = scratchTile(t, j0);
-    // Weights in place, their row sums, and their lane-wise maximum.
-    SmallVector<Value> inits(numRowVectors + 1, zv);
-    SmallVector<Value> acc =
-        k.reduceMany(k.idx(0), cols, 1, inits, [&](Value c, ValueRange a) {
-          SmallVector<Value> next;
-          Value top = a.back();
-          for (int64_t rv = 0; rv < numRowVectors; ++rv) {
-            Value s = k.vload(vecS(), view, {c, rowVec(rv)});
-            Value x = k.fmul(k.fsub(s, mSafe[rv]), scaleV);
-            Value p = entmaxPower(k.fmax(k.fsub(x, tau[rv]), zv));
-            k.vstore(p, view, {c, rowVec(rv)});
-            next.push_back(k.fadd(a[rv], p));
-            top = k.fmax(top, p);
-          }
-          next.push_back(top);
-          return next;
+void TiledKernel::entmaxValues(QueryTileState &t) {
+  Value zv = k.splat(vecS(), 0.0);
+  visitScoreTiles(t, bool(t.scratch), [&](Value scores, Value j0, Value cols) {
+    // Weights in place, their row sums, and the tile's largest weight.
+    Value top = k.reduce(
+        k.idx(0), k.idx(cfg.queryTile), cfg.vectorWidth, zv,
+        [&](Value rv, Value topSoFar) {
+          SmallVector<Value> acc = k.reduceMany(
+              k.idx(0), cols, 1, {zv, topSoFar}, [&](Value c, ValueRange a) {
+                Value p = entmaxPower(
+                    entmaxGap(t, k.vload(vecS(), scores, {c, rv}), rv));
+                k.vstore(p, scores, {c, rv});
+                return SmallVector<Value>{k.fadd(a[0], p), k.fmax(a[1], p)};
+              });
+          k.vstore(k.fadd(k.vload(vecS(), t.lBuf, rv), acc[0]), t.lBuf, rv);
+          return acc[1];
         });
-    for (int64_t rv = 0; rv < numRowVectors; ++rv)
-      k.vstore(k.fadd(k.vload(vecS(), t.lBuf, rowVec(rv)), acc[rv]), t.lBuf,
-               rowVec(rv));
     // A key tile below every row's threshold contributes nothing.
-    Value top = vector::ReductionOp::create(
-        rw, loc, vector::CombiningKind::MAXIMUMF, acc.back());
-    Value live = arith::CmpFOp::create(rw, loc, arith::CmpFPredicate::OGT, top,
-                                       k.f32(0.0));
+    Value live = arith::CmpFOp::create(
+        rw, loc, arith::CmpFPredicate::OGT,
+        vector::ReductionOp::create(rw, loc, vector::CombiningKind::MAXIMUMF,
+                                    top),
+        k.f32(0.0));
     k.ifThen(live, [&]() {
       Value tileBuf = t.sBuf;
-      t.sBuf = view;
+      t.sBuf = scores;
       accumulateValues(t, j0, cols);
       t.sBuf = tileBuf;
     });
@@ -1119,6 +1190,7 @@ struct AttnTilePass : attn::impl::AttnTileBase<AttnTilePass> {
                        targetCpu, targetFeatures);
     if (failed(options))
       return signalPassFailure();
+    options->entmaxRecompute = entmaxRecompute;
     RewritePatternSet patterns(&getContext());
     populateTilePatterns(patterns, *options);
     if (failed(applyFormPatterns(getOperation(), std::move(patterns))))

@@ -11,7 +11,7 @@ instead (attn-run --pipeline=gpu-emulated), with random block sizes.
 MODE (after PIPELINE): "grad" differentiates each program; "entmax" draws
 α-entmax programs instead (graph form: score, score_mod, mask, aggregate
 entmax with α in {1.2, 1.5, 2, 3}, fused by attn-fuse: the tiled form on
-cpu); "entmax+grad" both (α <= 2).
+cpu, half of the cases recomputing the scores); "entmax+grad" both (α <= 2).
 """
 import os
 import random
@@ -185,6 +185,8 @@ for n in range(count):
     with open(path, "w") as f:
         f.write(text)
     options = form_options(rng, pipeline)
+    if entmax and pipeline == "cpu" and rng.random() < 0.5:
+        options += " entmax-recompute=1"  # scores recomputed on every pass
     proc = run_case([attn_run, path, f"--pipeline={pipeline}", "--random-args", f"--seed={n}",
                      "--check", options] + grad)
     status = "ok" if proc.returncode == 0 else "FAIL"

@@ -26,6 +26,9 @@ struct TileOptions {
   bool sparse = false;
   /// The CPU the code is for: its vector width where vectorWidth is 0.
   CpuTarget target;
+  /// entmax recomputes each query tile's scores on every pass instead of
+  /// keeping them in a scratch (the cost model's choice for long rows).
+  bool entmaxRecompute = false;
 };
 
 /// Lowers `op` to a parallel loop nest over (batch, head, query tile) with an
