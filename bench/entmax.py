@@ -120,9 +120,10 @@ def section(saved):
     lines = [BEGIN, "## Sparse normalisation (entmax)", "",
              f"fp32, B=1, H={H}, D={D}, no mask, `bench/run.py --entmax` on the 2-core VM "
              f"({saved['date']}), CPU: {saved['cpu']}. The whole-row tiled form "
-             "(lib/Conversion/AttnToLoops/Tile.cpp): per query tile the masked scores of every "
-             "key tile go to a scratch S^T [Skv, Br], Newton's method on the row's β-norm finds "
-             "the threshold (bisection for α > 2), then P V runs over the key tiles with a "
+             "(lib/Conversion/AttnToLoops/Tile.cpp, docs/tiled-form.md): per query tile the "
+             "masked scores of every key tile go to a scratch S^T [Skv, Br] (recomputed on every "
+             "pass only past 16 MiB, not at these sizes), Newton's method on the row's β-norm "
+             "finds the threshold (bisection for α > 2), then P V runs over the key tiles with a "
              "non-zero weight. Each entmax function and softmax are timed call by call "
              f"alternately in one process (`attn-run --bench-with`) over {saved['rounds']} "
              "rounds; times are medians over rounds, ratios medians over rounds of the median "
@@ -143,15 +144,7 @@ def section(saved):
 
 def write_docs(saved):
     import grad
-    text = open(DOCS).read() if os.path.exists(DOCS) else "# Benchmarks\n"
-    block = section(saved)
-    if BEGIN in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = grad.insert_section(text, block)
-    with open(DOCS, "w") as f:
-        f.write(text)
+    grad.write_section(DOCS, BEGIN, END, section(saved))
 
 
 def kept_section(old_text):

@@ -297,16 +297,21 @@ def section(saved):
 
 
 def write_docs(saved):
-    text = open(DOCS).read() if os.path.exists(DOCS) else "# Benchmarks\n"
-    block = section(saved)
-    if BEGIN in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
+    write_section(DOCS, BEGIN, END, section(saved))
+    plot(saved)
+
+
+def write_section(page, begin, end, block):
+    """Replaces a suite's section (from `begin` to `end`) of the page, or
+    inserts it before the GPU section."""
+    text = open(page).read() if os.path.exists(page) else "# Benchmarks\n"
+    if begin in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
         text = insert_section(text, block)
-    with open(DOCS, "w") as f:
+    with open(page, "w") as f:
         f.write(text)
-    plot(saved)
 
 
 def insert_section(text, block):
