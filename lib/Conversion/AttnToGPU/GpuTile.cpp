@@ -25,6 +25,7 @@
 #include "attn/Kernel/KernelBuilder.h"
 #include "attn/Kernel/MaskPredicate.h"
 #include "attn/Kernel/OnlineSoftmax.h"
+#include "attn/Transforms/Fuse.h"
 #include "attn/Transforms/MaskAnalysis.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -503,7 +504,7 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
                              const GpuTileOptions &options) {
   if (hasKeyListPattern(op))
     return rw.notifyMatchFailure(op, "csr/indices: gather form");
-  // No online form: attn-decompose lowers entmax to its naive kernels.
+  // No online form: UnfuseEntmaxAttention hands it to the naive kernels.
   if (op.getKind() == AggregationKind::entmax)
     return rw.notifyMatchFailure(op, "entmax: naive form");
   std::optional<HeadDims> dims = staticHeadDims(op);
@@ -529,6 +530,19 @@ struct GpuTileAttention : OpRewritePattern<AttentionOp> {
   GpuTileOptions options;
 };
 
+/// The GPU forms have no entmax kernel: the attention goes back to its graph,
+/// which attn-decompose lowers to naive kernels (attn-sparsify, which runs
+/// first, would otherwise give it the CPU tiled form).
+struct UnfuseEntmaxAttention : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op.getKind() != AggregationKind::entmax)
+      return failure();
+    return unfuseAttention(rewriter, op);
+  }
+};
+
 struct AttnGpuTilePass : attn::impl::AttnGpuTileBase<AttnGpuTilePass> {
   using AttnGpuTileBase::AttnGpuTileBase;
   void runOnOperation() override {
@@ -546,4 +560,5 @@ struct AttnGpuTilePass : attn::impl::AttnGpuTileBase<AttnGpuTilePass> {
 void mlir::attn::populateGpuTilePatterns(RewritePatternSet &patterns,
                                          const GpuTileOptions &options) {
   patterns.add<GpuTileAttention>(patterns.getContext(), options);
+  patterns.add<UnfuseEntmaxAttention>(patterns.getContext());
 }
