@@ -80,4 +80,27 @@ def AttnCheckedAllocation
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def AttnLowerMPI : Pass<"attn-lower-mpi", "::mlir::ModuleOp"> {
+  let summary = "Lower the mpi ops that LLVM 22 cannot lower to Open MPI calls";
+  let description = [{
+    LLVM 22's MPIToLLVM conversion lowers `mpi.init`, `finalize`,
+    `comm_world`, `comm_rank`, `comm_split`, `send`, `recv` and `allreduce`;
+    this pass lowers the rest that sequence parallelism needs, against the
+    Open MPI ABI (MPI is Open MPI from Debian): `mpi.comm_size`
+    (`MPI_Comm_size`), `mpi.isend` / `mpi.irecv` (`MPI_Isend` /
+    `MPI_Irecv`, the request an `MPI_Request`, a pointer in Open MPI),
+    `mpi.wait` (`MPI_Wait` with `MPI_STATUS_IGNORE`) and `mpi.barrier`
+    (`MPI_Barrier`). Buffers are contiguous memrefs of any rank (count: the
+    number of elements; f16 and bf16 travel as 16-bit integers). The
+    communicator is upstream's i64 (the address of `ompi_mpi_comm_world`),
+    cast to the pointer Open MPI takes. The module is marked
+    `#dlti.map<"MPI:Implementation" = "OpenMPI">` so that the upstream
+    conversion (`convert-to-llvm`) lowers the other ops for Open MPI too; a
+    module that names another implementation is an error.
+  }];
+  let dependentDialects = [
+    "::mlir::LLVM::LLVMDialect", "::mlir::DLTIDialect"
+  ];
+}
+
 #endif // ATTN_LOWERING_PASSES_TD
