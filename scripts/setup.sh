@@ -7,7 +7,7 @@ build=${ATTN_BUILD_DIR:-$root/build}
 
 packages=(cmake ninja-build ccache clang-22 lld-22 llvm-22-dev llvm-22-tools libomp-22-dev
           libmlir-22-dev mlir-22-tools python3-numpy
-          libclang-rt-22-dev)
+          libclang-rt-22-dev libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

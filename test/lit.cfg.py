@@ -61,6 +61,17 @@ if config.cuda_include_dir and "NOTFOUND" not in config.cuda_include_dir:
     config.available_features.add("cuda-toolkit")
     config.substitutions.append(("%cuda_include", config.cuda_include_dir))
     config.substitutions.append(("%cuda_stubs", os.path.join(config.cuda_root, "lib64", "stubs")))
+# MPI (Open MPI, installed by scripts/setup.sh): the ranks of a test run on
+# this machine, as many as asked (--oversubscribe), also as root.
+mpirun, mpicc = shutil.which("mpirun"), shutil.which("mpicc")
+if mpirun and mpicc:
+    import subprocess
+    link = subprocess.run([mpicc, "--showme:link"], capture_output=True, text=True)
+    if link.returncode == 0:
+        config.available_features.add("mpi")
+        config.substitutions.append(
+            ("%mpirun", f"{mpirun} --allow-run-as-root --oversubscribe"))
+        config.substitutions.append(("%mpi_link", link.stdout.strip()))
 # scripts/sanitizer-lane.sh: ASan builds cannot run under address-space
 # limits.
 if os.environ.get("ATTN_SANITIZER_LANE"):
