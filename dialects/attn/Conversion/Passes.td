@@ -16,6 +16,13 @@ def AttnTile : Pass<"attn-tile"> {
     f32; K/V heads are read through the GQA mapping without copies. The inner
     products use vector ops of the given width.
 
+    An entmax `attn.attention` has no online form: per query tile the row
+    maxima, then each row's threshold by passes over the scores (Newton's
+    method on the β-norm for α <= 2, bisection otherwise), then the weights
+    and P V over the key tiles with a non-zero weight. The scores are kept
+    in a heap scratch of up to 16 MiB per query tile, else recomputed on
+    every pass (`entmax-recompute` forces that).
+
     Each `attn.attention_grad` becomes the FlashAttention-2 backward: P is
     recomputed from the saved lse, the key tiles are walked per (batch, K/V
     head, query part) over the query tiles the mask analysis does not prove
@@ -230,6 +237,9 @@ def AttnGpuTile : Pass<"attn-gpu-tile"> {
     and dV per key block (over the non-empty query tiles of the GQA group,
     staged in shared memory), dQ per query tile (over the visible key
     tiles).
+
+    An entmax `attn.attention` has no GPU kernel of its own: it is unfused
+    back into its graph, which `attn-decompose` lowers to naive kernels.
   }];
   let options = [
     Option<"blockQ", "block-q", "int64_t", /*default=*/"0",

@@ -13,7 +13,8 @@ def AttnFuse : Pass<"attn-fuse"> {
     by several chains (one score feeding several masks) are recomputed by
     each fused chain, as FlashAttention recomputes rather than stores
     scores; a chain whose intermediate result has any other use stays
-    unfused, since the dense scores are needed anyway.
+    unfused, since the dense scores are needed anyway. An entmax aggregate
+    carries its `alpha` into the fused op.
   }];
 }
 
