@@ -94,6 +94,13 @@ private:
   void initStatistics(QueryTileState &t);
   void loadQueryTile(QueryTileState &t);
   void computeRowIntervals(QueryTileState &t);
+  /// The key tiles of the run-time lists, or those the analysis keeps.
+  void visitKeyTiles(QueryTileState &t) {
+    if (lists.counts)
+      visitListedKeyTiles(t);
+    else
+      visitAnalysedKeyTiles(t);
+  }
   void visitListedKeyTiles(QueryTileState &t);
   void visitAnalysedKeyTiles(QueryTileState &t);
   void finishRows(QueryTileState &t);
@@ -123,8 +130,11 @@ private:
   void entmaxThresholds(QueryTileState &t);
   void entmaxValues(QueryTileState &t);
   void accumulateEntmaxSums(QueryTileState &t, bool derivative);
-  /// [(α - 1)(s - m) - τ]_+ of row vector `rv` at scores `s`.
-  Value entmaxGap(QueryTileState &t, Value s, Value rv);
+  /// Row vector `rv`'s maxima (0 for a fully masked row) and thresholds,
+  /// loaded once per row vector for entmaxGap.
+  std::pair<Value, Value> entmaxRow(QueryTileState &t, Value rv);
+  /// [(α - 1)(s - m) - τ]_+ of scores `s` of a row vector with (m, τ) `row`.
+  Value entmaxGap(std::pair<Value, Value> row, Value s);
   /// t^β of one vector (β = 1/(α - 1)) and, if `lower`, t^(β-1) there.
   Value entmaxPower(Value tv, Value *lower = nullptr);
   Value scratchTile(QueryTileState &t, Value j0);
@@ -277,10 +287,7 @@ void TiledKernel::buildQueryTile(ValueRange ivs) {
     buildEntmaxRows(t);
     return;
   }
-  if (lists.counts)
-    visitListedKeyTiles(t);
-  else
-    visitAnalysedKeyTiles(t);
+  visitKeyTiles(t);
   finishRows(t);
 }
 
@@ -760,14 +767,17 @@ void TiledKernel::buildEntmaxRows(QueryTileState &t) {
     finishRows(t);
   };
   // The cost model: static key counts decide here, dynamic ones at run time.
-  const int64_t scratchLimit = recomputeEntmax ? 0 : kEntmaxScratchBytes;
-  if (!ShapedType::isDynamic(problem.keys)) {
-    rows((problem.keys + bc - 1) / bc * bc * br * 4 <= scratchLimit);
+  if (recomputeEntmax) {
+    rows(false);
     return;
   }
-  Value fits =
-      arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ule,
-                            k.mul(keys, k.idx(br * 4)), k.idx(scratchLimit));
+  if (!ShapedType::isDynamic(problem.keys)) {
+    rows((problem.keys + bc - 1) / bc * bc * br * 4 <= kEntmaxScratchBytes);
+    return;
+  }
+  Value fits = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ule,
+                                     k.mul(keys, k.idx(br * 4)),
+                                     k.idx(kEntmaxScratchBytes));
   k.ifThenElse(
       fits, [&]() { rows(true); }, [&]() { rows(false); });
 }
@@ -783,10 +793,7 @@ void TiledKernel::visitScoreTiles(QueryTileState &t, bool fromScratch,
     return;
   }
   t.consume = fn;
-  if (lists.counts)
-    visitListedKeyTiles(t);
-  else
-    visitAnalysedKeyTiles(t);
+  visitKeyTiles(t);
   t.consume = nullptr;
 }
 
@@ -843,14 +850,18 @@ Value TiledKernel::entmaxPower(Value tv, Value *lower) {
   return k.fmul(pw, tv);
 }
 
-Value TiledKernel::entmaxGap(QueryTileState &t, Value s, Value rv) {
+std::pair<Value, Value> TiledKernel::entmaxRow(QueryTileState &t, Value rv) {
   // A fully masked row has m = -inf: its x are -inf (weight 0), never NaN.
-  Value zv = k.splat(vecS(), 0.0);
   Value m = k.vload(vecS(), t.mBuf, rv);
-  Value mSafe = k.select(k.feq(m, k.splat(vecS(), -INFINITY)), zv, m);
-  Value x = k.fmul(k.fsub(s, mSafe),
+  Value mSafe =
+      k.select(k.feq(m, k.splat(vecS(), -INFINITY)), k.splat(vecS(), 0.0), m);
+  return {mSafe, k.vload(vecS(), t.tauBuf, rv)};
+}
+
+Value TiledKernel::entmaxGap(std::pair<Value, Value> row, Value s) {
+  Value x = k.fmul(k.fsub(s, row.first),
                    k.splat(vecS(), op.getAlpha()->convertToDouble() - 1.0));
-  return k.fmax(k.fsub(x, k.vload(vecS(), t.tauBuf, rv)), zv);
+  return k.fmax(k.fsub(x, row.second), k.splat(vecS(), 0.0));
 }
 
 void TiledKernel::accumulateEntmaxSums(QueryTileState &t, bool derivative) {
@@ -858,11 +869,12 @@ void TiledKernel::accumulateEntmaxSums(QueryTileState &t, bool derivative) {
   Value zv = k.splat(vecS(), 0.0);
   visitScoreTiles(t, bool(t.scratch), [&](Value scores, Value, Value cols) {
     k.loop(k.idx(0), k.idx(cfg.queryTile), cfg.vectorWidth, [&](Value rv) {
+      std::pair<Value, Value> row = entmaxRow(t, rv);
       SmallVector<Value> sums =
           k.reduceMany(k.idx(0), cols, 1, {zv, zv}, [&](Value c, ValueRange a) {
             Value lower;
             Value p =
-                entmaxPower(entmaxGap(t, k.vload(vecS(), scores, {c, rv}), rv),
+                entmaxPower(entmaxGap(row, k.vload(vecS(), scores, {c, rv})),
                             derivative ? &lower : nullptr);
             return SmallVector<Value>{k.fadd(a[0], p),
                                       derivative ? k.fadd(a[1], lower) : a[1]};
@@ -978,10 +990,11 @@ void TiledKernel::entmaxValues(QueryTileState &t) {
     Value top = k.reduce(
         k.idx(0), k.idx(cfg.queryTile), cfg.vectorWidth, zv,
         [&](Value rv, Value topSoFar) {
+          std::pair<Value, Value> row = entmaxRow(t, rv);
           SmallVector<Value> acc = k.reduceMany(
               k.idx(0), cols, 1, {zv, topSoFar}, [&](Value c, ValueRange a) {
                 Value p = entmaxPower(
-                    entmaxGap(t, k.vload(vecS(), scores, {c, rv}), rv));
+                    entmaxGap(row, k.vload(vecS(), scores, {c, rv})));
                 k.vstore(p, scores, {c, rv});
                 return SmallVector<Value>{k.fadd(a[0], p), k.fmax(a[1], p)};
               });
