@@ -322,11 +322,12 @@ def insert_section(text, block):
     return text[:at] + "\n" + block + "\n" + text[at:]
 
 
-def kept_section(old_text):
-    """The gradients section of a page, for the forward suite to keep."""
-    if BEGIN not in old_text:
+def kept_section(old_text, begin=BEGIN, end=END):
+    """A suite's section of a page (from `begin` to `end`; by default the
+    gradients'), for the forward suite to keep."""
+    if begin not in old_text:
         return None
-    return BEGIN + old_text.split(BEGIN, 1)[1].split(END, 1)[0] + END
+    return begin + old_text.split(begin, 1)[1].split(end, 1)[0] + end
 
 
 def plot(saved):
