@@ -230,6 +230,21 @@ static LogicalResult verifyAlpha(Operation *op, AggregationKind kind,
 LogicalResult AttentionOp::verify() {
   if (failed(verifyAlpha(*this, getKind(), getAlpha())))
     return failure();
+  if (!getPositions().empty()) {
+    if (getPositions().size() != 2)
+      return emitOpError("expects two positions (query, key), got ")
+             << getPositions().size();
+    if (getKind() != AggregationKind::softmax)
+      return emitOpError("takes positions with softmax only, got ")
+             << stringifyAggregationKind(getKind());
+    for (Attribute p : getPatterns())
+      if (cast<MaskPatternAttrInterface>(p).getDataKind() !=
+              MaskDataKind::Position &&
+          !isa<SegmentsAttr>(p))
+        return emitOpError("takes positions with position patterns and "
+                           "#attn.segments only, got ")
+               << p;
+  }
   return verifyShapes(*this);
 }
 

@@ -23,8 +23,10 @@ Value mlir::attn::MaskPredicateBuilder::build(Attribute pattern,
     return Value();
   unsigned n = p.getNumMaskOperands();
   MaskEmitter e(b, loc);
-  Value keep = p.buildKeep(e, MaskElement{bi, hi, ii, ji, aligned},
-                           operands.take_front(n));
+  // Position patterns see positions; run-time data is read at indices.
+  Value j = p.getDataKind() == MaskDataKind::Position ? keyPosition : ji;
+  Value keep =
+      p.buildKeep(e, MaskElement{bi, hi, ii, j, aligned}, operands.take_front(n));
   operands = operands.drop_front(n);
   return keep;
 }
@@ -35,8 +37,11 @@ Value mlir::attn::MaskPredicateBuilder::buildAll(ArrayAttr patterns,
   Value keep = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
   for (Attribute p : patterns)
     keep = both(keep, build(p, operands));
+  // A positioned attention's region sees positions, a plain one indices.
   if (!predicate.empty())
-    keep = both(keep, inlineRegion(b, predicate, {bi, hi, ii, ji}));
+    keep = both(keep, inlineRegion(b, predicate,
+                                   {bi, hi, queryBase ? aligned : ii,
+                                    keyPosition}));
   return keep;
 }
 

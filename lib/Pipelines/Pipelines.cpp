@@ -43,6 +43,8 @@ static void addBufferization(OpPassManager &pm, bool deallocate) {
 
 /// The upstream CPU lowering of buffer code to the LLVM dialect.
 static void addBuffersToLLVM(OpPassManager &pm, unsigned numThreads) {
+  // The mpi ops of attn-ring that upstream cannot lower (nothing otherwise).
+  pm.addPass(attn::createAttnLowerMPI());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   // bf16 <-> f32 conversions become integer ops: no compiler-rt libcalls.
   arith::ArithExpandOpsPassOptions expand;
@@ -96,6 +98,12 @@ std::string mlir::attn::checkToLLVMOptions(const ToLLVMOptions &options) {
         {"scan-chunk", options.scanChunk}})
     if (std::string error = formOptionError(name, value); !error.empty())
       return error;
+  if (options.sequenceParallel != "none" && options.sequenceParallel != "ring")
+    return "option sequence-parallel must be none or ring, got '" +
+           options.sequenceParallel + "'";
+  if (options.layout != "zigzag" && options.layout != "contiguous")
+    return "option layout must be zigzag or contiguous, got '" +
+           options.layout + "'";
   if (options.threads > kMaxThreadsOption)
     return "option threads must be between 0 and " +
            std::to_string(kMaxThreadsOption) + ", got " +
@@ -106,6 +114,8 @@ std::string mlir::attn::checkToLLVMOptions(const ToLLVMOptions &options) {
 void mlir::attn::buildToLLVMPipeline(OpPassManager &pm,
                                      const ToLLVMOptions &options) {
   pm.addPass(createAttnFuse());
+  if (options.sequenceParallel == "ring")
+    pm.addPass(createAttnRing(AttnRingOptions{options.layout}));
   AttnTileOptions tile;
   tile.tileQ = options.tileQ;
   tile.tileKV = options.tileKV;

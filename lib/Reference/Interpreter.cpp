@@ -200,8 +200,15 @@ struct MaskPattern {
 struct ScalarOperands;
 
 /// Sizes of the score tensor a mask applies to.
+/// The positions of a positioned attn.attention: query i at query + i, key
+/// j at key + j.
+struct Positions {
+  int64_t query, key;
+};
+
 struct MaskGeometry {
   int64_t batch, heads, sq, skv;
+  const Positions *positions = nullptr;
 };
 
 //===----------------------------------------------------------------------===//
@@ -210,6 +217,9 @@ struct MaskGeometry {
 
 class Interpreter {
 public:
+  /// Whether values must have the static sizes of their types
+  /// (evaluateIgnoringStaticSizes clears it).
+  bool enforceStaticSizes = true;
   Interpreter(std::string &error, unsigned depth)
       : error(error), depth(depth) {}
 
@@ -313,9 +323,11 @@ private:
   // attn.attention runs exactly the code its graph runs.
   bool computeScores(Operation *op, const Tensor &q, const Tensor &k,
                      double scale, Tensor &s);
-  bool applyScoreMod(Operation *op, Block &body, Tensor &s);
+  bool applyScoreMod(Operation *op, Block &body, Tensor &s,
+                     const Positions *positions = nullptr);
   bool applyMask(Operation *op, ArrayAttr patternAttrs, ValueRange operands,
-                 Region &predicateRegion, Tensor &s);
+                 Region &predicateRegion, Tensor &s,
+                 const Positions *positions = nullptr);
   bool aggregate(Operation *op, AggregationKind kind, const Tensor &s,
                  const Tensor &v, const Tensor *sinks, Tensor &o, Tensor &lse,
                  double alpha = 0);
@@ -340,7 +352,8 @@ bool Interpreter::bind(Value v, const RtValue &r) {
     ArrayRef<int64_t> shape = r.tensor->shape;
     bool ok = shape.size() == static_cast<size_t>(type.getRank());
     for (unsigned d = 0; ok && d < shape.size(); ++d)
-      ok = type.isDynamicDim(d) || type.getDimSize(d) == shape[d];
+      ok = type.isDynamicDim(d) || !enforceStaticSizes ||
+           type.getDimSize(d) == shape[d];
     if (!ok)
       return fail("runtime shape " + formatShape(shape) +
                   " does not match the type's shape " +
@@ -1284,8 +1297,11 @@ bool Interpreter::execAttn(ScoreOp op) {
 }
 
 /// Replaces every score x at (b, h, i, j) by what `body` yields for it.
-bool Interpreter::applyScoreMod(Operation *op, Block &body, Tensor &s) {
+bool Interpreter::applyScoreMod(Operation *op, Block &body, Tensor &s,
+                                const Positions *positions) {
   SmallVector<RtValue> args(5), yielded;
+  const int64_t qBase = positions ? positions->query : 0;
+  const int64_t kBase = positions ? positions->key : 0;
   int64_t e = 0;
   for (int64_t b = 0; b < s.shape[0]; ++b)
     for (int64_t h = 0; h < s.shape[1]; ++h)
@@ -1294,8 +1310,8 @@ bool Interpreter::applyScoreMod(Operation *op, Block &body, Tensor &s) {
           args[0].scalar = s.data[e];
           args[1].scalar = b;
           args[2].scalar = h;
-          args[3].scalar = i;
-          args[4].scalar = j;
+          args[3].scalar = qBase + i;
+          args[4].scalar = kBase + j;
           if (!runBlock(body, args, yielded))
             return false;
           if (yielded.size() != 1 || yielded[0].tensor)
@@ -1411,27 +1427,29 @@ bool Interpreter::buildPattern(Attribute attr, ValueRange &operands,
 
 bool Interpreter::keeps(const MaskPattern &p, const MaskGeometry &g, int64_t b,
                         int64_t h, int64_t i, int64_t j) const {
-  // Position patterns see the query at its bottom-right aligned position.
-  int64_t ip = i + (g.skv - g.sq);
+  // Position patterns see the query at its bottom-right aligned position,
+  // or both at the positions of a positioned attention (jp).
+  int64_t ip = g.positions ? g.positions->query + i : i + (g.skv - g.sq);
+  int64_t jp = g.positions ? g.positions->key + j : j;
   // Index into a tensor whose batch/head dims may be broadcast (size 1).
   auto bh = [&](const Tensor &t, int64_t x, int64_t y) {
     return std::make_pair(t.shape[0] == 1 ? 0 : x, t.shape[1] == 1 ? 0 : y);
   };
   return llvm::TypeSwitch<Attribute, bool>(p.attr)
-      .Case<CausalAttr>([&](auto) { return j <= ip; })
+      .Case<CausalAttr>([&](auto) { return jp <= ip; })
       .Case<WindowAttr>([&](WindowAttr w) {
-        return ip - w.getLeftFor(h) <= j && j <= ip + w.getRightFor(h);
+        return ip - w.getLeftFor(h) <= jp && jp <= ip + w.getRightFor(h);
       })
       .Case<ChunkAttr>([&](ChunkAttr c) {
-        return floorDiv(ip, c.getSize()) == floorDiv(j, c.getSize());
+        return floorDiv(ip, c.getSize()) == floorDiv(jp, c.getSize());
       })
-      .Case<SinkAttr>([&](SinkAttr s) { return j < s.getCount(); })
+      .Case<SinkAttr>([&](SinkAttr s) { return jp < s.getCount(); })
       .Case<PrefixAttr>(
-          [&](PrefixAttr pr) { return j < pr.getLength() || j <= ip; })
+          [&](PrefixAttr pr) { return jp < pr.getLength() || jp <= ip; })
       .Case<BlockLocalAttr>([&](BlockLocalAttr bl) {
         int64_t start = floorDiv(ip, bl.getBlock()) * bl.getBlock();
-        return start - bl.getHalo() <= j &&
-               j < start + bl.getBlock() + bl.getHalo();
+        return start - bl.getHalo() <= jp &&
+               jp < start + bl.getBlock() + bl.getHalo();
       })
       .Case<AnyAttr>([&](auto) {
         return llvm::any_of(p.alternatives, [&](const MaskPattern &alt) {
@@ -1478,8 +1496,8 @@ bool Interpreter::keeps(const MaskPattern &p, const MaskGeometry &g, int64_t b,
 /// present), drops.
 bool Interpreter::applyMask(Operation *op, ArrayAttr patternAttrs,
                             ValueRange operands, Region &predicateRegion,
-                            Tensor &s) {
-  MaskGeometry g{s.shape[0], s.shape[1], s.shape[2], s.shape[3]};
+                            Tensor &s, const Positions *positions) {
+  MaskGeometry g{s.shape[0], s.shape[1], s.shape[2], s.shape[3], positions};
   std::vector<MaskPattern> patterns;
   for (Attribute attr : patternAttrs) {
     patterns.emplace_back();
@@ -1500,8 +1518,8 @@ bool Interpreter::applyMask(Operation *op, ArrayAttr patternAttrs,
           if (keep && predicate) {
             args[0].scalar = b;
             args[1].scalar = h;
-            args[2].scalar = i;
-            args[3].scalar = j;
+            args[2].scalar = positions ? positions->query + i : i;
+            args[3].scalar = positions ? positions->key + j : j;
             if (!runBlock(*predicate, args, yielded))
               return false;
             if (yielded.size() != 1 || yielded[0].tensor)
@@ -1700,11 +1718,16 @@ bool Interpreter::execAttn(AttentionOp op) {
   if (!computeScores(op, tensor(op.getQuery()), tensor(op.getKey()),
                      op.getEffectiveScale(), s))
     return false;
+  std::optional<Positions> positions;
+  if (!op.getPositions().empty())
+    positions = Positions{static_cast<int64_t>(scalar(op.getPositions()[0])),
+                          static_cast<int64_t>(scalar(op.getPositions()[1]))};
+  const Positions *at = positions ? &*positions : nullptr;
   if (!op.getScoreMod().empty() &&
-      !applyScoreMod(op, op.getScoreMod().front(), s))
+      !applyScoreMod(op, op.getScoreMod().front(), s, at))
     return false;
   if (!applyMask(op, op.getPatterns(), op.getMaskOperands(), op.getPredicate(),
-                 s))
+                 s, at))
     return false;
   const Tensor *sinks = op.getSinks() ? &tensor(op.getSinks()) : nullptr;
   Tensor o, lse;
@@ -2075,7 +2098,8 @@ namespace {
 /// Checks `args` against the signature of `func` and converts them to
 /// runtime values (integers wrapped to their width).
 bool convertArguments(func::FuncOp func, ArrayRef<Tensor> args,
-                      SmallVectorImpl<RtValue> &rtArgs, std::string &error) {
+                      SmallVectorImpl<RtValue> &rtArgs, std::string &error,
+                      bool enforceStaticSizes) {
   FunctionType type = func.getFunctionType();
   if (args.size() != type.getNumInputs()) {
     error = llvm::formatv("function '{0}' expects {1} argument(s), got {2}",
@@ -2100,6 +2124,7 @@ bool convertArguments(func::FuncOp func, ArrayRef<Tensor> args,
       bool ok = arg.shape.size() == static_cast<size_t>(tensorType.getRank());
       for (unsigned d = 0; ok && d < arg.shape.size(); ++d)
         ok = arg.shape[d] >= 0 && (tensorType.isDynamicDim(d) ||
+                                   !enforceStaticSizes ||
                                    tensorType.getDimSize(d) == arg.shape[d]);
       if (!ok)
         return fail("shape " + formatShape(arg.shape) +
@@ -2127,7 +2152,7 @@ bool runFunction(Interpreter &interp, func::FuncOp func, ArrayRef<Tensor> args,
   error.clear();
   results.clear();
   SmallVector<RtValue> rtArgs;
-  if (!convertArguments(func, args, rtArgs, error))
+  if (!convertArguments(func, args, rtArgs, error, interp.enforceStaticSizes))
     return false;
   SmallVector<RtValue> rtResults;
   if (!interp.run(func, rtArgs, rtResults)) {
@@ -2160,6 +2185,14 @@ bool mlir::attn::reference::evaluate(func::FuncOp func, ArrayRef<Tensor> args,
                                      SmallVectorImpl<Tensor> &results,
                                      std::string &error) {
   Interpreter interp(error, 0);
+  return runFunction(interp, func, args, results, error);
+}
+
+bool mlir::attn::reference::evaluateIgnoringStaticSizes(
+    func::FuncOp func, ArrayRef<Tensor> args, SmallVectorImpl<Tensor> &results,
+    std::string &error) {
+  Interpreter interp(error, 0);
+  interp.enforceStaticSizes = false;
   return runFunction(interp, func, args, results, error);
 }
 

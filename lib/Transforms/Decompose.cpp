@@ -1141,6 +1141,12 @@ struct AttnDecomposePass : attn::impl::AttnDecomposeBase<AttnDecomposePass> {
       return signalPassFailure();
     }
     WalkResult left = getOperation()->walk([](Operation *op) {
+      if (auto a = dyn_cast<AttentionOp>(op); a && !a.getPositions().empty()) {
+        op->emitOpError("with positions has no naive form: the tiled and "
+                        "block-sparse CPU forms (attn-tile, attn-sparsify) "
+                        "lower it");
+        return WalkResult::interrupt();
+      }
       if (isa<AttnDialect>(op->getDialect()) && !isa<YieldOp>(op)) {
         op->emitOpError("could not be decomposed: the naive form needs "
                         "static head counts");

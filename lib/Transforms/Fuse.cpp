@@ -51,7 +51,7 @@ FailureOr<AttentionOp> mlir::attn::fuseAttentionChain(RewriterBase &rewriter,
       rewriter, aggregate.getLoc(), aggregate->getResultTypes(),
       aggregate.getKindAttr(), score.getQuery(), score.getKey(),
       aggregate.getValue(), patterns, maskOperands, aggregate.getSinks(),
-      score.getScaleAttr(), aggregate.getAlphaAttr());
+      /*positions=*/ValueRange(), score.getScaleAttr(), aggregate.getAlphaAttr());
   // Stages shared with other chains stay for them: copy their regions.
   if (scoreMod)
     rewriter.cloneRegionBefore(scoreMod.getBody(), attention.getScoreMod(),
@@ -69,6 +69,9 @@ FailureOr<AttentionOp> mlir::attn::fuseAttentionChain(RewriterBase &rewriter,
 
 FailureOr<AggregateOp> mlir::attn::unfuseAttention(RewriterBase &rewriter,
                                                    AttentionOp attention) {
+  // Positions have no graph form.
+  if (!attention.getPositions().empty())
+    return rewriter.notifyMatchFailure(attention, "positioned attention");
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(attention);
   Location loc = attention.getLoc();

@@ -152,6 +152,9 @@ Value ReverseSweep::adjointOrZero(Value v) {
 }
 
 LogicalResult ReverseSweep::visitAttention(AttentionOp op) {
+  if (!op.getPositions().empty())
+    return op.emitOpError("with positions has no gradient yet: differentiate "
+                          "the program before attn-ring");
   Value dOut = adjointOrZero(op.getOutput());
   Value dLse = op.getLse() ? adjoint(op.getLse()) : Value();
   SmallVector<Value> captures;

@@ -610,6 +610,18 @@ MaskAnalysis::MaskAnalysis(ArrayAttr patterns, Region *predicate)
     : patterns(patterns),
       predicate(predicate && !predicate->empty() ? predicate : nullptr) {}
 
+bool MaskAnalysis::shifts(Attribute p) const {
+  return keyBase && cast<MaskPatternAttrInterface>(p).getDataKind() ==
+                        MaskDataKind::Position;
+}
+
+std::pair<Value, Value> MaskAnalysis::keysSeenBy(MaskEmitter &e, Attribute p,
+                                                 Value jLo, Value jHi) const {
+  if (!shifts(p))
+    return {jLo, jHi};
+  return {e.add(jLo, keyBase), e.add(jHi, keyBase)};
+}
+
 bool MaskAnalysis::isTrivial() const { return patterns.empty() && !predicate; }
 
 std::pair<Value, Value> MaskAnalysis::keyRange(OpBuilder &b, Location loc,
@@ -618,12 +630,14 @@ std::pair<Value, Value> MaskAnalysis::keyRange(OpBuilder &b, Location loc,
   MaskEmitter e(b, loc);
   Value lo = e.index(0), hi = skv;
   // The classification operands are unused here; pass the tile bounds.
+  Value zero = lo;
   for (Attribute p : patterns) {
-    TileBounds pb = classifyPattern(e, p, tile, lo, lo);
+    TileBounds pb = classifyPattern(e, p, tile, zero, zero);
+    // Position bounds of a positioned attention, as key indices.
     if (pb.lo)
-      lo = e.max(lo, pb.lo);
+      lo = e.max(lo, shifts(p) ? e.sub(pb.lo, keyBase) : pb.lo);
     if (pb.hi)
-      hi = e.min(hi, pb.hi);
+      hi = e.min(hi, shifts(p) ? e.sub(pb.hi, keyBase) : pb.hi);
   }
   // An empty range may come out inverted; make it empty but well formed.
   hi = e.max(hi, lo);
@@ -638,7 +652,8 @@ TileClass MaskAnalysis::classify(OpBuilder &b, Location loc,
   MaskEmitter e(b, loc);
   TileClass cls{e.boolean(false), e.boolean(true)};
   for (Attribute p : patterns) {
-    TileBounds pb = classifyPattern(e, p, tile, jLo, jHi);
+    auto [lo, hi] = keysSeenBy(e, p, jLo, jHi);
+    TileBounds pb = classifyPattern(e, p, tile, lo, hi);
     cls.empty = e.orI(cls.empty, pb.cls.empty);
     cls.full = e.andI(cls.full, pb.cls.full);
   }
@@ -646,7 +661,14 @@ TileClass MaskAnalysis::classify(OpBuilder &b, Location loc,
     FailureOr<TileClass> pc = failure();
     if (IntervalEvaluator::isAnalyzable(*predicate)) {
       IntervalEvaluator eval(e);
-      pc = eval.evaluate(*predicate, tile, jLo, jHi);
+      if (keyBase)
+        pc = eval.evaluate(*predicate,
+                           QueryTile{tile.batch, tile.head, tile.alignedLo,
+                                     tile.alignedHi, tile.alignedLo,
+                                     tile.alignedHi},
+                           e.add(jLo, keyBase), e.add(jHi, keyBase));
+      else
+        pc = eval.evaluate(*predicate, tile, jLo, jHi);
     }
     if (succeeded(pc)) {
       cls.empty = e.orI(cls.empty, pc->empty);
@@ -682,5 +704,8 @@ std::pair<Value, Value> MaskAnalysis::rowInterval(OpBuilder &b, Location loc,
     if (pb.hi)
       hi = e.min(hi, pb.hi);
   }
+  // Every pattern here is a position pattern: positions back to indices.
+  if (keyBase)
+    return {e.sub(lo, keyBase), e.sub(hi, keyBase)};
   return {lo, hi};
 }

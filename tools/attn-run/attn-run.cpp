@@ -24,6 +24,7 @@
 #include "attn/Reference/Gradient.h"
 #include "attn/Reference/Interpreter.h"
 #include "attn/Transforms/Grad.h"
+#include "attn/Transforms/Passes.h"
 
 #include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -42,6 +43,10 @@
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Host.h"
 
+#ifdef ATTN_HAVE_MPI
+#include <mpi.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -50,7 +55,9 @@
 #include <malloc.h>
 #include <random>
 #include <set>
+#include <fcntl.h>
 #include <thread>
+#include <unistd.h>
 
 using namespace mlir;
 using namespace attn_run;
@@ -77,6 +84,11 @@ struct Options {
   // finite differences.
   bool grad = false;
   int64_t fdCheck = 0;
+  // --sequence-parallel=ring: run under mpirun, one shard per rank.
+  std::string sequenceParallel = "none";
+  std::string layout = "zigzag";
+  // Test only: this rank fails just before the ring (--test-fail-rank).
+  int64_t failRank = -1;
 };
 
 using attn_tools::fail;
@@ -166,6 +178,22 @@ struct Flags {
       cl::desc("With --grad: compare the reference gradient with N "
                "central finite differences"),
       cl::value_desc("N"), cl::cat(category)};
+  cl::opt<std::string> sequenceParallelFlag{
+      "sequence-parallel",
+      cl::desc("none, or ring: under mpirun, every fused attention runs "
+               "across the ranks (the program is written for one rank's "
+               "shard; --arg files and --out files are global)"),
+      cl::value_desc("none|ring"), cl::init("none"), cl::cat(category)};
+  cl::opt<std::string> layoutFlag{
+      "layout",
+      cl::desc("With --sequence-parallel=ring: zigzag (default; rank r "
+               "holds chunks r and 2P-1-r of 2P) or contiguous"),
+      cl::value_desc("zigzag|contiguous"), cl::init("zigzag"),
+      cl::cat(category)};
+  cl::opt<std::string> testFailRankFlag{
+      "test-fail-rank",
+      cl::desc("Test only: this rank fails before the ring starts"),
+      cl::value_desc("N"), cl::Hidden, cl::cat(category)};
   cl::opt<std::string> deviceFlag{"device",
                                   cl::desc("cpu (cuda: use attn-compile and "
                                            "attn-aot-run)"),
@@ -181,7 +209,8 @@ const Flags &flags() {
     for (const char *name :
          {"entry", "pipeline", "arg", "out", "random-args", "seed", "check",
           "bench", "threads", "bench-with", "cpu-options", "gpu-options",
-          "grad", "fd-check", "device"})
+          "grad", "fd-check", "device", "sequence-parallel", "layout",
+          "test-fail-rank"})
       if (cl::Option *clash = registered.lookup(name)) {
         renamed.push_back(std::string("llvm-") + name);
         clash->setArgStr(renamed.back());
@@ -248,6 +277,29 @@ Options parseOptions(int argc, char **argv) {
   if (f.fdCheckFlag.getNumOccurrences() &&
       (o.fdCheck = intValue("--fd-check", f.fdCheckFlag)) < 1)
     fail("--fd-check", "needs at least 1 sample");
+  o.sequenceParallel = f.sequenceParallelFlag;
+  if (o.sequenceParallel != "none" && o.sequenceParallel != "ring")
+    fail("--sequence-parallel", "unknown mode '" + o.sequenceParallel +
+                                    "' (expected none or ring)");
+  o.layout = f.layoutFlag;
+  if (o.layout != "zigzag" && o.layout != "contiguous")
+    fail("--layout",
+         "unknown layout '" + o.layout + "' (expected zigzag or contiguous)");
+  if (f.layoutFlag.getNumOccurrences() && o.sequenceParallel != "ring")
+    fail("--layout", "needs --sequence-parallel=ring");
+  if (f.testFailRankFlag.getNumOccurrences())
+    o.failRank = intValue("--test-fail-rank", f.testFailRankFlag);
+  if (o.sequenceParallel == "ring") {
+    if (o.pipeline != "cpu")
+      fail("--sequence-parallel", "the ring runs the cpu pipeline, got "
+                                  "--pipeline=" + o.pipeline);
+    if (o.grad)
+      fail("--sequence-parallel",
+           "gradients across ranks are not supported yet (run --grad "
+           "without the ring)");
+    if (!o.benchWith.empty())
+      fail("--bench-with", "cannot be combined with --sequence-parallel");
+  }
   o.device = f.deviceFlag;
   if (o.device != "cpu" && o.device != "cuda")
     fail("--device",
@@ -505,6 +557,10 @@ compile(ModuleOp module, func::FuncOp func, const Options &o,
         "--cpu-options", "attn-to-llvm", o.cpuOptions);
     if (std::string error = attn::checkToLLVMOptions(*options); !error.empty())
       fail("--cpu-options", error);
+    if (o.sequenceParallel == "ring") {
+      options->sequenceParallel = "ring";
+      options->layout = o.layout;
+    }
     // The JIT runs here: the cost model targets this machine unless the
     // options name a CPU.
     if (options->targetCpu.empty() && options->targetFeatures.empty())
@@ -1167,6 +1223,310 @@ int runGradient(ModuleOp module, func::FuncOp func, const Options &o,
   return ok ? 0 : 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Sequence parallelism (--sequence-parallel=ring, under mpirun)
+//===----------------------------------------------------------------------===//
+
+/// The sequence axis of each argument and result of the entry (none:
+/// replicated on every rank), from the fused attentions that use them.
+struct Sharding {
+  SmallVector<std::optional<unsigned>> args, results;
+};
+
+Sharding analyseSharding(ModuleOp module, func::FuncOp func, const Options &o,
+                         const attn_tools::FirstError &firstError) {
+  // Read the fused program: attn-fuse runs first in the ring's pipeline.
+  OwningOpRef<ModuleOp> fused = module.clone();
+  PassManager pm(module.getContext());
+  pm.addPass(attn::createAttnFuse());
+  if (failed(pm.run(*fused)))
+    fail(o.file, "attn-fuse failed" + firstError.suffix());
+  auto entry = fused->lookupSymbol<func::FuncOp>(func.getName());
+  Sharding s;
+  s.args.resize(entry.getNumArguments());
+  s.results.resize(entry.getNumResults());
+  auto shardArgument = [&](Value v, unsigned axis, const char *what) {
+    auto arg = dyn_cast<BlockArgument>(v);
+    if (!arg || arg.getOwner()->getParentOp() != entry)
+      fail(o.file, std::string("--sequence-parallel=ring: the ") + what +
+                       " of every attention must be an argument of @" +
+                       func.getName().str() + " (its shard is cut from it)");
+    s.args[arg.getArgNumber()] = axis;
+  };
+  bool any = false;
+  entry.walk([&](attn::AttentionOp a) {
+    any = true;
+    shardArgument(a.getQuery(), 2, "query");
+    shardArgument(a.getKey(), 2, "key");
+    shardArgument(a.getValue(), 2, "value");
+    for (Value operand : a.getMaskOperands())
+      shardArgument(operand,
+                    cast<RankedTensorType>(operand.getType()).getRank() - 1,
+                    "mask data");
+  });
+  if (!any)
+    fail(o.file, "--sequence-parallel=ring: @" + func.getName().str() +
+                     " has no fused attention to distribute");
+  auto ret = cast<func::ReturnOp>(entry.getBody().front().getTerminator());
+  for (auto [i, v] : llvm::enumerate(ret.getOperands()))
+    if (auto a = v.getDefiningOp<attn::AttentionOp>())
+      s.results[i] = 2; // output [B, H, S, Dv] and lse [B, H, S]
+  return s;
+}
+
+/// The ranges of global positions rank `r` of `p` holds, in shard order.
+SmallVector<std::pair<int64_t, int64_t>>
+shardRanges(int64_t length, int64_t p, int64_t r, bool zigzag) {
+  if (!zigzag) {
+    int64_t n = length / p;
+    return {{r * n, n}};
+  }
+  int64_t m = length / (2 * p);
+  return {{r * m, m}, {(2 * p - 1 - r) * m, m}};
+}
+
+/// Copies the positions of rank `r` between a global tensor and a shard
+/// along `axis` (toShard: global -> shard; else shard -> global).
+void copyShard(HostTensor &global, HostTensor &shard, unsigned axis, int64_t p,
+               int64_t r, bool zigzag, bool toShard) {
+  int64_t length = global.shape[axis], n = shard.shape[axis];
+  int64_t outer = 1, inner = global.elementSize();
+  for (unsigned d = 0; d < axis; ++d)
+    outer *= global.shape[d];
+  for (unsigned d = axis + 1; d < global.shape.size(); ++d)
+    inner *= global.shape[d];
+  for (int64_t o = 0; o < outer; ++o) {
+    int64_t at = 0;
+    for (auto [start, len] : shardRanges(length, p, r, zigzag)) {
+      uint8_t *g = global.storage.data() + (o * length + start) * inner;
+      uint8_t *sh = shard.storage.data() + (o * n + at) * inner;
+      if (toShard)
+        std::memcpy(sh, g, len * inner);
+      else
+        std::memcpy(g, sh, len * inner);
+      at += len;
+    }
+  }
+}
+
+HostTensor emptyLike(const HostTensor &t, unsigned axis, int64_t length) {
+  HostTensor r;
+  r.elementType = t.elementType;
+  r.shape = t.shape;
+  r.shape[axis] = length;
+  r.storage.assign(r.numElements() * r.elementSize(), 0);
+  return r;
+}
+
+#ifdef ATTN_HAVE_MPI
+
+/// A rank that exits without finalizing (every failure: fail() exits 2, a
+/// crash 4) takes the whole job down instead of leaving the others waiting
+/// in the ring.
+void abortJobOnExit() {
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (initialized && !finalized)
+    MPI_Abort(MPI_COMM_WORLD, 2);
+}
+
+/// The global arguments: drawn with the global shapes (the same seed on
+/// every rank) or read from the --arg files; their sequence lengths must
+/// split into the layout's shards.
+std::vector<HostTensor> loadGlobalArguments(func::FuncOp func,
+                                            const Sharding &sharding,
+                                            const Options &o, int64_t p,
+                                            std::vector<std::string> &names) {
+  std::vector<HostTensor> global;
+  int64_t parts = o.layout == "zigzag" ? 2 * p : p;
+  std::mt19937_64 rng(o.seed);
+  if (!o.randomArgs && o.args.size() != func.getNumArguments())
+    fail(o.file, "@" + func.getName().str() + " takes " +
+                     std::to_string(func.getNumArguments()) +
+                     " argument(s) but " + std::to_string(o.args.size()) +
+                     " --arg given");
+  for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+    auto type = cast<RankedTensorType>(func.getArgumentTypes()[i]);
+    SmallVector<int64_t> shape(type.getShape());
+    if (std::optional<unsigned> axis = sharding.args[i];
+        axis && !type.isDynamicDim(*axis))
+      shape[*axis] *= p;
+    auto globalType = RankedTensorType::get(shape, type.getElementType());
+    HostTensor t;
+    if (o.randomArgs) {
+      if (!globalType.hasStaticShape())
+        fail("--random-args", "argument #" + std::to_string(i) +
+                                  " has a dynamic shape; pass --arg files");
+      t = randomArgument(func, i, globalType, rng);
+      names.push_back("argument #" + std::to_string(i));
+    } else {
+      NpyArray array;
+      std::string error;
+      if (!readNpy(o.args[i], array, error))
+        fail(o.args[i], error);
+      if (!fromNpy(array, globalType, t, error))
+        fail(o.args[i], "argument #" + std::to_string(i) + " (global): " +
+                            error);
+      names.push_back(o.args[i]);
+    }
+    if (std::optional<unsigned> axis = sharding.args[i]) {
+      int64_t length = t.shape[*axis];
+      if (length % parts != 0)
+        fail(names.back(),
+             "sequence length " + std::to_string(length) +
+                 " does not split into " + std::to_string(parts) +
+                 (o.layout == "zigzag" ? " zigzag chunks (2P, P = "
+                                       : " contiguous shards (P = ") +
+                 std::to_string(p) + ")");
+    }
+    global.push_back(std::move(t));
+  }
+  return global;
+}
+
+/// Rank 0's copy of result `index`, gathered from every rank's shard.
+HostTensor gatherResult(HostTensor &shard, std::optional<unsigned> axis,
+                        int64_t p, int64_t rank, bool zigzag) {
+  if (!axis)
+    return shard;
+  size_t bytes = shard.storage.size();
+  if (bytes > static_cast<size_t>(std::numeric_limits<int>::max()))
+    fail("--sequence-parallel", "a result shard over 2 GiB");
+  std::vector<uint8_t> all(rank == 0 ? bytes * p : 0);
+  MPI_Gather(shard.storage.data(), static_cast<int>(bytes), MPI_BYTE,
+             all.data(), static_cast<int>(bytes), MPI_BYTE, 0, MPI_COMM_WORLD);
+  HostTensor global = emptyLike(shard, *axis, shard.shape[*axis] * p);
+  if (rank != 0)
+    return global;
+  for (int64_t r = 0; r < p; ++r) {
+    std::memcpy(shard.storage.data(), all.data() + r * bytes, bytes);
+    copyShard(global, shard, *axis, p, r, zigzag, /*toShard=*/false);
+  }
+  return global;
+}
+
+/// --bench under the ring: every call starts together (a barrier), and the
+/// slowest rank's median is reported.
+void benchmarkRing(CompiledFunction &fn, std::vector<HostTensor> &args,
+                   const Options &o, int64_t p, int64_t rank) {
+  std::vector<double> times;
+  for (int64_t i = 0; i < o.bench; ++i) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    auto start = std::chrono::steady_clock::now();
+    if (llvm::Error err = fn.run(args, nullptr))
+      fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
+    auto end = std::chrono::steady_clock::now();
+    times.push_back(
+        std::chrono::duration<double, std::milli>(end - start).count());
+  }
+  double mine = median(times), slowest = 0;
+  MPI_Reduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+  if (rank == 0)
+    llvm::outs() << llvm::format("median_ms=%.4f ranks=%lld\n", slowest,
+                                 static_cast<long long>(p));
+}
+
+int runRing(ModuleOp module, func::FuncOp func, const Options &o,
+            const attn_tools::FirstError &firstError) {
+  int provided = 0;
+  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+  std::atexit(abortJobOnExit);
+  int rankInt = 0, sizeInt = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rankInt);
+  MPI_Comm_size(MPI_COMM_WORLD, &sizeInt);
+  const int64_t rank = rankInt, p = sizeInt;
+  const bool zigzag = o.layout == "zigzag";
+  // The checks below fail alike on every rank: rank 0 alone reports them.
+  int savedStderr = -1;
+  if (rank != 0) {
+    llvm::errs().flush();
+    savedStderr = dup(2);
+    int devNull = open("/dev/null", O_WRONLY);
+    dup2(devNull, 2);
+    close(devNull);
+  }
+  Sharding sharding = analyseSharding(module, func, o, firstError);
+  std::vector<std::string> names;
+  std::vector<HostTensor> global =
+      loadGlobalArguments(func, sharding, o, p, names);
+  std::vector<HostTensor> args;
+  for (auto [i, g] : llvm::enumerate(global)) {
+    std::optional<unsigned> axis = sharding.args[i];
+    if (!axis) {
+      args.push_back(g);
+      continue;
+    }
+    HostTensor shard = emptyLike(g, *axis, g.shape[*axis] / p);
+    copyShard(g, shard, *axis, p, rank, zigzag, /*toShard=*/true);
+    args.push_back(std::move(shard));
+  }
+  KnownShapes known = checkConcreteShapes(func, args);
+  validateMaskData(func, args, names, known);
+  if (savedStderr >= 0) {
+    llvm::errs().flush();
+    dup2(savedStderr, 2);
+    close(savedStderr);
+  }
+  // Ranks share the machine's cores unless --threads says otherwise.
+  Options local = o;
+  if (!local.threads)
+    local.threads = std::max<int64_t>(
+        1, std::thread::hardware_concurrency() / std::max<int64_t>(p, 1));
+  if (o.failRank == rank)
+    fail("--test-fail-rank",
+         "rank " + std::to_string(rank) + " fails on purpose");
+  std::vector<HostTensor> results;
+  std::unique_ptr<CompiledFunction> compiled =
+      compileAndRun(module, func, local, firstError, args, results);
+  attn_tools::setPhase("gathering the results");
+  bool readResults = o.check || !o.outs.empty();
+  std::vector<HostTensor> gathered;
+  if (readResults)
+    for (auto [i, r] : llvm::enumerate(results))
+      gathered.push_back(gatherResult(r, sharding.results[i], p, rank, zigzag));
+  bool agrees = true;
+  if (rank == 0) {
+    for (size_t i = 0; i < o.outs.size(); ++i) {
+      std::string error;
+      if (!writeNpy(o.outs[i], toNpy(gathered[i]), error))
+        fail(o.outs[i], error);
+    }
+    if (o.check) {
+      attn_tools::setPhase("running the reference interpreter");
+      SmallVector<attn::reference::Tensor> refArgs, reference;
+      for (const HostTensor &a : global)
+        refArgs.push_back(toReference(a));
+      std::string error;
+      if (!attn::reference::evaluateIgnoringStaticSizes(func, refArgs,
+                                                        reference, error))
+        failInFile(o.file, "the reference on the global inputs: " + error);
+      agrees = compareResults(gathered, reference,
+                              entmaxAbsoluteTolerances(func));
+    }
+  }
+  if (o.bench)
+    benchmarkRing(*compiled, args, local, p, rank);
+  MPI_Finalize();
+  return agrees ? 0 : 1;
+}
+
+#endif // ATTN_HAVE_MPI
+
+/// attn-run --sequence-parallel=ring: one shard per rank of the mpirun job.
+int runSequenceParallel(ModuleOp module, func::FuncOp func, const Options &o,
+                        const attn_tools::FirstError &firstError) {
+#ifdef ATTN_HAVE_MPI
+  return runRing(module, func, o, firstError);
+#else
+  (void)module;
+  (void)func;
+  (void)firstError;
+  fail("--sequence-parallel", "this attn-run was built without MPI (install "
+                              "libopenmpi-dev and reconfigure)");
+#endif
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -1194,6 +1554,8 @@ int main(int argc, char **argv) {
   attn_tools::setPhase("reading the arguments");
   if (o.grad)
     return runGradient(*module, func, o, firstError);
+  if (o.sequenceParallel == "ring")
+    return runSequenceParallel(*module, func, o, firstError);
 
   std::vector<HostTensor> args;
   std::vector<std::string> argNames;

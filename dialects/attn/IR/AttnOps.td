@@ -363,6 +363,14 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments]> {
     semantics are exactly those of the equivalent graph. `entmax` takes its
     `alpha` attribute as in `attn.aggregate` (no lse result, no sinks).
 
+    `positions(%qp, %kp)` (two `index` values, `softmax` only) places the
+    operands in a longer sequence: query i is at position %qp + i and key j
+    at %kp + j. Position patterns see those positions instead of the
+    bottom-right alignment, and the regions receive them instead of the raw
+    indices; run-time mask data (segments) is still addressed by i and j.
+    `attn-ring` produces it for one block of a sequence-parallel ring; the
+    tiled and block-sparse CPU forms lower it.
+
     ```mlir
     %o, %lse = attn.attention softmax %q, %k, %v [#attn.causal, #attn.block_mask<block_q = 64, block_kv = 64>]
                  (%bm : tensor<1x8x2x2xi1>) sinks(%sk : tensor<8xf32>) {scale = 0.125 : f32}
@@ -384,6 +392,7 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments]> {
                        ArrayAttr:$patterns,
                        Variadic<AnyRankedTensor>:$maskOperands,
                        Optional<Attn_F32Tensor>:$sinks,
+                       Variadic<Index>:$positions,
                        OptionalAttr<F32Attr>:$scale,
                        OptionalAttr<F32Attr>:$alpha);
   let results = (outs Attn_FloatTensor:$output, Optional<Attn_F32Tensor>:$lse);
@@ -391,7 +400,8 @@ def Attn_AttentionOp : Attn_Op<"attention", [Pure, AttrSizedOperandSegments]> {
   let assemblyFormat = [{
     $kind $query `,` $key `,` $value $patterns
     (` ` `(` $maskOperands^ `:` type($maskOperands) `)`)?
-    (`sinks` `(` $sinks^ `:` type($sinks) `)`)? attr-dict `:`
+    (`sinks` `(` $sinks^ `:` type($sinks) `)`)?
+    (`positions` `(` $positions^ `)`)? attr-dict `:`
     type($query) `,` type($key) `,` type($value) `->` type($output)
     (`,` type($lse)^)? (`score_mod` $scoreMod^)? (`mask` $predicate^)?
   }];

@@ -27,14 +27,26 @@ public:
   MaskPredicateBuilder(OpBuilder &b, Location loc, Value sq, Value skv)
       : b(b), loc(loc), sq(sq), skv(skv) {}
 
+  /// An attention with `positions` (call before setIndices): query i is at
+  /// `queryBase` + i and key j at `keyBase` + j for position patterns and
+  /// the predicate region.
+  void setPositions(ValueRange positions) {
+    if (positions.empty())
+      return;
+    queryBase = positions[0];
+    keyBase = positions[1];
+  }
+
   /// Sets the indices of the current element (call inside the body).
   void setIndices(Value bi, Value hi, Value ii, Value ji) {
     this->bi = bi;
     this->hi = hi;
     this->ii = ii;
     this->ji = ji;
-    Value offset = arith::SubIOp::create(b, loc, skv, sq);
+    Value offset =
+        queryBase ? queryBase : arith::SubIOp::create(b, loc, skv, sq);
     aligned = arith::AddIOp::create(b, loc, ii, offset);
+    keyPosition = keyBase ? arith::AddIOp::create(b, loc, ji, keyBase) : ji;
   }
 
   /// The keep-predicate of one pattern, consuming its operands from the
@@ -48,12 +60,12 @@ public:
   Value both(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
   Value either(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
 
-  Value bi, hi, ii, ji, aligned;
+  Value bi, hi, ii, ji, aligned, keyPosition;
 
 private:
   OpBuilder &b;
   Location loc;
-  Value sq, skv;
+  Value sq, skv, queryBase, keyBase;
 };
 
 /// Whether `op`'s mask has a key-list pattern (`#attn.csr`,

@@ -65,6 +65,17 @@ struct ToLLVMOptions : public PassPipelineOptions<ToLLVMOptions> {
       llvm::cl::desc("OpenMP threads of the parallel loops (0: the runtime's "
                      "default, e.g. OMP_NUM_THREADS)"),
       llvm::cl::init(0)};
+  Option<std::string> sequenceParallel{
+      *this, "sequence-parallel",
+      llvm::cl::desc("none, or ring: every fused attention runs across the "
+                     "ranks of MPI_COMM_WORLD (attn-ring); the function is "
+                     "written for one rank's shard"),
+      llvm::cl::init("none")};
+  Option<std::string> layout{
+      *this, "layout",
+      llvm::cl::desc("With sequence-parallel=ring, the positions each rank "
+                     "holds: zigzag (default) or contiguous"),
+      llvm::cl::init("zigzag")};
 };
 
 /// The most OpenMP threads the `threads` option accepts.

@@ -45,6 +45,15 @@ struct Tensor {
 bool evaluate(func::FuncOp func, ArrayRef<Tensor> args,
               SmallVectorImpl<Tensor> &results, std::string &error);
 
+/// As evaluate(), with the static sizes of types not enforced (ranks are):
+/// a program written for one shard of a sequence-parallel run, evaluated on
+/// the whole sequence. Each op still computes its result's shape from its
+/// operands; an op that creates a tensor of a static size makes the
+/// evaluation fail where shapes then disagree.
+bool evaluateIgnoringStaticSizes(func::FuncOp func, ArrayRef<Tensor> args,
+                                 SmallVectorImpl<Tensor> &results,
+                                 std::string &error);
+
 /// A value at run time: a tensor when `tensor` is set, otherwise a scalar.
 struct RuntimeValue {
   double scalar = 0;

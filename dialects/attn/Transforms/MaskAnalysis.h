@@ -28,6 +28,13 @@ public:
   /// mask per element.
   MaskAnalysis(ArrayAttr patterns, Region *predicate);
 
+  /// An attention with `positions`: position patterns and the predicate
+  /// see key j at `keyBase` + j, and the predicate sees the tiles' aligned
+  /// (here: positioned) queries instead of their raw indices. Callers build
+  /// QueryTile::aligned* from the query base. Key ranges and intervals are
+  /// still returned as indices of the key operand.
+  void setKeyBase(Value base) { keyBase = base; }
+
   /// Whether every tile is full (no pattern and no predicate).
   bool isTrivial() const;
 
@@ -52,8 +59,15 @@ public:
                                       Value head) const;
 
 private:
+  /// The keys [jLo, jHi] as what pattern `p` sees: positions for position
+  /// patterns of a positioned attention, indices otherwise.
+  std::pair<Value, Value> keysSeenBy(MaskEmitter &e, Attribute p, Value jLo,
+                                     Value jHi) const;
+  bool shifts(Attribute p) const;
+
   ArrayAttr patterns;
   Region *predicate;
+  Value keyBase;
 };
 
 } // namespace mlir::attn

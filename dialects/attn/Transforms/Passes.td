@@ -58,6 +58,39 @@ def AttnGrad : Pass<"attn-grad", "::mlir::ModuleOp"> {
   ];
 }
 
+def AttnRing : Pass<"attn-ring", "::mlir::ModuleOp"> {
+  let summary = "Sequence parallelism: every fused attention across the "
+                "ranks of MPI_COMM_WORLD (ring attention)";
+  let description = [{
+    The function is written for one rank's shard of the sequence (Q, K, V,
+    segments, outputs and lse hold this rank's positions; `layout` says
+    which). Each `attn.attention` becomes a loop of P steps, P read at run
+    time with `mpi.comm_size`: the rank posts `mpi.isend` of the K/V block
+    in hand (and the key ids of `#attn.segments`) to rank r+1 and
+    `mpi.irecv` of the next one from rank r−1 into a second buffer,
+    attends to the block in hand with an `attn.attention` carrying the
+    chunks' global `positions` (skipped where the mask analysis proves the
+    chunk pair empty for every batch and head), merges (O, lse) by
+    log-sum-exp, then waits. Sinks are folded in once, after the loop.
+    Softmax only; mask patterns must be position patterns or
+    `#attn.segments` (regions see global positions); Sq = Skv. Any other
+    attn op is an error: it would see only this rank's shard. Run
+    `attn-lower-mpi` before the LLVM conversion.
+  }];
+  let options = [
+    Option<"layout", "layout", "std::string", /*default=*/"\"zigzag\"",
+           "Which positions each rank holds: zigzag (chunks r and 2P-1-r of "
+           "2P) or contiguous">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::cf::ControlFlowDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::mpi::MPIDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def AttnTestMaskAnalysis : Pass<"attn-test-mask-analysis"> {
   let summary = "Test only: print the mask analysis' class of every tile pair";
   let description = [{

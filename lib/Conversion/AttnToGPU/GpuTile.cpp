@@ -504,6 +504,8 @@ mlir::attn::gpuTileAttention(RewriterBase &rw, AttentionOp op,
                              const GpuTileOptions &options) {
   if (hasKeyListPattern(op))
     return rw.notifyMatchFailure(op, "csr/indices: gather form");
+  if (!op.getPositions().empty())
+    return rw.notifyMatchFailure(op, "positions: CPU forms only");
   // No online form: UnfuseEntmaxAttention hands it to the naive kernels.
   if (op.getKind() == AggregationKind::entmax)
     return rw.notifyMatchFailure(op, "entmax: naive form");

@@ -231,9 +231,9 @@ public:
   KeyTileListBuilder(KernelBuilder &k, ArrayAttr patterns,
                      ValueRange maskOperands, const MaskAnalysis &analysis,
                      int64_t br, int64_t bc, Value batch, int64_t hq, Value sq,
-                     Value skv, bool reorder)
+                     Value skv, bool reorder, Value queryBase = Value())
       : k(k), e{k}, analysis(analysis), br(br), bc(bc), hq(hq), batch(batch),
-        sq(sq), skv(skv), reorder(reorder),
+        sq(sq), skv(skv), queryBase(queryBase), reorder(reorder),
         uses(collectTileLevelUses(patterns, maskOperands)) {}
 
   KeyTileLists build();
@@ -260,6 +260,9 @@ private:
   const MaskAnalysis &analysis;
   const int64_t br, bc, hq;
   const Value batch, sq, skv;
+  /// The position of query 0 of a positioned attention, else null (bottom
+  /// right alignment).
+  const Value queryBase;
   /// Whether queries and keys may be visited in another order (sorted
   /// segments, live rows first).
   const bool reorder;
@@ -279,7 +282,7 @@ KeyTileLists KeyTileListBuilder::build() {
   Type i32 = b.getI32Type();
   numQTiles = e.ceilDiv(sq, br);
   numKTiles = e.ceilDiv(skv, bc);
-  offset = k.sub(skv, sq);
+  offset = queryBase ? queryBase : k.sub(skv, sq);
 
   // Buckets in any order (one segments pattern alone): sort queries and
   // keys by id, so that each bucket is a contiguous run of tiles.
@@ -586,9 +589,11 @@ KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
                                            const MaskAnalysis &analysis,
                                            int64_t br, int64_t bc, Value batch,
                                            int64_t hq, Value sq, Value skv) {
+  Value queryBase =
+      op.getPositions().empty() ? Value() : op.getPositions().front();
   return KeyTileListBuilder(k, op.getPatterns(), op.getMaskOperands(), analysis,
                             br, bc, batch, hq, sq, skv,
-                            /*reorder=*/true)
+                            /*reorder=*/true, queryBase)
       .build();
 }
 

@@ -90,7 +90,9 @@ template <typename OpT> static bool isPrefixForm(OpT op) {
          (!op.getLse() || op.getKind() == AggregationKind::softmax);
 }
 
-bool mlir::attn::isPrefixAttention(AttentionOp op) { return isPrefixForm(op); }
+bool mlir::attn::isPrefixAttention(AttentionOp op) {
+  return op.getPositions().empty() && isPrefixForm(op);
+}
 
 bool mlir::attn::isPrefixAttention(AttentionGradOp op) {
   return isPrefixForm(op);

@@ -82,7 +82,10 @@ public:
         recomputeEntmax(options.entmaxRecompute),
         analysis(useLists ? nonTileLevelPatterns(op) : op.getPatterns(),
                  &op.getPredicate()),
-        os(k) {}
+        os(k) {
+    if (positioned())
+      analysis.setKeyBase(op.getPositions()[1]);
+  }
 
   SmallVector<Value> build();
 
@@ -167,6 +170,8 @@ private:
         rw, loc, x, arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true)));
   }
   bool softmax() { return op.getKind() == AggregationKind::softmax; }
+  /// Whether the op places its operands at `positions` (attn-ring).
+  bool positioned() { return !op.getPositions().empty(); }
   bool entmax() { return op.getKind() == AggregationKind::entmax; }
   /// entmax's exponent β = 1/(α - 1) of the weights [(α - 1) z - τ]_+^β.
   double beta() { return 1.0 / (op.getAlpha()->convertToDouble() - 1.0); }
@@ -201,7 +206,7 @@ private:
 };
 
 SmallVector<Value> TiledKernel::build() {
-  offset = k.sub(io.skv, io.sq);
+  offset = positioned() ? op.getPositions()[0] : k.sub(io.skv, io.sq);
   const int64_t br = cfg.queryTile, bc = cfg.keyTile;
   Value zeroIdx = k.idx(0), oneIdx = k.idx(1);
   Value numQTiles = arith::CeilDivUIOp::create(rw, loc, io.sq, k.idx(br));
@@ -511,6 +516,11 @@ void TiledKernel::applyScoreMod(QueryTileState &t, Value j0, Value cols) {
   if (op.getScoreMod().empty())
     return;
   forEachScore(t, j0, cols, [&](Value s, Value i, Value j) {
+    // A positioned attention's region sees positions.
+    if (positioned()) {
+      i = k.add(i, op.getPositions()[0]);
+      j = k.add(j, op.getPositions()[1]);
+    }
     return inlineRegion(rw, op.getScoreMod(), {s, t.bi, t.hi, i, j});
   });
 }
@@ -543,6 +553,7 @@ void TiledKernel::maskPerElement(QueryTileState &t, Value j0, Value cols) {
   Value ninf = k.negInf();
   forEachScore(t, j0, cols, [&](Value s, Value i, Value j) {
     MaskPredicateBuilder pb(rw, loc, io.sq, io.skv);
+    pb.setPositions(op.getPositions());
     pb.setIndices(t.bi, t.hi, i, j);
     Value keep =
         pb.buildAll(op.getPatterns(), op.getMaskOperands(), op.getPredicate());
