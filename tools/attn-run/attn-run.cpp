@@ -829,12 +829,10 @@ SmallVector<attn::reference::Tensor> referenceResults(func::FuncOp func,
   return reference;
 }
 
-/// Compiles the entry through the chosen pipeline and runs it once, reading
-/// the results back when something needs them.
+/// Compiles the entry through the chosen pipeline (on a copy of `module`).
 std::unique_ptr<CompiledFunction>
-compileAndRun(ModuleOp module, func::FuncOp func, const Options &o,
-              const attn_tools::FirstError &firstError,
-              std::vector<HostTensor> &args, std::vector<HostTensor> &results) {
+compileEntry(ModuleOp module, func::FuncOp func, const Options &o,
+             const attn_tools::FirstError &firstError) {
   // The parallel loops run on OpenMP threads; set before the runtime
   // starts.
   int64_t threads =
@@ -845,8 +843,17 @@ compileAndRun(ModuleOp module, func::FuncOp func, const Options &o,
   OwningOpRef<ModuleOp> lowered = module.clone();
   func::FuncOp loweredFunc =
       lowered->lookupSymbol<func::FuncOp>(func.getName());
+  return compile(*lowered, loweredFunc, o, firstError);
+}
+
+/// Compiles the entry through the chosen pipeline and runs it once, reading
+/// the results back when something needs them.
+std::unique_ptr<CompiledFunction>
+compileAndRun(ModuleOp module, func::FuncOp func, const Options &o,
+              const attn_tools::FirstError &firstError,
+              std::vector<HostTensor> &args, std::vector<HostTensor> &results) {
   std::unique_ptr<CompiledFunction> compiled =
-      compile(*lowered, loweredFunc, o, firstError);
+      compileEntry(module, func, o, firstError);
   // Results are copied out only when something reads them.
   bool readResults = o.check || !o.outs.empty();
   if (llvm::Error err = compiled->run(args, readResults ? &results : nullptr))
@@ -1318,6 +1325,31 @@ HostTensor emptyLike(const HostTensor &t, unsigned axis, int64_t length) {
   return r;
 }
 
+/// The standard error of ranks other than 0 while they check what every rank
+/// checks alike (the program, the flags, the inputs): rank 0 alone reports
+/// a failure there. -1: not redirected.
+int savedStderr = -1;
+
+void quietOtherRanks() {
+  const char *rank = std::getenv("OMPI_COMM_WORLD_RANK");
+  if (!rank || std::string(rank) == "0")
+    return;
+  llvm::errs().flush();
+  savedStderr = dup(2);
+  int devNull = open("/dev/null", O_WRONLY);
+  dup2(devNull, 2);
+  close(devNull);
+}
+
+void restoreOtherRanksErrors() {
+  if (savedStderr < 0)
+    return;
+  llvm::errs().flush();
+  dup2(savedStderr, 2);
+  close(savedStderr);
+  savedStderr = -1;
+}
+
 #ifdef ATTN_HAVE_MPI
 
 /// A rank that exits without finalizing (every failure: fail() exits 2, a
@@ -1327,8 +1359,13 @@ void abortJobOnExit() {
   int initialized = 0, finalized = 0;
   MPI_Initialized(&initialized);
   MPI_Finalized(&finalized);
-  if (initialized && !finalized)
-    MPI_Abort(MPI_COMM_WORLD, 2);
+  if (!initialized || finalized)
+    return;
+  // A failure every rank meets alike is rank 0's to report: let it print
+  // before the job goes down.
+  if (savedStderr >= 0)
+    sleep(2);
+  MPI_Abort(MPI_COMM_WORLD, 2);
 }
 
 /// The global arguments: drawn with the global shapes (the same seed on
@@ -1437,15 +1474,6 @@ int runRing(ModuleOp module, func::FuncOp func, const Options &o,
   MPI_Comm_size(MPI_COMM_WORLD, &sizeInt);
   const int64_t rank = rankInt, p = sizeInt;
   const bool zigzag = o.layout == "zigzag";
-  // The checks below fail alike on every rank: rank 0 alone reports them.
-  int savedStderr = -1;
-  if (rank != 0) {
-    llvm::errs().flush();
-    savedStderr = dup(2);
-    int devNull = open("/dev/null", O_WRONLY);
-    dup2(devNull, 2);
-    close(devNull);
-  }
   Sharding sharding = analyseSharding(module, func, o, firstError);
   std::vector<std::string> names;
   std::vector<HostTensor> global =
@@ -1463,24 +1491,24 @@ int runRing(ModuleOp module, func::FuncOp func, const Options &o,
   }
   KnownShapes known = checkConcreteShapes(func, args);
   validateMaskData(func, args, names, known);
-  if (savedStderr >= 0) {
-    llvm::errs().flush();
-    dup2(savedStderr, 2);
-    close(savedStderr);
-  }
   // Ranks share the machine's cores unless --threads says otherwise.
   Options local = o;
   if (!local.threads)
     local.threads = std::max<int64_t>(
         1, std::thread::hardware_concurrency() / std::max<int64_t>(p, 1));
+  std::unique_ptr<CompiledFunction> compiled =
+      compileEntry(module, func, local, firstError);
+  // From here on a failure may be one rank's own.
+  restoreOtherRanksErrors();
   if (o.failRank == rank)
     fail("--test-fail-rank",
          "rank " + std::to_string(rank) + " fails on purpose");
   std::vector<HostTensor> results;
-  std::unique_ptr<CompiledFunction> compiled =
-      compileAndRun(module, func, local, firstError, args, results);
-  attn_tools::setPhase("gathering the results");
   bool readResults = o.check || !o.outs.empty();
+  if (llvm::Error err =
+          compiled->run(args, readResults ? &results : nullptr))
+    fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
+  attn_tools::setPhase("gathering the results");
   std::vector<HostTensor> gathered;
   if (readResults)
     for (auto [i, r] : llvm::enumerate(results))
@@ -1532,7 +1560,14 @@ int runSequenceParallel(ModuleOp module, func::FuncOp func, const Options &o,
 int main(int argc, char **argv) {
   attn_tools::installCrashHandlers("attn-run");
   attn_tools::setPhase("reading the command line");
+  // Under mpirun every rank parses the same command line: rank 0 reports.
+  for (int i = 1; i < argc; ++i)
+    if (StringRef(argv[i]).starts_with("--sequence-parallel") ||
+        StringRef(argv[i]).starts_with("-sequence-parallel"))
+      quietOtherRanks();
   Options o = parseOptions(argc, argv);
+  if (o.sequenceParallel != "ring")
+    restoreOtherRanksErrors();
   // Keep freed memory in the process, as the peers' benchmarks do
   // (MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_): result buffers are
   // allocated on every call and fresh pages cost ~12 us each to fault in
