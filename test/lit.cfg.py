@@ -72,6 +72,9 @@ if mpirun and mpicc:
         config.substitutions.append(
             ("%mpirun", f"{mpirun} --allow-run-as-root --oversubscribe"))
         config.substitutions.append(("%mpi_link", link.stdout.strip()))
+        # attn-run --sequence-parallel=ring (attn-run built against MPI).
+        if getattr(config, "attn_have_mpi", 0):
+            config.available_features.add("ring")
 # scripts/sanitizer-lane.sh: ASan builds cannot run under address-space
 # limits.
 if os.environ.get("ATTN_SANITIZER_LANE"):

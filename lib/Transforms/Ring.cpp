@@ -70,16 +70,16 @@ private:
   void setUpRanks();
   void allocateTravellers();
   Partial step(Value t, Partial acc);
-  Partial chunkPair(int64_t qc, int64_t kc, Value src, ArrayRef<Value> block,
+  Partial chunkPair(Value qc, Value kc, Value src, ArrayRef<Value> block,
                     Partial acc);
   Value chunkEmpty(Value qpos, Value kpos);
   SmallVector<Value> finish(Partial acc);
 
-  /// The global position of chunk `c` of rank `r`'s shard.
-  Value chunkStart(Value r, int64_t c);
+  /// The global position of chunk `c` (an index value) of rank `r`'s shard.
+  Value chunkStart(Value r, Value c);
   /// Chunk `c` (m positions) of `t` along `axis`.
-  Value chunkOf(Value t, unsigned axis, int64_t c);
-  Value insertChunk(Value chunk, Value into, int64_t c);
+  Value chunkOf(Value t, unsigned axis, Value c);
+  Value insertChunk(Value chunk, Value into, Value c);
   Value i32(Value index) {
     return arith::IndexCastOp::create(rw, loc, rw.getI32Type(), index);
   }
@@ -201,28 +201,29 @@ void RingBuilder::allocateTravellers() {
   }
 }
 
-Value RingBuilder::chunkStart(Value r, int64_t c) {
+Value RingBuilder::chunkStart(Value r, Value c) {
   if (chunks == 1)
     return mul(r, n);
-  if (c == 0)
-    return mul(r, m);
+  // Chunk 0 is chunk r of the 2P, chunk 1 is chunk 2P - 1 - r.
   Value mirrored = sub(sub(mul(size, g.index(2)), g.index(1)), r);
-  return mul(mirrored, m);
+  Value first = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, c,
+                                      g.index(0));
+  return mul(arith::SelectOp::create(rw, loc, first, r, mirrored), m);
 }
 
-Value RingBuilder::chunkOf(Value t, unsigned axis, int64_t c) {
+Value RingBuilder::chunkOf(Value t, unsigned axis, Value c) {
   if (chunks == 1)
     return t;
   auto type = cast<RankedTensorType>(t.getType());
   SmallVector<OpFoldResult> offsets(type.getRank(), rw.getIndexAttr(0));
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rw, loc, t);
   SmallVector<OpFoldResult> strides(type.getRank(), rw.getIndexAttr(1));
-  offsets[axis] = c == 0 ? OpFoldResult(rw.getIndexAttr(0)) : OpFoldResult(m);
+  offsets[axis] = mul(c, m);
   sizes[axis] = chunkSize;
   return tensor::ExtractSliceOp::create(rw, loc, t, offsets, sizes, strides);
 }
 
-Value RingBuilder::insertChunk(Value chunk, Value into, int64_t c) {
+Value RingBuilder::insertChunk(Value chunk, Value into, Value c) {
   // In place: the loop's accumulators must stay in their buffers.
   if (chunks == 1)
     return bufferization::MaterializeInDestinationOp::create(rw, loc, chunk,
@@ -232,7 +233,7 @@ Value RingBuilder::insertChunk(Value chunk, Value into, int64_t c) {
   SmallVector<OpFoldResult> offsets(type.getRank(), rw.getIndexAttr(0));
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(rw, loc, chunk);
   SmallVector<OpFoldResult> strides(type.getRank(), rw.getIndexAttr(1));
-  offsets[2] = c == 0 ? OpFoldResult(rw.getIndexAttr(0)) : OpFoldResult(m);
+  offsets[2] = mul(c, m);
   return tensor::InsertSliceOp::create(rw, loc, chunk, into, offsets, sizes,
                                        strides);
 }
@@ -266,7 +267,7 @@ Value RingBuilder::chunkEmpty(Value qpos, Value kpos) {
   return outer.getResult(0);
 }
 
-Partial RingBuilder::chunkPair(int64_t qc, int64_t kc, Value src,
+Partial RingBuilder::chunkPair(Value qc, Value kc, Value src,
                                ArrayRef<Value> block, Partial acc) {
   Value qpos = chunkStart(rank, qc), kpos = chunkStart(src, kc);
   Value empty = chunkEmpty(qpos, kpos);
@@ -347,9 +348,25 @@ Partial RingBuilder::step(Value t, Partial acc) {
         rw, loc, traveller.tensor.getType(), inHand, /*restrict=*/true,
         /*writable=*/false));
   }
-  for (int64_t qc = 0; qc < chunks; ++qc)
-    for (int64_t kc = 0; kc < chunks; ++kc)
-      acc = chunkPair(qc, kc, src, block, acc);
+  // One attention in the IR for every chunk pair: a loop over the pairs
+  // (zigzag) keeps the code, and the compile time, of one kernel.
+  Value zero = g.index(0);
+  if (chunks == 1) {
+    acc = chunkPair(zero, zero, src, block, acc);
+  } else {
+    auto pairs = scf::ForOp::create(
+        rw, loc, zero, g.index(chunks * chunks), g.index(1),
+        ValueRange{acc.output, acc.lse},
+        [&](OpBuilder &b, Location, Value pair, ValueRange args) {
+          OpBuilder::InsertionGuard guard(rw);
+          rw.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+          Value qc = arith::DivUIOp::create(rw, loc, pair, g.index(chunks));
+          Value kc = arith::RemUIOp::create(rw, loc, pair, g.index(chunks));
+          Partial next = chunkPair(qc, kc, src, block, {args[0], args[1]});
+          scf::YieldOp::create(rw, loc, ValueRange{next.output, next.lse});
+        });
+    acc = {pairs.getResult(0), pairs.getResult(1)};
+  }
   for (Value request : requests)
     mpi::Wait::create(rw, loc, Type(), request);
   return acc;

@@ -829,6 +829,25 @@ SmallVector<attn::reference::Tensor> referenceResults(func::FuncOp func,
   return reference;
 }
 
+/// Erases the functions `entry` does not call, directly or not.
+void keepOnlyEntry(ModuleOp module, func::FuncOp entry) {
+  llvm::SmallPtrSet<Operation *, 8> used;
+  SmallVector<func::FuncOp> worklist = {entry};
+  while (!worklist.empty()) {
+    func::FuncOp f = worklist.pop_back_val();
+    if (!used.insert(f).second)
+      continue;
+    f.walk([&](func::CallOp call) {
+      if (auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee()))
+        worklist.push_back(callee);
+    });
+  }
+  for (func::FuncOp f :
+       llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
+    if (!used.contains(f))
+      f.erase();
+}
+
 /// Compiles the entry through the chosen pipeline (on a copy of `module`).
 std::unique_ptr<CompiledFunction>
 compileEntry(ModuleOp module, func::FuncOp func, const Options &o,
@@ -843,6 +862,9 @@ compileEntry(ModuleOp module, func::FuncOp func, const Options &o,
   OwningOpRef<ModuleOp> lowered = module.clone();
   func::FuncOp loweredFunc =
       lowered->lookupSymbol<func::FuncOp>(func.getName());
+  // The ring distributes every attention it compiles: only the entry's.
+  if (o.sequenceParallel == "ring")
+    keepOnlyEntry(*lowered, loweredFunc);
   return compile(*lowered, loweredFunc, o, firstError);
 }
 

@@ -1,0 +1,89 @@
+"""Ring attention (attn-ring) against the reference on the global inputs.
+
+usage: ring_differential.py ATTN_RUN MPIRUN WORKDIR COUNT SEED
+Draws COUNT random programs that the ring distributes -- softmax with every
+position pattern (single, intersected, in unions), #attn.segments, predicate
+and score_mod regions (which see global positions), sinks, lse, GQA,
+f16/bf16, random tile options -- each written for one rank's shard, and runs
+each under `MPIRUN -np P attn-run --sequence-parallel=ring --check` with P in
+1..4 and a random layout. MPIRUN is one string (the lit substitution).
+Any disagreement fails the test with the program.
+"""
+import os
+import random
+import shlex
+import subprocess
+import sys
+
+from attn_driver import form_options
+from random_programs import PREDICATES, SCORE_MOD, Draw, operand_types
+
+attn_run, mpirun, work = sys.argv[1], shlex.split(sys.argv[2]), sys.argv[3]
+count, seed = int(sys.argv[4]), int(sys.argv[5])
+os.makedirs(work, exist_ok=True)
+rng = random.Random(seed)
+draw = Draw(rng)
+
+
+def program(n):
+    """A program for shards of n positions."""
+    b = rng.randint(1, 2)
+    hkv = rng.choice([1, 2])
+    hq = hkv * rng.choice([1, 2, 3])
+    d, dv = rng.choice([8, 16, 24]), rng.choice([8, 12, 16])
+    elt = rng.choice(["f32", "f32", "f16", "bf16"])
+    pats = draw.patterns(hq)
+    segments = rng.random() < 0.25
+    use_sinks = rng.random() < 0.3
+    use_lse = rng.random() < 0.5
+    predicate = rng.choice(PREDICATES) if rng.random() < 0.3 else None
+    score_mod = rng.random() < 0.2
+    qt, kt, vt, ot = operand_types(b, hq, hkv, n, n, d, dv, elt)
+    lt = f"tensor<{b}x{hq}x{n}xf32>"
+    st = f"tensor<{b}x{n}xi32>"
+    args = [f"%q: {qt}", f"%k: {kt}", f"%v: {vt}"]
+    operands = ""
+    if segments:
+        args += [f"%qs: {st}", f"%ks: {st}"]
+        pats = ["#attn.segments"] + pats
+        operands = f" (%qs, %ks : {st}, {st})"
+    if use_sinks:
+        args.append(f"%sk: tensor<{hq}xf32>")
+    results = [ot] + ([lt] if use_lse else [])
+    names = "%o, %l" if use_lse else "%o"
+    sinks = f" sinks(%sk : tensor<{hq}xf32>)" if use_sinks else ""
+    text = f"func.func @f({', '.join(args)}) -> ({', '.join(results)}) {{\n"
+    text += (f"  {names} = attn.attention softmax %q, %k, %v [{', '.join(pats)}]"
+             f"{operands}{sinks} : {qt}, {kt}, {vt} -> {', '.join(results)}")
+    if score_mod:
+        text += " score_mod {\n" + SCORE_MOD + "\n  }"
+    if predicate:
+        text += " mask {\n" + predicate + "\n  }"
+    text += f"\n  return {names} : {', '.join(results)}\n}}\n"
+    return text
+
+
+failures = 0
+for case in range(count):
+    layout = rng.choice(["zigzag", "contiguous"])
+    ranks = rng.randint(1, 4)
+    # Zigzag cuts each shard into two chunks.
+    n = 2 * rng.randint(1, 24) if layout == "zigzag" else rng.randint(1, 45)
+    text = program(n)
+    path = os.path.join(work, f"case{case}.mlir")
+    with open(path, "w") as f:
+        f.write(text)
+    options = form_options(rng, "cpu")
+    cmd = mpirun + ["-np", str(ranks), attn_run, path,
+                    "--sequence-parallel=ring", f"--layout={layout}",
+                    "--random-args", f"--seed={case}", "--check", options]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    status = "ok" if proc.returncode == 0 else "FAIL"
+    print(f"case{case} P={ranks} {layout} n={n} {options}: {status} "
+          f"{proc.stdout.strip()}")
+    if proc.returncode != 0:
+        failures += 1
+        print(text)
+        print(proc.stderr)
+print(f"ring differential: {count - failures} of {count} agree")
+sys.exit(1 if failures else 0)

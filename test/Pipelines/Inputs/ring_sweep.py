@@ -1,0 +1,31 @@
+"""Runs every function of FILE under the ring with P = 1..4 ranks and both
+layouts (attn-run --sequence-parallel=ring --random-args --check).
+
+usage: ring_sweep.py ATTN_RUN MPIRUN FILE
+MPIRUN is one string (the lit substitution %mpirun). Prints one line per run
+and a summary; exits 1 if any run disagrees with the reference.
+"""
+import re
+import shlex
+import subprocess
+import sys
+
+attn_run, mpirun, path = sys.argv[1], shlex.split(sys.argv[2]), sys.argv[3]
+entries = re.findall(r"func\.func @(\w+)", open(path).read())
+runs = failures = 0
+for entry in entries:
+    for layout in ("zigzag", "contiguous"):
+        for ranks in (1, 2, 3, 4):
+            cmd = mpirun + ["-np", str(ranks), attn_run, path, f"--entry={entry}",
+                            "--sequence-parallel=ring", f"--layout={layout}",
+                            "--random-args", "--check"]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+            runs += 1
+            ok = proc.returncode == 0
+            failures += not ok
+            print(f"{entry} {layout} P={ranks}: {'ok' if ok else 'FAIL'} "
+                  f"{proc.stdout.strip()}")
+            if not ok:
+                print(proc.stderr)
+print(f"ring sweep: {runs - failures} of {runs} agree")
+sys.exit(1 if failures else 0)
