@@ -6,12 +6,15 @@ shapes in the same run, and writes docs/benchmarks.md and docs/benchmarks.png.
 usage: bench/run.py [--quick] [--reps N] [--rounds N] [--docs-only]
        bench/run.py --grad [--reps N] [--rounds N] [--docs-only]
        bench/run.py --entmax [--reps N] [--rounds N] [--docs-only]
+       bench/run.py --ring [--reps N] [--rounds N] [--docs-only]
 
 --grad runs the gradient suite instead (bench/grad.py, the programs of
 bench/grad/): it rewrites only the "Gradients" section of docs/benchmarks.md
 and docs/benchmarks-grad.png, and the forward suite keeps that section.
 --entmax runs the entmax suite (bench/entmax.py) the same way: it rewrites
-only the "Sparse normalisation (entmax)" section.
+only the "Sparse normalisation (entmax)" section. --ring runs the ring
+attention suite (bench/ring.py, Open MPI): the "Sequence parallelism (ring)"
+section.
 
 Needs a build (build/bin/attn-run, or $ATTN_BUILD_DIR/bin/attn-run). The
 first run installs what the peers need (Debian packages through apt-get, and
@@ -264,7 +267,14 @@ def main():
                     help="the gradient suite (bench/grad.py) instead of the forward one")
     ap.add_argument("--entmax", action="store_true",
                     help="the entmax suite (bench/entmax.py) instead of the forward one")
+    ap.add_argument("--ring", action="store_true",
+                    help="the ring attention suite (bench/ring.py) instead of the forward one")
     a = ap.parse_args()
+    if a.ring:
+        import ring
+        a.rounds = a.rounds or 3
+        a.reps = min(a.reps, 3)  # calls of seconds each: at most 3 per run
+        return ring.docs_only() if a.docs_only else ring.main(a)
     if a.entmax:
         import entmax
         a.rounds = a.rounds or 5
@@ -725,8 +735,9 @@ def write_docs(rows, results, paired, peak, S, big, rounds):
     # The gradients section belongs to the gradient suite: keep it.
     import entmax
     import grad
+    import ring
     old_page = open(page).read() if os.path.exists(page) else ""
-    for suite in (grad, entmax):
+    for suite in (grad, entmax, ring):
         kept = suite.kept_section(old_page)
         if kept:
             text = grad.insert_section(text, kept)
