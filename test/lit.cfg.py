@@ -72,6 +72,8 @@ if mpirun and mpicc:
         config.substitutions.append(
             ("%mpirun", f"{mpirun} --allow-run-as-root --oversubscribe"))
         config.substitutions.append(("%mpi_link", link.stdout.strip()))
+        flags = subprocess.run([mpicc, "--showme:compile"], capture_output=True, text=True)
+        config.substitutions.append(("%mpi_compile", flags.stdout.strip()))
         # attn-run --sequence-parallel=ring (attn-run built against MPI).
         if getattr(config, "attn_have_mpi", 0):
             config.available_features.add("ring")
