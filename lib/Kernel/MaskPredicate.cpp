@@ -25,8 +25,8 @@ Value mlir::attn::MaskPredicateBuilder::build(Attribute pattern,
   MaskEmitter e(b, loc);
   // Position patterns see positions; run-time data is read at indices.
   Value j = p.getDataKind() == MaskDataKind::Position ? keyPosition : ji;
-  Value keep =
-      p.buildKeep(e, MaskElement{bi, hi, ii, j, aligned}, operands.take_front(n));
+  Value keep = p.buildKeep(e, MaskElement{bi, hi, ii, j, aligned},
+                           operands.take_front(n));
   operands = operands.drop_front(n);
   return keep;
 }
@@ -39,9 +39,9 @@ Value mlir::attn::MaskPredicateBuilder::buildAll(ArrayAttr patterns,
     keep = both(keep, build(p, operands));
   // A positioned attention's region sees positions, a plain one indices.
   if (!predicate.empty())
-    keep = both(keep, inlineRegion(b, predicate,
-                                   {bi, hi, queryBase ? aligned : ii,
-                                    keyPosition}));
+    keep = both(keep,
+                inlineRegion(b, predicate,
+                             {bi, hi, queryBase ? aligned : ii, keyPosition}));
   return keep;
 }
 

@@ -3,9 +3,11 @@
 // LLVM 22's MPIToLLVM lowers init, finalize, comm_world, comm_rank,
 // comm_split, send, recv and allreduce. The ring of sequence parallelism
 // also needs the communicator's size, non-blocking transfers, their wait and
-// a barrier: these patterns lower them to Open MPI's C functions, with Open
-// MPI's handles (communicators, datatypes and requests are pointers; the
-// predefined ones are the addresses of ompi_mpi_* globals).
+// a barrier; decoding across ranks needs an allreduce, whose upstream
+// lowering names Open MPI's reductions wrongly (ompi_mpi_max for
+// ompi_mpi_op_max). These patterns lower them to Open MPI's C functions, with
+// Open MPI's handles (communicators, datatypes, reductions and requests are
+// pointers; the predefined ones are the addresses of ompi_mpi_* globals).
 //
 //===----------------------------------------------------------------------===//
 
@@ -144,6 +146,34 @@ struct CommSizeLowering : ConvertOpToLLVMPattern<mpi::CommSizeOp> {
   }
 };
 
+/// A contiguous memref as MPI sees it: the address of its first element and
+/// its element count (i32).
+struct MPIBuffer {
+  Value address, count;
+};
+
+FailureOr<MPIBuffer> mpiBuffer(ConversionPatternRewriter &rewriter,
+                               const LLVMTypeConverter &converter,
+                               Operation *op, MemRefType type,
+                               Value descriptor) {
+  if (!type.getLayout().isIdentity())
+    return rewriter.notifyMatchFailure(op, "the buffer is not contiguous");
+  Location loc = op->getLoc();
+  MemRefDescriptor desc(descriptor);
+  Type elementType = converter.convertType(type.getElementType());
+  auto ptrType = LLVM::LLVMPointerType::get(rewriter.getContext());
+  Value address = LLVM::GEPOp::create(rewriter, loc, ptrType, elementType,
+                                      desc.alignedPtr(rewriter, loc),
+                                      ValueRange{desc.offset(rewriter, loc)});
+  Value count =
+      LLVM::ConstantOp::create(rewriter, loc, rewriter.getI64Type(), 1);
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    count =
+        LLVM::MulOp::create(rewriter, loc, count, desc.size(rewriter, loc, d));
+  count = LLVM::TruncOp::create(rewriter, loc, rewriter.getI32Type(), count);
+  return MPIBuffer{address, count};
+}
+
 /// mpi.isend and mpi.irecv: `int MPI_Isend/Irecv(buf, count, datatype, peer,
 /// tag, comm, MPI_Request *)`, the request loaded from its slot.
 template <typename OpT>
@@ -159,25 +189,15 @@ struct NonBlockingLowering : ConvertOpToLLVMPattern<OpT> {
     StringRef datatype = datatypeName(type.getElementType());
     if (datatype.empty())
       return rewriter.notifyMatchFailure(op, "no MPI datatype for the element");
-    if (!type.getLayout().isIdentity())
-      return rewriter.notifyMatchFailure(op, "the buffer is not contiguous");
-    MemRefDescriptor desc(adaptor.getRef());
-    Type elementType =
-        this->getTypeConverter()->convertType(type.getElementType());
+    FailureOr<MPIBuffer> buffer = mpiBuffer(rewriter, *this->getTypeConverter(),
+                                            op, type, adaptor.getRef());
+    if (failed(buffer))
+      return failure();
     auto ptrType = LLVM::LLVMPointerType::get(rewriter.getContext());
-    Value buffer = LLVM::GEPOp::create(rewriter, loc, ptrType, elementType,
-                                       desc.alignedPtr(rewriter, loc),
-                                       ValueRange{desc.offset(rewriter, loc)});
-    Value count =
-        LLVM::ConstantOp::create(rewriter, loc, rewriter.getI64Type(), 1);
-    for (int64_t d = 0; d < type.getRank(); ++d)
-      count = LLVM::MulOp::create(rewriter, loc, count,
-                                  desc.size(rewriter, loc, d));
-    count = LLVM::TruncOp::create(rewriter, loc, rewriter.getI32Type(), count);
     Value request = slot(rewriter, op, ptrType);
     FailureOr<Value> rc = callMPI(
         rewriter, op, function,
-        {buffer, count,
+        {buffer->address, buffer->count,
          predefinedObject(rewriter, op, datatype, "ompi_predefined_datatype_t"),
          peer(adaptor), adaptor.getTag(),
          commHandle(rewriter, loc, adaptor.getComm()), request});
@@ -195,6 +215,57 @@ struct NonBlockingLowering : ConvertOpToLLVMPattern<OpT> {
   }
 
   StringRef function;
+};
+
+/// Open MPI's predefined reduction, by name (MPI_MAX is &ompi_mpi_op_max;
+/// LLVM 22's MPIToLLVM names it ompi_mpi_max, which Open MPI lacks).
+StringRef reductionName(mpi::MPI_ReductionOpEnum op) {
+  using R = mpi::MPI_ReductionOpEnum;
+  switch (op) {
+  case R::MPI_MAX:
+    return "ompi_mpi_op_max";
+  case R::MPI_MIN:
+    return "ompi_mpi_op_min";
+  case R::MPI_SUM:
+    return "ompi_mpi_op_sum";
+  case R::MPI_PROD:
+    return "ompi_mpi_op_prod";
+  default:
+    return {};
+  }
+}
+
+/// mpi.allreduce: `int MPI_Allreduce(sendbuf, recvbuf, count, datatype, op,
+/// comm)`, replacing upstream's lowering, whose Open MPI symbols are wrong.
+struct AllReduceLowering : ConvertOpToLLVMPattern<mpi::AllReduceOp> {
+  using ConvertOpToLLVMPattern::ConvertOpToLLVMPattern;
+  LogicalResult
+  matchAndRewrite(mpi::AllReduceOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto type = cast<MemRefType>(op.getSendbuf().getType());
+    StringRef datatype = datatypeName(type.getElementType());
+    StringRef reduction = reductionName(op.getOp());
+    if (datatype.empty() || reduction.empty())
+      return rewriter.notifyMatchFailure(op, "no MPI datatype or reduction");
+    const LLVMTypeConverter &converter = *getTypeConverter();
+    FailureOr<MPIBuffer> send =
+        mpiBuffer(rewriter, converter, op, type, adaptor.getSendbuf());
+    FailureOr<MPIBuffer> receive = mpiBuffer(
+        rewriter, converter, op, cast<MemRefType>(op.getRecvbuf().getType()),
+        adaptor.getRecvbuf());
+    if (failed(send) || failed(receive))
+      return failure();
+    FailureOr<Value> rc = callMPI(
+        rewriter, op, "MPI_Allreduce",
+        {send->address, receive->address, send->count,
+         predefinedObject(rewriter, op, datatype, "ompi_predefined_datatype_t"),
+         predefinedObject(rewriter, op, reduction, "ompi_predefined_op_t"),
+         commHandle(rewriter, op.getLoc(), adaptor.getComm())});
+    if (failed(rc))
+      return failure();
+    replaceWithRetval(rewriter, op, *rc, Value(), bool(op.getRetval()));
+    return success();
+  }
 };
 
 struct WaitLowering : ConvertOpToLLVMPattern<mpi::Wait> {
@@ -276,7 +347,7 @@ struct AttnLowerMPIPass : attn::impl::AttnLowerMPIBase<AttnLowerMPIPass> {
     populateOpenMPIToLLVMPatterns(converter, patterns);
     ConversionTarget target(getContext());
     target.addIllegalOp<mpi::CommSizeOp, mpi::ISendOp, mpi::IRecvOp, mpi::Wait,
-                        mpi::Barrier>();
+                        mpi::Barrier, mpi::AllReduceOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     if (failed(applyPartialConversion(module, target, std::move(patterns))))
       signalPassFailure();
@@ -297,7 +368,9 @@ void mlir::attn::addOpenMPITypeConversions(LLVMTypeConverter &converter) {
 
 void mlir::attn::populateOpenMPIToLLVMPatterns(LLVMTypeConverter &converter,
                                                RewritePatternSet &patterns) {
-  patterns.add<CommSizeLowering, WaitLowering, BarrierLowering>(converter);
+  patterns
+      .add<CommSizeLowering, WaitLowering, BarrierLowering, AllReduceLowering>(
+          converter);
   patterns.add<NonBlockingLowering<mpi::ISendOp>>(converter, "MPI_Isend");
   patterns.add<NonBlockingLowering<mpi::IRecvOp>>(converter, "MPI_Irecv");
 }

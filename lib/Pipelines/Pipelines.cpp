@@ -98,8 +98,10 @@ std::string mlir::attn::checkToLLVMOptions(const ToLLVMOptions &options) {
         {"scan-chunk", options.scanChunk}})
     if (std::string error = formOptionError(name, value); !error.empty())
       return error;
-  if (options.sequenceParallel != "none" && options.sequenceParallel != "ring")
-    return "option sequence-parallel must be none or ring, got '" +
+  if (options.sequenceParallel != "none" &&
+      options.sequenceParallel != "ring" &&
+      options.sequenceParallel != "decode")
+    return "option sequence-parallel must be none, ring or decode, got '" +
            options.sequenceParallel + "'";
   if (options.layout != "zigzag" && options.layout != "contiguous")
     return "option layout must be zigzag or contiguous, got '" +
@@ -114,8 +116,9 @@ std::string mlir::attn::checkToLLVMOptions(const ToLLVMOptions &options) {
 void mlir::attn::buildToLLVMPipeline(OpPassManager &pm,
                                      const ToLLVMOptions &options) {
   pm.addPass(createAttnFuse());
-  if (options.sequenceParallel == "ring")
-    pm.addPass(createAttnRing(AttnRingOptions{options.layout}));
+  if (options.sequenceParallel != "none")
+    pm.addPass(createAttnRing(AttnRingOptions{
+        options.layout, /*decode=*/options.sequenceParallel == "decode"}));
   AttnTileOptions tile;
   tile.tileQ = options.tileQ;
   tile.tileKV = options.tileKV;

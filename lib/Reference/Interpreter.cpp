@@ -2123,9 +2123,9 @@ bool convertArguments(func::FuncOp func, ArrayRef<Tensor> args,
     if (auto tensorType = dyn_cast<RankedTensorType>(argType)) {
       bool ok = arg.shape.size() == static_cast<size_t>(tensorType.getRank());
       for (unsigned d = 0; ok && d < arg.shape.size(); ++d)
-        ok = arg.shape[d] >= 0 && (tensorType.isDynamicDim(d) ||
-                                   !enforceStaticSizes ||
-                                   tensorType.getDimSize(d) == arg.shape[d]);
+        ok = arg.shape[d] >= 0 &&
+             (tensorType.isDynamicDim(d) || !enforceStaticSizes ||
+              tensorType.getDimSize(d) == arg.shape[d]);
       if (!ok)
         return fail("shape " + formatShape(arg.shape) +
                     " does not match the signature's " +

@@ -51,7 +51,8 @@ FailureOr<AttentionOp> mlir::attn::fuseAttentionChain(RewriterBase &rewriter,
       rewriter, aggregate.getLoc(), aggregate->getResultTypes(),
       aggregate.getKindAttr(), score.getQuery(), score.getKey(),
       aggregate.getValue(), patterns, maskOperands, aggregate.getSinks(),
-      /*positions=*/ValueRange(), score.getScaleAttr(), aggregate.getAlphaAttr());
+      /*positions=*/ValueRange(), score.getScaleAttr(),
+      aggregate.getAlphaAttr());
   // Stages shared with other chains stay for them: copy their regions.
   if (scoreMod)
     rewriter.cloneRegionBefore(scoreMod.getBody(), attention.getScoreMod(),

@@ -64,9 +64,15 @@ public:
         chunks(layout == RingLayout::Zigzag ? 2 : 1) {}
 
   FailureOr<SmallVector<Value>> build();
+  /// Decoding across ranks: K/V sharded, queries replicated, one allreduce
+  /// merge.
+  FailureOr<SmallVector<Value>> buildDecode();
 
 private:
   LogicalResult check();
+  LogicalResult checkPatterns();
+  /// `t` reduced elementwise over the ranks (mpi.allreduce), on every rank.
+  Value allReduce(Value t, mpi::MPI_ReductionOpEnum reduction);
   void setUpRanks();
   void allocateTravellers();
   Partial step(Value t, Partial acc);
@@ -94,6 +100,7 @@ private:
   GenericBuilder g;
   /// Chunks per rank: 1 (contiguous) or 2 (zigzag).
   const int64_t chunks;
+  bool decoding = false;
   Value comm, rank, size, next, prev;
   /// Positions per rank (n) and per chunk (m), as index values, and m as a
   /// static size where the shard length is static.
@@ -107,7 +114,7 @@ private:
 
 } // namespace
 
-LogicalResult RingBuilder::check() {
+LogicalResult RingBuilder::checkPatterns() {
   if (op.getKind() != AggregationKind::softmax)
     return op.emitOpError("cannot run on the ring: partial results merge by "
                           "log-sum-exp, which needs softmax, got ")
@@ -118,6 +125,12 @@ LogicalResult RingBuilder::check() {
         !isa<SegmentsAttr>(p))
       return op.emitOpError("cannot run on the ring: no ring form for ")
              << p << " (position patterns, #attn.segments and regions travel)";
+  return success();
+}
+
+LogicalResult RingBuilder::check() {
+  if (failed(checkPatterns()))
+    return failure();
   auto qType = cast<RankedTensorType>(op.getQuery().getType());
   auto kType = cast<RankedTensorType>(op.getKey().getType());
   int64_t sq = qType.getDimSize(2), skv = kType.getDimSize(2);
@@ -139,17 +152,16 @@ void RingBuilder::setUpRanks() {
   auto toIndex = [&](Value v) {
     return arith::IndexCastOp::create(rw, loc, indexType, v);
   };
-  rank = toIndex(
-      mpi::CommRankOp::create(rw, loc, Type(), i32, comm).getRank());
-  size = toIndex(
-      mpi::CommSizeOp::create(rw, loc, Type(), i32, comm).getSize());
+  rank = toIndex(mpi::CommRankOp::create(rw, loc, Type(), i32, comm).getRank());
+  size = toIndex(mpi::CommSizeOp::create(rw, loc, Type(), i32, comm).getSize());
+  if (decoding)
+    return;
   next = rem(add(rank, g.index(1)), size);
   prev = rem(sub(add(rank, size), g.index(1)), size);
   n = g.sizeValue(op.getQuery(), 2);
   Value skv = g.sizeValue(op.getKey(), 2);
   // Static shapes were checked at compile time; these fold away for them.
-  Value same =
-      arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, n, skv);
+  Value same = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, n, skv);
   cf::AssertOp::create(rw, loc, same,
                        "attn-ring: the ring needs Sq = Skv on every rank");
   m = chunks == 2 ? arith::DivUIOp::create(rw, loc, n, g.index(2)) : n;
@@ -159,7 +171,8 @@ void RingBuilder::setUpRanks() {
     cf::AssertOp::create(rw, loc, even,
                          "attn-ring: zigzag needs an even shard length");
   }
-  int64_t staticN = cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
+  int64_t staticN =
+      cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
   chunkSize = ShapedType::isDynamic(staticN)
                   ? OpFoldResult(m)
                   : OpFoldResult(rw.getIndexAttr(staticN / chunks));
@@ -177,9 +190,11 @@ void RingBuilder::allocateTravellers() {
         Value ids = operands[i];
         operandTraveller.push_back(travellers.size());
         travellers.push_back(
-            {ids, static_cast<unsigned>(
-                      cast<RankedTensorType>(ids.getType()).getRank() - 1),
-             {}, {}});
+            {ids,
+             static_cast<unsigned>(
+                 cast<RankedTensorType>(ids.getType()).getRank() - 1),
+             {},
+             {}});
       } else {
         operandTraveller.push_back(-1);
       }
@@ -206,8 +221,8 @@ Value RingBuilder::chunkStart(Value r, Value c) {
     return mul(r, n);
   // Chunk 0 is chunk r of the 2P, chunk 1 is chunk 2P - 1 - r.
   Value mirrored = sub(sub(mul(size, g.index(2)), g.index(1)), r);
-  Value first = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, c,
-                                      g.index(0));
+  Value first =
+      arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, c, g.index(0));
   return mul(arith::SelectOp::create(rw, loc, first, r, mirrored), m);
 }
 
@@ -285,8 +300,7 @@ Partial RingBuilder::chunkPair(Value qc, Value kc, Value src,
         for (auto [i, operand] : llvm::enumerate(op.getMaskOperands())) {
           int t = operandTraveller[i];
           Value data = t < 0 ? operand : block[t];
-          unsigned axis =
-              cast<RankedTensorType>(data.getType()).getRank() - 1;
+          unsigned axis = cast<RankedTensorType>(data.getType()).getRank() - 1;
           maskOperands.push_back(chunkOf(data, axis, t < 0 ? qc : kc));
         }
         auto qType = cast<RankedTensorType>(q.getType());
@@ -384,35 +398,35 @@ SmallVector<Value> RingBuilder::finish(Partial acc) {
         {kPar, kPar, kPar}, [&](OpBuilder &b, Location l, ValueRange a) {
           Value hi = arith::MaximumFOp::create(b, l, a[0], a[1]);
           Value lo = arith::MinimumFOp::create(b, l, a[0], a[1]);
-          Value gap = math::ExpOp::create(
-              b, l, arith::SubFOp::create(b, l, lo, hi));
-          Value sum = arith::AddFOp::create(b, l, hi, math::Log1pOp::create(b, l, gap));
+          Value gap =
+              math::ExpOp::create(b, l, arith::SubFOp::create(b, l, lo, hi));
+          Value sum =
+              arith::AddFOp::create(b, l, hi, math::Log1pOp::create(b, l, gap));
           // Both -inf: keep -inf instead of NaN.
           Value ninf = arith::ConstantOp::create(
               b, l, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
-          Value none = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ,
-                                             hi, ninf);
+          Value none =
+              arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, hi, ninf);
           return arith::SelectOp::create(b, l, none, ninf, sum).getResult();
         });
     auto ident4 = g.map(4, {g.d(0), g.d(1), g.d(2), g.d(3)});
     auto rows = g.map(4, {g.d(0), g.d(1), g.d(2)});
-    out = g.generic({out, lse, newLse}, {ident4, rows, rows},
-                    g.empty(tensor::getMixedSizes(rw, loc, out),
-                            rw.getF32Type()),
-                    ident4, {kPar, kPar, kPar, kPar},
-                    [&](OpBuilder &b, Location l, ValueRange a) {
-                      Value w = math::ExpOp::create(
-                          b, l, arith::SubFOp::create(b, l, a[1], a[2]));
-                      return arith::MulFOp::create(b, l, a[0], w).getResult();
-                    });
+    out = g.generic(
+        {out, lse, newLse}, {ident4, rows, rows},
+        g.empty(tensor::getMixedSizes(rw, loc, out), rw.getF32Type()), ident4,
+        {kPar, kPar, kPar, kPar}, [&](OpBuilder &b, Location l, ValueRange a) {
+          Value w = math::ExpOp::create(
+              b, l, arith::SubFOp::create(b, l, a[1], a[2]));
+          return arith::MulFOp::create(b, l, a[0], w).getResult();
+        });
     lse = newLse;
   }
   Type elt = cast<RankedTensorType>(op.getOutput().getType()).getElementType();
   if (!elt.isF32())
-    out = elementwise(g, {out}, elt,
-                      [&](OpBuilder &b, Location l, ValueRange a) {
-                        return fromF32(b, l, a[0], elt);
-                      });
+    out =
+        elementwise(g, {out}, elt, [&](OpBuilder &b, Location l, ValueRange a) {
+          return fromF32(b, l, a[0], elt);
+        });
   out = castTo(rw, loc, out, op.getOutput().getType());
   SmallVector<Value> results = {out};
   if (op.getLse())
@@ -445,12 +459,112 @@ FailureOr<SmallVector<Value>> RingBuilder::build() {
   return finish({loop.getResult(0), loop.getResult(1)});
 }
 
+Value RingBuilder::allReduce(Value t, mpi::MPI_ReductionOpEnum reduction) {
+  auto type = cast<RankedTensorType>(t.getType());
+  auto bufferType = MemRefType::get(type.getShape(), type.getElementType());
+  SmallVector<Value> dynamicSizes;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d))
+      dynamicSizes.push_back(g.sizeValue(t, d));
+  Value send = bufferization::ToBufferOp::create(rw, loc, bufferType, t,
+                                                 /*read_only=*/true);
+  Value receive = memref::AllocOp::create(rw, loc, bufferType, dynamicSizes);
+  mpi::AllReduceOp::create(rw, loc, Type(), send, receive, reduction, comm);
+  return bufferization::ToTensorOp::create(rw, loc, type, receive,
+                                           /*restrict=*/true,
+                                           /*writable=*/true);
+}
+
+FailureOr<SmallVector<Value>> RingBuilder::buildDecode() {
+  decoding = true;
+  if (failed(checkPatterns()))
+    return failure();
+  // Regions receive raw query indices (i, not i + Skv - Sq) in the global
+  // program; positions would give them the aligned ones.
+  if (!op.getScoreMod().empty() || !op.getPredicate().empty())
+    return op.emitOpError("cannot be decoded across ranks: no form for "
+                          "regions yet (position patterns and "
+                          "#attn.segments only)");
+  setUpRanks();
+  // Rank r holds keys [r·n, (r+1)·n) of P·n; the queries are the last Sq
+  // positions of the whole sequence (bottom-right alignment).
+  Value keys = g.sizeValue(op.getKey(), 2);
+  Value queries = g.sizeValue(op.getQuery(), 2);
+  Value keyBase = mul(rank, keys);
+  Value queryBase = sub(mul(size, keys), queries);
+  auto outType = cast<RankedTensorType>(op.getOutput().getType());
+  auto lseType =
+      RankedTensorType::get(outType.getShape().drop_back(), rw.getF32Type());
+  auto part = AttentionOp::create(
+      rw, loc, TypeRange{outType, lseType}, op.getKindAttr(), op.getQuery(),
+      op.getKey(), op.getValue(), op.getPatternsAttr(), op.getMaskOperands(),
+      /*sinks=*/Value(), ValueRange{queryBase, keyBase}, op.getScaleAttr(),
+      /*alpha=*/nullptr);
+  Value out = part.getOutput(), lse = part.getLse();
+  if (!outType.getElementType().isF32())
+    out = elementwise(g, {out}, rw.getF32Type(),
+                      [&](OpBuilder &b, Location l, ValueRange a) {
+                        return toF32(b, l, a[0]);
+                      });
+  // The merge of attn.merge across ranks: with m the largest lse and
+  // w = exp(lse - m) (0 for a rank that sees no key), O = Σ w·O / Σ w and
+  // lse = m + log Σ w.
+  using Reduction = mpi::MPI_ReductionOpEnum;
+  Value top = allReduce(lse, Reduction::MPI_MAX);
+  auto ident3 = g.map(3, {g.d(0), g.d(1), g.d(2)});
+  auto ident4 = g.map(4, {g.d(0), g.d(1), g.d(2), g.d(3)});
+  auto rows = g.map(4, {g.d(0), g.d(1), g.d(2)});
+  auto emptyLike = [&](Value t) {
+    return g.empty(tensor::getMixedSizes(rw, loc, t), rw.getF32Type());
+  };
+  Value ninf = g.negInf();
+  Value weight = g.generic(
+      {lse, top}, {ident3, ident3}, emptyLike(lse), ident3, {kPar, kPar, kPar},
+      [&](OpBuilder &b, Location l, ValueRange a) {
+        Value none =
+            arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, a[1], ninf);
+        Value w =
+            math::ExpOp::create(b, l, arith::SubFOp::create(b, l, a[0], a[1]));
+        Value zero = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0));
+        return arith::SelectOp::create(b, l, none, zero, w).getResult();
+      });
+  Value weighted = g.generic(
+      {out, weight}, {ident4, rows}, emptyLike(out), ident4,
+      {kPar, kPar, kPar, kPar}, [&](OpBuilder &b, Location l, ValueRange a) {
+        return arith::MulFOp::create(b, l, a[0], a[1]).getResult();
+      });
+  Value numerator = allReduce(weighted, Reduction::MPI_SUM);
+  Value denominator = allReduce(weight, Reduction::MPI_SUM);
+  Value merged = g.generic({numerator, denominator}, {ident4, rows},
+                           emptyLike(out), ident4, {kPar, kPar, kPar, kPar},
+                           [&](OpBuilder &b, Location l, ValueRange a) {
+                             return safeDivide(b, l, a[0], a[1]);
+                           });
+  Value mergedLse = g.generic(
+      {top, denominator}, {ident3, ident3}, emptyLike(lse), ident3,
+      {kPar, kPar, kPar}, [&](OpBuilder &b, Location l, ValueRange a) {
+        Value none =
+            arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, a[0], ninf);
+        Value sum =
+            arith::AddFOp::create(b, l, a[0], math::LogOp::create(b, l, a[1]));
+        return arith::SelectOp::create(b, l, none, ninf, sum).getResult();
+      });
+  return finish({merged, mergedLse});
+}
+
 FailureOr<SmallVector<Value>>
 mlir::attn::distributeOverRing(RewriterBase &rewriter, AttentionOp op,
                                RingLayout layout) {
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(op);
   return RingBuilder(rewriter, op, layout).build();
+}
+
+FailureOr<SmallVector<Value>>
+mlir::attn::decodeAcrossRanks(RewriterBase &rewriter, AttentionOp op) {
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(op);
+  return RingBuilder(rewriter, op, RingLayout::Contiguous).buildDecode();
 }
 
 //===----------------------------------------------------------------------===//
@@ -468,9 +582,9 @@ template <typename OpTy, typename EffectTy>
 struct TransferEffects
     : MemoryEffectOpInterface::ExternalModel<TransferEffects<OpTy, EffectTy>,
                                              OpTy> {
-  void getEffects(Operation *op,
-                  SmallVectorImpl<MemoryEffects::EffectInstance> &effects)
-      const {
+  void
+  getEffects(Operation *op,
+             SmallVectorImpl<MemoryEffects::EffectInstance> &effects) const {
     effects.emplace_back(EffectTy::get(), &cast<OpTy>(op).getRefMutable(),
                          SideEffects::DefaultResource::get());
     effects.emplace_back(MemoryEffects::Write::get(), MPIResource::get());
@@ -479,13 +593,30 @@ struct TransferEffects
 
 struct WaitEffects
     : MemoryEffectOpInterface::ExternalModel<WaitEffects, mpi::Wait> {
-  void getEffects(Operation *,
-                  SmallVectorImpl<MemoryEffects::EffectInstance> &effects)
-      const {
+  void
+  getEffects(Operation *,
+             SmallVectorImpl<MemoryEffects::EffectInstance> &effects) const {
     // A receive completes here: its buffer is written (by MPI) up to now.
     effects.emplace_back(MemoryEffects::Write::get(), MPIResource::get());
     effects.emplace_back(MemoryEffects::Write::get(),
                          SideEffects::DefaultResource::get());
+  }
+};
+
+struct AllReduceEffects
+    : MemoryEffectOpInterface::ExternalModel<AllReduceEffects,
+                                             mpi::AllReduceOp> {
+  void
+  getEffects(Operation *op,
+             SmallVectorImpl<MemoryEffects::EffectInstance> &effects) const {
+    auto reduce = cast<mpi::AllReduceOp>(op);
+    effects.emplace_back(MemoryEffects::Read::get(),
+                         &reduce.getSendbufMutable(),
+                         SideEffects::DefaultResource::get());
+    effects.emplace_back(MemoryEffects::Write::get(),
+                         &reduce.getRecvbufMutable(),
+                         SideEffects::DefaultResource::get());
+    effects.emplace_back(MemoryEffects::Write::get(), MPIResource::get());
   }
 };
 
@@ -498,6 +629,7 @@ void mlir::attn::registerRingExternalModels(DialectRegistry &registry) {
     mpi::IRecvOp::attachInterface<
         TransferEffects<mpi::IRecvOp, MemoryEffects::Write>>(*ctx);
     mpi::Wait::attachInterface<WaitEffects>(*ctx);
+    mpi::AllReduceOp::attachInterface<AllReduceEffects>(*ctx);
   });
 }
 
@@ -536,7 +668,8 @@ struct AttnRingPass : attn::impl::AttnRingBase<AttnRingPass> {
     IRRewriter rewriter(&getContext());
     for (AttentionOp a : attentions) {
       FailureOr<SmallVector<Value>> results =
-          distributeOverRing(rewriter, a, *ringLayout);
+          decode ? decodeAcrossRanks(rewriter, a)
+                 : distributeOverRing(rewriter, a, *ringLayout);
       if (failed(results))
         return signalPassFailure();
       rewriter.replaceOp(a, *results);

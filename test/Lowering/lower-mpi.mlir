@@ -78,3 +78,26 @@ func.func @ring_step(%send: memref<2x4x8xf32>, %recv: memref<2x4x8xf32>, %h: mem
 func.func @no_mpi() {
   return
 }
+
+// -----
+
+// mpi.allreduce (decoding across ranks): MPI_Allreduce with Open MPI's
+// reduction objects, ompi_mpi_op_max / ompi_mpi_op_sum (upstream's lowering
+// names them ompi_mpi_max / ompi_mpi_sum, which Open MPI does not export).
+// CHECK-DAG: llvm.func @MPI_Allreduce(!llvm.ptr, !llvm.ptr, i32, !llvm.ptr, !llvm.ptr, !llvm.ptr) -> i32
+// CHECK-DAG: llvm.mlir.global external @ompi_mpi_op_max() {{.*}} : !llvm.struct<"ompi_predefined_op_t", opaque>
+// CHECK-DAG: llvm.mlir.global external @ompi_mpi_op_sum() {{.*}} : !llvm.struct<"ompi_predefined_op_t", opaque>
+// CHECK-LABEL: func.func @merge
+// CHECK: %[[MAX:.*]] = llvm.mlir.addressof @ompi_mpi_op_max
+// CHECK: llvm.call @MPI_Allreduce(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[MAX]], %{{.*}})
+// CHECK: %[[SUM:.*]] = llvm.mlir.addressof @ompi_mpi_op_sum
+// CHECK: llvm.call @MPI_Allreduce(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[SUM]], %{{.*}})
+// LLVM-LABEL: llvm.func @merge
+// LLVM-NOT: mpi.
+// LLVM-NOT: ompi_mpi_max
+func.func @merge(%a: memref<2x8xf32>, %b: memref<2x8xf32>) {
+  %comm = mpi.comm_world : !mpi.comm
+  mpi.allreduce(%a, %b, MPI_MAX, %comm) : memref<2x8xf32>, memref<2x8xf32>
+  mpi.allreduce(%b, %a, MPI_SUM, %comm) : memref<2x8xf32>, memref<2x8xf32>
+  return
+}

@@ -51,11 +51,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <fcntl.h>
 #include <iterator>
 #include <malloc.h>
 #include <random>
 #include <set>
-#include <fcntl.h>
 #include <thread>
 #include <unistd.h>
 
@@ -180,10 +180,11 @@ struct Flags {
       cl::value_desc("N"), cl::cat(category)};
   cl::opt<std::string> sequenceParallelFlag{
       "sequence-parallel",
-      cl::desc("none, or ring: under mpirun, every fused attention runs "
+      cl::desc("none; ring: under mpirun, every fused attention runs "
                "across the ranks (the program is written for one rank's "
-               "shard; --arg files and --out files are global)"),
-      cl::value_desc("none|ring"), cl::init("none"), cl::cat(category)};
+               "shard; --arg files and --out files are global); decode: "
+               "keys and values sharded, queries replicated"),
+      cl::value_desc("none|ring|decode"), cl::init("none"), cl::cat(category)};
   cl::opt<std::string> layoutFlag{
       "layout",
       cl::desc("With --sequence-parallel=ring: zigzag (default; rank r "
@@ -278,21 +279,26 @@ Options parseOptions(int argc, char **argv) {
       (o.fdCheck = intValue("--fd-check", f.fdCheckFlag)) < 1)
     fail("--fd-check", "needs at least 1 sample");
   o.sequenceParallel = f.sequenceParallelFlag;
-  if (o.sequenceParallel != "none" && o.sequenceParallel != "ring")
+  if (o.sequenceParallel != "none" && o.sequenceParallel != "ring" &&
+      o.sequenceParallel != "decode")
     fail("--sequence-parallel", "unknown mode '" + o.sequenceParallel +
-                                    "' (expected none or ring)");
+                                    "' (expected none, ring or decode)");
   o.layout = f.layoutFlag;
   if (o.layout != "zigzag" && o.layout != "contiguous")
     fail("--layout",
          "unknown layout '" + o.layout + "' (expected zigzag or contiguous)");
   if (f.layoutFlag.getNumOccurrences() && o.sequenceParallel != "ring")
-    fail("--layout", "needs --sequence-parallel=ring");
+    fail("--layout", "needs --sequence-parallel=ring (decode shards the "
+                     "keys contiguously)");
+  if (o.sequenceParallel == "decode")
+    o.layout = "contiguous";
   if (f.testFailRankFlag.getNumOccurrences())
     o.failRank = intValue("--test-fail-rank", f.testFailRankFlag);
-  if (o.sequenceParallel == "ring") {
+  if (o.sequenceParallel != "none") {
     if (o.pipeline != "cpu")
       fail("--sequence-parallel", "the ring runs the cpu pipeline, got "
-                                  "--pipeline=" + o.pipeline);
+                                  "--pipeline=" +
+                                      o.pipeline);
     if (o.grad)
       fail("--sequence-parallel",
            "gradients across ranks are not supported yet (run --grad "
@@ -557,8 +563,8 @@ compile(ModuleOp module, func::FuncOp func, const Options &o,
         "--cpu-options", "attn-to-llvm", o.cpuOptions);
     if (std::string error = attn::checkToLLVMOptions(*options); !error.empty())
       fail("--cpu-options", error);
-    if (o.sequenceParallel == "ring") {
-      options->sequenceParallel = "ring";
+    if (o.sequenceParallel != "none") {
+      options->sequenceParallel = o.sequenceParallel;
       options->layout = o.layout;
     }
     // The JIT runs here: the cost model targets this machine unless the
@@ -863,7 +869,7 @@ compileEntry(ModuleOp module, func::FuncOp func, const Options &o,
   func::FuncOp loweredFunc =
       lowered->lookupSymbol<func::FuncOp>(func.getName());
   // The ring distributes every attention it compiles: only the entry's.
-  if (o.sequenceParallel == "ring")
+  if (o.sequenceParallel != "none")
     keepOnlyEntry(*lowered, loweredFunc);
   return compile(*lowered, loweredFunc, o, firstError);
 }
@@ -1277,35 +1283,47 @@ Sharding analyseSharding(ModuleOp module, func::FuncOp func, const Options &o,
   auto shardArgument = [&](Value v, unsigned axis, const char *what) {
     auto arg = dyn_cast<BlockArgument>(v);
     if (!arg || arg.getOwner()->getParentOp() != entry)
-      fail(o.file, std::string("--sequence-parallel=ring: the ") + what +
-                       " of every attention must be an argument of @" +
+      fail(o.file, "--sequence-parallel=" + o.sequenceParallel + ": the " +
+                       what + " of every attention must be an argument of @" +
                        func.getName().str() + " (its shard is cut from it)");
     s.args[arg.getArgNumber()] = axis;
   };
   bool any = false;
+  const bool decode = o.sequenceParallel == "decode";
   entry.walk([&](attn::AttentionOp a) {
     any = true;
-    shardArgument(a.getQuery(), 2, "query");
+    // Decoding shards the keys only: queries and results are replicated.
+    if (!decode)
+      shardArgument(a.getQuery(), 2, "query");
     shardArgument(a.getKey(), 2, "key");
     shardArgument(a.getValue(), 2, "value");
-    for (Value operand : a.getMaskOperands())
-      shardArgument(operand,
-                    cast<RankedTensorType>(operand.getType()).getRank() - 1,
-                    "mask data");
+    ValueRange operands = a.getMaskOperands();
+    for (Attribute p : a.getPatterns()) {
+      unsigned n = cast<attn::MaskPatternAttrInterface>(p).getNumMaskOperands();
+      for (unsigned i = 0; i < n; ++i)
+        // #attn.segments: (query ids, key ids).
+        if (!decode || (isa<attn::SegmentsAttr>(p) && i == 1))
+          shardArgument(
+              operands[i],
+              cast<RankedTensorType>(operands[i].getType()).getRank() - 1,
+              "mask data");
+      operands = operands.drop_front(n);
+    }
   });
   if (!any)
-    fail(o.file, "--sequence-parallel=ring: @" + func.getName().str() +
+    fail(o.file, "--sequence-parallel=" + o.sequenceParallel + ": @" +
+                     func.getName().str() +
                      " has no fused attention to distribute");
   auto ret = cast<func::ReturnOp>(entry.getBody().front().getTerminator());
   for (auto [i, v] : llvm::enumerate(ret.getOperands()))
-    if (auto a = v.getDefiningOp<attn::AttentionOp>())
+    if (!decode && v.getDefiningOp<attn::AttentionOp>())
       s.results[i] = 2; // output [B, H, S, Dv] and lse [B, H, S]
   return s;
 }
 
 /// The ranges of global positions rank `r` of `p` holds, in shard order.
-SmallVector<std::pair<int64_t, int64_t>>
-shardRanges(int64_t length, int64_t p, int64_t r, bool zigzag) {
+SmallVector<std::pair<int64_t, int64_t>> shardRanges(int64_t length, int64_t p,
+                                                     int64_t r, bool zigzag) {
   if (!zigzag) {
     int64_t n = length / p;
     return {{r * n, n}};
@@ -1425,8 +1443,8 @@ std::vector<HostTensor> loadGlobalArguments(func::FuncOp func,
       if (!readNpy(o.args[i], array, error))
         fail(o.args[i], error);
       if (!fromNpy(array, globalType, t, error))
-        fail(o.args[i], "argument #" + std::to_string(i) + " (global): " +
-                            error);
+        fail(o.args[i],
+             "argument #" + std::to_string(i) + " (global): " + error);
       names.push_back(o.args[i]);
     }
     if (std::optional<unsigned> axis = sharding.args[i]) {
@@ -1516,8 +1534,8 @@ int runRing(ModuleOp module, func::FuncOp func, const Options &o,
   // Ranks share the machine's cores unless --threads says otherwise.
   Options local = o;
   if (!local.threads)
-    local.threads = std::max<int64_t>(
-        1, std::thread::hardware_concurrency() / std::max<int64_t>(p, 1));
+    local.threads = std::max<int64_t>(1, std::thread::hardware_concurrency() /
+                                             std::max<int64_t>(p, 1));
   std::unique_ptr<CompiledFunction> compiled =
       compileEntry(module, func, local, firstError);
   // From here on a failure may be one rank's own.
@@ -1527,8 +1545,7 @@ int runRing(ModuleOp module, func::FuncOp func, const Options &o,
          "rank " + std::to_string(rank) + " fails on purpose");
   std::vector<HostTensor> results;
   bool readResults = o.check || !o.outs.empty();
-  if (llvm::Error err =
-          compiled->run(args, readResults ? &results : nullptr))
+  if (llvm::Error err = compiled->run(args, readResults ? &results : nullptr))
     fail(o.file, "execution failed: " + llvm::toString(std::move(err)));
   attn_tools::setPhase("gathering the results");
   std::vector<HostTensor> gathered;
@@ -1551,8 +1568,8 @@ int runRing(ModuleOp module, func::FuncOp func, const Options &o,
       if (!attn::reference::evaluateIgnoringStaticSizes(func, refArgs,
                                                         reference, error))
         failInFile(o.file, "the reference on the global inputs: " + error);
-      agrees = compareResults(gathered, reference,
-                              entmaxAbsoluteTolerances(func));
+      agrees =
+          compareResults(gathered, reference, entmaxAbsoluteTolerances(func));
     }
   }
   if (o.bench)
@@ -1588,7 +1605,7 @@ int main(int argc, char **argv) {
         StringRef(argv[i]).starts_with("-sequence-parallel"))
       quietOtherRanks();
   Options o = parseOptions(argc, argv);
-  if (o.sequenceParallel != "ring")
+  if (o.sequenceParallel == "none")
     restoreOtherRanksErrors();
   // Keep freed memory in the process, as the peers' benchmarks do
   // (MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_): result buffers are
@@ -1611,7 +1628,7 @@ int main(int argc, char **argv) {
   attn_tools::setPhase("reading the arguments");
   if (o.grad)
     return runGradient(*module, func, o, firstError);
-  if (o.sequenceParallel == "ring")
+  if (o.sequenceParallel != "none")
     return runSequenceParallel(*module, func, o, firstError);
 
   std::vector<HostTensor> args;

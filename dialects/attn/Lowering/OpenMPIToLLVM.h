@@ -8,8 +8,8 @@
 
 namespace mlir::attn {
 
-/// Patterns lowering mpi.comm_size, mpi.isend, mpi.irecv, mpi.wait and
-/// mpi.barrier to calls of the Open MPI library. `converter` must map
+/// Patterns lowering mpi.comm_size, mpi.isend, mpi.irecv, mpi.wait,
+/// mpi.barrier and mpi.allreduce to calls of the Open MPI library. `converter` must map
 /// !mpi.comm to i64 (as upstream's MPIToLLVM does), !mpi.request to a
 /// pointer and !mpi.retval to i32 (addOpenMPITypeConversions).
 void populateOpenMPIToLLVMPatterns(LLVMTypeConverter &converter,

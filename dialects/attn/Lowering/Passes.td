@@ -89,8 +89,10 @@ def AttnLowerMPI : Pass<"attn-lower-mpi", "::mlir::ModuleOp"> {
     Open MPI ABI (MPI is Open MPI from Debian): `mpi.comm_size`
     (`MPI_Comm_size`), `mpi.isend` / `mpi.irecv` (`MPI_Isend` /
     `MPI_Irecv`, the request an `MPI_Request`, a pointer in Open MPI),
-    `mpi.wait` (`MPI_Wait` with `MPI_STATUS_IGNORE`) and `mpi.barrier`
-    (`MPI_Barrier`). Buffers are contiguous memrefs of any rank (count: the
+    `mpi.wait` (`MPI_Wait` with `MPI_STATUS_IGNORE`), `mpi.barrier`
+    (`MPI_Barrier`) and `mpi.allreduce` (`MPI_Allreduce`: upstream's
+    lowering names Open MPI's reductions `ompi_mpi_max`, ... where Open MPI
+    exports `ompi_mpi_op_max`, so the JIT or the linker cannot find them). Buffers are contiguous memrefs of any rank (count: the
     number of elements; f16 and bf16 travel as 16-bit integers). The
     communicator is upstream's i64 (the address of `ompi_mpi_comm_world`),
     cast to the pointer Open MPI takes. The module is marked

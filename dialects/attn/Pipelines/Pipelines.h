@@ -67,9 +67,10 @@ struct ToLLVMOptions : public PassPipelineOptions<ToLLVMOptions> {
       llvm::cl::init(0)};
   Option<std::string> sequenceParallel{
       *this, "sequence-parallel",
-      llvm::cl::desc("none, or ring: every fused attention runs across the "
-                     "ranks of MPI_COMM_WORLD (attn-ring); the function is "
-                     "written for one rank's shard"),
+      llvm::cl::desc("none; ring: every fused attention runs across the "
+                     "ranks of MPI_COMM_WORLD (attn-ring), the function "
+                     "written for one rank's shard; decode: keys and values "
+                     "sharded, queries replicated (attn-ring decode=true)"),
       llvm::cl::init("none")};
   Option<std::string> layout{
       *this, "layout",

@@ -76,11 +76,22 @@ def AttnRing : Pass<"attn-ring", "::mlir::ModuleOp"> {
     `#attn.segments` (regions see global positions); Sq = Skv. Any other
     attn op is an error: it would see only this rank's shard. Run
     `attn-lower-mpi` before the LLVM conversion.
+
+    `decode=true` distributes decoding instead: K, V and the key ids are
+    this rank's contiguous shard of the keys, the queries (the last Sq
+    positions) and everything else are replicated; each rank attends to its
+    keys (with `positions`) and `mpi.allreduce` (max of lse, then sums of
+    the weighted outputs and weights) merges the partials on every rank.
+    No regions (they see raw query indices).
   }];
   let options = [
     Option<"layout", "layout", "std::string", /*default=*/"\"zigzag\"",
            "Which positions each rank holds: zigzag (chunks r and 2P-1-r of "
            "2P) or contiguous">,
+    Option<"decode", "decode", "bool", /*default=*/"false",
+           "Decoding across ranks instead: keys and values sharded "
+           "contiguously, queries replicated, partial results merged by "
+           "an allreduce on every rank">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

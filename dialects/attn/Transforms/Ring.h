@@ -1,4 +1,5 @@
-//===- Ring.h - sequence parallelism: attention over an MPI ring -*- C++ -*-===//
+//===- Ring.h - sequence parallelism: attention over an MPI ring -*- C++
+//-*-===//
 //
 // attn-ring distributes every fused attention of a function over the ranks
 // of MPI_COMM_WORLD (row E1): each rank holds one shard of the sequence, K/V
@@ -30,13 +31,20 @@ std::optional<RingLayout> parseRingLayout(StringRef name);
 /// #attn.segments) to rank r+1 and the receive from r−1, computing this
 /// rank's queries against the block with global positions, and merging.
 /// Emits an error and fails for what the ring cannot distribute.
-FailureOr<SmallVector<Value>> distributeOverRing(RewriterBase &rewriter,
-                                                 AttentionOp op,
-                                                 RingLayout layout);
+FailureOr<SmallVector<Value>>
+distributeOverRing(RewriterBase &rewriter, AttentionOp op, RingLayout layout);
+
+/// Decoding across ranks: `op`'s keys, values and key-side mask data are
+/// this rank's contiguous shard of the key sequence, its queries (the last
+/// Sq positions of the whole sequence) and every other operand are the same
+/// on every rank. Each rank attends to its keys, then an allreduce merges
+/// the partial (O, lse): every rank gets the whole result.
+FailureOr<SmallVector<Value>> decodeAcrossRanks(RewriterBase &rewriter,
+                                                AttentionOp op);
 
 /// Memory effects of mpi.isend (reads its buffer), mpi.irecv (writes it)
-/// and mpi.wait, which LLVM 22 does not declare: buffer deallocation
-/// rejects ops with unknown effects on memrefs.
+/// mpi.wait and mpi.allreduce, which LLVM 22 does not declare: buffer
+/// deallocation rejects ops with unknown effects on memrefs.
 void registerRingExternalModels(DialectRegistry &registry);
 
 } // namespace mlir::attn

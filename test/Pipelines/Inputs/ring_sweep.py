@@ -1,7 +1,8 @@
 """Runs every function of FILE under the ring with P = 1..4 ranks and both
-layouts (attn-run --sequence-parallel=ring --random-args --check).
+layouts (attn-run --sequence-parallel=ring --random-args --check), or with
+MODE decode, decoding across P = 1..4 ranks (--sequence-parallel=decode).
 
-usage: ring_sweep.py ATTN_RUN MPIRUN FILE
+usage: ring_sweep.py ATTN_RUN MPIRUN FILE [MODE]
 MPIRUN is one string (the lit substitution %mpirun). Prints one line per run
 and a summary; exits 1 if any run disagrees with the reference.
 """
@@ -11,14 +12,17 @@ import subprocess
 import sys
 
 attn_run, mpirun, path = sys.argv[1], shlex.split(sys.argv[2]), sys.argv[3]
+mode = sys.argv[4] if len(sys.argv) > 4 else "ring"
+layouts = ("zigzag", "contiguous") if mode == "ring" else ("contiguous",)
 entries = re.findall(r"func\.func @(\w+)", open(path).read())
 runs = failures = 0
 for entry in entries:
-    for layout in ("zigzag", "contiguous"):
+    for layout in layouts:
         for ranks in (1, 2, 3, 4):
             cmd = mpirun + ["-np", str(ranks), attn_run, path, f"--entry={entry}",
-                            "--sequence-parallel=ring", f"--layout={layout}",
-                            "--random-args", "--check"]
+                            f"--sequence-parallel={mode}", "--random-args", "--check"]
+            if mode == "ring":
+                cmd.append(f"--layout={layout}")
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
             runs += 1
             ok = proc.returncode == 0
