@@ -18,7 +18,7 @@ import random
 import sys
 
 from attn_driver import form_options, run_case
-from random_programs import PREDICATES, SCORE_MOD, Draw, operand_types
+from random_programs import PREDICATES, SCORE_MOD, Draw, attention_function, operand_types
 
 attn_run, work, count, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 pipeline = sys.argv[5] if len(sys.argv) > 5 else "cpu"
@@ -52,21 +52,8 @@ def program():
     score_mod = rng.random() < 0.2
     qt, kt, vt, ot = operand_types(b, hq, hkv, sq, skv, d, dv, elt)
     lt = f"tensor<{b}x{hq}x{sq}xf32>"
-    args = [f"%q: {qt}", f"%k: {kt}", f"%v: {vt}"]
-    if use_sinks:
-        args.append(f"%sk: tensor<{hq}xf32>")
-    results = [ot] + ([lt] if use_lse else [])
-    names = "%o, %l" if use_lse else "%o"
-    sinks = f" sinks(%sk : tensor<{hq}xf32>)" if use_sinks else ""
-    text = f"func.func @f({', '.join(args)}) -> ({', '.join(results)}) {{\n"
-    text += (f"  {names} = attn.attention {kind} %q, %k, %v [{', '.join(pats)}]{sinks}"
-             f" : {qt}, {kt}, {vt} -> {', '.join(results)}")
-    if score_mod:
-        text += " score_mod {\n" + SCORE_MOD + "\n  }"
-    if predicate:
-        text += " mask {\n" + predicate + "\n  }"
-    text += f"\n  return {names} : {', '.join(results)}\n}}\n"
-    return text
+    return attention_function((qt, kt, vt, ot, lt), kind, pats, hq, use_sinks, use_lse,
+                              predicate, score_mod)
 
 
 def entmax_program():

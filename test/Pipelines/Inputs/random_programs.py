@@ -89,3 +89,26 @@ def operand_types(b, hq, hkv, sq, skv, d, dv, elt):
     """The types of Q, K, V and the output."""
     return (f"tensor<{b}x{hq}x{sq}x{d}x{elt}>", f"tensor<{b}x{hkv}x{skv}x{d}x{elt}>",
             f"tensor<{b}x{hkv}x{skv}x{dv}x{elt}>", f"tensor<{b}x{hq}x{sq}x{dv}x{elt}>")
+
+
+def attention_function(types, kind, pats, hq, use_sinks, use_lse, predicate, score_mod,
+                       extra_args=(), operands=""):
+    """func.func @f around one attn.attention. `types`: Q, K, V, output and
+    lse types; `extra_args` and `operands`: mask data (arguments and the
+    operand list after the patterns)."""
+    qt, kt, vt, ot, lt = types
+    args = [f"%q: {qt}", f"%k: {kt}", f"%v: {vt}", *extra_args]
+    if use_sinks:
+        args.append(f"%sk: tensor<{hq}xf32>")
+    results = [ot] + ([lt] if use_lse else [])
+    names = "%o, %l" if use_lse else "%o"
+    sinks = f" sinks(%sk : tensor<{hq}xf32>)" if use_sinks else ""
+    text = f"func.func @f({', '.join(args)}) -> ({', '.join(results)}) {{\n"
+    text += (f"  {names} = attn.attention {kind} %q, %k, %v [{', '.join(pats)}]{operands}{sinks}"
+             f" : {qt}, {kt}, {vt} -> {', '.join(results)}")
+    if score_mod:
+        text += " score_mod {\n" + SCORE_MOD + "\n  }"
+    if predicate:
+        text += " mask {\n" + predicate + "\n  }"
+    text += f"\n  return {names} : {', '.join(results)}\n}}\n"
+    return text

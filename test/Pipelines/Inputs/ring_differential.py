@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 from attn_driver import form_options
-from random_programs import PREDICATES, SCORE_MOD, Draw, operand_types
+from random_programs import PREDICATES, Draw, attention_function, operand_types
 
 attn_run, mpirun, work = sys.argv[1], shlex.split(sys.argv[2]), sys.argv[3]
 count, seed = int(sys.argv[4]), int(sys.argv[5])
@@ -41,26 +41,13 @@ def program(n):
     qt, kt, vt, ot = operand_types(b, hq, hkv, n, n, d, dv, elt)
     lt = f"tensor<{b}x{hq}x{n}xf32>"
     st = f"tensor<{b}x{n}xi32>"
-    args = [f"%q: {qt}", f"%k: {kt}", f"%v: {vt}"]
-    operands = ""
+    extra, operands = [], ""
     if segments:
-        args += [f"%qs: {st}", f"%ks: {st}"]
+        extra = [f"%qs: {st}", f"%ks: {st}"]
         pats = ["#attn.segments"] + pats
         operands = f" (%qs, %ks : {st}, {st})"
-    if use_sinks:
-        args.append(f"%sk: tensor<{hq}xf32>")
-    results = [ot] + ([lt] if use_lse else [])
-    names = "%o, %l" if use_lse else "%o"
-    sinks = f" sinks(%sk : tensor<{hq}xf32>)" if use_sinks else ""
-    text = f"func.func @f({', '.join(args)}) -> ({', '.join(results)}) {{\n"
-    text += (f"  {names} = attn.attention softmax %q, %k, %v [{', '.join(pats)}]"
-             f"{operands}{sinks} : {qt}, {kt}, {vt} -> {', '.join(results)}")
-    if score_mod:
-        text += " score_mod {\n" + SCORE_MOD + "\n  }"
-    if predicate:
-        text += " mask {\n" + predicate + "\n  }"
-    text += f"\n  return {names} : {', '.join(results)}\n}}\n"
-    return text
+    return attention_function((qt, kt, vt, ot, lt), "softmax", pats, hq, use_sinks, use_lse,
+                              predicate, score_mod, extra, operands)
 
 
 failures = 0
