@@ -71,6 +71,9 @@ if mpirun and mpicc:
         config.available_features.add("mpi")
         config.substitutions.append(
             ("%mpirun", f"{mpirun} --allow-run-as-root --oversubscribe"))
+        # Containers often forbid the cross-memory attach that Open MPI's
+        # shared-memory transport uses for large messages: copy instead.
+        config.environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
         config.substitutions.append(("%mpi_link", link.stdout.strip()))
         flags = subprocess.run([mpicc, "--showme:compile"], capture_output=True, text=True)
         config.substitutions.append(("%mpi_compile", flags.stdout.strip()))
