@@ -238,9 +238,7 @@ LogicalResult AttentionOp::verify() {
       return emitOpError("takes positions with softmax only, got ")
              << stringifyAggregationKind(getKind());
     for (Attribute p : getPatterns())
-      if (cast<MaskPatternAttrInterface>(p).getDataKind() !=
-              MaskDataKind::Position &&
-          !isa<SegmentsAttr>(p))
+      if (!takesPositions(p))
         return emitOpError("takes positions with position patterns and "
                            "#attn.segments only, got ")
                << p;

@@ -136,6 +136,12 @@ Value mlir::attn::broadcastIndex(OpBuilder &b, Location loc, Value t,
   return arith::SelectOp::create(b, loc, isOne, zero, i);
 }
 
+bool mlir::attn::takesPositions(Attribute pattern) {
+  return isa<SegmentsAttr>(pattern) ||
+         cast<MaskPatternAttrInterface>(pattern).getDataKind() ==
+             MaskDataKind::Position;
+}
+
 Value mlir::attn::segmentIdAt(OpBuilder &b, Location loc, Value ids, Value bi,
                               Value hi, Value pos) {
   if (cast<ShapedType>(ids.getType()).getRank() == 2)

@@ -71,6 +71,8 @@ public:
 private:
   LogicalResult check();
   LogicalResult checkPatterns();
+  /// A buffer of `t`'s type (its dynamic sizes read from `t`).
+  Value allocateLike(Value t);
   /// `t` reduced elementwise over the ranks (mpi.allreduce), on every rank.
   Value allReduce(Value t, mpi::MPI_ReductionOpEnum reduction);
   void setUpRanks();
@@ -119,10 +121,9 @@ LogicalResult RingBuilder::checkPatterns() {
     return op.emitOpError("cannot run on the ring: partial results merge by "
                           "log-sum-exp, which needs softmax, got ")
            << stringifyAggregationKind(op.getKind());
+  // Each block is an attn.attention with positions.
   for (Attribute p : op.getPatterns())
-    if (cast<MaskPatternAttrInterface>(p).getDataKind() !=
-            MaskDataKind::Position &&
-        !isa<SegmentsAttr>(p))
+    if (!takesPositions(p))
       return op.emitOpError("cannot run on the ring: no ring form for ")
              << p << " (position patterns, #attn.segments and regions travel)";
   return success();
@@ -202,16 +203,10 @@ void RingBuilder::allocateTravellers() {
     operands = operands.drop_front(count);
   }
   for (Traveller &t : travellers) {
-    auto type = cast<RankedTensorType>(t.tensor.getType());
-    auto bufferType = MemRefType::get(type.getShape(), type.getElementType());
-    SmallVector<Value> dynamicSizes;
-    for (int64_t d = 0; d < type.getRank(); ++d)
-      if (type.isDynamicDim(d))
-        dynamicSizes.push_back(g.sizeValue(t.tensor, d));
-    t.bufferA = memref::AllocOp::create(rw, loc, bufferType, dynamicSizes);
-    t.bufferB = memref::AllocOp::create(rw, loc, bufferType, dynamicSizes);
-    Value own = bufferization::ToBufferOp::create(rw, loc, bufferType, t.tensor,
-                                                  /*read_only=*/true);
+    t.bufferA = allocateLike(t.tensor);
+    t.bufferB = allocateLike(t.tensor);
+    Value own = bufferization::ToBufferOp::create(rw, loc, t.bufferA.getType(),
+                                                  t.tensor, /*read_only=*/true);
     memref::CopyOp::create(rw, loc, own, t.bufferA);
   }
 }
@@ -459,18 +454,23 @@ FailureOr<SmallVector<Value>> RingBuilder::build() {
   return finish({loop.getResult(0), loop.getResult(1)});
 }
 
-Value RingBuilder::allReduce(Value t, mpi::MPI_ReductionOpEnum reduction) {
+Value RingBuilder::allocateLike(Value t) {
   auto type = cast<RankedTensorType>(t.getType());
-  auto bufferType = MemRefType::get(type.getShape(), type.getElementType());
   SmallVector<Value> dynamicSizes;
   for (int64_t d = 0; d < type.getRank(); ++d)
     if (type.isDynamicDim(d))
       dynamicSizes.push_back(g.sizeValue(t, d));
-  Value send = bufferization::ToBufferOp::create(rw, loc, bufferType, t,
+  return memref::AllocOp::create(
+      rw, loc, MemRefType::get(type.getShape(), type.getElementType()),
+      dynamicSizes);
+}
+
+Value RingBuilder::allReduce(Value t, mpi::MPI_ReductionOpEnum reduction) {
+  Value receive = allocateLike(t);
+  Value send = bufferization::ToBufferOp::create(rw, loc, receive.getType(), t,
                                                  /*read_only=*/true);
-  Value receive = memref::AllocOp::create(rw, loc, bufferType, dynamicSizes);
   mpi::AllReduceOp::create(rw, loc, Type(), send, receive, reduction, comm);
-  return bufferization::ToTensorOp::create(rw, loc, type, receive,
+  return bufferization::ToTensorOp::create(rw, loc, t.getType(), receive,
                                            /*restrict=*/true,
                                            /*writable=*/true);
 }

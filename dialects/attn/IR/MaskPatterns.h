@@ -101,6 +101,10 @@ public:
 Value broadcastIndex(OpBuilder &b, Location loc, Value t, unsigned dim,
                      Value i);
 
+/// Whether an attn.attention with `positions` may carry `pattern`: position
+/// patterns, and `#attn.segments`, whose ids stay indexed by i and j.
+bool takesPositions(Attribute pattern);
+
 /// The `#attn.segments` id at position `pos` of batch `bi`, query head `hi`:
 /// ids are [B, S], or [B, H|1, S] per head.
 Value segmentIdAt(OpBuilder &b, Location loc, Value ids, Value bi, Value hi,
