@@ -12,7 +12,6 @@ per-call ratio. There is no external peer: no library we can install here has
 an entmax attention kernel (entmax's own PyTorch code is a row-wise function
 on a materialised score matrix).
 """
-import json
 import os
 import time
 
@@ -81,14 +80,12 @@ def main(a):
              "memory": {"peak_mb": peak, "base_mb": base,
                         "io_mb": 4 * H * S_MEMORY * D * 4 / MIB, "ms": long_ms},
              "date": time.strftime("%Y-%m-%d")}
-    with open(RESULTS, "w") as f:
-        json.dump(saved, f, indent=1)
+    bench.save_results(RESULTS, saved)
     write_docs(saved)
 
 
 def docs_only():
-    with open(RESULTS) as f:
-        write_docs(json.load(f))
+    write_docs(bench.load_results(RESULTS))
 
 
 def section(saved):

@@ -12,7 +12,6 @@ alternate round by round (every other round in reverse order); times are the
 median over rounds of each run's median, ratios the median over rounds of the
 ratio within a round.
 """
-import json
 import os
 import re
 import subprocess
@@ -164,8 +163,7 @@ def main(a):
              "tests_seen": sum(b["lit"] for b in busy), "runs": len(busy),
              "load": bench.median([b["load"] for b in busy]),
              "minutes": (time.monotonic() - started) / 60, "date": time.strftime("%Y-%m-%d")}
-    with open(RESULTS, "w") as f:
-        json.dump(saved, f, indent=1)
+    bench.save_results(RESULTS, saved)
     if saved["builds_seen"] or saved["tests_seen"]:
         print(f"warning: a build (ninja) was running at {saved['builds_seen']} and tests (lit) "
               f"at {saved['tests_seen']} of {saved['runs']} measurements (median load "
@@ -174,8 +172,7 @@ def main(a):
 
 
 def docs_only():
-    with open(RESULTS) as f:
-        write_docs(json.load(f))
+    write_docs(bench.load_results(RESULTS))
 
 
 def summarise(saved):

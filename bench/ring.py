@@ -15,7 +15,6 @@ each rank's time inside MPI_Wait per call. The transfer alone is the same
 ring with a mask that the analysis proves empty everywhere: every block
 travels, nothing is computed.
 """
-import json
 import os
 import re
 import shutil
@@ -98,14 +97,12 @@ def main(a):
     times = bench.interleaved(runs, a.rounds)
     saved = {"times": times, "rounds": a.rounds, "reps": a.reps, "cpu": bench.CPU,
              "date": time.strftime("%Y-%m-%d")}
-    with open(RESULTS, "w") as f:
-        json.dump(saved, f, indent=1)
+    bench.save_results(RESULTS, saved)
     write_docs(saved)
 
 
 def docs_only():
-    with open(RESULTS) as f:
-        write_docs(json.load(f))
+    write_docs(bench.load_results(RESULTS))
 
 
 def section(saved):

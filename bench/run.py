@@ -208,6 +208,17 @@ def interleaved(runs, rounds):
     return times
 
 
+def save_results(path, saved):
+    """Writes a suite's measurements, for --docs-only to rewrite its docs."""
+    with open(path, "w") as f:
+        json.dump(saved, f, indent=1)
+
+
+def load_results(path):
+    with open(path) as f:
+        return json.load(f)
+
+
 def median(xs):
     xs = sorted(x for x in xs if x is not None)
     return xs[len(xs) // 2] if xs else None
@@ -385,10 +396,10 @@ def main():
     paired.update(linear_cases(a, big, record))
     paired.update(scan_cases(a, big, record))
 
-    with open(os.path.join(WORK, "results.json"), "w") as f:
-        json.dump({"rows": rows, "sgemm_peak": peak, "rounds": times, "decode_rounds": dec,
-                   "paired": paired, "memory": results["memory"], "size": S, "big": big,
-                   "rounds_count": a.rounds, "cpu": CPU}, f, indent=1)
+    save_results(os.path.join(WORK, "results.json"),
+                 {"rows": rows, "sgemm_peak": peak, "rounds": times, "decode_rounds": dec,
+                  "paired": paired, "memory": results["memory"], "size": S, "big": big,
+                  "rounds_count": a.rounds, "cpu": CPU})
     write_docs(rows, results, paired, peak, S, big, a.rounds)
 
 
@@ -501,8 +512,7 @@ def sparse_cases(a, big, record, numpy_dense_ms, numpy_dense_s):
 
 def docs_from_results():
     """Rewrites the docs from the measurements saved by the last run."""
-    with open(os.path.join(WORK, "results.json")) as f:
-        saved = json.load(f)
+    saved = load_results(os.path.join(WORK, "results.json"))
     rows = [tuple(r) for r in saved["rows"]]
     results = {}
     for case, impl, ms, _ in rows:
