@@ -43,6 +43,18 @@ def form_options(rng, pipeline):
             f"row-threads={rng.choice([0, 1, 2, 4])}")
 
 
+def report_case(label, proc, text):
+    """Prints one differential case's line, and its program and stderr when
+    it failed; returns 1 for a failure, else 0."""
+    status = "ok" if proc.returncode == 0 else "FAIL"
+    print(f"{label}: {status} {proc.stdout.strip()}")
+    if proc.returncode == 0:
+        return 0
+    print(text)
+    print(proc.stderr)
+    return 1
+
+
 def run_case(cmd):
     """attn-run for one differential case. OpenMP threads sleep at once when
     idle: the emulated GPU blocks have more threads than cores."""

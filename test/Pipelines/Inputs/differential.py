@@ -17,7 +17,7 @@ import os
 import random
 import sys
 
-from attn_driver import form_options, run_case
+from attn_driver import form_options, report_case, run_case
 from random_programs import PREDICATES, SCORE_MOD, Draw, attention_function, operand_types
 
 attn_run, work, count, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -98,11 +98,6 @@ for n in range(count):
         options += " entmax-recompute=1"  # scores recomputed on every pass
     proc = run_case([attn_run, path, f"--pipeline={pipeline}", "--random-args", f"--seed={n}",
                      "--check", options] + grad)
-    status = "ok" if proc.returncode == 0 else "FAIL"
-    print(f"case{n} {options}: {status} {proc.stdout.strip()}")
-    if proc.returncode != 0:
-        failures += 1
-        print(text)
-        print(proc.stderr)
+    failures += report_case(f"case{n} {options}", proc, text)
 print(f"differential: {count - failures} of {count} agree")
 sys.exit(1 if failures else 0)

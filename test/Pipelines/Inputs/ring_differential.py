@@ -15,7 +15,7 @@ import shlex
 import subprocess
 import sys
 
-from attn_driver import form_options
+from attn_driver import form_options, report_case
 from random_programs import PREDICATES, Draw, attention_function, operand_types
 
 attn_run, mpirun, work = sys.argv[1], shlex.split(sys.argv[2]), sys.argv[3]
@@ -65,12 +65,6 @@ for case in range(count):
                     "--sequence-parallel=ring", f"--layout={layout}",
                     "--random-args", f"--seed={case}", "--check", options]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    status = "ok" if proc.returncode == 0 else "FAIL"
-    print(f"case{case} P={ranks} {layout} n={n} {options}: {status} "
-          f"{proc.stdout.strip()}")
-    if proc.returncode != 0:
-        failures += 1
-        print(text)
-        print(proc.stderr)
+    failures += report_case(f"case{case} P={ranks} {layout} n={n} {options}", proc, text)
 print(f"ring differential: {count - failures} of {count} agree")
 sys.exit(1 if failures else 0)
