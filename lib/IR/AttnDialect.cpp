@@ -227,22 +227,30 @@ static LogicalResult verifyAlpha(Operation *op, AggregationKind kind,
   return success();
 }
 
+/// `positions(%qp, %kp)` of attn.attention and its gradient.
+static LogicalResult verifyPositions(Operation *op, ValueRange positions,
+                                     AggregationKind kind,
+                                     ArrayAttr patterns) {
+  if (positions.empty())
+    return success();
+  if (positions.size() != 2)
+    return op->emitOpError("expects two positions (query, key), got ")
+           << positions.size();
+  if (kind != AggregationKind::softmax)
+    return op->emitOpError("takes positions with softmax only, got ")
+           << stringifyAggregationKind(kind);
+  for (Attribute p : patterns)
+    if (!takesPositions(p))
+      return op->emitOpError("takes positions with position patterns and "
+                             "#attn.segments only, got ")
+             << p;
+  return success();
+}
+
 LogicalResult AttentionOp::verify() {
-  if (failed(verifyAlpha(*this, getKind(), getAlpha())))
+  if (failed(verifyAlpha(*this, getKind(), getAlpha())) ||
+      failed(verifyPositions(*this, getPositions(), getKind(), getPatterns())))
     return failure();
-  if (!getPositions().empty()) {
-    if (getPositions().size() != 2)
-      return emitOpError("expects two positions (query, key), got ")
-             << getPositions().size();
-    if (getKind() != AggregationKind::softmax)
-      return emitOpError("takes positions with softmax only, got ")
-             << stringifyAggregationKind(getKind());
-    for (Attribute p : getPatterns())
-      if (!takesPositions(p))
-        return emitOpError("takes positions with position patterns and "
-                           "#attn.segments only, got ")
-               << p;
-  }
   return verifyShapes(*this);
 }
 
@@ -279,6 +287,11 @@ LogicalResult AttentionGradOp::verify() {
   if (getKind() == AggregationKind::entmax)
     return emitOpError("has no entmax form: attn-grad differentiates entmax "
                        "through attn.aggregate");
+  if (failed(verifyPositions(*this, getPositions(), getKind(), getPatterns())))
+    return failure();
+  if (!getPositions().empty() && getSinks())
+    return emitOpError("takes no sinks with positions: the sinks' gradient "
+                       "is per row, not per block of keys");
   return verifyShapes(*this);
 }
 

@@ -18,7 +18,9 @@ void AttentionGradBuffers::loadOperands(KernelBuilder &k, AttentionGradOp op,
   batch = k.dimOf(op.getQuery(), 0);
   sq = k.dimOf(op.getQuery(), 2);
   skv = k.dimOf(op.getKey(), 2);
-  offset = k.sub(skv, sq);
+  // Query i is at offset + i: bottom-right alignment, or a positioned
+  // block's query base.
+  offset = op.getPositions().empty() ? k.sub(skv, sq) : op.getPositions()[0];
 }
 
 void AttentionGradBuffers::allocateGradients(KernelBuilder &k,

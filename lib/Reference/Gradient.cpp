@@ -933,10 +933,13 @@ bool mlir::attn::reference::evaluateGradient(func::FuncOp func,
                                              ArrayRef<Tensor> args,
                                              ArrayRef<Tensor> cotangents,
                                              SmallVectorImpl<Tensor> &grads,
-                                             std::string &error) {
+                                             std::string &error,
+                                             bool ignoreStaticSizes) {
   error.clear();
   grads.clear();
   RecordedEvaluation fwd;
+  if (ignoreStaticSizes)
+    fwd.ignoreStaticSizes();
   SmallVector<Tensor> results;
   if (!fwd.run(func, args, results, error) ||
       !checkCotangents(func, results, cotangents, error))

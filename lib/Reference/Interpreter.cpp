@@ -2219,6 +2219,10 @@ struct RecordedEvaluation::Impl {
 RecordedEvaluation::RecordedEvaluation() : impl(std::make_unique<Impl>()) {}
 RecordedEvaluation::~RecordedEvaluation() = default;
 
+void RecordedEvaluation::ignoreStaticSizes() {
+  impl->interp.enforceStaticSizes = false;
+}
+
 bool RecordedEvaluation::run(func::FuncOp func, ArrayRef<Tensor> args,
                              SmallVectorImpl<Tensor> &results,
                              std::string &error) {

@@ -1147,6 +1147,12 @@ struct AttnDecomposePass : attn::impl::AttnDecomposeBase<AttnDecomposePass> {
                         "lower it");
         return WalkResult::interrupt();
       }
+      if (auto a = dyn_cast<AttentionGradOp>(op);
+          a && !a.getPositions().empty()) {
+        op->emitOpError("with positions has no naive form: the tiled CPU "
+                        "form (attn-tile) lowers it");
+        return WalkResult::interrupt();
+      }
       if (isa<AttnDialect>(op->getDialect()) && !isa<YieldOp>(op)) {
         op->emitOpError("could not be decomposed: the naive form needs "
                         "static head counts");

@@ -167,7 +167,7 @@ LogicalResult ReverseSweep::visitAttention(AttentionOp op) {
       ValueRange(captures).getTypes(), op.getKindAttr(), op.getQuery(),
       op.getKey(), op.getValue(), op.getOutput(), dOut, op.getPatternsAttr(),
       op.getMaskOperands(), op.getLse(), dLse, sinks, captures,
-      op.getScaleAttr());
+      /*positions=*/ValueRange(), op.getScaleAttr());
   IRMapping none;
   op.getScoreMod().cloneInto(&grad.getScoreMod(), none);
   op.getPredicate().cloneInto(&grad.getPredicate(), none);

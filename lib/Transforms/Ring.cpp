@@ -44,8 +44,8 @@ std::optional<RingLayout> mlir::attn::parseRingLayout(StringRef name) {
 
 namespace {
 
-/// A tensor that travels around the ring (K, V, the key ids of segments),
-/// with its sequence axis and its two buffers.
+/// A tensor that travels around the ring (K, V, the key ids of segments,
+/// the backward's dK and dV), with its sequence axis and its two buffers.
 struct Traveller {
   Value tensor;
   unsigned axis;
@@ -57,18 +57,20 @@ struct Partial {
   Value output, lse;
 };
 
-class RingBuilder {
-public:
-  RingBuilder(RewriterBase &rw, AttentionOp op, RingLayout layout)
-      : rw(rw), op(op), loc(op.getLoc()), g(rw, op.getLoc()),
-        chunks(layout == RingLayout::Zigzag ? 2 : 1) {}
+/// What the forward and the backward rings share: the ranks, the layout's
+/// chunks, K/V and the key ids as travellers, their transfers, and the
+/// proof that a chunk pair is empty. `OpT` is attn.attention or its
+/// gradient, which name their operands alike.
+class RingCommon {
+protected:
+  template <typename OpT>
+  RingCommon(RewriterBase &rw, OpT op, RingLayout layout)
+      : rw(rw), target(op), loc(op.getLoc()), g(rw, op.getLoc()),
+        chunks(layout == RingLayout::Zigzag ? 2 : 1), kind(op.getKind()),
+        query(op.getQuery()), key(op.getKey()), value(op.getValue()),
+        patterns(op.getPatterns()), maskOperands(op.getMaskOperands()),
+        predicate(&op.getPredicate()) {}
 
-  FailureOr<SmallVector<Value>> build();
-  /// Decoding across ranks: K/V sharded, queries replicated, one allreduce
-  /// merge.
-  FailureOr<SmallVector<Value>> buildDecode();
-
-private:
   LogicalResult check();
   LogicalResult checkPatterns();
   /// A buffer of `t`'s type (its dynamic sizes read from `t`).
@@ -76,18 +78,38 @@ private:
   /// `t` reduced elementwise over the ranks (mpi.allreduce), on every rank.
   Value allReduce(Value t, mpi::MPI_ReductionOpEnum reduction);
   void setUpRanks();
-  void allocateTravellers();
-  Partial step(Value t, Partial acc);
-  Partial chunkPair(Value qc, Value kc, Value src, ArrayRef<Value> block,
-                    Partial acc);
+  /// A traveller for `t` along `axis`, starting in its buffer A.
+  Traveller addTraveller(Value t, unsigned axis);
+  void allocateKeyTravellers();
+  /// Step `t`'s transfers of `moving`: the buffer in hand (A in even steps)
+  /// to rank r+1, the other from rank r−1, with tags from `firstTag`.
+  /// Returns the requests and appends the tensors in hand to `inHand`
+  /// (when given).
+  SmallVector<Value> postTransfers(Value t, ArrayRef<Traveller> moving,
+                                   unsigned firstTag,
+                                   SmallVectorImpl<Value> *inHand);
+  /// The buffer of `tr` in hand at step `t`.
+  Value bufferInHand(const Traveller &tr, Value t);
+  /// `body(qc, kc, acc)` over the layout's chunk pairs, threading `acc`.
+  SmallVector<Value> forEachChunkPair(
+      ValueRange acc,
+      function_ref<SmallVector<Value>(Value qc, Value kc, ValueRange acc)>
+          body);
+  /// The mask operands of chunk pair (qc, kc): query-side data local, the
+  /// key side from the block in hand.
+  SmallVector<Value> chunkMaskOperands(Value qc, Value kc,
+                                       ArrayRef<Value> block);
   Value chunkEmpty(Value qpos, Value kpos);
-  SmallVector<Value> finish(Partial acc);
 
   /// The global position of chunk `c` (an index value) of rank `r`'s shard.
   Value chunkStart(Value r, Value c);
   /// Chunk `c` (m positions) of `t` along `axis`.
   Value chunkOf(Value t, unsigned axis, Value c);
   Value insertChunk(Value chunk, Value into, Value c);
+  /// `x` converted to f32 elementwise (unchanged when it is f32).
+  Value toF32Tensor(Value x);
+  /// `x` (f32) converted to the element type of `like`, with its type.
+  Value fromF32Tensor(Value x, Type like);
   Value i32(Value index) {
     return arith::IndexCastOp::create(rw, loc, rw.getI32Type(), index);
   }
@@ -97,11 +119,16 @@ private:
   Value rem(Value a, Value b) { return arith::RemUIOp::create(rw, loc, a, b); }
 
   RewriterBase &rw;
-  AttentionOp op;
+  Operation *target;
   Location loc;
   GenericBuilder g;
   /// Chunks per rank: 1 (contiguous) or 2 (zigzag).
   const int64_t chunks;
+  const AggregationKind kind;
+  const Value query, key, value;
+  const ArrayAttr patterns;
+  const SmallVector<Value> maskOperands;
+  Region *const predicate;
   bool decoding = false;
   Value comm, rank, size, next, prev;
   /// Positions per rank (n) and per chunk (m), as index values, and m as a
@@ -114,39 +141,83 @@ private:
   SmallVector<int> operandTraveller;
 };
 
+/// The forward ring (and decoding across ranks) of one attn.attention.
+class RingBuilder : RingCommon {
+public:
+  RingBuilder(RewriterBase &rw, AttentionOp op, RingLayout layout)
+      : RingCommon(rw, op, layout), op(op) {}
+
+  FailureOr<SmallVector<Value>> build();
+  /// Decoding across ranks: K/V sharded, queries replicated, one allreduce
+  /// merge.
+  FailureOr<SmallVector<Value>> buildDecode();
+
+private:
+  Partial step(Value t, Partial acc);
+  Partial chunkPair(Value qc, Value kc, Value src, ArrayRef<Value> block,
+                    Partial acc);
+  SmallVector<Value> finish(Partial acc);
+
+  AttentionOp op;
+};
+
+/// The backward ring of one attn.attention_grad: dQ accumulates here, dK and
+/// dV travel with their K/V block and come home after P transfers.
+class RingGradBuilder : RingCommon {
+public:
+  RingGradBuilder(RewriterBase &rw, AttentionGradOp op, RingLayout layout)
+      : RingCommon(rw, op, layout), op(op) {}
+
+  FailureOr<SmallVector<Value>> build();
+
+private:
+  /// This rank's accumulators: dQ and the captures' gradients, f32.
+  SmallVector<Value> step(Value t, ValueRange acc);
+  SmallVector<Value> chunkPair(Value qc, Value kc, Value src,
+                               ArrayRef<Value> block, ValueRange acc);
+  /// `part` (a chunk's gradient) added in f32 into chunk `c` of `acc`.
+  Value addIntoChunk(Value acc, Value part, Value c);
+  /// The sinks' gradient from this rank's rows: −Σ_{b,i} e^{sink−lse} Δ.
+  Value sinkGradient();
+
+  AttentionGradOp op;
+  /// dK and dV, f32, after K, V and the key ids.
+  SmallVector<Traveller> gradients;
+};
+
 } // namespace
 
-LogicalResult RingBuilder::checkPatterns() {
-  if (op.getKind() != AggregationKind::softmax)
-    return op.emitOpError("cannot run on the ring: partial results merge by "
+LogicalResult RingCommon::checkPatterns() {
+  if (kind != AggregationKind::softmax)
+    return target->emitOpError("cannot run on the ring: partial results merge by "
                           "log-sum-exp, which needs softmax, got ")
-           << stringifyAggregationKind(op.getKind());
+           << stringifyAggregationKind(kind);
   // Each block is an attn.attention with positions.
-  for (Attribute p : op.getPatterns())
+  for (Attribute p : patterns)
     if (!takesPositions(p))
-      return op.emitOpError("cannot run on the ring: no ring form for ")
+      return target->emitOpError("cannot run on the ring: no ring form for ")
              << p << " (position patterns, #attn.segments and regions travel)";
   return success();
 }
 
-LogicalResult RingBuilder::check() {
+LogicalResult RingCommon::check() {
   if (failed(checkPatterns()))
     return failure();
-  auto qType = cast<RankedTensorType>(op.getQuery().getType());
-  auto kType = cast<RankedTensorType>(op.getKey().getType());
+  auto qType = cast<RankedTensorType>(query.getType());
+  auto kType = cast<RankedTensorType>(key.getType());
   int64_t sq = qType.getDimSize(2), skv = kType.getDimSize(2);
   if (!ShapedType::isDynamic(sq) && !ShapedType::isDynamic(skv) && sq != skv)
-    return op.emitOpError("cannot run on the ring: it needs self-attention "
+    return target->emitOpError("cannot run on the ring: it needs self-attention "
                           "shapes (Sq = Skv on every rank), got Sq = ")
            << sq << ", Skv = " << skv;
   if (chunks == 2 && !ShapedType::isDynamic(sq) && sq % 2 != 0)
-    return op.emitOpError("cannot run on the ring: the zigzag layout needs "
+    return target->emitOpError("cannot run on the ring: the zigzag layout needs "
                           "an even shard length, got ")
            << sq;
   return success();
 }
 
-void RingBuilder::setUpRanks() {
+void RingCommon::setUpRanks() {
   MLIRContext *ctx = rw.getContext();
   Type i32 = rw.getI32Type(), indexType = rw.getIndexType();
   comm = mpi::CommWorldOp::create(rw, loc, mpi::CommType::get(ctx));
@@ -159,8 +230,8 @@ void RingBuilder::setUpRanks() {
     return;
   next = rem(add(rank, g.index(1)), size);
   prev = rem(sub(add(rank, size), g.index(1)), size);
-  n = g.sizeValue(op.getQuery(), 2);
-  Value skv = g.sizeValue(op.getKey(), 2);
+  n = g.sizeValue(query, 2);
+  Value skv = g.sizeValue(key, 2);
   // Static shapes were checked at compile time; these fold away for them.
   Value same = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq, n, skv);
   cf::AssertOp::create(rw, loc, same,
@@ -173,45 +244,130 @@ void RingBuilder::setUpRanks() {
                          "attn-ring: zigzag needs an even shard length");
   }
   int64_t staticN =
-      cast<RankedTensorType>(op.getQuery().getType()).getDimSize(2);
+      cast<RankedTensorType>(query.getType()).getDimSize(2);
   chunkSize = ShapedType::isDynamic(staticN)
                   ? OpFoldResult(m)
                   : OpFoldResult(rw.getIndexAttr(staticN / chunks));
 }
 
-void RingBuilder::allocateTravellers() {
-  travellers.push_back({op.getKey(), 2, {}, {}});
-  travellers.push_back({op.getValue(), 2, {}, {}});
-  ValueRange operands = op.getMaskOperands();
-  for (Attribute p : op.getPatterns()) {
+Traveller RingCommon::addTraveller(Value t, unsigned axis) {
+  Traveller tr{t, axis, allocateLike(t), allocateLike(t)};
+  Value own = bufferization::ToBufferOp::create(rw, loc, tr.bufferA.getType(),
+                                                t, /*read_only=*/true);
+  memref::CopyOp::create(rw, loc, own, tr.bufferA);
+  return tr;
+}
+
+void RingCommon::allocateKeyTravellers() {
+  travellers.push_back(addTraveller(key, 2));
+  travellers.push_back(addTraveller(value, 2));
+  ValueRange operands = maskOperands;
+  for (Attribute p : patterns) {
     unsigned count = cast<MaskPatternAttrInterface>(p).getNumMaskOperands();
     for (unsigned i = 0; i < count; ++i) {
       // #attn.segments: (query ids, key ids), the sequence axis last.
       if (isa<SegmentsAttr>(p) && i == 1) {
         Value ids = operands[i];
         operandTraveller.push_back(travellers.size());
-        travellers.push_back(
-            {ids,
-             static_cast<unsigned>(
-                 cast<RankedTensorType>(ids.getType()).getRank() - 1),
-             {},
-             {}});
+        travellers.push_back(addTraveller(
+            ids, cast<RankedTensorType>(ids.getType()).getRank() - 1));
       } else {
         operandTraveller.push_back(-1);
       }
     }
     operands = operands.drop_front(count);
   }
-  for (Traveller &t : travellers) {
-    t.bufferA = allocateLike(t.tensor);
-    t.bufferB = allocateLike(t.tensor);
-    Value own = bufferization::ToBufferOp::create(rw, loc, t.bufferA.getType(),
-                                                  t.tensor, /*read_only=*/true);
-    memref::CopyOp::create(rw, loc, own, t.bufferA);
-  }
 }
 
-Value RingBuilder::chunkStart(Value r, Value c) {
+Value RingCommon::bufferInHand(const Traveller &tr, Value t) {
+  Value even = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
+                                     rem(t, g.index(2)), g.index(0));
+  return arith::SelectOp::create(rw, loc, even, tr.bufferA, tr.bufferB);
+}
+
+SmallVector<Value> RingCommon::postTransfers(Value t,
+                                             ArrayRef<Traveller> moving,
+                                             unsigned firstTag,
+                                             SmallVectorImpl<Value> *inHand) {
+  MLIRContext *ctx = rw.getContext();
+  Value even = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
+                                     rem(t, g.index(2)), g.index(0));
+  Value nextI32 = i32(next), prevI32 = i32(prev);
+  auto requestType = mpi::RequestType::get(ctx);
+  SmallVector<Value> requests;
+  for (auto [i, traveller] : llvm::enumerate(moving)) {
+    Value held = arith::SelectOp::create(rw, loc, even, traveller.bufferA,
+                                         traveller.bufferB);
+    Value arriving = arith::SelectOp::create(rw, loc, even, traveller.bufferB,
+                                             traveller.bufferA);
+    Value tag =
+        arith::ConstantOp::create(rw, loc, rw.getI32IntegerAttr(firstTag + i));
+    requests.push_back(mpi::ISendOp::create(rw, loc, Type(), requestType, held,
+                                            tag, nextI32, comm)
+                           .getReq());
+    requests.push_back(mpi::IRecvOp::create(rw, loc, Type(), requestType,
+                                            arriving, tag, prevI32, comm)
+                           .getReq());
+    if (inHand)
+      inHand->push_back(bufferization::ToTensorOp::create(
+          rw, loc, traveller.tensor.getType(), held, /*restrict=*/true,
+          /*writable=*/false));
+  }
+  return requests;
+}
+
+SmallVector<Value> RingCommon::forEachChunkPair(
+    ValueRange acc,
+    function_ref<SmallVector<Value>(Value qc, Value kc, ValueRange acc)>
+        body) {
+  Value zero = g.index(0);
+  if (chunks == 1)
+    return body(zero, zero, acc);
+  // One kernel in the IR for every chunk pair: a loop over the pairs keeps
+  // the code, and the compile time, of one.
+  auto pairs = scf::ForOp::create(
+      rw, loc, zero, g.index(chunks * chunks), g.index(1), acc,
+      [&](OpBuilder &b, Location, Value pair, ValueRange args) {
+        OpBuilder::InsertionGuard guard(rw);
+        rw.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+        Value qc = arith::DivUIOp::create(rw, loc, pair, g.index(chunks));
+        Value kc = arith::RemUIOp::create(rw, loc, pair, g.index(chunks));
+        scf::YieldOp::create(rw, loc, body(qc, kc, args));
+      });
+  return pairs.getResults();
+}
+
+SmallVector<Value> RingCommon::chunkMaskOperands(Value qc, Value kc,
+                                                 ArrayRef<Value> block) {
+  SmallVector<Value> chunked;
+  for (auto [i, operand] : llvm::enumerate(maskOperands)) {
+    int t = operandTraveller[i];
+    Value data = t < 0 ? operand : block[t];
+    unsigned axis = cast<RankedTensorType>(data.getType()).getRank() - 1;
+    chunked.push_back(chunkOf(data, axis, t < 0 ? qc : kc));
+  }
+  return chunked;
+}
+
+Value RingCommon::toF32Tensor(Value x) {
+  if (cast<RankedTensorType>(x.getType()).getElementType().isF32())
+    return x;
+  return elementwise(g, {x}, rw.getF32Type(),
+                     [&](OpBuilder &b, Location l, ValueRange a) {
+                       return toF32(b, l, a[0]);
+                     });
+}
+
+Value RingCommon::fromF32Tensor(Value x, Type like) {
+  Type elt = cast<RankedTensorType>(like).getElementType();
+  if (!elt.isF32())
+    x = elementwise(g, {x}, elt, [&](OpBuilder &b, Location l, ValueRange a) {
+      return fromF32(b, l, a[0], elt);
+    });
+  return castTo(rw, loc, x, like);
+}
+
+Value RingCommon::chunkStart(Value r, Value c) {
   if (chunks == 1)
     return mul(r, n);
   // Chunk 0 is chunk r of the 2P, chunk 1 is chunk 2P - 1 - r.
@@ -221,7 +377,7 @@ Value RingBuilder::chunkStart(Value r, Value c) {
   return mul(arith::SelectOp::create(rw, loc, first, r, mirrored), m);
 }
 
-Value RingBuilder::chunkOf(Value t, unsigned axis, Value c) {
+Value RingCommon::chunkOf(Value t, unsigned axis, Value c) {
   if (chunks == 1)
     return t;
   auto type = cast<RankedTensorType>(t.getType());
@@ -233,7 +389,7 @@ Value RingBuilder::chunkOf(Value t, unsigned axis, Value c) {
   return tensor::ExtractSliceOp::create(rw, loc, t, offsets, sizes, strides);
 }
 
-Value RingBuilder::insertChunk(Value chunk, Value into, Value c) {
+Value RingCommon::insertChunk(Value chunk, Value into, Value c) {
   // In place: the loop's accumulators must stay in their buffers.
   if (chunks == 1)
     return bufferization::MaterializeInDestinationOp::create(rw, loc, chunk,
@@ -248,8 +404,8 @@ Value RingBuilder::insertChunk(Value chunk, Value into, Value c) {
                                        strides);
 }
 
-Value RingBuilder::chunkEmpty(Value qpos, Value kpos) {
-  MaskAnalysis analysis(op.getPatterns(), &op.getPredicate());
+Value RingCommon::chunkEmpty(Value qpos, Value kpos) {
+  MaskAnalysis analysis(patterns, predicate);
   if (analysis.isTrivial())
     return arith::ConstantOp::create(rw, loc, rw.getBoolAttr(false));
   analysis.setKeyBase(kpos);
@@ -257,8 +413,8 @@ Value RingBuilder::chunkEmpty(Value qpos, Value kpos) {
   // differ between them.
   Value zero = g.index(0), one = g.index(1);
   Value last = sub(m, one);
-  Value batch = g.sizeValue(op.getQuery(), 0);
-  Value heads = g.sizeValue(op.getQuery(), 1);
+  Value batch = g.sizeValue(query, 0);
+  Value heads = g.sizeValue(query, 1);
   Value qLast = add(qpos, last);
   Value allTrue = arith::ConstantOp::create(rw, loc, rw.getBoolAttr(true));
   auto outer = scf::ForOp::create(
@@ -289,15 +445,8 @@ Partial RingBuilder::chunkPair(Value qc, Value kc, Value src,
       [&](OpBuilder &b, Location l) {
         OpBuilder::InsertionGuard guard(rw);
         rw.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
-        Value q = chunkOf(op.getQuery(), 2, qc);
+        Value q = chunkOf(query, 2, qc);
         Value k = chunkOf(block[0], 2, kc), v = chunkOf(block[1], 2, kc);
-        SmallVector<Value> maskOperands;
-        for (auto [i, operand] : llvm::enumerate(op.getMaskOperands())) {
-          int t = operandTraveller[i];
-          Value data = t < 0 ? operand : block[t];
-          unsigned axis = cast<RankedTensorType>(data.getType()).getRank() - 1;
-          maskOperands.push_back(chunkOf(data, axis, t < 0 ? qc : kc));
-        }
         auto qType = cast<RankedTensorType>(q.getType());
         auto vType = cast<RankedTensorType>(v.getType());
         auto outType = RankedTensorType::get(
@@ -308,18 +457,14 @@ Partial RingBuilder::chunkPair(Value qc, Value kc, Value src,
                                              rw.getF32Type());
         auto part = AttentionOp::create(
             rw, l, TypeRange{outType, lseType}, op.getKindAttr(), q, k, v,
-            op.getPatternsAttr(), maskOperands, /*sinks=*/Value(),
-            ValueRange{qpos, kpos}, op.getScaleAttr(), /*alpha=*/nullptr);
+            op.getPatternsAttr(), chunkMaskOperands(qc, kc, block),
+            /*sinks=*/Value(), ValueRange{qpos, kpos}, op.getScaleAttr(),
+            /*alpha=*/nullptr);
         rw.cloneRegionBefore(op.getScoreMod(), part.getScoreMod(),
                              part.getScoreMod().end());
         rw.cloneRegionBefore(op.getPredicate(), part.getPredicate(),
                              part.getPredicate().end());
-        Value partOut = part.getOutput();
-        if (!outType.getElementType().isF32())
-          partOut = elementwise(g, {partOut}, rw.getF32Type(),
-                                [&](OpBuilder &nb, Location nl, ValueRange a) {
-                                  return toF32(nb, nl, a[0]);
-                                });
+        Value partOut = toF32Tensor(part.getOutput());
         Value accOut = chunkOf(acc.output, 2, qc);
         Value accLse = chunkOf(acc.lse, 2, qc);
         auto merged = MergeOp::create(
@@ -334,51 +479,19 @@ Partial RingBuilder::chunkPair(Value qc, Value kc, Value src,
 }
 
 Partial RingBuilder::step(Value t, Partial acc) {
-  MLIRContext *ctx = rw.getContext();
   Value src = rem(sub(add(rank, size), t), size);
-  Value even = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
-                                     rem(t, g.index(2)), g.index(0));
-  Value nextI32 = i32(next), prevI32 = i32(prev);
-  auto requestType = mpi::RequestType::get(ctx);
-  SmallVector<Value> requests, block;
-  for (auto [i, traveller] : llvm::enumerate(travellers)) {
-    Value inHand = arith::SelectOp::create(rw, loc, even, traveller.bufferA,
-                                           traveller.bufferB);
-    Value arriving = arith::SelectOp::create(rw, loc, even, traveller.bufferB,
-                                             traveller.bufferA);
-    Value tag = arith::ConstantOp::create(rw, loc, rw.getI32IntegerAttr(i));
-    requests.push_back(mpi::ISendOp::create(rw, loc, Type(), requestType,
-                                            inHand, tag, nextI32, comm)
-                           .getReq());
-    requests.push_back(mpi::IRecvOp::create(rw, loc, Type(), requestType,
-                                            arriving, tag, prevI32, comm)
-                           .getReq());
-    block.push_back(bufferization::ToTensorOp::create(
-        rw, loc, traveller.tensor.getType(), inHand, /*restrict=*/true,
-        /*writable=*/false));
-  }
-  // One attention in the IR for every chunk pair: a loop over the pairs
-  // (zigzag) keeps the code, and the compile time, of one kernel.
-  Value zero = g.index(0);
-  if (chunks == 1) {
-    acc = chunkPair(zero, zero, src, block, acc);
-  } else {
-    auto pairs = scf::ForOp::create(
-        rw, loc, zero, g.index(chunks * chunks), g.index(1),
-        ValueRange{acc.output, acc.lse},
-        [&](OpBuilder &b, Location, Value pair, ValueRange args) {
-          OpBuilder::InsertionGuard guard(rw);
-          rw.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
-          Value qc = arith::DivUIOp::create(rw, loc, pair, g.index(chunks));
-          Value kc = arith::RemUIOp::create(rw, loc, pair, g.index(chunks));
-          Partial next = chunkPair(qc, kc, src, block, {args[0], args[1]});
-          scf::YieldOp::create(rw, loc, ValueRange{next.output, next.lse});
-        });
-    acc = {pairs.getResult(0), pairs.getResult(1)};
-  }
+  SmallVector<Value> block;
+  SmallVector<Value> requests =
+      postTransfers(t, travellers, /*firstTag=*/0, &block);
+  SmallVector<Value> merged = forEachChunkPair(
+      ValueRange{acc.output, acc.lse},
+      [&](Value qc, Value kc, ValueRange args) -> SmallVector<Value> {
+        Partial next = chunkPair(qc, kc, src, block, {args[0], args[1]});
+        return {next.output, next.lse};
+      });
   for (Value request : requests)
     mpi::Wait::create(rw, loc, Type(), request);
-  return acc;
+  return {merged[0], merged[1]};
 }
 
 SmallVector<Value> RingBuilder::finish(Partial acc) {
@@ -416,14 +529,7 @@ SmallVector<Value> RingBuilder::finish(Partial acc) {
         });
     lse = newLse;
   }
-  Type elt = cast<RankedTensorType>(op.getOutput().getType()).getElementType();
-  if (!elt.isF32())
-    out =
-        elementwise(g, {out}, elt, [&](OpBuilder &b, Location l, ValueRange a) {
-          return fromF32(b, l, a[0], elt);
-        });
-  out = castTo(rw, loc, out, op.getOutput().getType());
-  SmallVector<Value> results = {out};
+  SmallVector<Value> results = {fromF32Tensor(out, op.getOutput().getType())};
   if (op.getLse())
     results.push_back(castTo(rw, loc, lse, op.getLse().getType()));
   return results;
@@ -433,7 +539,7 @@ FailureOr<SmallVector<Value>> RingBuilder::build() {
   if (failed(check()))
     return failure();
   setUpRanks();
-  allocateTravellers();
+  allocateKeyTravellers();
   auto qType = cast<RankedTensorType>(op.getQuery().getType());
   SmallVector<OpFoldResult> outShape = {
       g.size(op.getQuery(), 0), rw.getIndexAttr(qType.getDimSize(1)),
@@ -454,7 +560,7 @@ FailureOr<SmallVector<Value>> RingBuilder::build() {
   return finish({loop.getResult(0), loop.getResult(1)});
 }
 
-Value RingBuilder::allocateLike(Value t) {
+Value RingCommon::allocateLike(Value t) {
   auto type = cast<RankedTensorType>(t.getType());
   SmallVector<Value> dynamicSizes;
   for (int64_t d = 0; d < type.getRank(); ++d)
@@ -465,7 +571,7 @@ Value RingBuilder::allocateLike(Value t) {
       dynamicSizes);
 }
 
-Value RingBuilder::allReduce(Value t, mpi::MPI_ReductionOpEnum reduction) {
+Value RingCommon::allReduce(Value t, mpi::MPI_ReductionOpEnum reduction) {
   Value receive = allocateLike(t);
   Value send = bufferization::ToBufferOp::create(rw, loc, receive.getType(), t,
                                                  /*read_only=*/true);
@@ -500,12 +606,7 @@ FailureOr<SmallVector<Value>> RingBuilder::buildDecode() {
       op.getKey(), op.getValue(), op.getPatternsAttr(), op.getMaskOperands(),
       /*sinks=*/Value(), ValueRange{queryBase, keyBase}, op.getScaleAttr(),
       /*alpha=*/nullptr);
-  Value out = part.getOutput(), lse = part.getLse();
-  if (!outType.getElementType().isF32())
-    out = elementwise(g, {out}, rw.getF32Type(),
-                      [&](OpBuilder &b, Location l, ValueRange a) {
-                        return toF32(b, l, a[0]);
-                      });
+  Value out = toF32Tensor(part.getOutput()), lse = part.getLse();
   // The merge of attn.merge across ranks: with m the largest lse and
   // w = exp(lse - m) (0 for a rank that sees no key), O = Σ w·O / Σ w and
   // lse = m + log Σ w.
@@ -552,6 +653,191 @@ FailureOr<SmallVector<Value>> RingBuilder::buildDecode() {
   return finish({merged, mergedLse});
 }
 
+//===----------------------------------------------------------------------===//
+// The backward ring
+//===----------------------------------------------------------------------===//
+
+Value RingGradBuilder::addIntoChunk(Value acc, Value part, Value c) {
+  Value sum = elementwise(g, {chunkOf(acc, 2, c), toF32Tensor(part)},
+                          rw.getF32Type(),
+                          [](OpBuilder &b, Location l, ValueRange a) {
+                            return arith::AddFOp::create(b, l, a[0], a[1])
+                                .getResult();
+                          });
+  return insertChunk(sum, acc, c);
+}
+
+SmallVector<Value> RingGradBuilder::chunkPair(Value qc, Value kc, Value src,
+                                              ArrayRef<Value> block,
+                                              ValueRange acc) {
+  Value qpos = chunkStart(rank, qc), kpos = chunkStart(src, kc);
+  Value empty = chunkEmpty(qpos, kpos);
+  auto ifOp = scf::IfOp::create(
+      rw, loc, empty,
+      [&](OpBuilder &b, Location l) { scf::YieldOp::create(b, l, acc); },
+      [&](OpBuilder &b, Location l) {
+        OpBuilder::InsertionGuard guard(rw);
+        rw.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+        Value q = chunkOf(query, 2, qc);
+        Value k = chunkOf(block[0], 2, kc), v = chunkOf(block[1], 2, kc);
+        Value dLse = op.getGradLse() ? chunkOf(op.getGradLse(), 2, qc) : Value();
+        ValueRange captures = op.getCaptures();
+        // O, lse and their cotangents are the rows' results over the whole
+        // sequence: this block's share of every gradient is a plain sum.
+        auto part = AttentionGradOp::create(
+            rw, l, q.getType(), k.getType(), v.getType(), /*gradSinks=*/Type(),
+            captures.getTypes(), op.getKindAttr(), q, k, v,
+            chunkOf(op.getOutput(), 2, qc), chunkOf(op.getGradOutput(), 2, qc),
+            op.getPatternsAttr(), chunkMaskOperands(qc, kc, block),
+            chunkOf(op.getLse(), 2, qc), dLse, /*sinks=*/Value(), captures,
+            ValueRange{qpos, kpos}, op.getScaleAttr());
+        rw.cloneRegionBefore(op.getScoreMod(), part.getScoreMod(),
+                             part.getScoreMod().end());
+        rw.cloneRegionBefore(op.getPredicate(), part.getPredicate(),
+                             part.getPredicate().end());
+        // acc: dQ, the captures', then the travelling dK and dV.
+        unsigned numCaptures = captures.size();
+        SmallVector<Value> next = {
+            addIntoChunk(acc[0], part.getGradQuery(), qc)};
+        // Added in place: the loop's accumulators stay in their buffers.
+        for (auto [c, d] : llvm::zip(acc.slice(1, numCaptures),
+                                     part.getGradCaptures())) {
+          auto rank = cast<RankedTensorType>(c.getType()).getRank();
+          AffineMap ident = rw.getMultiDimIdentityMap(rank);
+          next.push_back(g.generic(
+              {toF32Tensor(d)}, {ident}, c, ident,
+              SmallVector<IteratorType>(rank, kPar),
+              [](OpBuilder &nb, Location nl, ValueRange a) {
+                return arith::AddFOp::create(nb, nl, a[1], a[0]).getResult();
+              }));
+        }
+        next.push_back(
+            addIntoChunk(acc[1 + numCaptures], part.getGradKey(), kc));
+        next.push_back(
+            addIntoChunk(acc[2 + numCaptures], part.getGradValue(), kc));
+        scf::YieldOp::create(rw, l, next);
+      });
+  return ifOp.getResults();
+}
+
+SmallVector<Value> RingGradBuilder::step(Value t, ValueRange acc) {
+  Value src = rem(sub(add(rank, size), t), size);
+  SmallVector<Value> block;
+  SmallVector<Value> requests =
+      postTransfers(t, travellers, /*firstTag=*/0, &block);
+  // The block's dK and dV arrived with it (zeros at its owner): this rank
+  // adds its share in their buffer and passes them on.
+  SmallVector<Value> carried(acc);
+  for (const Traveller &tr : gradients)
+    carried.push_back(bufferization::ToTensorOp::create(
+        rw, loc, tr.tensor.getType(), bufferInHand(tr, t), /*restrict=*/true,
+        /*writable=*/true));
+  SmallVector<Value> summed = forEachChunkPair(
+      carried, [&](Value qc, Value kc, ValueRange args) {
+        return chunkPair(qc, kc, src, block, args);
+      });
+  for (auto [i, tr] : llvm::enumerate(gradients)) {
+    Value sum = summed[acc.size() + i];
+    Value held = bufferInHand(tr, t);
+    Value from = bufferization::ToBufferOp::create(rw, loc, held.getType(), sum,
+                                                   /*read_only=*/true);
+    memref::CopyOp::create(rw, loc, from, held);
+  }
+  // Sent once complete, so this transfer does not overlap the step's
+  // compute (docs/ring-attention.md).
+  llvm::append_range(requests, postTransfers(t, gradients, travellers.size(),
+                                             /*inHand=*/nullptr));
+  for (Value request : requests)
+    mpi::Wait::create(rw, loc, Type(), request);
+  return SmallVector<Value>(summed.begin(), summed.begin() + acc.size());
+}
+
+Value RingGradBuilder::sinkGradient() {
+  // Δ_i = dO_i · O_i − dlse_i (0 for a row that sees nothing), then
+  // d(sink_h) = −Σ_{b,i} e^{sink_h − lse_i} Δ_i over this rank's rows.
+  Value out = op.getOutput(), dOut = op.getGradOutput(), lse = op.getLse();
+  Type f32 = rw.getF32Type();
+  auto rows3 = g.map(3, {g.d(0), g.d(1), g.d(2)});
+  auto ident4 = g.map(4, {g.d(0), g.d(1), g.d(2), g.d(3)});
+  auto rows4 = g.map(4, {g.d(0), g.d(1), g.d(2)});
+  Value dots = g.generic(
+      {out, dOut}, {ident4, ident4},
+      g.filled(tensor::getMixedSizes(rw, loc, lse), f32, g.f32(0.0)), rows4,
+      {kPar, kPar, kPar, kRed}, [&](OpBuilder &b, Location l, ValueRange a) {
+        Value prod = arith::MulFOp::create(b, l, toF32(b, l, a[0]),
+                                           toF32(b, l, a[1]));
+        return arith::AddFOp::create(b, l, a[2], prod).getResult();
+      });
+  SmallVector<Value> ins = {dots, lse, op.getSinks()};
+  SmallVector<AffineMap> maps = {rows3, rows3, g.map(3, {g.d(1)})};
+  if (Value dLse = op.getGradLse()) {
+    ins.push_back(dLse);
+    maps.push_back(rows3);
+  }
+  Value zero = g.f32(0.0), ninf = g.negInf();
+  Value sums = g.generic(
+      ins, maps, g.filled({g.size(op.getSinks(), 0)}, f32, zero),
+      g.map(3, {g.d(1)}), {kRed, kPar, kRed},
+      [&](OpBuilder &b, Location l, ValueRange a) {
+        Value delta = a[0];
+        if (a.size() == 5)
+          delta = arith::SubFOp::create(b, l, delta, a[3]);
+        Value w =
+            math::ExpOp::create(b, l, arith::SubFOp::create(b, l, a[2], a[1]));
+        Value term = arith::MulFOp::create(b, l, w, delta);
+        Value none =
+            arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, a[1], ninf);
+        Value c0 = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0));
+        term = arith::SelectOp::create(b, l, none, c0, term);
+        return arith::SubFOp::create(b, l, a.back(), term).getResult();
+      });
+  return castTo(rw, loc, sums, op.getSinks().getType());
+}
+
+FailureOr<SmallVector<Value>> RingGradBuilder::build() {
+  if (failed(check()))
+    return failure();
+  setUpRanks();
+  allocateKeyTravellers();
+  Type f32 = rw.getF32Type();
+  auto zerosLike = [&](Value t) {
+    return g.filled(tensor::getMixedSizes(rw, loc, t), f32, g.f32(0.0));
+  };
+  // dK and dV start at zero in buffer A; in each step one buffer travels
+  // while the other receives.
+  for (Value t : {key, value})
+    gradients.push_back(addTraveller(zerosLike(t), 2));
+  SmallVector<Value> acc = {zerosLike(query)};
+  for (Value c : op.getCaptures())
+    acc.push_back(zerosLike(c));
+  auto loop = scf::ForOp::create(
+      rw, loc, g.index(0), size, g.index(1), acc,
+      [&](OpBuilder &b, Location, Value t, ValueRange args) {
+        OpBuilder::InsertionGuard guard(rw);
+        rw.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
+        scf::YieldOp::create(rw, loc, step(t, args));
+      });
+  SmallVector<Value> results = {
+      fromF32Tensor(loop.getResult(0), query.getType())};
+  // P transfers later every block's dK and dV are home, in the buffer step
+  // P would hold.
+  Value keyAndValue[] = {key, value};
+  for (auto [tr, like] : llvm::zip(gradients, keyAndValue)) {
+    Value home = bufferization::ToTensorOp::create(
+        rw, loc, tr.tensor.getType(), bufferInHand(tr, size),
+        /*restrict=*/true, /*writable=*/false);
+    results.push_back(fromF32Tensor(home, like.getType()));
+  }
+  // The sinks' and captures' gradients are this rank's partial sums: the
+  // caller reduces them over the ranks, as data parallelism does for
+  // replicated parameters.
+  if (op.getSinks())
+    results.push_back(sinkGradient());
+  for (auto [i, c] : llvm::enumerate(op.getCaptures()))
+    results.push_back(fromF32Tensor(loop.getResult(1 + i), c.getType()));
+  return results;
+}
+
 FailureOr<SmallVector<Value>>
 mlir::attn::distributeOverRing(RewriterBase &rewriter, AttentionOp op,
                                RingLayout layout) {
@@ -565,6 +851,14 @@ mlir::attn::decodeAcrossRanks(RewriterBase &rewriter, AttentionOp op) {
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(op);
   return RingBuilder(rewriter, op, RingLayout::Contiguous).buildDecode();
+}
+
+FailureOr<SmallVector<Value>>
+mlir::attn::distributeGradientOverRing(RewriterBase &rewriter,
+                                       AttentionGradOp op, RingLayout layout) {
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(op);
+  return RingGradBuilder(rewriter, op, layout).build();
 }
 
 //===----------------------------------------------------------------------===//
@@ -649,16 +943,28 @@ struct AttnRingPass : attn::impl::AttnRingBase<AttnRingPass> {
       return signalPassFailure();
     }
     SmallVector<AttentionOp> attentions;
+    SmallVector<AttentionGradOp> gradients;
     WalkResult walk = getOperation()->walk([&](Operation *op) {
       if (auto a = dyn_cast<AttentionOp>(op)) {
         if (a.getPositions().empty())
           attentions.push_back(a);
         return WalkResult::advance();
       }
+      if (auto a = dyn_cast<AttentionGradOp>(op)) {
+        if (decode) {
+          op->emitOpError("has no decoding form: decoding across ranks "
+                          "runs the forward only");
+          return WalkResult::interrupt();
+        }
+        if (a.getPositions().empty())
+          gradients.push_back(a);
+        return WalkResult::advance();
+      }
       // What is not a fused attention would run on this rank's shard alone.
       if (isa<AttnDialect>(op->getDialect()) && !isa<YieldOp, MergeOp>(op)) {
         op->emitOpError("has no ring form: only fused attention "
-                        "(attn.attention) runs across ranks");
+                        "(attn.attention and attn.attention_grad) runs "
+                        "across ranks");
         return WalkResult::interrupt();
       }
       return WalkResult::advance();
@@ -670,6 +976,13 @@ struct AttnRingPass : attn::impl::AttnRingBase<AttnRingPass> {
       FailureOr<SmallVector<Value>> results =
           decode ? decodeAcrossRanks(rewriter, a)
                  : distributeOverRing(rewriter, a, *ringLayout);
+      if (failed(results))
+        return signalPassFailure();
+      rewriter.replaceOp(a, *results);
+    }
+    for (AttentionGradOp a : gradients) {
+      FailureOr<SmallVector<Value>> results =
+          distributeGradientOverRing(rewriter, a, *ringLayout);
       if (failed(results))
         return signalPassFailure();
       rewriter.replaceOp(a, *results);

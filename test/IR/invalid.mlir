@@ -1506,3 +1506,36 @@ func.func @f(%q: tensor<1x1x4x4xf32>, %bm: tensor<1x1x1x1xi1>, %p: index) -> ten
   %o = attn.attention softmax %q, %q, %q [#attn.block_mask<block_q = 4, block_kv = 4>] (%bm : tensor<1x1x1x1xi1>) positions(%p, %p) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>
   return %o : tensor<1x1x4x4xf32>
 }
+
+// -----
+
+// attn.attention_grad takes positions as attn.attention does, without sinks.
+func.func @f(%q: tensor<1x1x4x4xf32>, %l: tensor<1x1x4xf32>, %p: index) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.attention_grad' op expects two positions (query, key), got 1}}
+  %dq, %dk, %dv = attn.attention_grad softmax %q, %q, %q, %q, %q [#attn.causal] lse(%l : tensor<1x1x4xf32>) positions(%p) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
+  return %dq : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x1x4x4xf32>, %p: index) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.attention_grad' op takes positions with softmax only, got sigmoid}}
+  %dq, %dk, %dv = attn.attention_grad sigmoid %q, %q, %q, %q, %q [#attn.causal] positions(%p, %p) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
+  return %dq : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x1x4x4xf32>, %l: tensor<1x1x4xf32>, %bm: tensor<1x1x1x1xi1>, %p: index) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.attention_grad' op takes positions with position patterns and #attn.segments only, got #attn.block_mask<block_q = 4, block_kv = 4>}}
+  %dq, %dk, %dv = attn.attention_grad softmax %q, %q, %q, %q, %q [#attn.block_mask<block_q = 4, block_kv = 4>] (%bm : tensor<1x1x1x1xi1>) lse(%l : tensor<1x1x4xf32>) positions(%p, %p) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
+  return %dq : tensor<1x1x4x4xf32>
+}
+
+// -----
+
+func.func @f(%q: tensor<1x1x4x4xf32>, %l: tensor<1x1x4xf32>, %s: tensor<1xf32>, %p: index) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.attention_grad' op takes no sinks with positions: the sinks' gradient is per row, not per block of keys}}
+  %dq, %dk, %dv, %ds = attn.attention_grad softmax %q, %q, %q, %q, %q [#attn.causal] lse(%l : tensor<1x1x4xf32>) sinks(%s : tensor<1xf32>) positions(%p, %p) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> sinks(tensor<1xf32>)
+  return %dq : tensor<1x1x4x4xf32>
+}

@@ -31,3 +31,11 @@ func.func @regions(%q: tensor<1x1x1x4xf32>, %k: tensor<1x1x8x4xf32>) -> tensor<1
   }
   return %o : tensor<1x1x1x4xf32>
 }
+
+// -----
+
+func.func @gradient(%q: tensor<1x1x1x4xf32>, %k: tensor<1x1x8x4xf32>, %l: tensor<1x1x1xf32>) -> tensor<1x1x1x4xf32> {
+  // expected-error @+1 {{'attn.attention_grad' op has no decoding form: decoding across ranks runs the forward only}}
+  %dq, %dk, %dv = attn.attention_grad softmax %q, %k, %k, %q, %q [] lse(%l : tensor<1x1x1xf32>) : tensor<1x1x1x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x1x4xf32>, tensor<1x1x1x4xf32> -> tensor<1x1x1x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>
+  return %dq : tensor<1x1x1x4xf32>
+}

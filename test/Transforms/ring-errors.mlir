@@ -35,7 +35,24 @@ func.func @odd(%q: tensor<1x1x7x4xf32>) -> tensor<1x1x7x4xf32> {
 
 // An unfused graph op would see this rank's shard only.
 func.func @graph(%q: tensor<1x1x8x4xf32>) -> tensor<1x1x8x8xf32> {
-  // expected-error @+1 {{'attn.score' op has no ring form: only fused attention (attn.attention) runs across ranks}}
+  // expected-error @+1 {{'attn.score' op has no ring form: only fused attention (attn.attention and attn.attention_grad) runs across ranks}}
   %s = attn.score %q, %q : tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32> -> tensor<1x1x8x8xf32>
   return %s : tensor<1x1x8x8xf32>
+}
+
+// -----
+
+// The backward ring has the forward's limits.
+func.func @grad_block_mask(%q: tensor<1x1x8x4xf32>, %l: tensor<1x1x8xf32>, %bm: tensor<1x1x2x2xi1>) -> tensor<1x1x8x4xf32> {
+  // expected-error @+1 {{'attn.attention_grad' op cannot run on the ring: no ring form for #attn.block_mask<block_q = 4, block_kv = 4> (position patterns, #attn.segments and regions travel)}}
+  %dq, %dk, %dv = attn.attention_grad softmax %q, %q, %q, %q, %q [#attn.block_mask<block_q = 4, block_kv = 4>] (%bm : tensor<1x1x2x2xi1>) lse(%l : tensor<1x1x8xf32>) : tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32> -> tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>
+  return %dq : tensor<1x1x8x4xf32>
+}
+
+// -----
+
+func.func @grad_odd(%q: tensor<1x1x7x4xf32>, %l: tensor<1x1x7xf32>) -> tensor<1x1x7x4xf32> {
+  // expected-error @+1 {{'attn.attention_grad' op cannot run on the ring: the zigzag layout needs an even shard length, got 7}}
+  %dq, %dk, %dv = attn.attention_grad softmax %q, %q, %q, %q, %q [#attn.causal] lse(%l : tensor<1x1x7xf32>) : tensor<1x1x7x4xf32>, tensor<1x1x7x4xf32>, tensor<1x1x7x4xf32>, tensor<1x1x7x4xf32>, tensor<1x1x7x4xf32> -> tensor<1x1x7x4xf32>, tensor<1x1x7x4xf32>, tensor<1x1x7x4xf32>
+  return %dq : tensor<1x1x7x4xf32>
 }

@@ -299,10 +299,12 @@ Options parseOptions(int argc, char **argv) {
       fail("--sequence-parallel", "the ring runs the cpu pipeline, got "
                                   "--pipeline=" +
                                       o.pipeline);
-    if (o.grad)
-      fail("--sequence-parallel",
-           "gradients across ranks are not supported yet (run --grad "
-           "without the ring)");
+    if (o.grad && o.sequenceParallel == "decode")
+      fail("--grad", "decoding across ranks runs the forward only (use "
+                     "--sequence-parallel=ring)");
+    if (o.fdCheck)
+      fail("--fd-check", "cannot be combined with --sequence-parallel (run "
+                         "it on one process)");
     if (!o.benchWith.empty())
       fail("--bench-with", "cannot be combined with --sequence-parallel");
   }
@@ -1040,11 +1042,12 @@ resultShapes(func::FuncOp func, ArrayRef<HostTensor> args, const Options &o) {
 
 /// The cotangents, with the concrete shapes `resultShapes` of F's results:
 /// drawn uniformly in [-1, 1] (--random-args, from a second generator
-/// seeded by --seed) or read from the --arg files after F's arguments.
+/// seeded by --seed) or read from the --arg files after F's arguments, as
+/// `types` (cotangentTypes, or their global types under the ring).
 void loadCotangents(func::FuncOp func, const Options &o,
                     ArrayRef<SmallVector<int64_t>> resultShapes,
+                    ArrayRef<RankedTensorType> types,
                     std::vector<HostTensor> &cotangents) {
-  SmallVector<RankedTensorType> types = cotangentTypes(func);
   SmallVector<unsigned> indices = attn::reference::cotangentResults(func);
   std::mt19937_64 rng(o.seed ^ 0x9e3779b97f4a7c15ull);
   std::uniform_real_distribution<double> uniform(-1.0, 1.0);
@@ -1181,6 +1184,15 @@ bool compareGradients(ArrayRef<HostTensor> actual,
   return ok;
 }
 
+/// --out names at most one file per result of @F_grad.
+void checkGradientOutputs(func::FuncOp func, const Options &o) {
+  if (o.outs.size() > gradientTypes(func).size())
+    fail("--out", std::to_string(o.outs.size()) + " outputs given but @" +
+                      func.getName().str() + "_grad has " +
+                      std::to_string(gradientTypes(func).size()) +
+                      " result(s) (one per floating-point tensor argument)");
+}
+
 /// Adds @F_grad to the module (the attn-grad pass's builder) and returns it.
 func::FuncOp addGradientFunction(func::FuncOp func, const Options &o,
                                  const attn_tools::FirstError &firstError) {
@@ -1195,17 +1207,14 @@ func::FuncOp addGradientFunction(func::FuncOp func, const Options &o,
 /// interpreter's own reverse mode. Returns the exit status.
 int runGradient(ModuleOp module, func::FuncOp func, const Options &o,
                 const attn_tools::FirstError &firstError) {
-  if (o.outs.size() > gradientTypes(func).size())
-    fail("--out", std::to_string(o.outs.size()) + " outputs given but @" +
-                      func.getName().str() + "_grad has " +
-                      std::to_string(gradientTypes(func).size()) +
-                      " result(s) (one per floating-point tensor argument)");
+  checkGradientOutputs(func, o);
   std::vector<HostTensor> args, cotangents;
   std::vector<std::string> argNames;
   loadForwardArguments(func, o, args, argNames);
   KnownShapes known = checkConcreteShapes(func, args);
   validateMaskData(func, args, argNames, known);
-  loadCotangents(func, o, resultShapes(func, args, o), cotangents);
+  loadCotangents(func, o, resultShapes(func, args, o), cotangentTypes(func),
+                 cotangents);
   // The reference's f64 copies and reverse mode, only where something reads
   // them: --bench measures the compiled gradient's time and memory alone.
   bool reference = o.pipeline == "reference";
@@ -1418,11 +1427,21 @@ std::vector<HostTensor> loadGlobalArguments(func::FuncOp func,
   std::vector<HostTensor> global;
   int64_t parts = o.layout == "zigzag" ? 2 * p : p;
   std::mt19937_64 rng(o.seed);
-  if (!o.randomArgs && o.args.size() != func.getNumArguments())
+  if (o.grad) {
+    size_t expected = gradientFunctionArgumentTypes(func).size();
+    if (!o.randomArgs && o.args.size() != expected)
+      fail(o.file, "@" + func.getName().str() + "_grad takes " +
+                       std::to_string(expected) + " argument(s) (" +
+                       std::to_string(func.getNumArguments()) + " of @" +
+                       func.getName().str() +
+                       ", then one cotangent per floating-point result) but " +
+                       std::to_string(o.args.size()) + " --arg given");
+  } else if (!o.randomArgs && o.args.size() != func.getNumArguments()) {
     fail(o.file, "@" + func.getName().str() + " takes " +
                      std::to_string(func.getNumArguments()) +
                      " argument(s) but " + std::to_string(o.args.size()) +
                      " --arg given");
+  }
   for (unsigned i = 0; i < func.getNumArguments(); ++i) {
     auto type = cast<RankedTensorType>(func.getArgumentTypes()[i]);
     SmallVector<int64_t> shape(type.getShape());
@@ -1483,6 +1502,65 @@ HostTensor gatherResult(HostTensor &shard, std::optional<unsigned> axis,
   return global;
 }
 
+/// Rank 0's sum over the ranks of `part`: the gradient of a replicated
+/// argument, of which each rank computed its share.
+HostTensor sumOverRanks(const HostTensor &part, int64_t rank) {
+  int64_t n = part.numElements();
+  std::vector<double> mine(n), total(rank == 0 ? n : 0);
+  for (int64_t i = 0; i < n; ++i)
+    mine[i] = part.get(i);
+  if (n > std::numeric_limits<int>::max())
+    fail("--sequence-parallel", "a replicated gradient over 2^31 elements");
+  MPI_Reduce(mine.data(), total.data(), static_cast<int>(n), MPI_DOUBLE,
+             MPI_SUM, 0, MPI_COMM_WORLD);
+  HostTensor sum = part;
+  if (rank == 0)
+    for (int64_t i = 0; i < n; ++i)
+      sum.set(i, total[i]);
+  return sum;
+}
+
+/// --grad under the ring: the global cotangents, one per floating-point
+/// result of F with that result's global shape (drawn, or read from the
+/// --arg files after F's arguments).
+std::vector<HostTensor>
+loadGlobalCotangents(func::FuncOp func, const Sharding &sharding,
+                     ArrayRef<HostTensor> global, const Options &o, int64_t p) {
+  SmallVector<SmallVector<int64_t>> shapes;
+  SmallVector<RankedTensorType> resultTypes;
+  bool dynamic = false;
+  for (auto [i, t] : llvm::enumerate(func.getResultTypes())) {
+    auto type = cast<RankedTensorType>(t);
+    SmallVector<int64_t> shape(type.getShape());
+    if (std::optional<unsigned> axis = sharding.results[i];
+        axis && !type.isDynamicDim(*axis))
+      shape[*axis] *= p;
+    resultTypes.push_back(RankedTensorType::get(shape, type.getElementType()));
+    dynamic |= !resultTypes.back().hasStaticShape();
+    shapes.push_back(shape);
+  }
+  // Dynamic result shapes: those of the reference forward on the whole
+  // sequence.
+  if (dynamic) {
+    SmallVector<attn::reference::Tensor> refArgs, results;
+    for (const HostTensor &a : global)
+      refArgs.push_back(toReference(a));
+    std::string error;
+    if (!attn::reference::evaluateIgnoringStaticSizes(func, refArgs, results,
+                                                      error))
+      failInFile(o.file, "the reference on the global inputs: " + error);
+    shapes.clear();
+    for (const attn::reference::Tensor &r : results)
+      shapes.emplace_back(r.shape.begin(), r.shape.end());
+  }
+  SmallVector<RankedTensorType> types;
+  for (unsigned r : attn::reference::cotangentResults(func))
+    types.push_back(resultTypes[r]);
+  std::vector<HostTensor> cotangents;
+  loadCotangents(func, o, shapes, types, cotangents);
+  return cotangents;
+}
+
 /// --bench under the ring: every call starts together (a barrier), and the
 /// slowest rank's median is reported.
 void benchmarkRing(CompiledFunction &fn, std::vector<HostTensor> &args,
@@ -1518,26 +1596,47 @@ int runRing(ModuleOp module, func::FuncOp func, const Options &o,
   std::vector<std::string> names;
   std::vector<HostTensor> global =
       loadGlobalArguments(func, sharding, o, p, names);
+  const size_t numForwardArgs = global.size();
+  // --grad runs @F_grad: F's arguments then the cotangents of its results
+  // in, one gradient per floating-point argument out, each sharded like
+  // what it belongs to.
+  Sharding entrySharding = sharding;
+  std::vector<HostTensor> globalCotangents;
+  func::FuncOp entry = func;
+  if (o.grad) {
+    checkGradientOutputs(func, o);
+    globalCotangents = loadGlobalCotangents(func, sharding, global, o, p);
+    for (unsigned r : attn::reference::cotangentResults(func))
+      entrySharding.args.push_back(sharding.results[r]);
+    entrySharding.results.clear();
+    for (unsigned a : attn::reference::gradientArguments(func))
+      entrySharding.results.push_back(sharding.args[a]);
+    entry = addGradientFunction(func, o, firstError);
+  }
   std::vector<HostTensor> args;
-  for (auto [i, g] : llvm::enumerate(global)) {
-    std::optional<unsigned> axis = sharding.args[i];
+  auto addShard = [&](HostTensor &g, std::optional<unsigned> axis) {
     if (!axis) {
       args.push_back(g);
-      continue;
+      return;
     }
     HostTensor shard = emptyLike(g, *axis, g.shape[*axis] / p);
     copyShard(g, shard, *axis, p, rank, zigzag, /*toShard=*/true);
     args.push_back(std::move(shard));
-  }
-  KnownShapes known = checkConcreteShapes(func, args);
-  validateMaskData(func, args, names, known);
+  };
+  for (auto [i, g] : llvm::enumerate(global))
+    addShard(g, entrySharding.args[i]);
+  for (auto [k, c] : llvm::enumerate(globalCotangents))
+    addShard(c, entrySharding.args[numForwardArgs + k]);
+  ArrayRef<HostTensor> forwardArgs = ArrayRef(args).take_front(numForwardArgs);
+  KnownShapes known = checkConcreteShapes(func, forwardArgs);
+  validateMaskData(func, forwardArgs, names, known);
   // Ranks share the machine's cores unless --threads says otherwise.
   Options local = o;
   if (!local.threads)
     local.threads = std::max<int64_t>(1, std::thread::hardware_concurrency() /
                                              std::max<int64_t>(p, 1));
   std::unique_ptr<CompiledFunction> compiled =
-      compileEntry(module, func, local, firstError);
+      compileEntry(module, entry, local, firstError);
   // From here on a failure may be one rank's own.
   restoreOtherRanksErrors();
   if (o.failRank == rank)
@@ -1550,8 +1649,12 @@ int runRing(ModuleOp module, func::FuncOp func, const Options &o,
   attn_tools::setPhase("gathering the results");
   std::vector<HostTensor> gathered;
   if (readResults)
-    for (auto [i, r] : llvm::enumerate(results))
-      gathered.push_back(gatherResult(r, sharding.results[i], p, rank, zigzag));
+    for (auto [i, r] : llvm::enumerate(results)) {
+      std::optional<unsigned> axis = entrySharding.results[i];
+      gathered.push_back(o.grad && !axis
+                             ? sumOverRanks(r, rank)
+                             : gatherResult(r, axis, p, rank, zigzag));
+    }
   bool agrees = true;
   if (rank == 0) {
     for (size_t i = 0; i < o.outs.size(); ++i) {
@@ -1565,11 +1668,23 @@ int runRing(ModuleOp module, func::FuncOp func, const Options &o,
       for (const HostTensor &a : global)
         refArgs.push_back(toReference(a));
       std::string error;
-      if (!attn::reference::evaluateIgnoringStaticSizes(func, refArgs,
-                                                        reference, error))
-        failInFile(o.file, "the reference on the global inputs: " + error);
-      agrees =
-          compareResults(gathered, reference, entmaxAbsoluteTolerances(func));
+      if (o.grad) {
+        SmallVector<attn::reference::Tensor> refCotangents;
+        for (const HostTensor &c : globalCotangents)
+          refCotangents.push_back(toReference(c));
+        if (!attn::reference::evaluateGradient(func, refArgs, refCotangents,
+                                               reference, error,
+                                               /*ignoreStaticSizes=*/true))
+          failInFile(o.file, "the reference on the global inputs: " + error);
+        agrees =
+            compareGradients(gathered, reference, gradientTolerance(func));
+      } else {
+        if (!attn::reference::evaluateIgnoringStaticSizes(func, refArgs,
+                                                          reference, error))
+          failInFile(o.file, "the reference on the global inputs: " + error);
+        agrees = compareResults(gathered, reference,
+                                entmaxAbsoluteTolerances(func));
+      }
     }
   }
   if (o.bench)
@@ -1626,10 +1741,10 @@ int main(int argc, char **argv) {
       attn_tools::parseOrFail(o.file, context, firstError, sourceMgr);
   func::FuncOp func = selectEntry(*module, o);
   attn_tools::setPhase("reading the arguments");
-  if (o.grad)
-    return runGradient(*module, func, o, firstError);
   if (o.sequenceParallel != "none")
     return runSequenceParallel(*module, func, o, firstError);
+  if (o.grad)
+    return runGradient(*module, func, o, firstError);
 
   std::vector<HostTensor> args;
   std::vector<std::string> argNames;

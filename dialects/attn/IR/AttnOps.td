@@ -441,6 +441,13 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad",
 
     Optional results are spelled like their operands:
     `-> dQ, dK, dV sinks(tensor<8xf32>) captures(tensor<8x128x128xf32>)`.
+
+    `positions(%qp, %kp)` places the operands as in `attn.attention`: query
+    i at `%qp + i`, key j at `%kp + j` (attn-ring's blocks). Then O, lse and
+    their cotangents are the rows' results over the whole sequence, and the
+    op returns this block's share of dQ, dK, dV and of the captures'
+    gradient, which sum over the blocks; `sinks` are not allowed (their
+    gradient is per row, not per block).
   }];
   let arguments = (ins Attn_AggregationKind:$kind, Attn_FloatTensor:$query,
                        Attn_FloatTensor:$key, Attn_FloatTensor:$value,
@@ -451,6 +458,7 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad",
                        Optional<Attn_F32Tensor>:$gradLse,
                        Optional<Attn_F32Tensor>:$sinks,
                        Variadic<Attn_FloatTensor>:$captures,
+                       Variadic<Index>:$positions,
                        OptionalAttr<F32Attr>:$scale);
   let results = (outs Attn_FloatTensor:$gradQuery, Attn_FloatTensor:$gradKey,
                       Attn_FloatTensor:$gradValue,
@@ -463,7 +471,8 @@ def Attn_AttentionGradOp : Attn_Op<"attention_grad",
     (`lse` `(` $lse^ `:` type($lse) `)`)?
     (`grad_lse` `(` $gradLse^ `:` type($gradLse) `)`)?
     (`sinks` `(` $sinks^ `:` type($sinks) `)`)?
-    (`captures` `(` $captures^ `:` type($captures) `)`)? attr-dict `:`
+    (`captures` `(` $captures^ `:` type($captures) `)`)?
+    (`positions` `(` $positions^ `)`)? attr-dict `:`
     type($query) `,` type($key) `,` type($value) `,` type($output) `,`
     type($gradOutput) `->` type($gradQuery) `,` type($gradKey) `,`
     type($gradValue) (`sinks` `(` type($gradSinks)^ `)`)?

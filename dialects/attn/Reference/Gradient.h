@@ -32,10 +32,13 @@ SmallVector<unsigned> gradientArguments(func::FuncOp func);
 /// -inf contributes nothing; gradients that depend on no kept score are
 /// exactly 0. On failure (invalid input, or an op without a gradient rule on
 /// the path from the arguments to the results) returns false with a
-/// one-line `error` naming the op.
+/// one-line `error` naming the op. `ignoreStaticSizes`: as
+/// evaluateIgnoringStaticSizes (a program written for one shard, evaluated
+/// on the whole sequence).
 bool evaluateGradient(func::FuncOp func, ArrayRef<Tensor> args,
                       ArrayRef<Tensor> cotangents,
-                      SmallVectorImpl<Tensor> &grads, std::string &error);
+                      SmallVectorImpl<Tensor> &grads, std::string &error,
+                      bool ignoreStaticSizes = false);
 
 } // namespace mlir::attn::reference
 

@@ -71,6 +71,10 @@ public:
   RecordedEvaluation(const RecordedEvaluation &) = delete;
   RecordedEvaluation &operator=(const RecordedEvaluation &) = delete;
 
+  /// Static sizes of types are not enforced by later run() calls (as
+  /// evaluateIgnoringStaticSizes).
+  void ignoreStaticSizes();
+
   /// As evaluate(), keeping the values.
   bool run(func::FuncOp func, ArrayRef<Tensor> args,
            SmallVectorImpl<Tensor> &results, std::string &error);

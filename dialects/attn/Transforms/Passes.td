@@ -77,12 +77,20 @@ def AttnRing : Pass<"attn-ring", "::mlir::ModuleOp"> {
     attn op is an error: it would see only this rank's shard. Run
     `attn-lower-mpi` before the LLVM conversion.
 
+    Each `attn.attention_grad` (from `attn-grad`, its O and lse the forward
+    ring's) becomes the backward ring: the same P steps carry K, V and the
+    key ids, plus f32 dK and dV that the ranks add their share to and pass
+    on once the step's compute is done; after P transfers each block's dK
+    and dV are home. dQ accumulates on the rank. The gradients of sinks and
+    captured tensors are this rank's partial sums, for the caller to reduce
+    over the ranks like any replicated parameter's.
+
     `decode=true` distributes decoding instead: K, V and the key ids are
     this rank's contiguous shard of the keys, the queries (the last Sq
     positions) and everything else are replicated; each rank attends to its
     keys (with `positions`) and `mpi.allreduce` (max of lse, then sums of
     the weighted outputs and weights) merges the partials on every rank.
-    No regions (they see raw query indices).
+    No regions (they see raw query indices), no gradients.
   }];
   let options = [
     Option<"layout", "layout", "std::string", /*default=*/"\"zigzag\"",

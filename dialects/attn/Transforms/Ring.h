@@ -34,6 +34,15 @@ std::optional<RingLayout> parseRingLayout(StringRef name);
 FailureOr<SmallVector<Value>>
 distributeOverRing(RewriterBase &rewriter, AttentionOp op, RingLayout layout);
 
+/// The backward of `op` (written for one rank's shard, its O and lse the
+/// forward ring's) on the same ring: dQ accumulates on this rank, dK and dV
+/// travel with their K/V block and are home after P transfers. The sinks'
+/// and captures' gradients are this rank's partial sums (the caller reduces
+/// them over the ranks, like any replicated parameter's).
+FailureOr<SmallVector<Value>>
+distributeGradientOverRing(RewriterBase &rewriter, AttentionGradOp op,
+                           RingLayout layout);
+
 /// Decoding across ranks: `op`'s keys, values and key-side mask data are
 /// this rank's contiguous shard of the key sequence, its queries (the last
 /// Sq positions of the whole sequence) and every other operand are the same

@@ -562,6 +562,8 @@ mlir::attn::gpuTileAttentionGrad(RewriterBase &rw, AttentionGradOp op,
   // to attn-decompose.
   if (!op.getCaptures().empty())
     return rw.notifyMatchFailure(op, "captured tensors: attn-decompose");
+  if (!op.getPositions().empty())
+    return rw.notifyMatchFailure(op, "positions: CPU forms only");
   std::optional<HeadDims> dims = staticHeadDims(op);
   if (!dims)
     return rw.notifyMatchFailure(op, "dynamic head count or head dimension");

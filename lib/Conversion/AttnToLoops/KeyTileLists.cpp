@@ -600,18 +600,19 @@ KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
 KeyTileLists mlir::attn::buildKeyTileListsInPlace(
     KernelBuilder &k, ArrayAttr patterns, ValueRange maskOperands,
     const MaskAnalysis &analysis, int64_t br, int64_t bc, Value batch,
-    int64_t hq, Value sq, Value skv) {
+    int64_t hq, Value sq, Value skv, Value queryBase) {
   return KeyTileListBuilder(k, patterns, maskOperands, analysis, br, bc, batch,
-                            hq, sq, skv, /*reorder=*/false)
+                            hq, sq, skv, /*reorder=*/false, queryBase)
       .build();
 }
 
 QueryTileLists mlir::attn::buildQueryTileLists(
     KernelBuilder &k, ArrayAttr patterns, ValueRange maskOperands,
     const MaskAnalysis &analysis, int64_t br, int64_t bc, Value batch,
-    int64_t hq, Value sq, Value skv) {
-  KeyTileLists byQuery = buildKeyTileListsInPlace(
-      k, patterns, maskOperands, analysis, br, bc, batch, hq, sq, skv);
+    int64_t hq, Value sq, Value skv, Value queryBase) {
+  KeyTileLists byQuery = buildKeyTileListsInPlace(k, patterns, maskOperands,
+                                                  analysis, br, bc, batch, hq,
+                                                  sq, skv, queryBase);
   OpBuilder &b = k.b;
   Location loc = k.loc;
   ListEmitter e{k};

@@ -258,7 +258,10 @@ public:
                  hasKeyListPatterns(op.getPatterns())),
         analysis(useLists ? nonTileLevelPatterns(op.getPatterns())
                           : op.getPatterns(),
-                 &op.getPredicate()) {}
+                 &op.getPredicate()) {
+    if (!op.getPositions().empty())
+      analysis.setKeyBase(op.getPositions()[1]);
+  }
 
   SmallVector<Value> build();
 
@@ -355,6 +358,13 @@ private:
     return VectorType::get({width}, rw.getF32Type());
   }
   bool hasScoreMod() { return !op.getScoreMod().empty(); }
+  /// What a region sees of query i and key j: the indices, or a positioned
+  /// block's positions.
+  std::pair<Value, Value> regionIndices(Value i, Value j) {
+    if (op.getPositions().empty())
+      return {i, j};
+    return {k.add(i, op.getPositions()[0]), k.add(j, op.getPositions()[1])};
+  }
   AggregationKind kind() { return op.getKind(); }
 
   RewriterBase &rw;
@@ -457,9 +467,9 @@ void GradKernel::setUp() {
   // Tile-level patterns decide the lists where there are some; key lists
   // (csr, indices) are then evaluated per element on the listed pairs.
   if (hasTileLevelPatterns(op.getPatterns()))
-    lists =
-        buildQueryTileLists(k, op.getPatterns(), op.getMaskOperands(), analysis,
-                            br, cfg.keyTile, batch, dims.hq, sq, skv);
+    lists = buildQueryTileLists(k, op.getPatterns(), op.getMaskOperands(),
+                                analysis, br, cfg.keyTile, batch, dims.hq, sq,
+                                skv, /*queryBase=*/offset);
   else if (useLists)
     lists = buildKeyListQueryTileLists(k, op.getPatterns(),
                                        op.getMaskOperands(), analysis, br,
@@ -1176,8 +1186,8 @@ void GradKernel::applyScoreMod(RowTile &t, Scratch &sc, Value j0, Value cols) {
   k.loop(k.idx(0), t.rows, 1, [&](Value r) {
     k.loop(k.idx(0), cols, 1, [&](Value c) {
       Value x = k.load(sc.s, {c, r});
-      Value y = inlineRegion(rw, op.getScoreMod(),
-                             {x, t.bi, t.hi, k.add(t.i0, r), k.add(j0, c)});
+      auto [i, j] = regionIndices(k.add(t.i0, r), k.add(j0, c));
+      Value y = inlineRegion(rw, op.getScoreMod(), {x, t.bi, t.hi, i, j});
       k.store(y, sc.p, {c, r});
     });
   });
@@ -1243,6 +1253,7 @@ void GradKernel::maskPerElement(RowTile &t, Scratch &sc, Value j0, Value cols) {
   k.loop(k.idx(0), t.rows, 1, [&](Value r) {
     k.loop(k.idx(0), cols, 1, [&](Value c) {
       MaskPredicateBuilder pb(rw, loc, sq, skv);
+      pb.setPositions(op.getPositions());
       pb.setIndices(t.bi, t.hi, k.add(t.i0, r), k.add(j0, c));
       Value keep = pb.buildAll(op.getPatterns(), op.getMaskOperands(),
                                op.getPredicate());
@@ -1309,7 +1320,8 @@ void GradKernel::chainScoreMod(RowTile &t, Scratch &sc, Value j0, Value cols,
       Value x = k.load(sc.s, {c, r});
       Value seed = k.load(sc.ds, {c, r});
       Value skip = k.feq(seed, zero);
-      Value args[] = {x, t.bi, t.hi, k.add(t.i0, r), k.add(j0, c)};
+      auto [i, j] = regionIndices(k.add(t.i0, r), k.add(j0, c));
+      Value args[] = {x, t.bi, t.hi, i, j};
       FailureOr<SmallVector<Value>> adj = emitBlockAdjoint(
           rw, loc, body, args, {seed},
           [&](Value tensor, ValueRange indices, Value adjoint) {
@@ -1482,7 +1494,8 @@ mlir::attn::tileAttentionGrad(RewriterBase &rw, AttentionGradOp op,
 
 AttentionOp mlir::attn::recomputedForward(AttentionGradOp op) {
   auto forward = op.getOutput().getDefiningOp<AttentionOp>();
-  if (!forward || op.getLse() != forward.getLse())
+  if (!forward || op.getLse() != forward.getLse() ||
+      op.getPositions() != forward.getPositions())
     return nullptr;
   for (Operation *user : forward->getUsers())
     if (user != op.getOperation())

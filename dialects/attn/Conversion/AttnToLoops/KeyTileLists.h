@@ -79,11 +79,14 @@ KeyTileLists buildKeyTileLists(KernelBuilder &k, AttentionOp op,
 /// The same lists for the mask `patterns` with `maskOperands` (tensors), with
 /// queries and keys in place: no sorted segments, no live rows first, so the
 /// orders of KeyTileLists are null and tiles are tiles of indices.
+/// `queryBase` is the position of query 0 of a positioned op (null: the
+/// bottom-right Skv − Sq).
 KeyTileLists buildKeyTileListsInPlace(KernelBuilder &k, ArrayAttr patterns,
                                       ValueRange maskOperands,
                                       const MaskAnalysis &analysis, int64_t br,
                                       int64_t bc, Value batch, int64_t hq,
-                                      Value sq, Value skv);
+                                      Value sq, Value skv,
+                                      Value queryBase = Value());
 
 /// Query-tile lists, the transposed key-tile lists: `counts` [B, Hq, NKT]
 /// and `tiles` [B, Hq, NKT, NQT], i32; entry n < counts[b, h, kt] of
@@ -102,7 +105,8 @@ QueryTileLists buildQueryTileLists(KernelBuilder &k, ArrayAttr patterns,
                                    ValueRange maskOperands,
                                    const MaskAnalysis &analysis, int64_t br,
                                    int64_t bc, Value batch, int64_t hq,
-                                   Value sq, Value skv);
+                                   Value sq, Value skv,
+                                   Value queryBase = Value());
 
 /// Whether `patterns` has a key-list pattern (csr, indices:
 /// MaskDataKind::KeyList).
