@@ -1,13 +1,14 @@
 """Ring attention (attn-ring) against the reference on the global inputs.
 
-usage: ring_differential.py ATTN_RUN MPIRUN WORKDIR COUNT SEED
+usage: ring_differential.py ATTN_RUN MPIRUN WORKDIR COUNT SEED [grad]
 Draws COUNT random programs that the ring distributes -- softmax with every
 position pattern (single, intersected, in unions), #attn.segments, predicate
 and score_mod regions (which see global positions), sinks, lse, GQA,
 f16/bf16, random tile options -- each written for one rank's shard, and runs
 each under `MPIRUN -np P attn-run --sequence-parallel=ring --check` with P in
 1..4 and a random layout. MPIRUN is one string (the lit substitution).
-Any disagreement fails the test with the program.
+With `grad`, runs the gradient @F_grad instead (--grad, against the
+reference's reverse mode). Any disagreement fails the test with the program.
 """
 import os
 import random
@@ -20,6 +21,7 @@ from random_programs import PREDICATES, Draw, attention_function, operand_types
 
 attn_run, mpirun, work = sys.argv[1], shlex.split(sys.argv[2]), sys.argv[3]
 count, seed = int(sys.argv[4]), int(sys.argv[5])
+grad = sys.argv[6:] == ["grad"]
 os.makedirs(work, exist_ok=True)
 rng = random.Random(seed)
 draw = Draw(rng)
@@ -64,7 +66,10 @@ for case in range(count):
     cmd = mpirun + ["-np", str(ranks), attn_run, path,
                     "--sequence-parallel=ring", f"--layout={layout}",
                     "--random-args", f"--seed={case}", "--check", options]
+    if grad:
+        cmd.append("--grad")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     failures += report_case(f"case{case} P={ranks} {layout} n={n} {options}", proc, text)
-print(f"ring differential: {count - failures} of {count} agree")
+print(f"ring differential{' (gradients)' if grad else ''}: "
+      f"{count - failures} of {count} agree")
 sys.exit(1 if failures else 0)
