@@ -241,8 +241,8 @@ static LogicalResult verifyPositions(Operation *op, ValueRange positions,
            << stringifyAggregationKind(kind);
   for (Attribute p : patterns)
     if (!takesPositions(p))
-      return op->emitOpError("takes positions with position patterns and "
-                             "#attn.segments only, got ")
+      return op->emitOpError("takes positions with position patterns, "
+                             "#attn.block_mask and #attn.segments only, got ")
              << p;
   return success();
 }

@@ -185,9 +185,10 @@ Shape checkScoreOperands(ShapeChecker &c, Value query, Value key) {
   return {q[0], q[1], q[2], k[2]};
 }
 
-/// The patterns of a mask and the operands they consume.
+/// The patterns of a mask and the operands they consume. A `positioned`
+/// attention's block masks cover the whole sequence, not its Sq x Skv.
 void checkMaskOperands(ShapeChecker &c, ArrayAttr patterns, ValueRange operands,
-                       ArrayRef<int64_t> scores) {
+                       ArrayRef<int64_t> scores, bool positioned = false) {
   unsigned needed = 0;
   for (Attribute p : patterns) {
     auto pattern = dyn_cast<MaskPatternAttrInterface>(p);
@@ -206,7 +207,10 @@ void checkMaskOperands(ShapeChecker &c, ArrayAttr patterns, ValueRange operands,
   for (Attribute p : patterns) {
     auto pattern = cast<MaskPatternAttrInterface>(p);
     unsigned n = pattern.getNumMaskOperands();
-    pattern.checkOperandShapes(c, scores, operands.take_front(n));
+    Shape sequence(scores);
+    if (positioned && isa<BlockMaskAttr>(p))
+      sequence[2] = sequence[3] = ShapedType::kDynamic;
+    pattern.checkOperandShapes(c, sequence, operands.take_front(n));
     operands = operands.drop_front(n);
   }
 }
@@ -359,7 +363,8 @@ void checkLinearAggregate(ShapeChecker &c, LinearAggregateOp l,
 void checkAttentionGrad(ShapeChecker &c, AttentionGradOp g,
                         SmallVectorImpl<Shape> &results) {
   Shape s = checkScoreOperands(c, g.getQuery(), g.getKey());
-  checkMaskOperands(c, g.getPatterns(), g.getMaskOperands(), s);
+  checkMaskOperands(c, g.getPatterns(), g.getMaskOperands(), s,
+                    !g.getPositions().empty());
   SmallVector<Shape> forward;
   checkAggregation(c, s, g.getKind(), g.getValue(), g.getSinks(), g.getOutput(),
                    g.getLse(), forward);
@@ -507,7 +512,8 @@ bool mlir::attn::checkAttnOpShapes(Operation *op, ShapeFn shapeOf,
       })
       .Case<AttentionOp>([&](AttentionOp a) {
         Shape s = checkScoreOperands(c, a.getQuery(), a.getKey());
-        checkMaskOperands(c, a.getPatterns(), a.getMaskOperands(), s);
+        checkMaskOperands(c, a.getPatterns(), a.getMaskOperands(), s,
+                          !a.getPositions().empty());
         checkAggregation(c, s, a.getKind(), a.getValue(), a.getSinks(),
                          a.getOutput(), a.getLse(), results);
       })

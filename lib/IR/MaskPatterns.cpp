@@ -137,7 +137,7 @@ Value mlir::attn::broadcastIndex(OpBuilder &b, Location loc, Value t,
 }
 
 bool mlir::attn::takesPositions(Attribute pattern) {
-  return isa<SegmentsAttr>(pattern) ||
+  return isa<SegmentsAttr, BlockMaskAttr>(pattern) ||
          cast<MaskPatternAttrInterface>(pattern).getDataKind() ==
              MaskDataKind::Position;
 }

@@ -23,9 +23,16 @@ Value mlir::attn::MaskPredicateBuilder::build(Attribute pattern,
     return Value();
   unsigned n = p.getNumMaskOperands();
   MaskEmitter e(b, loc);
-  // Position patterns see positions; run-time data is read at indices.
-  Value j = p.getDataKind() == MaskDataKind::Position ? keyPosition : ji;
-  Value keep = p.buildKeep(e, MaskElement{bi, hi, ii, j, aligned},
+  // Position patterns see positions; run-time data is read at indices,
+  // except a positioned attention's block mask, which is the sequence's.
+  Value i = ii, j = ji;
+  if (p.getDataKind() == MaskDataKind::Position)
+    j = keyPosition;
+  if (queryBase && isa<BlockMaskAttr>(pattern)) {
+    i = aligned;
+    j = keyPosition;
+  }
+  Value keep = p.buildKeep(e, MaskElement{bi, hi, i, j, aligned},
                            operands.take_front(n));
   operands = operands.drop_front(n);
   return keep;

@@ -1360,8 +1360,21 @@ bool Interpreter::buildPattern(Attribute attr, ValueRange &operands,
         return positive(b.getBlock(), "block_local block");
       })
       .Case<BlockMaskAttr>([&](BlockMaskAttr b) {
-        return positive(b.getBlockQ(), "block_mask block_q") &&
-               positive(b.getBlockKv(), "block_mask block_kv");
+        if (!positive(b.getBlockQ(), "block_mask block_q") ||
+            !positive(b.getBlockKv(), "block_mask block_kv"))
+          return false;
+        // A positioned attention reads the sequence's mask at positions.
+        if (!g.positions)
+          return true;
+        const Tensor &m = *out.operands[0];
+        int64_t needQ = ceilDiv(g.positions->query + g.sq, b.getBlockQ());
+        int64_t needK = ceilDiv(g.positions->key + g.skv, b.getBlockKv());
+        if (m.shape.size() != 4 || m.shape[2] < needQ || m.shape[3] < needK)
+          return fail("#attn.block_mask of a positioned attention needs at "
+                      "least " +
+                      Twine(needQ) + " x " + Twine(needK) +
+                      " blocks for its positions");
+        return true;
       })
       .Case<CsrAttr>([&](CsrAttr) {
         const Tensor &rp = *out.operands[0], &cols = *out.operands[1];
@@ -1459,8 +1472,10 @@ bool Interpreter::keeps(const MaskPattern &p, const MaskGeometry &g, int64_t b,
       .Case<BlockMaskAttr>([&](BlockMaskAttr bm) {
         const Tensor &t = *p.operands[0];
         auto [tb, th] = bh(t, b, h);
-        return t.data[off4(t.shape, tb, th, i / bm.getBlockQ(),
-                           j / bm.getBlockKv())] != 0;
+        // A positioned attention's block mask is the sequence's.
+        int64_t qi = g.positions ? ip : i, kj = g.positions ? jp : j;
+        return t.data[off4(t.shape, tb, th, qi / bm.getBlockQ(),
+                           kj / bm.getBlockKv())] != 0;
       })
       .Case<SegmentsAttr>([&](auto) {
         auto id = [&](const Tensor &t, int64_t pos) {

@@ -121,7 +121,8 @@ std::string locString(Operation *op) {
 
 void attn_run::propagateShapes(
     func::FuncOp func, KnownShapes &known, attn::SizeRecorder *recorder,
-    function_ref<void(Operation *, const std::string &)> onError) {
+    function_ref<void(Operation *, const std::string &)> onError,
+    bool ignoreDeclaredSizes) {
   auto shapeOf = [&](Value v) -> attn::Shape {
     if (auto it = known.find(v); it != known.end())
       return it->second;
@@ -144,7 +145,8 @@ void attn_run::propagateShapes(
       // A declared static size must agree with the propagated one.
       auto type = cast<RankedTensorType>(result.getType());
       for (unsigned d = 0; d < shape.size(); ++d) {
-        if (type.isDynamicDim(d) || ShapedType::isDynamic(shape[d]))
+        if (ignoreDeclaredSizes || type.isDynamicDim(d) ||
+            ShapedType::isDynamic(shape[d]))
           continue;
         if (recorder && attn::SizeRecorder::isTag(shape[d]))
           recorder->record(attn::SizeRecorder::Rule::Equal, shape[d],
@@ -163,14 +165,17 @@ void attn_run::propagateShapes(
 }
 
 KnownShapes attn_run::checkConcreteShapes(func::FuncOp func,
-                                          ArrayRef<HostTensor> args) {
+                                          ArrayRef<HostTensor> args,
+                                          bool ignoreDeclaredSizes) {
   KnownShapes known;
   for (auto [arg, tensor] : llvm::zip(func.getArguments(), args))
     known[arg] = attn::Shape(tensor.shape.begin(), tensor.shape.end());
-  propagateShapes(func, known, /*recorder=*/nullptr,
-                  [](Operation *op, const std::string &message) {
-                    fail(locString(op), message);
-                  });
+  propagateShapes(
+      func, known, /*recorder=*/nullptr,
+      [](Operation *op, const std::string &message) {
+        fail(locString(op), message);
+      },
+      ignoreDeclaredSizes);
   return known;
 }
 

@@ -137,7 +137,9 @@ protected:
   OpFoldResult chunkSize;
   /// K, V, then the key ids of each #attn.segments.
   SmallVector<Traveller> travellers;
-  /// Per mask operand: the traveller holding it, or -1 (query side, local).
+  /// Per mask operand: the traveller holding it, kQuerySide (local, cut
+  /// like the queries) or kReplicated (the sequence's, whole).
+  static constexpr int kQuerySide = -1, kReplicated = -2;
   SmallVector<int> operandTraveller;
 };
 
@@ -196,7 +198,9 @@ LogicalResult RingCommon::checkPatterns() {
   for (Attribute p : patterns)
     if (!takesPositions(p))
       return target->emitOpError("cannot run on the ring: no ring form for ")
-             << p << " (position patterns, #attn.segments and regions travel)";
+             << p
+             << " (position patterns, block masks, #attn.segments and "
+                "regions travel)";
   return success();
 }
 
@@ -271,8 +275,11 @@ void RingCommon::allocateKeyTravellers() {
         operandTraveller.push_back(travellers.size());
         travellers.push_back(addTraveller(
             ids, cast<RankedTensorType>(ids.getType()).getRank() - 1));
+      } else if (isa<BlockMaskAttr>(p)) {
+        // The sequence's block mask, read at global positions.
+        operandTraveller.push_back(kReplicated);
       } else {
-        operandTraveller.push_back(-1);
+        operandTraveller.push_back(kQuerySide);
       }
     }
     operands = operands.drop_front(count);
@@ -342,9 +349,13 @@ SmallVector<Value> RingCommon::chunkMaskOperands(Value qc, Value kc,
   SmallVector<Value> chunked;
   for (auto [i, operand] : llvm::enumerate(maskOperands)) {
     int t = operandTraveller[i];
-    Value data = t < 0 ? operand : block[t];
+    if (t == kReplicated) {
+      chunked.push_back(operand);
+      continue;
+    }
+    Value data = t == kQuerySide ? operand : block[t];
     unsigned axis = cast<RankedTensorType>(data.getType()).getRank() - 1;
-    chunked.push_back(chunkOf(data, axis, t < 0 ? qc : kc));
+    chunked.push_back(chunkOf(data, axis, t == kQuerySide ? qc : kc));
   }
   return chunked;
 }
@@ -585,12 +596,16 @@ FailureOr<SmallVector<Value>> RingBuilder::buildDecode() {
   decoding = true;
   if (failed(checkPatterns()))
     return failure();
-  // Regions receive raw query indices (i, not i + Skv - Sq) in the global
-  // program; positions would give them the aligned ones.
+  // Regions and block masks see raw query indices (i, not i + Skv - Sq)
+  // in the global program; positions would give them the aligned ones.
   if (!op.getScoreMod().empty() || !op.getPredicate().empty())
     return op.emitOpError("cannot be decoded across ranks: no form for "
                           "regions yet (position patterns and "
                           "#attn.segments only)");
+  for (Attribute p : patterns)
+    if (isa<BlockMaskAttr>(p))
+      return op.emitOpError("cannot be decoded across ranks: no form for ")
+             << p << " yet (position patterns and #attn.segments only)";
   setUpRanks();
   // Rank r holds keys [r·n, (r+1)·n) of P·n; the queries are the last Sq
   // positions of the whole sequence (bottom-right alignment).

@@ -1483,8 +1483,8 @@ func.func @f(%q: tensor<1x1x4x4xf32>) -> tensor<1x1x4x4xf32> {
 
 // -----
 
-// positions (attn-ring): two index values, softmax only, position patterns
-// and #attn.segments only.
+// positions (attn-ring): two index values, softmax only, position patterns,
+// block masks and #attn.segments only.
 func.func @f(%q: tensor<1x1x4x4xf32>, %p: index) -> tensor<1x1x4x4xf32> {
   // expected-error @+1 {{'attn.attention' op expects two positions (query, key), got 1}}
   %o = attn.attention softmax %q, %q, %q [#attn.causal] positions(%p) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>
@@ -1501,9 +1501,9 @@ func.func @f(%q: tensor<1x1x4x4xf32>, %p: index) -> tensor<1x1x4x4xf32> {
 
 // -----
 
-func.func @f(%q: tensor<1x1x4x4xf32>, %bm: tensor<1x1x1x1xi1>, %p: index) -> tensor<1x1x4x4xf32> {
-  // expected-error @+1 {{'attn.attention' op takes positions with position patterns and #attn.segments only, got #attn.block_mask<block_q = 4, block_kv = 4>}}
-  %o = attn.attention softmax %q, %q, %q [#attn.block_mask<block_q = 4, block_kv = 4>] (%bm : tensor<1x1x1x1xi1>) positions(%p, %p) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>
+func.func @f(%q: tensor<1x1x4x4xf32>, %r: tensor<1x1x4xi1>, %p: index) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.attention' op takes positions with position patterns, #attn.block_mask and #attn.segments only, got #attn.rows}}
+  %o = attn.attention softmax %q, %q, %q [#attn.rows] (%r : tensor<1x1x4xi1>) positions(%p, %p) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>
   return %o : tensor<1x1x4x4xf32>
 }
 
@@ -1526,9 +1526,9 @@ func.func @f(%q: tensor<1x1x4x4xf32>, %p: index) -> tensor<1x1x4x4xf32> {
 
 // -----
 
-func.func @f(%q: tensor<1x1x4x4xf32>, %l: tensor<1x1x4xf32>, %bm: tensor<1x1x1x1xi1>, %p: index) -> tensor<1x1x4x4xf32> {
-  // expected-error @+1 {{'attn.attention_grad' op takes positions with position patterns and #attn.segments only, got #attn.block_mask<block_q = 4, block_kv = 4>}}
-  %dq, %dk, %dv = attn.attention_grad softmax %q, %q, %q, %q, %q [#attn.block_mask<block_q = 4, block_kv = 4>] (%bm : tensor<1x1x1x1xi1>) lse(%l : tensor<1x1x4xf32>) positions(%p, %p) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
+func.func @f(%q: tensor<1x1x4x4xf32>, %l: tensor<1x1x4xf32>, %r: tensor<1x1x4xi1>, %p: index) -> tensor<1x1x4x4xf32> {
+  // expected-error @+1 {{'attn.attention_grad' op takes positions with position patterns, #attn.block_mask and #attn.segments only, got #attn.rows}}
+  %dq, %dk, %dv = attn.attention_grad softmax %q, %q, %q, %q, %q [#attn.rows] (%r : tensor<1x1x4xi1>) lse(%l : tensor<1x1x4xf32>) positions(%p, %p) : tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32> -> tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>, tensor<1x1x4x4xf32>
   return %dq : tensor<1x1x4x4xf32>
 }
 

@@ -7,7 +7,13 @@
 // RUN: attn-run %s --entry=patterns --random-args --check | FileCheck %s
 // RUN: attn-run %s --entry=regions --random-args --check | FileCheck %s
 // RUN: attn-run %s --entry=segments --random-args --check | FileCheck %s
+// RUN: attn-run %s --entry=block_mask --random-args --check | FileCheck %s
+// RUN: attn-run %s --entry=block_mask --random-args --check --cpu-options="tile-q=8 tile-kv=16" | FileCheck %s
 // CHECK: max_abs_err
+// A positioned block mask is the sequence's: the reference needs it to cover
+// the positions (ceil(107/8) x ceil(85/16) blocks here).
+// RUN: not attn-run %s --entry=short_block_mask --random-args --pipeline=reference 2>&1 | FileCheck %s --check-prefix=SHORT
+// SHORT: #attn.block_mask of a positioned attention needs at least 14 x 6 blocks for its positions
 // The graph form has no positions: the naive pipeline refuses them.
 // RUN: not attn-run %s --entry=window --random-args --pipeline=naive 2>&1 | FileCheck %s --check-prefix=NAIVE
 // NAIVE: 'attn.attention' op with positions has no naive form: the tiled and block-sparse CPU forms (attn-tile, attn-sparsify) lower it
@@ -57,4 +63,20 @@ func.func @segments(%q: tensor<2x2x40x16xf32>, %k: tensor<2x2x36x16xf32>, %v: te
   %kp = arith.constant 0 : index
   %o = attn.attention softmax %q, %k, %v [#attn.segments, #attn.causal] (%qs, %ks : tensor<2x40xi32>, tensor<2x36xi32>) positions(%qp, %kp) : tensor<2x2x40x16xf32>, tensor<2x2x36x16xf32>, tensor<2x2x36x16xf32> -> tensor<2x2x40x16xf32>
   return %o : tensor<2x2x40x16xf32>
+}
+
+// A block mask of the whole sequence, read at positions (blocks 8 x 16 that
+// the tiles straddle), with causal.
+func.func @block_mask(%q: tensor<1x2x37x16xf32>, %k: tensor<1x2x45x16xf32>, %v: tensor<1x2x45x16xf32>, %bm: tensor<1x2x14x6xi1>) -> (tensor<1x2x37x16xf32>, tensor<1x2x37xf32>) {
+  %qp = arith.constant 70 : index
+  %kp = arith.constant 40 : index
+  %o, %l = attn.attention softmax %q, %k, %v [#attn.block_mask<block_q = 8, block_kv = 16>, #attn.causal] (%bm : tensor<1x2x14x6xi1>) positions(%qp, %kp) : tensor<1x2x37x16xf32>, tensor<1x2x45x16xf32>, tensor<1x2x45x16xf32> -> tensor<1x2x37x16xf32>, tensor<1x2x37xf32>
+  return %o, %l : tensor<1x2x37x16xf32>, tensor<1x2x37xf32>
+}
+
+func.func @short_block_mask(%q: tensor<1x2x37x16xf32>, %k: tensor<1x2x45x16xf32>, %v: tensor<1x2x45x16xf32>, %bm: tensor<1x2x13x6xi1>) -> tensor<1x2x37x16xf32> {
+  %qp = arith.constant 70 : index
+  %kp = arith.constant 40 : index
+  %o = attn.attention softmax %q, %k, %v [#attn.block_mask<block_q = 8, block_kv = 16>] (%bm : tensor<1x2x13x6xi1>) positions(%qp, %kp) : tensor<1x2x37x16xf32>, tensor<1x2x45x16xf32>, tensor<1x2x45x16xf32> -> tensor<1x2x37x16xf32>
+  return %o : tensor<1x2x37x16xf32>
 }

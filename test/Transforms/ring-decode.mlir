@@ -39,3 +39,13 @@ func.func @gradient(%q: tensor<1x1x1x4xf32>, %k: tensor<1x1x8x4xf32>, %l: tensor
   %dq, %dk, %dv = attn.attention_grad softmax %q, %k, %k, %q, %q [] lse(%l : tensor<1x1x1xf32>) : tensor<1x1x1x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x1x4xf32>, tensor<1x1x1x4xf32> -> tensor<1x1x1x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>
   return %dq : tensor<1x1x1x4xf32>
 }
+
+// -----
+
+// A block mask reads raw query indices in the global program, which differ
+// from the positions of decoding's queries (the last Sq of the sequence).
+func.func @block_mask(%q: tensor<1x1x2x4xf32>, %k: tensor<1x1x8x4xf32>, %bm: tensor<1x1x?x?xi1>) -> tensor<1x1x2x4xf32> {
+  // expected-error @+1 {{'attn.attention' op cannot be decoded across ranks: no form for #attn.block_mask<block_q = 2, block_kv = 4> yet (position patterns and #attn.segments only)}}
+  %o = attn.attention softmax %q, %k, %k [#attn.block_mask<block_q = 2, block_kv = 4>] (%bm : tensor<1x1x?x?xi1>) : tensor<1x1x2x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32> -> tensor<1x1x2x4xf32>
+  return %o : tensor<1x1x2x4xf32>
+}

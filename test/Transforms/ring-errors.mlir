@@ -9,9 +9,9 @@ func.func @entmax(%q: tensor<1x1x8x4xf32>) -> tensor<1x1x8x4xf32> {
 
 // -----
 
-func.func @block_mask(%q: tensor<1x1x8x4xf32>, %bm: tensor<1x1x2x2xi1>) -> tensor<1x1x8x4xf32> {
-  // expected-error @+1 {{'attn.attention' op cannot run on the ring: no ring form for #attn.block_mask<block_q = 4, block_kv = 4> (position patterns, #attn.segments and regions travel)}}
-  %o = attn.attention softmax %q, %q, %q [#attn.block_mask<block_q = 4, block_kv = 4>] (%bm : tensor<1x1x2x2xi1>) : tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32> -> tensor<1x1x8x4xf32>
+func.func @rows(%q: tensor<1x1x8x4xf32>, %r: tensor<1x1x8xi1>) -> tensor<1x1x8x4xf32> {
+  // expected-error @+1 {{'attn.attention' op cannot run on the ring: no ring form for #attn.rows (position patterns, block masks, #attn.segments and regions travel)}}
+  %o = attn.attention softmax %q, %q, %q [#attn.rows] (%r : tensor<1x1x8xi1>) : tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32> -> tensor<1x1x8x4xf32>
   return %o : tensor<1x1x8x4xf32>
 }
 
@@ -43,9 +43,9 @@ func.func @graph(%q: tensor<1x1x8x4xf32>) -> tensor<1x1x8x8xf32> {
 // -----
 
 // The backward ring has the forward's limits.
-func.func @grad_block_mask(%q: tensor<1x1x8x4xf32>, %l: tensor<1x1x8xf32>, %bm: tensor<1x1x2x2xi1>) -> tensor<1x1x8x4xf32> {
-  // expected-error @+1 {{'attn.attention_grad' op cannot run on the ring: no ring form for #attn.block_mask<block_q = 4, block_kv = 4> (position patterns, #attn.segments and regions travel)}}
-  %dq, %dk, %dv = attn.attention_grad softmax %q, %q, %q, %q, %q [#attn.block_mask<block_q = 4, block_kv = 4>] (%bm : tensor<1x1x2x2xi1>) lse(%l : tensor<1x1x8xf32>) : tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32> -> tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>
+func.func @grad_rows(%q: tensor<1x1x8x4xf32>, %l: tensor<1x1x8xf32>, %r: tensor<1x1x8xi1>) -> tensor<1x1x8x4xf32> {
+  // expected-error @+1 {{'attn.attention_grad' op cannot run on the ring: no ring form for #attn.rows (position patterns, block masks, #attn.segments and regions travel)}}
+  %dq, %dk, %dv = attn.attention_grad softmax %q, %q, %q, %q, %q [#attn.rows] (%r : tensor<1x1x8xi1>) lse(%l : tensor<1x1x8xf32>) : tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32> -> tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>, tensor<1x1x8x4xf32>
   return %dq : tensor<1x1x8x4xf32>
 }
 

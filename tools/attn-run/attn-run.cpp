@@ -1310,8 +1310,10 @@ Sharding analyseSharding(ModuleOp module, func::FuncOp func, const Options &o,
     for (Attribute p : a.getPatterns()) {
       unsigned n = cast<attn::MaskPatternAttrInterface>(p).getNumMaskOperands();
       for (unsigned i = 0; i < n; ++i)
-        // #attn.segments: (query ids, key ids).
-        if (!decode || (isa<attn::SegmentsAttr>(p) && i == 1))
+        // #attn.segments: (query ids, key ids); a block mask is the whole
+        // sequence's, replicated.
+        if (!isa<attn::BlockMaskAttr>(p) &&
+            (!decode || (isa<attn::SegmentsAttr>(p) && i == 1)))
           shardArgument(
               operands[i],
               cast<RankedTensorType>(operands[i].getType()).getRank() - 1,
@@ -1627,9 +1629,11 @@ int runRing(ModuleOp module, func::FuncOp func, const Options &o,
     addShard(g, entrySharding.args[i]);
   for (auto [k, c] : llvm::enumerate(globalCotangents))
     addShard(c, entrySharding.args[numForwardArgs + k]);
-  ArrayRef<HostTensor> forwardArgs = ArrayRef(args).take_front(numForwardArgs);
-  KnownShapes known = checkConcreteShapes(func, forwardArgs);
-  validateMaskData(func, forwardArgs, names, known);
+  // The shapes' rules hold for the whole sequence (a block mask covers it),
+  // so the global inputs are checked, against the shard's program.
+  KnownShapes known =
+      checkConcreteShapes(func, global, /*ignoreDeclaredSizes=*/true);
+  validateMaskData(func, global, names, known);
   // Ranks share the machine's cores unless --threads says otherwise.
   Options local = o;
   if (!local.threads)

@@ -102,7 +102,8 @@ Value broadcastIndex(OpBuilder &b, Location loc, Value t, unsigned dim,
                      Value i);
 
 /// Whether an attn.attention with `positions` may carry `pattern`: position
-/// patterns, and `#attn.segments`, whose ids stay indexed by i and j.
+/// patterns, `#attn.block_mask` (the sequence's mask, read at positions)
+/// and `#attn.segments`, whose ids stay indexed by i and j.
 bool takesPositions(Attribute pattern);
 
 /// The `#attn.segments` id at position `pos` of batch `bi`, query head `hi`:

@@ -67,16 +67,22 @@ using KnownShapes = llvm::DenseMap<mlir::Value, mlir::attn::Shape>;
 /// of `func`, checking every shape rule and the declared static sizes of
 /// their results; `onError(op, message)` hears of the first broken rule of
 /// an op. With `recorder`, rules on its tags are recorded instead (a result
-/// size that is a tag is recorded as equal to the declared one).
+/// size that is a tag is recorded as equal to the declared one). With
+/// `ignoreDeclaredSizes`, declared static sizes are not checked (a program
+/// written for one shard, given the whole sequence).
 void propagateShapes(
     mlir::func::FuncOp func, KnownShapes &known,
     mlir::attn::SizeRecorder *recorder,
-    llvm::function_ref<void(mlir::Operation *, const std::string &)> onError);
+    llvm::function_ref<void(mlir::Operation *, const std::string &)> onError,
+    bool ignoreDeclaredSizes = false);
 
 /// Propagates the concrete argument shapes through the attn ops of `func`
 /// and checks every shape rule with them. Returns the known shapes.
+/// `ignoreDeclaredSizes`: as for propagateShapes (sequence parallelism
+/// checks the global inputs against the shard's program).
 KnownShapes checkConcreteShapes(mlir::func::FuncOp func,
-                                llvm::ArrayRef<HostTensor> args);
+                                llvm::ArrayRef<HostTensor> args,
+                                bool ignoreDeclaredSizes = false);
 
 /// A data-carrying mask operand taken straight from an argument of its
 /// function: an index list (`argument`) or a CSR structure (`argument` the

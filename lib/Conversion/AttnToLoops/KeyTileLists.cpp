@@ -231,9 +231,11 @@ public:
   KeyTileListBuilder(KernelBuilder &k, ArrayAttr patterns,
                      ValueRange maskOperands, const MaskAnalysis &analysis,
                      int64_t br, int64_t bc, Value batch, int64_t hq, Value sq,
-                     Value skv, bool reorder, Value queryBase = Value())
+                     Value skv, bool reorder, ValueRange positions = {})
       : k(k), e{k}, analysis(analysis), br(br), bc(bc), hq(hq), batch(batch),
-        sq(sq), skv(skv), queryBase(queryBase), reorder(reorder),
+        sq(sq), skv(skv),
+        queryBase(positions.empty() ? Value() : positions[0]),
+        keyBase(positions.empty() ? Value() : positions[1]), reorder(reorder),
         uses(collectTileLevelUses(patterns, maskOperands)) {}
 
   KeyTileLists build();
@@ -260,9 +262,9 @@ private:
   const MaskAnalysis &analysis;
   const int64_t br, bc, hq;
   const Value batch, sq, skv;
-  /// The position of query 0 of a positioned attention, else null (bottom
-  /// right alignment).
-  const Value queryBase;
+  /// The positions of query 0 and key 0 of a positioned attention, else
+  /// null (bottom-right alignment; block masks read at indices).
+  const Value queryBase, keyBase;
   /// Whether queries and keys may be visited in another order (sorted
   /// segments, live rows first).
   const bool reorder;
@@ -564,12 +566,17 @@ void KeyTileListBuilder::applyTileLevelPatterns(const QueryTile &tile,
                e.cmp(P::eq, qMin, kMin));
     dynFull = e.andI(dynFull, single);
   }
-  // Block masks: the mask blocks the tile overlaps, read at their own size.
+  // Block masks: the mask blocks the tile overlaps, read at their own size
+  // (at positions in a positioned attention: the mask is the sequence's).
+  Value qLo = queryBase ? tile.alignedLo : tile.iLo;
+  Value qHi = queryBase ? tile.alignedHi : tile.iHi;
+  Value kLo = keyBase ? k.add(j0, keyBase) : j0;
+  Value kHi = keyBase ? k.add(jLast, keyBase) : jLast;
   for (BlockMaskUse &bm : uses.blockMasks) {
     Value m = bm.mask;
     Value mb = e.broadcastIndex(m, 0, bi), mh = e.broadcastIndex(m, 1, hi);
-    Value qb0 = e.div(tile.iLo, bm.blockQ), qb1 = e.div(tile.iHi, bm.blockQ);
-    Value kb0 = e.div(j0, bm.blockKv), kb1 = e.div(jLast, bm.blockKv);
+    Value qb0 = e.div(qLo, bm.blockQ), qb1 = e.div(qHi, bm.blockQ);
+    Value kb0 = e.div(kLo, bm.blockKv), kb1 = e.div(kHi, bm.blockKv);
     SmallVector<Value> anyAll = k.reduceMany(
         qb0, k.add(qb1, k.idx(1)), 1, {e.boolean(false), e.boolean(true)},
         [&](Value qb, ValueRange acc) {
@@ -589,30 +596,28 @@ KeyTileLists mlir::attn::buildKeyTileLists(KernelBuilder &k, AttentionOp op,
                                            const MaskAnalysis &analysis,
                                            int64_t br, int64_t bc, Value batch,
                                            int64_t hq, Value sq, Value skv) {
-  Value queryBase =
-      op.getPositions().empty() ? Value() : op.getPositions().front();
   return KeyTileListBuilder(k, op.getPatterns(), op.getMaskOperands(), analysis,
                             br, bc, batch, hq, sq, skv,
-                            /*reorder=*/true, queryBase)
+                            /*reorder=*/true, op.getPositions())
       .build();
 }
 
 KeyTileLists mlir::attn::buildKeyTileListsInPlace(
     KernelBuilder &k, ArrayAttr patterns, ValueRange maskOperands,
     const MaskAnalysis &analysis, int64_t br, int64_t bc, Value batch,
-    int64_t hq, Value sq, Value skv, Value queryBase) {
+    int64_t hq, Value sq, Value skv, ValueRange positions) {
   return KeyTileListBuilder(k, patterns, maskOperands, analysis, br, bc, batch,
-                            hq, sq, skv, /*reorder=*/false, queryBase)
+                            hq, sq, skv, /*reorder=*/false, positions)
       .build();
 }
 
 QueryTileLists mlir::attn::buildQueryTileLists(
     KernelBuilder &k, ArrayAttr patterns, ValueRange maskOperands,
     const MaskAnalysis &analysis, int64_t br, int64_t bc, Value batch,
-    int64_t hq, Value sq, Value skv, Value queryBase) {
+    int64_t hq, Value sq, Value skv, ValueRange positions) {
   KeyTileLists byQuery = buildKeyTileListsInPlace(k, patterns, maskOperands,
                                                   analysis, br, bc, batch, hq,
-                                                  sq, skv, queryBase);
+                                                  sq, skv, positions);
   OpBuilder &b = k.b;
   Location loc = k.loc;
   ListEmitter e{k};

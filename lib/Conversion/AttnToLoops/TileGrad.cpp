@@ -469,7 +469,7 @@ void GradKernel::setUp() {
   if (hasTileLevelPatterns(op.getPatterns()))
     lists = buildQueryTileLists(k, op.getPatterns(), op.getMaskOperands(),
                                 analysis, br, cfg.keyTile, batch, dims.hq, sq,
-                                skv, /*queryBase=*/offset);
+                                skv, op.getPositions());
   else if (useLists)
     lists = buildKeyListQueryTileLists(k, op.getPatterns(),
                                        op.getMaskOperands(), analysis, br,

@@ -79,14 +79,14 @@ KeyTileLists buildKeyTileLists(KernelBuilder &k, AttentionOp op,
 /// The same lists for the mask `patterns` with `maskOperands` (tensors), with
 /// queries and keys in place: no sorted segments, no live rows first, so the
 /// orders of KeyTileLists are null and tiles are tiles of indices.
-/// `queryBase` is the position of query 0 of a positioned op (null: the
-/// bottom-right Skv − Sq).
+/// `positions` are a positioned op's (query, key) bases, or empty (the
+/// bottom-right Skv − Sq, block masks read at indices).
 KeyTileLists buildKeyTileListsInPlace(KernelBuilder &k, ArrayAttr patterns,
                                       ValueRange maskOperands,
                                       const MaskAnalysis &analysis, int64_t br,
                                       int64_t bc, Value batch, int64_t hq,
                                       Value sq, Value skv,
-                                      Value queryBase = Value());
+                                      ValueRange positions = {});
 
 /// Query-tile lists, the transposed key-tile lists: `counts` [B, Hq, NKT]
 /// and `tiles` [B, Hq, NKT, NQT], i32; entry n < counts[b, h, kt] of
@@ -106,7 +106,7 @@ QueryTileLists buildQueryTileLists(KernelBuilder &k, ArrayAttr patterns,
                                    const MaskAnalysis &analysis, int64_t br,
                                    int64_t bc, Value batch, int64_t hq,
                                    Value sq, Value skv,
-                                   Value queryBase = Value());
+                                   ValueRange positions = {});
 
 /// Whether `patterns` has a key-list pattern (csr, indices:
 /// MaskDataKind::KeyList).
