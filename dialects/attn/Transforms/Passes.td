@@ -72,8 +72,10 @@ def AttnRing : Pass<"attn-ring", "::mlir::ModuleOp"> {
     chunks' global `positions` (skipped where the mask analysis proves the
     chunk pair empty for every batch and head), merges (O, lse) by
     log-sum-exp, then waits. Sinks are folded in once, after the loop.
-    Softmax only; mask patterns must be position patterns or
-    `#attn.segments` (regions see global positions); Sq = Skv. Any other
+    Softmax only; mask patterns must be position patterns,
+    `#attn.block_mask` (the sequence's, passed whole and read at global
+    positions) or `#attn.segments` (regions see global positions); Sq = Skv.
+    Any other
     attn op is an error: it would see only this rank's shard. Run
     `attn-lower-mpi` before the LLVM conversion.
 
@@ -90,7 +92,7 @@ def AttnRing : Pass<"attn-ring", "::mlir::ModuleOp"> {
     positions) and everything else are replicated; each rank attends to its
     keys (with `positions`) and `mpi.allreduce` (max of lse, then sums of
     the weighted outputs and weights) merges the partials on every rank.
-    No regions (they see raw query indices), no gradients.
+    No regions or block masks (they see raw query indices), no gradients.
   }];
   let options = [
     Option<"layout", "layout", "std::string", /*default=*/"\"zigzag\"",
