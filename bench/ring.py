@@ -157,7 +157,11 @@ def section(saved):
               "With a core per rank (P=2) contiguous is the slower layout by the factor "
               "above; the step-time model of docs/ring-attention.md predicts 1.75x at P=4 "
               "with a core per rank (the busiest contiguous rank computes 3.5 blocks of "
-              "work, every zigzag rank 2).", END]
+              "work, every zigzag rank 2). On 2 cores the ratio cannot pass 1.125x: in "
+              "units of one n x n block, contiguous runs 4 half blocks in step 0 (1 "
+              "block-time on 2 cores), 3 full blocks in step 1 (1.5), 2 in step 2 (1) "
+              "and 1 in step 3 (1, one rank busy): 4.5; zigzag's 8 blocks of work, "
+              "evenly spread, take 4.", END]
     return "\n".join(lines)
 
 
