@@ -1,8 +1,9 @@
 """The ring attention benchmarks (issue 15, row E1): causal attention at
 S=16384 split over P MPI ranks on this machine (attn-run
 --sequence-parallel=ring under mpirun) against one process with the same
-cores, zigzag against contiguous, and how much of the K/V transfer the
-computation hides; writes the "Sequence parallelism (ring)" section of
+cores, zigzag against contiguous, how much of the K/V transfer the
+computation hides, and the gradient (@F_grad, --grad) on the ring against
+one process; writes the "Sequence parallelism (ring)" section of
 docs/benchmarks.md.
 
 Run through `bench/run.py --ring [--rounds N] [--reps N] [--docs-only]`.
@@ -53,7 +54,8 @@ def setup():
             f.write(text)
     rng = np.random.default_rng(0)
     args = []
-    for n in "qkv":
+    # The output's cotangent for --grad comes last.
+    for n in ("q", "k", "v", "do"):
         p = os.path.join(bench.WORK, f"ring_{n}{S}.npy")
         if not os.path.exists(p):
             np.save(p, rng.uniform(-1, 1, (1, H, S, D)).astype(np.float32))
@@ -65,16 +67,17 @@ def setup():
     return paths, args, profiler
 
 
-def one_process(path, args, threads, reps):
-    return bench.run_attn(path, threads, reps, args)
+def one_process(path, args, threads, reps, grad=False):
+    """attn-run --bench (of @F_grad with `grad`) in one process."""
+    return bench.run_attn(path, threads, reps, args + ["--grad"] if grad else args[:3])
 
 
-def ring(path, args, profiler, ranks, layout, reps):
+def ring(path, args, profiler, ranks, layout, reps, grad=False):
     """The slowest rank's median ms, and the mean over ranks of the time per
-    timed call spent in MPI_Wait."""
+    timed call spent in MPI_Wait (of @F_grad with `grad`)."""
     cmd = MPIRUN + ["-np", str(ranks), "-x", f"LD_PRELOAD={profiler}", bench.ATTN_RUN, path,
                     "--sequence-parallel=ring", f"--layout={layout}", "--threads=1",
-                    f"--bench={reps}"] + args
+                    f"--bench={reps}"] + (args + ["--grad"] if grad else args[:3])
     out = subprocess.run(cmd, capture_output=True, text=True, env=bench.ENV)
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: {out.stderr.strip()}")
@@ -94,6 +97,11 @@ def main(a):
             key = f"P={ranks} {layout}{name}"
             runs[key] = (lambda key=key, path=path, ranks=ranks, layout=layout: dict(
                 zip((key, key + " wait"), ring(path, args, profiler, ranks, layout, a.reps))))
+    runs["grad 1 process x 2 threads"] = lambda: one_process(paths["causal"], args, 2, a.reps,
+                                                             grad=True)
+    runs["grad P=2 zigzag"] = lambda: dict(zip(
+        ("grad P=2 zigzag", "grad P=2 zigzag wait"),
+        ring(paths["causal"], args, profiler, 2, "zigzag", a.reps, grad=True)))
     times = bench.interleaved(runs, a.rounds)
     saved = {"times": times, "rounds": a.rounds, "reps": a.reps, "cpu": bench.CPU,
              "date": time.strftime("%Y-%m-%d")}
@@ -117,6 +125,11 @@ def section(saved):
             rows.append((f"{key} (1 thread per rank)", med[key], f"{med[key + ' wait']:.1f}",
                          f"{med[key + ' transfer only']:.1f} ({100 * med[key + ' transfer only'] / med[key]:.0f}%)",
                          f"{med[key] - ideal:+.0f} ms ({ideal:.0f} ms)"))
+    if "grad P=2 zigzag" in med:
+        rows.append(("gradient @F_grad, 1 process x 2 threads", med["grad 1 process x 2 threads"],
+                     "", "", ""))
+        rows.append(("gradient @F_grad, P=2 zigzag (1 thread per rank)", med["grad P=2 zigzag"],
+                     f"{med['grad P=2 zigzag wait']:.1f}", "", ""))
     two = med["P=2 zigzag"] / med["1 process x 2 threads"]
     zig4 = med["P=4 contiguous"] / med["P=4 zigzag"]
     zig2 = med["P=2 contiguous"] / med["P=2 zigzag"]
@@ -126,6 +139,10 @@ def section(saved):
                 f"{zig4:.2f}x", ">= 1.3x", zig4 >= 1.3),
                ("contiguous time / zigzag time, causal, P=2 (a core per rank)",
                 f"{zig2:.2f}x", "(no target)", None)]
+    if "grad P=2 zigzag" in med:
+        grad_two = med["grad P=2 zigzag"] / med["grad 1 process x 2 threads"]
+        targets.append(("gradient: P=2 ranks x 1 thread / 1 process x 2 threads, zigzag",
+                        f"{grad_two:.2f}x", "(no target)", None))
     lines = [BEGIN, "## Sequence parallelism (ring)", "",
              f"fp32 causal attention, B=1, H={H}, S={S} (global), D={D}, "
              f"`bench/run.py --ring` on the 2-core VM ({saved['date']}), CPU: {saved['cpu']}. "
@@ -152,6 +169,9 @@ def section(saved):
               "* **Above an ideal split**: the ring's time minus the one-process one-thread "
               "time divided by the cores the ranks use (min(P, cores)) — transfers not "
               "hidden, imbalance, the merges and the barrier together.",
+              "* **Gradient** rows time `@F_grad` (`--grad`: the forward ring recomputed, "
+              "then the backward ring, whose dK/dV travel after each step's compute; "
+              "docs/ring-attention.md) against the same function in one process.",
               "* P=4 puts 4 single-thread ranks on 2 cores: ranks that finish a step early "
               "give their core to the others, which absorbs most of contiguous' imbalance. "
               "With a core per rank (P=2) contiguous is the slower layout by the factor "

@@ -229,8 +229,7 @@ static LogicalResult verifyAlpha(Operation *op, AggregationKind kind,
 
 /// `positions(%qp, %kp)` of attn.attention and its gradient.
 static LogicalResult verifyPositions(Operation *op, ValueRange positions,
-                                     AggregationKind kind,
-                                     ArrayAttr patterns) {
+                                     AggregationKind kind, ArrayAttr patterns) {
   if (positions.empty())
     return success();
   if (positions.size() != 2)

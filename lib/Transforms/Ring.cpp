@@ -191,8 +191,9 @@ private:
 
 LogicalResult RingCommon::checkPatterns() {
   if (kind != AggregationKind::softmax)
-    return target->emitOpError("cannot run on the ring: partial results merge by "
-                          "log-sum-exp, which needs softmax, got ")
+    return target->emitOpError(
+               "cannot run on the ring: partial results merge by "
+               "log-sum-exp, which needs softmax, got ")
            << stringifyAggregationKind(kind);
   // Each block is an attn.attention with positions.
   for (Attribute p : patterns)
@@ -211,12 +212,14 @@ LogicalResult RingCommon::check() {
   auto kType = cast<RankedTensorType>(key.getType());
   int64_t sq = qType.getDimSize(2), skv = kType.getDimSize(2);
   if (!ShapedType::isDynamic(sq) && !ShapedType::isDynamic(skv) && sq != skv)
-    return target->emitOpError("cannot run on the ring: it needs self-attention "
-                          "shapes (Sq = Skv on every rank), got Sq = ")
+    return target->emitOpError(
+               "cannot run on the ring: it needs self-attention "
+               "shapes (Sq = Skv on every rank), got Sq = ")
            << sq << ", Skv = " << skv;
   if (chunks == 2 && !ShapedType::isDynamic(sq) && sq % 2 != 0)
-    return target->emitOpError("cannot run on the ring: the zigzag layout needs "
-                          "an even shard length, got ")
+    return target->emitOpError(
+               "cannot run on the ring: the zigzag layout needs "
+               "an even shard length, got ")
            << sq;
   return success();
 }
@@ -247,8 +250,7 @@ void RingCommon::setUpRanks() {
     cf::AssertOp::create(rw, loc, even,
                          "attn-ring: zigzag needs an even shard length");
   }
-  int64_t staticN =
-      cast<RankedTensorType>(query.getType()).getDimSize(2);
+  int64_t staticN = cast<RankedTensorType>(query.getType()).getDimSize(2);
   chunkSize = ShapedType::isDynamic(staticN)
                   ? OpFoldResult(m)
                   : OpFoldResult(rw.getIndexAttr(staticN / chunks));
@@ -325,8 +327,7 @@ SmallVector<Value> RingCommon::postTransfers(Value t,
 
 SmallVector<Value> RingCommon::forEachChunkPair(
     ValueRange acc,
-    function_ref<SmallVector<Value>(Value qc, Value kc, ValueRange acc)>
-        body) {
+    function_ref<SmallVector<Value>(Value qc, Value kc, ValueRange acc)> body) {
   Value zero = g.index(0);
   if (chunks == 1)
     return body(zero, zero, acc);
@@ -673,12 +674,11 @@ FailureOr<SmallVector<Value>> RingBuilder::buildDecode() {
 //===----------------------------------------------------------------------===//
 
 Value RingGradBuilder::addIntoChunk(Value acc, Value part, Value c) {
-  Value sum = elementwise(g, {chunkOf(acc, 2, c), toF32Tensor(part)},
-                          rw.getF32Type(),
-                          [](OpBuilder &b, Location l, ValueRange a) {
-                            return arith::AddFOp::create(b, l, a[0], a[1])
-                                .getResult();
-                          });
+  Value sum =
+      elementwise(g, {chunkOf(acc, 2, c), toF32Tensor(part)}, rw.getF32Type(),
+                  [](OpBuilder &b, Location l, ValueRange a) {
+                    return arith::AddFOp::create(b, l, a[0], a[1]).getResult();
+                  });
   return insertChunk(sum, acc, c);
 }
 
@@ -695,7 +695,8 @@ SmallVector<Value> RingGradBuilder::chunkPair(Value qc, Value kc, Value src,
         rw.setInsertionPoint(b.getInsertionBlock(), b.getInsertionPoint());
         Value q = chunkOf(query, 2, qc);
         Value k = chunkOf(block[0], 2, kc), v = chunkOf(block[1], 2, kc);
-        Value dLse = op.getGradLse() ? chunkOf(op.getGradLse(), 2, qc) : Value();
+        Value dLse =
+            op.getGradLse() ? chunkOf(op.getGradLse(), 2, qc) : Value();
         ValueRange captures = op.getCaptures();
         // O, lse and their cotangents are the rows' results over the whole
         // sequence: this block's share of every gradient is a plain sum.
@@ -715,8 +716,8 @@ SmallVector<Value> RingGradBuilder::chunkPair(Value qc, Value kc, Value src,
         SmallVector<Value> next = {
             addIntoChunk(acc[0], part.getGradQuery(), qc)};
         // Added in place: the loop's accumulators stay in their buffers.
-        for (auto [c, d] : llvm::zip(acc.slice(1, numCaptures),
-                                     part.getGradCaptures())) {
+        for (auto [c, d] :
+             llvm::zip(acc.slice(1, numCaptures), part.getGradCaptures())) {
           auto rank = cast<RankedTensorType>(c.getType()).getRank();
           AffineMap ident = rw.getMultiDimIdentityMap(rank);
           next.push_back(g.generic(
@@ -747,8 +748,8 @@ SmallVector<Value> RingGradBuilder::step(Value t, ValueRange acc) {
     carried.push_back(bufferization::ToTensorOp::create(
         rw, loc, tr.tensor.getType(), bufferInHand(tr, t), /*restrict=*/true,
         /*writable=*/true));
-  SmallVector<Value> summed = forEachChunkPair(
-      carried, [&](Value qc, Value kc, ValueRange args) {
+  SmallVector<Value> summed =
+      forEachChunkPair(carried, [&](Value qc, Value kc, ValueRange args) {
         return chunkPair(qc, kc, src, block, args);
       });
   for (auto [i, tr] : llvm::enumerate(gradients)) {
@@ -779,8 +780,8 @@ Value RingGradBuilder::sinkGradient() {
       {out, dOut}, {ident4, ident4},
       g.filled(tensor::getMixedSizes(rw, loc, lse), f32, g.f32(0.0)), rows4,
       {kPar, kPar, kPar, kRed}, [&](OpBuilder &b, Location l, ValueRange a) {
-        Value prod = arith::MulFOp::create(b, l, toF32(b, l, a[0]),
-                                           toF32(b, l, a[1]));
+        Value prod =
+            arith::MulFOp::create(b, l, toF32(b, l, a[0]), toF32(b, l, a[1]));
         return arith::AddFOp::create(b, l, a[2], prod).getResult();
       });
   SmallVector<Value> ins = {dots, lse, op.getSinks()};

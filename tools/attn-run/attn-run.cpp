@@ -1020,22 +1020,27 @@ void loadForwardArguments(func::FuncOp func, const Options &o,
   loadArguments(func, forward, args, argNames);
 }
 
-/// The concrete shapes of F's results: their static types, or, when a
-/// result type is dynamic, the shapes of the reference forward's results.
-/// (The reference forward is f64 and materialises every intermediate, S x S
-/// scores included, so it runs only when a shape needs it.)
+/// The concrete shapes of F's results: those propagated through its attn
+/// ops from the arguments (`known`) or their static types, or, when neither
+/// gives one, the shapes of `reference()`'s results (the reference forward
+/// is f64 and materialises every intermediate, S x S scores included, so it
+/// runs only when a shape needs it).
 SmallVector<SmallVector<int64_t>>
-resultShapes(func::FuncOp func, ArrayRef<HostTensor> args, const Options &o) {
+resultShapes(func::FuncOp func, const KnownShapes &known,
+             function_ref<SmallVector<attn::reference::Tensor>()> reference) {
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
   SmallVector<SmallVector<int64_t>> shapes;
-  for (Type t : func.getResultTypes()) {
-    auto type = cast<RankedTensorType>(t);
-    if (!type.hasStaticShape()) {
+  for (Value v : ret.getOperands()) {
+    SmallVector<int64_t> shape(cast<RankedTensorType>(v.getType()).getShape());
+    if (auto it = known.find(v); it != known.end())
+      shape.assign(it->second.begin(), it->second.end());
+    if (llvm::any_of(shape, ShapedType::isDynamic)) {
       shapes.clear();
-      for (const attn::reference::Tensor &r : referenceResults(func, args, o))
+      for (const attn::reference::Tensor &r : reference())
         shapes.emplace_back(r.shape.begin(), r.shape.end());
       return shapes;
     }
-    shapes.emplace_back(type.getShape());
+    shapes.push_back(std::move(shape));
   }
   return shapes;
 }
@@ -1213,8 +1218,10 @@ int runGradient(ModuleOp module, func::FuncOp func, const Options &o,
   loadForwardArguments(func, o, args, argNames);
   KnownShapes known = checkConcreteShapes(func, args);
   validateMaskData(func, args, argNames, known);
-  loadCotangents(func, o, resultShapes(func, args, o), cotangentTypes(func),
-                 cotangents);
+  loadCotangents(
+      func, o,
+      resultShapes(func, known, [&] { return referenceResults(func, args, o); }),
+      cotangentTypes(func), cotangents);
   // The reference's f64 copies and reverse mode, only where something reads
   // them: --bench measures the compiled gradient's time and memory alone.
   bool reference = o.pipeline == "reference";
@@ -1523,27 +1530,14 @@ HostTensor sumOverRanks(const HostTensor &part, int64_t rank) {
 }
 
 /// --grad under the ring: the global cotangents, one per floating-point
-/// result of F with that result's global shape (drawn, or read from the
-/// --arg files after F's arguments).
-std::vector<HostTensor>
-loadGlobalCotangents(func::FuncOp func, const Sharding &sharding,
-                     ArrayRef<HostTensor> global, const Options &o, int64_t p) {
-  SmallVector<SmallVector<int64_t>> shapes;
-  SmallVector<RankedTensorType> resultTypes;
-  bool dynamic = false;
-  for (auto [i, t] : llvm::enumerate(func.getResultTypes())) {
-    auto type = cast<RankedTensorType>(t);
-    SmallVector<int64_t> shape(type.getShape());
-    if (std::optional<unsigned> axis = sharding.results[i];
-        axis && !type.isDynamicDim(*axis))
-      shape[*axis] *= p;
-    resultTypes.push_back(RankedTensorType::get(shape, type.getElementType()));
-    dynamic |= !resultTypes.back().hasStaticShape();
-    shapes.push_back(shape);
-  }
-  // Dynamic result shapes: those of the reference forward on the whole
-  // sequence.
-  if (dynamic) {
+/// result of F with that result's global shape (propagated from the global
+/// inputs, `known`), drawn or read from the --arg files after F's
+/// arguments.
+std::vector<HostTensor> loadGlobalCotangents(func::FuncOp func,
+                                             ArrayRef<HostTensor> global,
+                                             const KnownShapes &known,
+                                             const Options &o) {
+  SmallVector<SmallVector<int64_t>> shapes = resultShapes(func, known, [&] {
     SmallVector<attn::reference::Tensor> refArgs, results;
     for (const HostTensor &a : global)
       refArgs.push_back(toReference(a));
@@ -1551,13 +1545,13 @@ loadGlobalCotangents(func::FuncOp func, const Sharding &sharding,
     if (!attn::reference::evaluateIgnoringStaticSizes(func, refArgs, results,
                                                       error))
       failInFile(o.file, "the reference on the global inputs: " + error);
-    shapes.clear();
-    for (const attn::reference::Tensor &r : results)
-      shapes.emplace_back(r.shape.begin(), r.shape.end());
-  }
+    return results;
+  });
   SmallVector<RankedTensorType> types;
   for (unsigned r : attn::reference::cotangentResults(func))
-    types.push_back(resultTypes[r]);
+    types.push_back(RankedTensorType::get(
+        shapes[r],
+        cast<RankedTensorType>(func.getResultTypes()[r]).getElementType()));
   std::vector<HostTensor> cotangents;
   loadCotangents(func, o, shapes, types, cotangents);
   return cotangents;
@@ -1599,6 +1593,11 @@ int runRing(ModuleOp module, func::FuncOp func, const Options &o,
   std::vector<HostTensor> global =
       loadGlobalArguments(func, sharding, o, p, names);
   const size_t numForwardArgs = global.size();
+  // The shapes' rules hold for the whole sequence (a block mask covers it),
+  // so the global inputs are checked, against the shard's program.
+  KnownShapes known =
+      checkConcreteShapes(func, global, /*ignoreDeclaredSizes=*/true);
+  validateMaskData(func, global, names, known);
   // --grad runs @F_grad: F's arguments then the cotangents of its results
   // in, one gradient per floating-point argument out, each sharded like
   // what it belongs to.
@@ -1607,7 +1606,7 @@ int runRing(ModuleOp module, func::FuncOp func, const Options &o,
   func::FuncOp entry = func;
   if (o.grad) {
     checkGradientOutputs(func, o);
-    globalCotangents = loadGlobalCotangents(func, sharding, global, o, p);
+    globalCotangents = loadGlobalCotangents(func, global, known, o);
     for (unsigned r : attn::reference::cotangentResults(func))
       entrySharding.args.push_back(sharding.results[r]);
     entrySharding.results.clear();
@@ -1629,11 +1628,6 @@ int runRing(ModuleOp module, func::FuncOp func, const Options &o,
     addShard(g, entrySharding.args[i]);
   for (auto [k, c] : llvm::enumerate(globalCotangents))
     addShard(c, entrySharding.args[numForwardArgs + k]);
-  // The shapes' rules hold for the whole sequence (a block mask covers it),
-  // so the global inputs are checked, against the shard's program.
-  KnownShapes known =
-      checkConcreteShapes(func, global, /*ignoreDeclaredSizes=*/true);
-  validateMaskData(func, global, names, known);
   // Ranks share the machine's cores unless --threads says otherwise.
   Options local = o;
   if (!local.threads)
@@ -1680,14 +1674,13 @@ int runRing(ModuleOp module, func::FuncOp func, const Options &o,
                                                reference, error,
                                                /*ignoreStaticSizes=*/true))
           failInFile(o.file, "the reference on the global inputs: " + error);
-        agrees =
-            compareGradients(gathered, reference, gradientTolerance(func));
+        agrees = compareGradients(gathered, reference, gradientTolerance(func));
       } else {
         if (!attn::reference::evaluateIgnoringStaticSizes(func, refArgs,
                                                           reference, error))
           failInFile(o.file, "the reference on the global inputs: " + error);
-        agrees = compareResults(gathered, reference,
-                                entmaxAbsoluteTolerances(func));
+        agrees =
+            compareResults(gathered, reference, entmaxAbsoluteTolerances(func));
       }
     }
   }

@@ -39,9 +39,9 @@ distributeOverRing(RewriterBase &rewriter, AttentionOp op, RingLayout layout);
 /// travel with their K/V block and are home after P transfers. The sinks'
 /// and captures' gradients are this rank's partial sums (the caller reduces
 /// them over the ranks, like any replicated parameter's).
-FailureOr<SmallVector<Value>>
-distributeGradientOverRing(RewriterBase &rewriter, AttentionGradOp op,
-                           RingLayout layout);
+FailureOr<SmallVector<Value>> distributeGradientOverRing(RewriterBase &rewriter,
+                                                         AttentionGradOp op,
+                                                         RingLayout layout);
 
 /// Decoding across ranks: `op`'s keys, values and key-side mask data are
 /// this rank's contiguous shard of the key sequence, its queries (the last

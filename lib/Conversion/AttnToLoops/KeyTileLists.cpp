@@ -233,8 +233,7 @@ public:
                      int64_t br, int64_t bc, Value batch, int64_t hq, Value sq,
                      Value skv, bool reorder, ValueRange positions = {})
       : k(k), e{k}, analysis(analysis), br(br), bc(bc), hq(hq), batch(batch),
-        sq(sq), skv(skv),
-        queryBase(positions.empty() ? Value() : positions[0]),
+        sq(sq), skv(skv), queryBase(positions.empty() ? Value() : positions[0]),
         keyBase(positions.empty() ? Value() : positions[1]), reorder(reorder),
         uses(collectTileLevelUses(patterns, maskOperands)) {}
 
@@ -615,9 +614,9 @@ QueryTileLists mlir::attn::buildQueryTileLists(
     KernelBuilder &k, ArrayAttr patterns, ValueRange maskOperands,
     const MaskAnalysis &analysis, int64_t br, int64_t bc, Value batch,
     int64_t hq, Value sq, Value skv, ValueRange positions) {
-  KeyTileLists byQuery = buildKeyTileListsInPlace(k, patterns, maskOperands,
-                                                  analysis, br, bc, batch, hq,
-                                                  sq, skv, positions);
+  KeyTileLists byQuery =
+      buildKeyTileListsInPlace(k, patterns, maskOperands, analysis, br, bc,
+                               batch, hq, sq, skv, positions);
   OpBuilder &b = k.b;
   Location loc = k.loc;
   ListEmitter e{k};
