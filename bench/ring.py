@@ -171,7 +171,13 @@ def section(saved):
               "hidden, imbalance, the merges and the barrier together.",
               "* **Gradient** rows time `@F_grad` (`--grad`: the forward ring recomputed, "
               "then the backward ring, whose dK/dV travel after each step's compute; "
-              "docs/ring-attention.md) against the same function in one process.",
+              "docs/ring-attention.md) against the same function in one process. The "
+              "ring's `@F_grad` costs about 3.5 forwards: the forward ring first (the "
+              "backward needs every row's global lse before it starts), then a backward of "
+              "5 products per tile pair. In one process the backward's row-tile pass "
+              "recomputes the forward inside itself, 2.5 forwards in all "
+              "(docs/gradients.md), so 1.4x is the ratio at equal efficiency; the MPI_Wait "
+              "column adds the dK/dV transfers and the imbalance of the chunk pairs.",
               "* P=4 puts 4 single-thread ranks on 2 cores: ranks that finish a step early "
               "give their core to the others, which absorbs most of contiguous' imbalance. "
               "With a core per rank (P=2) contiguous is the slower layout by the factor "
