@@ -86,5 +86,15 @@ if os.environ.get("ATTN_SANITIZER_LANE"):
     config.available_features.add("asan")
 if os.path.exists(os.path.join(config.attn_tools_dir, "attn-fuzz")):
     config.available_features.add("attn-fuzz")
+# The host's instruction-set extensions (/proc/cpuinfo flags), for tests of
+# attn-run --mcpu/--mattr that depend on what the machine lacks.
+try:
+    with open("/proc/cpuinfo") as cpuinfo:
+        flags = next((l.split(":", 1)[1].split() for l in cpuinfo if l.startswith("flags")), [])
+    for flag in ("avx2", "avx512f", "avx512_fp16"):
+        if flag in flags:
+            config.available_features.add("host-" + flag.replace("_", ""))
+except OSError:
+    pass
 if os.path.exists("/dev/nvidia0") or os.path.exists("/dev/nvidiactl"):
     config.available_features.add("cuda-gpu")

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attn/Kernel/CpuTarget.h"
 #include "attn/Runner/HostTensor.h"
 #include "attn/Runner/InputValidation.h"
 #include "attn/Runner/Npy.h"
@@ -77,6 +78,9 @@ struct Options {
   int64_t threads = 0; // 0: every hardware thread
   std::string device = "cpu";
   std::string cpuOptions; // options of attn-to-llvm, e.g. "tile-q=128"
+  // --mcpu/--mattr: the CPU the code is generated for ("native": this one).
+  std::string cpu = "native";
+  std::string features;
   std::string gpuOptions; // attn-to-nvvm options (gpu-emulated)
   // Functions timed alternately with the entry (--bench-with).
   std::vector<std::string> benchWith;
@@ -195,6 +199,16 @@ struct Flags {
       "test-fail-rank",
       cl::desc("Test only: this rank fails before the ring starts"),
       cl::value_desc("N"), cl::Hidden, cl::cat(category)};
+  cl::opt<std::string> cpuFlag{
+      "mcpu",
+      cl::desc("CPU the code is generated for, as LLVM names it (haswell, "
+               "znver3, ...); the cost model follows it. Default native: "
+               "this machine. It must run here: a CPU with features this "
+               "machine lacks is refused"),
+      cl::value_desc("CPU"), cl::init("native"), cl::cat(category)};
+  cl::opt<std::string> featuresFlag{
+      "mattr", cl::desc("Features added to or removed from the CPU's"),
+      cl::value_desc("+f,-g"), cl::cat(category)};
   cl::opt<std::string> deviceFlag{"device",
                                   cl::desc("cpu (cuda: use attn-compile and "
                                            "attn-aot-run)"),
@@ -205,13 +219,14 @@ struct Flags {
 const Flags &flags() {
   static const Flags *instance = [] {
     static std::vector<std::string> renamed;
-    renamed.reserve(16); // the names must not move: options keep StringRefs
+    renamed.reserve(32); // the names must not move: options keep StringRefs
     auto &registered = cl::getRegisteredOptions();
     for (const char *name :
-         {"entry", "pipeline", "arg", "out", "random-args", "seed", "check",
-          "bench", "threads", "bench-with", "cpu-options", "gpu-options",
-          "grad", "fd-check", "device", "sequence-parallel", "layout",
-          "test-fail-rank"})
+         {"entry",       "pipeline",       "arg",         "out",
+          "random-args", "seed",           "check",       "bench",
+          "threads",     "bench-with",     "cpu-options", "gpu-options",
+          "grad",        "fd-check",       "device",      "sequence-parallel",
+          "layout",      "test-fail-rank", "mcpu",        "mattr"})
       if (cl::Option *clash = registered.lookup(name)) {
         renamed.push_back(std::string("llvm-") + name);
         clash->setArgStr(renamed.back());
@@ -264,6 +279,28 @@ Options parseOptions(int argc, char **argv) {
   o.grad = f.gradFlag;
   o.cpuOptions = f.cpuOptionsFlag;
   o.gpuOptions = f.gpuOptionsFlag;
+  o.cpu = nonEmpty("--mcpu", f.cpuFlag);
+  o.features = f.featuresFlag;
+  if (o.cpu != "native" || !o.features.empty()) {
+    std::string cpu = o.cpu == "native" ? attn::getHostCpu().first : o.cpu;
+    FailureOr<std::vector<std::string>> missing =
+        attn_tools::featuresMissingOnHost(cpu, o.features);
+    if (failed(missing)) {
+      if (failed(attn::getCpuTarget(cpu, "")))
+        fail("--mcpu",
+             "unknown CPU '" + cpu +
+                 "' (an x86 CPU as LLVM names "
+                 "it: haswell, skylake-avx512, znver3, x86-64-v3, ...)");
+      fail("--mattr", "expects features as +name or -name, comma-separated, "
+                      "got '" +
+                          o.features + "'");
+    }
+    if (!missing->empty())
+      fail(o.cpu == "native" ? "--mattr" : "--mcpu",
+           "the code would use " + llvm::join(*missing, ", ") +
+               ", which this machine lacks (attn-run runs what it compiles; "
+               "attn-compile builds for other machines)");
+  }
   if (f.seedFlag.getNumOccurrences())
     o.seed = intValue("--seed", f.seedFlag);
   if (f.benchFlag.getNumOccurrences() &&
@@ -545,6 +582,17 @@ private:
   SmallVector<RankedTensorType> resultTypes;
 };
 
+/// attn-to-llvm's target-cpu and target-features for --mcpu/--mattr: this
+/// machine's (native) or the named CPU's, with --mattr's changes.
+std::pair<std::string, std::string> jitTarget(const Options &o) {
+  auto [cpu, features] = o.cpu == "native"
+                             ? attn_tools::hostTargetOptions()
+                             : std::make_pair(o.cpu, std::string());
+  if (!o.features.empty())
+    features = features.empty() ? o.features : features + "," + o.features;
+  return {cpu, features};
+}
+
 std::unique_ptr<CompiledFunction>
 compile(ModuleOp module, func::FuncOp func, const Options &o,
         const attn_tools::FirstError &firstError) {
@@ -569,11 +617,14 @@ compile(ModuleOp module, func::FuncOp func, const Options &o,
       options->sequenceParallel = o.sequenceParallel;
       options->layout = o.layout;
     }
-    // The JIT runs here: the cost model targets this machine unless the
-    // options name a CPU.
-    if (options->targetCpu.empty() && options->targetFeatures.empty())
-      std::tie(options->targetCpu, options->targetFeatures) =
-          attn_tools::hostTargetOptions();
+    // The cost model follows the CPU the code is for (--mcpu, this machine
+    // by default) unless the options name one.
+    if (options->targetCpu.empty() && options->targetFeatures.empty()) {
+      std::tie(options->targetCpu, options->targetFeatures) = jitTarget(o);
+    } else if (o.cpu != "native" || !o.features.empty()) {
+      fail("--mcpu", "conflicts with --cpu-options target-cpu/target-features "
+                     "(give the CPU one way)");
+    }
     attn::buildToLLVMPipeline(pm, *options);
   }
   // --mlir-timing, --mlir-print-ir-after-all, ... (llvm::cl).
@@ -590,21 +641,26 @@ compile(ModuleOp module, func::FuncOp func, const Options &o,
     if (llvm::sys::fs::exists(lib))
       libs.push_back(lib);
   eo.sharedLibPaths = libs;
-  // Tell LLVM it may use the host's full vector width: x86 backends that
-  // prefer 256-bit vectors otherwise split the 512-bit vector ops.
+  // Code for the CPU of --mcpu/--mattr (this machine by default). Tell LLVM
+  // it may use the target's full vector width: x86 backends that prefer
+  // 256-bit vectors otherwise split the 512-bit vector ops.
   auto optimize = makeOptimizingTransformer(3, 0, nullptr);
-  std::string cpu = llvm::sys::getHostCPUName().str();
-  std::string features;
-  for (const auto &feature : llvm::sys::getHostCPUFeatures())
-    features += (feature.getValue() ? "+" : "-") + feature.getKey().str() + ",";
+  std::string cpu = o.cpu, features;
+  if (o.cpu == "native")
+    std::tie(cpu, features) = attn::getHostCpu();
+  if (!o.features.empty())
+    features = features.empty() ? o.features : features + "," + o.features;
+  FailureOr<attn::CpuTarget> target = attn::getCpuTarget(cpu, features);
+  std::string width =
+      std::to_string(32 * (succeeded(target) ? target->vectorWidth : 16));
   auto transformer = [&](llvm::Module *m) -> llvm::Error {
     for (llvm::Function &f : *m) {
       if (f.isDeclaration())
         continue;
       f.addFnAttr("target-cpu", cpu);
       f.addFnAttr("target-features", features);
-      f.addFnAttr("prefer-vector-width", "512");
-      f.addFnAttr("min-legal-vector-width", "512");
+      f.addFnAttr("prefer-vector-width", width);
+      f.addFnAttr("min-legal-vector-width", width);
     }
     return optimize(m);
   };
@@ -1218,10 +1274,10 @@ int runGradient(ModuleOp module, func::FuncOp func, const Options &o,
   loadForwardArguments(func, o, args, argNames);
   KnownShapes known = checkConcreteShapes(func, args);
   validateMaskData(func, args, argNames, known);
-  loadCotangents(
-      func, o,
-      resultShapes(func, known, [&] { return referenceResults(func, args, o); }),
-      cotangentTypes(func), cotangents);
+  loadCotangents(func, o,
+                 resultShapes(func, known,
+                              [&] { return referenceResults(func, args, o); }),
+                 cotangentTypes(func), cotangents);
   // The reference's f64 copies and reverse mode, only where something reads
   // them: --bench measures the compiled gradient's time and memory alone.
   bool reference = o.pipeline == "reference";

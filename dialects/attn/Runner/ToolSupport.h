@@ -19,6 +19,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace attn_tools {
 
@@ -26,6 +27,12 @@ namespace attn_tools {
 /// CPU name is left empty where the cost model does not know it; the
 /// features then say everything).
 std::pair<std::string, std::string> hostTargetOptions();
+
+/// The instruction-set features that code for CPU `cpu` with `features`
+/// ("+f,-g") may use and this machine lacks (empty: it runs here), or
+/// failure for an unknown CPU or a malformed feature list.
+mlir::FailureOr<std::vector<std::string>>
+featuresMissingOnHost(llvm::StringRef cpu, llvm::StringRef features);
 
 /// Reports an invalid program or input and exits with status 2.
 [[noreturn]] void fail(const std::string &subject, const std::string &msg);
