@@ -17,6 +17,7 @@
 #include "attn/Runner/Npy.h"
 #include "attn/Runner/ToolSupport.h"
 
+#include "attn/Conversion/Passes.h"
 #include "attn/IR/AttnOps.h"
 #include "attn/IR/AttnShapes.h"
 #include "attn/InitAll.h"
@@ -81,6 +82,8 @@ struct Options {
   // --mcpu/--mattr: the CPU the code is generated for ("native": this one).
   std::string cpu = "native";
   std::string features;
+  // --print-config: the target and the tiled form's kernel shapes.
+  bool printConfig = false;
   std::string gpuOptions; // attn-to-nvvm options (gpu-emulated)
   // Functions timed alternately with the entry (--bench-with).
   std::vector<std::string> benchWith;
@@ -209,6 +212,12 @@ struct Flags {
   cl::opt<std::string> featuresFlag{
       "mattr", cl::desc("Features added to or removed from the CPU's"),
       cl::value_desc("+f,-g"), cl::cat(category)};
+  cl::opt<bool> printConfigFlag{
+      "print-config",
+      cl::desc("Print the target the code is generated for and, per fused "
+               "attention, the tiled form's kernel shape (vector width, "
+               "tiles, register blocking, key splits) the cost model chose"),
+      cl::cat(category)};
   cl::opt<std::string> deviceFlag{"device",
                                   cl::desc("cpu (cuda: use attn-compile and "
                                            "attn-aot-run)"),
@@ -226,7 +235,8 @@ const Flags &flags() {
           "random-args", "seed",           "check",       "bench",
           "threads",     "bench-with",     "cpu-options", "gpu-options",
           "grad",        "fd-check",       "device",      "sequence-parallel",
-          "layout",      "test-fail-rank", "mcpu",        "mattr"})
+          "layout",      "test-fail-rank", "mcpu",        "mattr",
+          "print-config"})
       if (cl::Option *clash = registered.lookup(name)) {
         renamed.push_back(std::string("llvm-") + name);
         clash->setArgStr(renamed.back());
@@ -279,6 +289,7 @@ Options parseOptions(int argc, char **argv) {
   o.grad = f.gradFlag;
   o.cpuOptions = f.cpuOptionsFlag;
   o.gpuOptions = f.gpuOptionsFlag;
+  o.printConfig = f.printConfigFlag;
   o.cpu = nonEmpty("--mcpu", f.cpuFlag);
   o.features = f.featuresFlag;
   if (o.cpu != "native" || !o.features.empty()) {
@@ -582,6 +593,32 @@ private:
   SmallVector<RankedTensorType> resultTypes;
 };
 
+/// --print-config: the target of `options` and the kernel shape the tiled
+/// form's cost model picks for each fused attention (attn-test-tile-config).
+void printTileConfigs(ModuleOp module, const attn::ToLLVMOptions &options,
+                      const attn_tools::FirstError &firstError) {
+  std::string cpu = options.targetCpu;
+  FailureOr<attn::CpuTarget> target =
+      attn::getCpuTarget(cpu, options.targetFeatures);
+  llvm::outs() << "target: cpu=" << (cpu.empty() ? "x86-64-v3" : cpu)
+               << " vector-width="
+               << (succeeded(target) ? target->vectorWidth : 0) << "\n";
+  OwningOpRef<ModuleOp> fused = module.clone();
+  PassManager pm(module.getContext());
+  pm.addPass(attn::createAttnFuse());
+  attn::AttnTestTileConfigOptions config;
+  config.tileQ = options.tileQ;
+  config.tileKV = options.tileKV;
+  config.vectorWidth = options.vectorWidth;
+  config.kvSplits = options.kvSplits;
+  config.targetCpu = options.targetCpu;
+  config.targetFeatures = options.targetFeatures;
+  pm.addPass(attn::createAttnTestTileConfig(config));
+  if (failed(pm.run(*fused)))
+    fail("--print-config", "the cost model failed" + firstError.suffix());
+  llvm::outs().flush();
+}
+
 /// attn-to-llvm's target-cpu and target-features for --mcpu/--mattr: this
 /// machine's (native) or the named CPU's, with --mattr's changes.
 std::pair<std::string, std::string> jitTarget(const Options &o) {
@@ -625,6 +662,8 @@ compile(ModuleOp module, func::FuncOp func, const Options &o,
       fail("--mcpu", "conflicts with --cpu-options target-cpu/target-features "
                      "(give the CPU one way)");
     }
+    if (o.printConfig)
+      printTileConfigs(module, *options, firstError);
     attn::buildToLLVMPipeline(pm, *options);
   }
   // --mlir-timing, --mlir-print-ir-after-all, ... (llvm::cl).
