@@ -81,15 +81,19 @@ protected:
   /// A traveller for `t` along `axis`, starting in its buffer A.
   Traveller addTraveller(Value t, unsigned axis);
   void allocateKeyTravellers();
-  /// Step `t`'s transfers of `moving`: the buffer in hand (A in even steps)
-  /// to rank r+1, the other from rank r−1, with tags from `firstTag`.
+  /// Whether step `t` is even (i1): its travellers are in their buffers A.
+  Value isEvenStep(Value t);
+  /// A step's transfers of `moving` (`even`: isEvenStep): the buffer in
+  /// hand to rank r+1, the other from rank r−1, with tags from `firstTag`.
   /// Returns the requests and appends the tensors in hand to `inHand`
   /// (when given).
-  SmallVector<Value> postTransfers(Value t, ArrayRef<Traveller> moving,
+  SmallVector<Value> postTransfers(Value even, ArrayRef<Traveller> moving,
                                    unsigned firstTag,
                                    SmallVectorImpl<Value> *inHand);
-  /// The buffer of `tr` in hand at step `t`.
-  Value bufferInHand(const Traveller &tr, Value t);
+  /// The buffer of `tr` in hand in a step of parity `even`.
+  Value bufferInHand(const Traveller &tr, Value even) {
+    return arith::SelectOp::create(rw, loc, even, tr.bufferA, tr.bufferB);
+  }
   /// `body(qc, kc, acc)` over the layout's chunk pairs, threading `acc`.
   SmallVector<Value> forEachChunkPair(
       ValueRange acc,
@@ -288,25 +292,21 @@ void RingCommon::allocateKeyTravellers() {
   }
 }
 
-Value RingCommon::bufferInHand(const Traveller &tr, Value t) {
-  Value even = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
-                                     rem(t, g.index(2)), g.index(0));
-  return arith::SelectOp::create(rw, loc, even, tr.bufferA, tr.bufferB);
+Value RingCommon::isEvenStep(Value t) {
+  return arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
+                               rem(t, g.index(2)), g.index(0));
 }
 
-SmallVector<Value> RingCommon::postTransfers(Value t,
+SmallVector<Value> RingCommon::postTransfers(Value even,
                                              ArrayRef<Traveller> moving,
                                              unsigned firstTag,
                                              SmallVectorImpl<Value> *inHand) {
   MLIRContext *ctx = rw.getContext();
-  Value even = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::eq,
-                                     rem(t, g.index(2)), g.index(0));
   Value nextI32 = i32(next), prevI32 = i32(prev);
   auto requestType = mpi::RequestType::get(ctx);
   SmallVector<Value> requests;
   for (auto [i, traveller] : llvm::enumerate(moving)) {
-    Value held = arith::SelectOp::create(rw, loc, even, traveller.bufferA,
-                                         traveller.bufferB);
+    Value held = bufferInHand(traveller, even);
     Value arriving = arith::SelectOp::create(rw, loc, even, traveller.bufferB,
                                              traveller.bufferA);
     Value tag =
@@ -494,7 +494,7 @@ Partial RingBuilder::step(Value t, Partial acc) {
   Value src = rem(sub(add(rank, size), t), size);
   SmallVector<Value> block;
   SmallVector<Value> requests =
-      postTransfers(t, travellers, /*firstTag=*/0, &block);
+      postTransfers(isEvenStep(t), travellers, /*firstTag=*/0, &block);
   SmallVector<Value> merged = forEachChunkPair(
       ValueRange{acc.output, acc.lse},
       [&](Value qc, Value kc, ValueRange args) -> SmallVector<Value> {
@@ -738,30 +738,31 @@ SmallVector<Value> RingGradBuilder::chunkPair(Value qc, Value kc, Value src,
 
 SmallVector<Value> RingGradBuilder::step(Value t, ValueRange acc) {
   Value src = rem(sub(add(rank, size), t), size);
+  Value even = isEvenStep(t);
   SmallVector<Value> block;
   SmallVector<Value> requests =
-      postTransfers(t, travellers, /*firstTag=*/0, &block);
+      postTransfers(even, travellers, /*firstTag=*/0, &block);
   // The block's dK and dV arrived with it (zeros at its owner): this rank
   // adds its share in their buffer and passes them on.
-  SmallVector<Value> carried(acc);
-  for (const Traveller &tr : gradients)
+  SmallVector<Value> carried(acc), held;
+  for (const Traveller &tr : gradients) {
+    held.push_back(bufferInHand(tr, even));
     carried.push_back(bufferization::ToTensorOp::create(
-        rw, loc, tr.tensor.getType(), bufferInHand(tr, t), /*restrict=*/true,
+        rw, loc, tr.tensor.getType(), held.back(), /*restrict=*/true,
         /*writable=*/true));
+  }
   SmallVector<Value> summed =
       forEachChunkPair(carried, [&](Value qc, Value kc, ValueRange args) {
         return chunkPair(qc, kc, src, block, args);
       });
-  for (auto [i, tr] : llvm::enumerate(gradients)) {
-    Value sum = summed[acc.size() + i];
-    Value held = bufferInHand(tr, t);
-    Value from = bufferization::ToBufferOp::create(rw, loc, held.getType(), sum,
-                                                   /*read_only=*/true);
-    memref::CopyOp::create(rw, loc, from, held);
+  for (auto [i, buffer] : llvm::enumerate(held)) {
+    Value from = bufferization::ToBufferOp::create(
+        rw, loc, buffer.getType(), summed[acc.size() + i], /*read_only=*/true);
+    memref::CopyOp::create(rw, loc, from, buffer);
   }
   // Sent once complete, so this transfer does not overlap the step's
   // compute (docs/ring-attention.md).
-  llvm::append_range(requests, postTransfers(t, gradients, travellers.size(),
+  llvm::append_range(requests, postTransfers(even, gradients, travellers.size(),
                                              /*inHand=*/nullptr));
   for (Value request : requests)
     mpi::Wait::create(rw, loc, Type(), request);
@@ -838,9 +839,10 @@ FailureOr<SmallVector<Value>> RingGradBuilder::build() {
   // P transfers later every block's dK and dV are home, in the buffer step
   // P would hold.
   Value keyAndValue[] = {key, value};
+  Value evenP = isEvenStep(size);
   for (auto [tr, like] : llvm::zip(gradients, keyAndValue)) {
     Value home = bufferization::ToTensorOp::create(
-        rw, loc, tr.tensor.getType(), bufferInHand(tr, size),
+        rw, loc, tr.tensor.getType(), bufferInHand(tr, evenP),
         /*restrict=*/true, /*writable=*/false);
     results.push_back(fromF32Tensor(home, like.getType()));
   }
