@@ -10,8 +10,8 @@
 using namespace mlir;
 using namespace mlir::attn;
 
-FailureOr<CpuTarget> mlir::attn::getCpuTarget(StringRef cpu,
-                                              StringRef features) {
+FailureOr<llvm::StringMap<bool>>
+mlir::attn::getCpuFeatures(StringRef cpu, StringRef features) {
   llvm::StringMap<bool> enabled;
   if (cpu.empty()) {
     enabled["avx2"] = true;
@@ -31,6 +31,15 @@ FailureOr<CpuTarget> mlir::attn::getCpuTarget(StringRef cpu,
       return failure();
     enabled[f.drop_front()] = f.front() == '+';
   }
+  return enabled;
+}
+
+FailureOr<CpuTarget> mlir::attn::getCpuTarget(StringRef cpu,
+                                              StringRef features) {
+  FailureOr<llvm::StringMap<bool>> cpuFeatures = getCpuFeatures(cpu, features);
+  if (failed(cpuFeatures))
+    return failure();
+  const llvm::StringMap<bool> &enabled = *cpuFeatures;
   // Turning a feature off turns off the wider ones that imply it.
   bool avx = enabled.lookup("avx") || enabled.lookup("avx2") ||
              enabled.lookup("avx512f");

@@ -11,7 +11,6 @@
 #include "llvm/Support/Signals.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Host.h"
-#include "llvm/TargetParser/X86TargetParser.h"
 
 #include <atomic>
 #include <csignal>
@@ -31,17 +30,10 @@ std::pair<std::string, std::string> attn_tools::hostTargetOptions() {
 
 FailureOr<std::vector<std::string>>
 attn_tools::featuresMissingOnHost(StringRef cpu, StringRef features) {
-  if (failed(attn::getCpuTarget(cpu, features)))
+  FailureOr<llvm::StringMap<bool>> enabled =
+      attn::getCpuFeatures(cpu, features);
+  if (failed(enabled))
     return failure();
-  llvm::StringMap<bool> enabled;
-  SmallVector<StringRef> own;
-  llvm::X86::getFeaturesForCPU(cpu, own);
-  for (StringRef f : own)
-    enabled[f] = true;
-  SmallVector<StringRef> list;
-  features.split(list, ',', -1, /*KeepEmpty=*/false);
-  for (StringRef f : list)
-    enabled[f.trim().drop_front()] = f.trim().front() == '+';
   llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
   // The vector and arithmetic extensions the kernels' code may contain.
   std::vector<std::string> missing;
@@ -49,7 +41,7 @@ attn_tools::featuresMissingOnHost(StringRef cpu, StringRef features) {
        {"sse4.2", "avx", "avx2", "fma", "f16c", "bmi", "bmi2", "avx512f",
         "avx512bw", "avx512dq", "avx512vl", "avx512bf16", "avx512fp16",
         "avx512vnni", "amx-tile", "amx-bf16"})
-    if (enabled.lookup(f) && !host.lookup(f))
+    if (enabled->lookup(f) && !host.lookup(f))
       missing.push_back(f);
   return missing;
 }

@@ -11,6 +11,7 @@
 #define ATTN_KERNEL_CPUTARGET_H
 
 #include "mlir/Support/LLVM.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
@@ -22,6 +23,12 @@ struct CpuTarget {
   /// f32 lanes of the widest vector registers (16: AVX-512, 8: AVX2).
   int64_t vectorWidth = 8;
 };
+
+/// The features of CPU `cpu` (LLVM's names) with `features` applied
+/// ("+avx512f,-avx512bw": on or off); an empty `cpu` is x86-64 with AVX2.
+/// Fails for an unknown CPU or a malformed list.
+FailureOr<llvm::StringMap<bool>> getCpuFeatures(StringRef cpu,
+                                                StringRef features);
 
 /// The target of CPU `cpu` with `features` ("+avx512f,-avx512bw"; they
 /// override the CPU's own). An empty `cpu` is the default target, AVX2
