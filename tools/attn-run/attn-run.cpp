@@ -619,15 +619,25 @@ void printTileConfigs(ModuleOp module, const attn::ToLLVMOptions &options,
   llvm::outs().flush();
 }
 
-/// attn-to-llvm's target-cpu and target-features for --mcpu/--mattr: this
-/// machine's (native) or the named CPU's, with --mattr's changes.
-std::pair<std::string, std::string> jitTarget(const Options &o) {
-  auto [cpu, features] = o.cpu == "native"
-                             ? attn_tools::hostTargetOptions()
-                             : std::make_pair(o.cpu, std::string());
+/// The CPU and features the code is generated for: --mcpu's (this
+/// machine's CPU and features for native), with --mattr's changes.
+std::pair<std::string, std::string> selectedCpu(const Options &o) {
+  std::string cpu = o.cpu, features;
+  if (o.cpu == "native")
+    std::tie(cpu, features) = attn::getHostCpu();
   if (!o.features.empty())
     features = features.empty() ? o.features : features + "," + o.features;
   return {cpu, features};
+}
+
+/// attn-to-llvm's target-cpu and target-features for the selected CPU; a
+/// host CPU the cost model does not know is left to its features (as
+/// hostTargetOptions does).
+std::pair<std::string, std::string> costModelTarget(const Options &o) {
+  auto target = selectedCpu(o);
+  if (failed(attn::getCpuTarget(target.first, "")))
+    target.first.clear();
+  return target;
 }
 
 std::unique_ptr<CompiledFunction>
@@ -657,7 +667,8 @@ compile(ModuleOp module, func::FuncOp func, const Options &o,
     // The cost model follows the CPU the code is for (--mcpu, this machine
     // by default) unless the options name one.
     if (options->targetCpu.empty() && options->targetFeatures.empty()) {
-      std::tie(options->targetCpu, options->targetFeatures) = jitTarget(o);
+      std::tie(options->targetCpu, options->targetFeatures) =
+          costModelTarget(o);
     } else if (o.cpu != "native" || !o.features.empty()) {
       fail("--mcpu", "conflicts with --cpu-options target-cpu/target-features "
                      "(give the CPU one way)");
@@ -684,11 +695,8 @@ compile(ModuleOp module, func::FuncOp func, const Options &o,
   // it may use the target's full vector width: x86 backends that prefer
   // 256-bit vectors otherwise split the 512-bit vector ops.
   auto optimize = makeOptimizingTransformer(3, 0, nullptr);
-  std::string cpu = o.cpu, features;
-  if (o.cpu == "native")
-    std::tie(cpu, features) = attn::getHostCpu();
-  if (!o.features.empty())
-    features = features.empty() ? o.features : features + "," + o.features;
+  std::string cpu, features;
+  std::tie(cpu, features) = selectedCpu(o);
   FailureOr<attn::CpuTarget> target = attn::getCpuTarget(cpu, features);
   std::string width =
       std::to_string(32 * (succeeded(target) ? target->vectorWidth : 16));
@@ -1097,18 +1105,25 @@ SmallVector<RankedTensorType> gradientTypes(func::FuncOp func) {
   return types;
 }
 
+/// With --arg files, --grad needs one per argument of @F_grad: F's, then
+/// one cotangent per floating-point result.
+void checkGradientArgumentCount(func::FuncOp func, const Options &o) {
+  size_t expected = gradientFunctionArgumentTypes(func).size();
+  if (!o.randomArgs && o.args.size() != expected)
+    fail(o.file, "@" + func.getName().str() + "_grad takes " +
+                     std::to_string(expected) + " argument(s) (" +
+                     std::to_string(func.getNumArguments()) + " of @" +
+                     func.getName().str() +
+                     ", then one cotangent per floating-point result) but " +
+                     std::to_string(o.args.size()) + " --arg given");
+}
+
 /// F's arguments: drawn, or read from the first --arg files.
 void loadForwardArguments(func::FuncOp func, const Options &o,
                           std::vector<HostTensor> &args,
                           std::vector<std::string> &argNames) {
   unsigned numArgs = func.getNumArguments();
-  size_t expected = gradientFunctionArgumentTypes(func).size();
-  if (!o.randomArgs && o.args.size() != expected)
-    fail(o.file, "@" + func.getName().str() + "_grad takes " +
-                     std::to_string(expected) + " argument(s) (" +
-                     std::to_string(numArgs) + " of @" + func.getName().str() +
-                     ", then one cotangent per floating-point result) but " +
-                     std::to_string(o.args.size()) + " --arg given");
+  checkGradientArgumentCount(func, o);
   Options forward = o;
   if (!o.randomArgs)
     forward.args.resize(numArgs);
@@ -1532,14 +1547,7 @@ std::vector<HostTensor> loadGlobalArguments(func::FuncOp func,
   int64_t parts = o.layout == "zigzag" ? 2 * p : p;
   std::mt19937_64 rng(o.seed);
   if (o.grad) {
-    size_t expected = gradientFunctionArgumentTypes(func).size();
-    if (!o.randomArgs && o.args.size() != expected)
-      fail(o.file, "@" + func.getName().str() + "_grad takes " +
-                       std::to_string(expected) + " argument(s) (" +
-                       std::to_string(func.getNumArguments()) + " of @" +
-                       func.getName().str() +
-                       ", then one cotangent per floating-point result) but " +
-                       std::to_string(o.args.size()) + " --arg given");
+    checkGradientArgumentCount(func, o);
   } else if (!o.randomArgs && o.args.size() != func.getNumArguments()) {
     fail(o.file, "@" + func.getName().str() + " takes " +
                      std::to_string(func.getNumArguments()) +
